@@ -1,0 +1,80 @@
+import type { JobServiceResponse_State } from "../gen/jobservice/jobservice_pb.js";
+
+/** A job set is unique only per queue: Airflow reuses run ids across DAGs. */
+export interface JobSetKey {
+  readonly queue: string;
+  readonly jobSetId: string;
+}
+
+export interface JobKey extends JobSetKey {
+  readonly jobId: string;
+}
+
+/** What the service knows about one job: the v1 answer plus detail for richer APIs. */
+export interface JobRecord {
+  readonly state: JobServiceResponse_State;
+  /** Failure reason for FAILED; empty otherwise. */
+  readonly error: string;
+  /** The oneof case of the last event applied, e.g. "running". */
+  readonly lastEvent: string;
+  /** Armada message id of the last event applied to this job. */
+  readonly messageId: string;
+  /** Milliseconds since the epoch, from the events' `created` times. */
+  readonly submittedAt?: number;
+  readonly startedAt?: number;
+  readonly finishedAt?: number;
+  readonly cluster?: string;
+  readonly node?: string;
+  readonly exitCode?: number;
+  /** Armada's failure cause name, e.g. "OOM". */
+  readonly cause?: string;
+  /** How many times the job was leased to a cluster. */
+  readonly runAttempts: number;
+}
+
+/** How far a job set's event stream has been applied, and whether it is healthy. */
+export interface JobSetProgress {
+  /** Last Armada message id whose effects are in the store; "" before the first. */
+  readonly cursor: string;
+  /** True once the backlog that existed when the subscription started was applied. */
+  readonly caughtUp: boolean;
+  /** Why the subscription is failing; "" while the stream is healthy. */
+  readonly error: string;
+  /** Milliseconds since the epoch of the last write. */
+  readonly updatedAt: number;
+}
+
+export interface JobSetUpdate {
+  readonly jobs: ReadonlyMap<string, JobRecord>;
+  readonly progress: JobSetProgress;
+}
+
+export interface JobLookup {
+  readonly job?: JobRecord;
+  readonly progress?: JobSetProgress;
+}
+
+/**
+ * The only thing the rest of the service knows about storage. Every write of a
+ * job set is atomic (its jobs and its cursor together), and all of a job set's
+ * data lives and expires together.
+ */
+export interface JobStore {
+  /** One job and its job set's progress, in one round trip. */
+  read(key: JobKey): Promise<JobLookup>;
+  /** Several jobs of one job set, for merging a batch of events; absent ids are left out. */
+  readJobs(jobSet: JobSetKey, jobIds: readonly string[]): Promise<Map<string, JobRecord>>;
+  /** Writes jobs and progress atomically and refreshes the job set's time to live. */
+  write(jobSet: JobSetKey, update: JobSetUpdate): Promise<void>;
+  /**
+   * Takes or renews the lease that lets one replica follow a job set.
+   * True when `owner` holds it for the next `ttlMs`. Renewing also refreshes
+   * the job set's time to live, so an active job set never expires.
+   */
+  lease(jobSet: JobSetKey, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up if `owner` holds it. */
+  release(jobSet: JobSetKey, owner: string): Promise<void>;
+  /** Resolves when the backing store answers; rejects with the reason otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+    // Suites start real servers (redis-server, the simulator, the service) on
+    // free loopback ports; two cores are enough for a few files at a time.
+    maxWorkers: 2,
+  },
+});
