@@ -1,0 +1,39 @@
+import { pino, type Logger, type LevelWithSilent } from "pino";
+
+export type { Logger };
+
+export const LOG_LEVELS: readonly LevelWithSilent[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/**
+ * Structured JSON logs on stdout. Credentials never reach a log line: callers
+ * log settings through `redactUrl` and never log headers, and these paths are
+ * censored as a second line of defence.
+ */
+export function createLogger(level: LevelWithSilent, destination?: NodeJS.WritableStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: "armada-jobservice" },
+      redact: {
+        paths: ["password", "token", "secret", "authorization", "*.password", "*.token", "*.secret", "*.authorization"],
+        censor: "[redacted]",
+      },
+    },
+    destination ?? process.stdout,
+  );
+}
+
+/** A URL safe to log: user info and query strings can carry secrets. */
+export function redactUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.username || url.password) {
+      url.username = url.username ? "redacted" : "";
+      url.password = url.password ? "redacted" : "";
+    }
+    url.search = "";
+    return url.toString();
+  } catch {
+    return "[unparseable url]";
+  }
+}
