@@ -1,0 +1,119 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { freePort } from "./free-port.js";
+
+export interface RedisServer {
+  /** `redis://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly port: number;
+  /** Stops the server; safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+const LAUNCH_ATTEMPTS = 5;
+const READY_TIMEOUT_MS = 10_000;
+const PING_INTERVAL_MS = 25;
+const STOP_GRACE_MS = 5_000;
+
+/**
+ * Launches Debian's `redis-server` on a free loopback port, with persistence
+ * off, and resolves once it answers PING. A port taken between choosing and
+ * binding it is retried on another port.
+ */
+export async function startRedisServer(): Promise<RedisServer> {
+  let lastFailure: Error | undefined;
+  for (let attempt = 0; attempt < LAUNCH_ATTEMPTS; attempt++) {
+    const port = await freePort();
+    const outcome = await launch(port);
+    if ("server" in outcome) return outcome.server;
+    lastFailure = outcome.failure;
+    if (!outcome.portClash) break;
+  }
+  throw lastFailure ?? new Error("redis-server did not start");
+}
+
+type LaunchOutcome = { server: RedisServer } | { failure: Error; portClash: boolean };
+
+async function launch(port: number): Promise<LaunchOutcome> {
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmpdir(), "--loglevel", "warning"],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<Error>((resolve) => {
+    child.once("error", (error: NodeJS.ErrnoException) => {
+      resolve(
+        error.code === "ENOENT"
+          ? new Error("redis-server is not installed: install Debian's `redis-server` package (apt-get install redis-server)")
+          : error,
+      );
+    });
+    child.once("exit", (code, signal) => {
+      resolve(new Error(`redis-server on port ${port} exited (${signal ?? `code ${code}`}) before answering PING: ${output.trim()}`));
+    });
+  });
+  const killOnExit = (): void => {
+    child.kill("SIGKILL");
+  };
+  process.once("exit", killOnExit);
+
+  const ready = await Promise.race([waitForPing(port).then(() => undefined), exited]);
+  if (ready instanceof Error) {
+    process.off("exit", killOnExit);
+    await stopChild(child);
+    return { failure: ready, portClash: /address already in use/i.test(output) };
+  }
+  return {
+    server: {
+      url: `redis://127.0.0.1:${port}`,
+      port,
+      stop: async () => {
+        process.off("exit", killOnExit);
+        await stopChild(child);
+      },
+    },
+  };
+}
+
+async function waitForPing(port: number): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (await answersPing(port)) return;
+    await new Promise((resolve) => setTimeout(resolve, PING_INTERVAL_MS));
+  }
+  throw new Error(`redis-server on port ${port} did not answer PING within ${READY_TIMEOUT_MS} ms`);
+}
+
+function answersPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    let reply = "";
+    const finish = (answered: boolean): void => {
+      socket.destroy();
+      resolve(answered);
+    };
+    socket.setTimeout(1_000, () => finish(false));
+    socket.once("error", () => finish(false));
+    socket.once("connect", () => socket.write("PING\r\n"));
+    socket.on("data", (chunk: Buffer) => {
+      reply += chunk.toString();
+      if (reply.includes("\r\n")) finish(reply.startsWith("+PONG"));
+    });
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+    child.once("exit", () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
