@@ -1,0 +1,46 @@
+import type { EventStreamMessage } from "../gen/api/event_pb.js";
+import type { JobRecord } from "../store/store.js";
+import { EVENT_NAMES, applyEvent, eventJobId } from "./event-to-record.js";
+
+export interface BatchResult {
+  /** Only the jobs whose record changed, in their final state after the batch. */
+  readonly changed: Map<string, JobRecord>;
+  /** The id of the last message in the batch (known case or not): the resume point once written. */
+  readonly cursor: string;
+  /** How many events of each type changed a record, for metrics. */
+  readonly appliedByType: Map<string, number>;
+}
+
+/** The distinct jobs a batch touches, to read their current records in one round trip. */
+export function jobIdsOf(messages: readonly EventStreamMessage[]): string[] {
+  const ids = new Set<string>();
+  for (const m of messages) {
+    const id = eventJobId(m.message);
+    if (id !== undefined) ids.add(id);
+  }
+  return [...ids];
+}
+
+/** Applies messages in stream order on top of the stored records of their jobs. */
+export function applyBatch(
+  stored: ReadonlyMap<string, JobRecord>,
+  messages: readonly EventStreamMessage[],
+  previousCursor: string,
+): BatchResult {
+  const changed = new Map<string, JobRecord>();
+  const appliedByType = new Map<string, number>();
+  let cursor = previousCursor;
+  for (const m of messages) {
+    cursor = m.id;
+    const jobId = eventJobId(m.message);
+    const event = m.message?.events;
+    if (jobId === undefined || event?.case === undefined) continue;
+    const before = changed.get(jobId) ?? stored.get(jobId);
+    const after = applyEvent(before, m.id, m.message);
+    if (after === undefined || after === before) continue;
+    changed.set(jobId, after);
+    const type = EVENT_NAMES[event.case];
+    appliedByType.set(type, (appliedByType.get(type) ?? 0) + 1);
+  }
+  return { changed, cursor, appliedByType };
+}

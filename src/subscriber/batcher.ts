@@ -1,0 +1,125 @@
+import type { EventStreamMessage } from "../gen/api/event_pb.js";
+import type { JobSetKey, JobStore } from "../store/store.js";
+import { applyBatch, jobIdsOf } from "./apply-batch.js";
+import type { SubscriberMetrics } from "./metrics.js";
+
+/** What the store holds for a job set's stream. */
+export interface StoredProgress {
+  readonly cursor: string;
+  readonly caughtUp: boolean;
+}
+
+export interface BatcherOptions {
+  readonly store: JobStore;
+  readonly jobSet: JobSetKey;
+  readonly start: StoredProgress;
+  /** Write as soon as this many events are queued… */
+  readonly maxEvents: number;
+  /** …or this long after the first one arrived. */
+  readonly maxDelayMs: number;
+  readonly metrics: SubscriberMetrics;
+  readonly now: () => number;
+}
+
+/**
+ * The only writer of one job set's stream into the store. Events are applied
+ * in message order, a batch at a time: one readJobs and one atomic write of
+ * the changed jobs together with the cursor, so the cursor never runs ahead of
+ * the states it covers.
+ */
+export interface Batcher {
+  /**
+   * Queues a message. Resolves at once unless a full batch has to be written
+   * first (back-pressure on the stream); rejects once any write has failed,
+   * after which the stream must be re-read from `progress().cursor`.
+   */
+  add(message: EventStreamMessage): Promise<void>;
+  /** Writes what is queued and marks the stream healthy (clearing a stored error); `caughtUp` once the history is applied. */
+  flush(caughtUp?: boolean): Promise<void>;
+  /**
+   * Records why the stream is failing, for every replica's readers, together
+   * with what is queued (unless a write failed: then the queue is dropped).
+   */
+  fail(reason: string): Promise<void>;
+  /** What has been written so far. */
+  progress(): StoredProgress;
+  /** Stops the timer. Queued events are dropped: they come again when the stream is re-read from the cursor. */
+  discard(): void;
+}
+
+export function createBatcher(options: BatcherOptions): Batcher {
+  const { store, jobSet, metrics } = options;
+  let written: StoredProgress = options.start;
+  let queued: EventStreamMessage[] = [];
+  let writes: Promise<void> = Promise.resolve();
+  let failure: unknown;
+  let timer: NodeJS.Timeout | undefined;
+
+  async function write(messages: readonly EventStreamMessage[], caughtUp: boolean, error: string): Promise<void> {
+    const started = performance.now();
+    try {
+      const stored = messages.length > 0 ? await store.readJobs(jobSet, jobIdsOf(messages)) : new Map();
+      const batch = applyBatch(stored, messages, written.cursor);
+      await store.write(jobSet, {
+        jobs: batch.changed,
+        progress: { cursor: batch.cursor, caughtUp, error, updatedAt: options.now() },
+      });
+      written = { cursor: batch.cursor, caughtUp };
+      for (const [type, count] of batch.appliedByType) metrics.eventsApplied.inc({ type }, count);
+      metrics.batchEvents.observe(messages.length);
+      metrics.batchWriteSeconds.observe((performance.now() - started) / 1000);
+    } catch (err) {
+      metrics.storeWriteFailures.inc();
+      failure ??= err;
+      throw err;
+    }
+  }
+
+  /**
+   * Writes run one after another, each taking what is queued when its turn
+   * comes. After a failed write the queue no longer follows the cursor, so
+   * nothing more is applied until the stream is re-read; only a failure
+   * report (`recordError`) still goes through, without the queued events.
+   */
+  function enqueue(caughtUp: () => boolean, error: string, recordError = false): Promise<void> {
+    clearTimeout(timer);
+    timer = undefined;
+    writes = writes
+      .catch(() => undefined)
+      .then(() => {
+        if (failure !== undefined && !recordError) throw failure;
+        const messages = failure === undefined ? queued : [];
+        queued = [];
+        failure = undefined;
+        return write(messages, caughtUp(), error);
+      });
+    return writes;
+  }
+
+  const keepCaughtUp = (): boolean => written.caughtUp;
+
+  return {
+    add(message) {
+      if (failure !== undefined) return Promise.reject(failure);
+      queued.push(message);
+      if (queued.length >= options.maxEvents) return enqueue(keepCaughtUp, "");
+      timer ??= setTimeout(() => {
+        // A failure here is kept and reported by the next add() or flush().
+        enqueue(keepCaughtUp, "").catch(() => undefined);
+      }, options.maxDelayMs);
+      return Promise.resolve();
+    },
+    flush(caughtUp) {
+      return enqueue(() => caughtUp === true || written.caughtUp, "");
+    },
+    fail(reason) {
+      return enqueue(keepCaughtUp, reason, true);
+    },
+    progress: () => written,
+    discard() {
+      clearTimeout(timer);
+      timer = undefined;
+      queued = [];
+    },
+  };
+}
