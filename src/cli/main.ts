@@ -1,0 +1,40 @@
+import { serveCommand } from "./serve.js";
+
+const USAGE = `Usage: jobservice <command> [flags]
+
+Commands:
+  serve      Run the Job Service (gRPC, gRPC-Web and Connect on one port).
+  simulate   Run a local stand-in for Armada's event and submit APIs.
+  help       Show this text.
+
+Run "jobservice <command> --help" for a command's flags.
+`;
+
+type Command = (argv: readonly string[]) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  serve: serveCommand,
+  simulate: async (argv) => (await import("./simulate.js")).simulateCommand([...argv]),
+  help: async () => {
+    process.stdout.write(USAGE);
+    return 0;
+  },
+};
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [name = "help", ...rest] = argv;
+  const command = COMMANDS[name === "--help" || name === "-h" ? "help" : name];
+  if (!command) {
+    process.stderr.write(`jobservice: unknown command "${name}"\n\n${USAGE}`);
+    return 2;
+  }
+  return command(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`jobservice: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

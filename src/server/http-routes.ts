@@ -1,0 +1,23 @@
+import { Hono } from "hono";
+import type { Registry } from "prom-client";
+import type { Readiness } from "./readiness.js";
+
+export interface HttpDependencies {
+  readonly readiness: () => Promise<Readiness>;
+  readonly metrics: Registry;
+}
+
+/** Plain HTTP endpoints for orchestrators and scrapers, beside the RPCs on the same port. */
+export function httpRoutes(deps: HttpDependencies): Hono {
+  const app = new Hono();
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", async (c) => {
+    const readiness = await deps.readiness();
+    return c.json(readiness, readiness.ready ? 200 : 503);
+  });
+  app.get("/metrics", async (c) => {
+    return c.text(await deps.metrics.metrics(), 200, { "content-type": deps.metrics.contentType });
+  });
+  app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
+  return app;
+}

@@ -1,0 +1,193 @@
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+import type { AddressInfo, Socket } from "node:net";
+
+/** A request handler that serves both HTTP/1.1 and HTTP/2 requests. */
+export type RequestHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+export interface TlsFiles {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+export interface ListenOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly handler: RequestHandler;
+  readonly tls?: TlsFiles;
+  /** How long a new cleartext connection may stay silent before we give up deciding its protocol. */
+  readonly protocolSniffTimeoutMs?: number;
+}
+
+export interface Listener {
+  readonly host: string;
+  readonly port: number;
+  /**
+   * Stops accepting connections, lets in-flight requests finish for up to
+   * `graceMs`, tells HTTP/2 clients to go away and closes idle keep-alive
+   * sockets, then destroys whatever is left.
+   */
+  close(graceMs: number): Promise<void>;
+}
+
+const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+export type SniffVerdict = "http2" | "http1" | "undecided";
+
+/**
+ * Which protocol a cleartext connection speaks, from its first bytes. HTTP/2
+ * with prior knowledge always opens with a fixed preface; anything else that
+ * cannot be its beginning is HTTP/1.x.
+ */
+export function sniffProtocol(head: Buffer): SniffVerdict {
+  const compared = Math.min(head.length, HTTP2_PREFACE.length);
+  if (head.subarray(0, compared).equals(HTTP2_PREFACE.subarray(0, compared))) {
+    return compared === HTTP2_PREFACE.length ? "http2" : "undecided";
+  }
+  return "http1";
+}
+
+/**
+ * Serves gRPC (h2c with prior knowledge), gRPC-Web, Connect and plain HTTP on
+ * one port. Node's cleartext HTTP/2 server cannot take HTTP/1.1, so each new
+ * connection is sniffed and handed to the server that speaks its protocol.
+ * With TLS, ALPN decides and Node's secure HTTP/2 server takes both.
+ */
+export async function listen(options: ListenOptions): Promise<Listener> {
+  const sockets = new Set<Socket>();
+  const sessions = new Set<http2.Http2Session>();
+  // HTTP/1.1 sockets handed over by hand are unknown to http.Server's own
+  // idle tracking (it only tracks servers that listen), so count them here.
+  const inFlight = new Map<Socket, number>();
+  const trackSession = (session: http2.Http2Session): void => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  };
+  const trackSocket = (socket: Socket): void => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  };
+
+  let acceptor: net.Server;
+  let h1: http.Server | undefined;
+  if (options.tls) {
+    const secure = http2.createSecureServer(
+      { cert: options.tls.cert, key: options.tls.key, allowHTTP1: true, ALPNProtocols: ["h2", "http/1.1"] },
+      options.handler,
+    );
+    secure.on("session", trackSession);
+    secure.on("connection", trackSocket);
+    acceptor = secure;
+  } else {
+    const h2 = http2.createServer({}, options.handler);
+    h2.on("session", trackSession);
+    h1 = http.createServer(options.handler);
+    countRequestsInFlight(h1, inFlight);
+    const servers = { h1, h2 };
+    const timeoutMs = options.protocolSniffTimeoutMs ?? 10_000;
+    acceptor = net.createServer((socket) => {
+      trackSocket(socket);
+      handOver(socket, servers, timeoutMs);
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    acceptor.once("error", reject);
+    acceptor.listen(options.port, options.host, () => {
+      acceptor.off("error", reject);
+      resolve();
+    });
+  });
+  const address = acceptor.address() as AddressInfo;
+
+  return {
+    host: address.address,
+    port: address.port,
+    close: (graceMs) => drain({ acceptor, h1, inFlight, sockets, sessions, graceMs }),
+  };
+}
+
+const HTTP2_SOCKETS = new WeakSet<Socket>();
+
+function isHttp2(socket: Socket): boolean {
+  return HTTP2_SOCKETS.has(socket);
+}
+
+function handOver(socket: Socket, servers: { h1: http.Server; h2: http2.Http2Server }, timeoutMs: number): void {
+  let head = Buffer.alloc(0);
+  const giveUp = setTimeout(() => socket.destroy(), timeoutMs);
+  const finish = (): void => {
+    clearTimeout(giveUp);
+    socket.off("readable", onReadable);
+    socket.off("error", onError);
+    socket.off("end", onEnd);
+  };
+  const onError = (): void => {
+    finish();
+    socket.destroy();
+  };
+  const onEnd = (): void => {
+    finish();
+    socket.destroy();
+  };
+  const onReadable = (): void => {
+    let chunk: Buffer | null;
+    while ((chunk = socket.read() as Buffer | null) !== null) head = Buffer.concat([head, chunk]);
+    const verdict = sniffProtocol(head);
+    if (verdict === "undecided") return;
+    finish();
+    // The bytes read belong to the protocol's first frame or request line:
+    // give them back before the chosen server starts reading.
+    socket.unshift(head);
+    if (verdict === "http2") HTTP2_SOCKETS.add(socket);
+    (verdict === "http2" ? servers.h2 : servers.h1).emit("connection", socket);
+  };
+  socket.on("readable", onReadable);
+  socket.on("error", onError);
+  socket.on("end", onEnd);
+}
+
+function countRequestsInFlight(server: http.Server, inFlight: Map<Socket, number>): void {
+  server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    res.once("close", () => {
+      const left = (inFlight.get(socket) ?? 1) - 1;
+      if (left > 0) inFlight.set(socket, left);
+      else inFlight.delete(socket);
+    });
+  });
+}
+
+async function drain(state: {
+  acceptor: net.Server;
+  h1: http.Server | undefined;
+  inFlight: Map<Socket, number>;
+  sockets: Set<Socket>;
+  sessions: Set<http2.Http2Session>;
+  graceMs: number;
+}): Promise<void> {
+  const { acceptor, h1, inFlight, sockets, sessions, graceMs } = state;
+  const stopped = new Promise<void>((resolve) => acceptor.close(() => resolve()));
+  // A graceful close sends GOAWAY and lets open streams finish.
+  for (const session of sessions) session.close();
+  // HTTP/1.1 requests still running answer with "Connection: close".
+  h1?.on("request", (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.shouldKeepAlive = false;
+  });
+  const deadline = Date.now() + graceMs;
+  while (sockets.size > 0 && Date.now() < deadline) {
+    // Cleartext sockets that carry no HTTP/2 session and no request in flight
+    // are idle keep-alive or still-silent connections: nothing is lost by
+    // closing them. TLS sockets are left to their sessions and the deadline.
+    if (h1) for (const socket of sockets) if (!inFlight.has(socket) && !isHttp2(socket)) socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  for (const session of sessions) session.destroy();
+  for (const socket of sockets) socket.destroy();
+  await stopped;
+}

@@ -1,0 +1,84 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import {
+  HealthCheckResponse_ServingStatus as GrpcServingStatus,
+  HealthCheckResponseSchema as GrpcHealthCheckResponseSchema,
+  Health as GrpcHealth,
+} from "../gen/grpc/health/v1/health_pb.js";
+import {
+  HealthCheckResponse_ServingStatus as ServingStatus,
+  HealthCheckResponseSchema,
+  JobService,
+  JobServiceResponseSchema,
+} from "../gen/jobservice/jobservice_pb.js";
+import type { JobStatusSource } from "../status/answer.js";
+import type { Readiness } from "./readiness.js";
+import { jobKeyOf } from "./request.js";
+
+export interface RpcDependencies {
+  readonly status: JobStatusSource;
+  readonly readiness: () => Promise<Readiness>;
+  /** How often grpc.health.v1 Watch re-checks readiness. */
+  readonly healthWatchIntervalMs: number;
+  /**
+   * Aborted when shutdown begins, so Watch streams end and their HTTP/2
+   * sessions can close. Unary calls are not aborted: they get to finish.
+   */
+  readonly shutdownSignal: AbortSignal;
+}
+
+/** Names grpc.health.v1 answers for: "" is the whole server. */
+const HEALTH_SERVICE_NAMES: ReadonlySet<string> = new Set(["", JobService.typeName]);
+
+export function rpcRoutes(deps: RpcDependencies): (router: ConnectRouter) => void {
+  return (router) => {
+    router.service(JobService, {
+      async getJobStatus(request, context) {
+        const answer = await deps.status.status(jobKeyOf(request), context.signal);
+        return create(JobServiceResponseSchema, answer);
+      },
+      async health() {
+        const { ready } = await deps.readiness();
+        return create(HealthCheckResponseSchema, { status: ready ? ServingStatus.SERVING : ServingStatus.NOT_SERVING });
+      },
+    });
+
+    router.service(GrpcHealth, {
+      async check(request) {
+        return create(GrpcHealthCheckResponseSchema, { status: await grpcHealthStatus(request.service, deps) });
+      },
+      async *watch(request, context) {
+        let previous: GrpcServingStatus | undefined;
+        const stop = AbortSignal.any([context.signal, deps.shutdownSignal]);
+        while (!stop.aborted) {
+          const status = HEALTH_SERVICE_NAMES.has(request.service)
+            ? await grpcHealthStatus(request.service, deps)
+            : GrpcServingStatus.SERVICE_UNKNOWN;
+          if (status !== previous) yield create(GrpcHealthCheckResponseSchema, { status });
+          previous = status;
+          await sleep(deps.healthWatchIntervalMs, stop);
+        }
+      },
+    });
+  };
+}
+
+async function grpcHealthStatus(service: string, deps: RpcDependencies): Promise<GrpcServingStatus> {
+  if (!HEALTH_SERVICE_NAMES.has(service)) {
+    throw new ConnectError(`unknown service "${service}"`, Code.NotFound);
+  }
+  const { ready } = await deps.readiness();
+  return ready ? GrpcServingStatus.SERVING : GrpcServingStatus.NOT_SERVING;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,79 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadServeConfig } from "../../src/config/load.js";
+import { SETTINGS } from "../../src/config/settings.js";
+
+function problemsOf(env: Record<string, string>, argv: string[] = []): readonly string[] {
+  try {
+    loadServeConfig(env, argv);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe("serve configuration", () => {
+  it("defaults to port 60003 on all interfaces with the embedded memory store", () => {
+    expect(loadServeConfig({}, [])).toMatchObject({ host: "0.0.0.0", port: 60003, store: { kind: "memory" }, jobTtlSeconds: 86400, logLevel: "info" });
+  });
+
+  it("lets flags win over environment variables", () => {
+    expect(loadServeConfig({ JOBSERVICE_PORT: "7000" }, ["--port", "8000"]).port).toBe(8000);
+    expect(loadServeConfig({ JOBSERVICE_PORT: "7000" }, []).port).toBe(7000);
+  });
+
+  it("chooses the store from its URL scheme", () => {
+    expect(loadServeConfig({ JOBSERVICE_STORE: "redis://127.0.0.1:6379/2" }, []).store).toEqual({ kind: "redis", url: "redis://127.0.0.1:6379/2" });
+    expect(loadServeConfig({ JOBSERVICE_STORE: "rediss://cache:6380" }, []).store.kind).toBe("redis");
+    expect(loadServeConfig({ JOBSERVICE_STORE: "https://eu1.example.io", UPSTASH_REDIS_REST_TOKEN: "t" }, []).store).toEqual({
+      kind: "upstash",
+      url: "https://eu1.example.io",
+      token: "t",
+    });
+  });
+
+  it("uses Upstash's own variables when JOBSERVICE_STORE is unset", () => {
+    expect(loadServeConfig({ UPSTASH_REDIS_REST_URL: "https://u.example.io", UPSTASH_REDIS_REST_TOKEN: "t" }, []).store.kind).toBe("upstash");
+    expect(loadServeConfig({ JOBSERVICE_STORE: "memory", UPSTASH_REDIS_REST_URL: "https://u.example.io" }, []).store.kind).toBe("memory");
+  });
+
+  it("reports every problem at once, naming the setting and what was expected", () => {
+    const problems = problemsOf({ JOBSERVICE_PORT: "http", JOBSERVICE_STORE: "postgres://db", JOBSERVICE_LOG_LEVEL: "loud" });
+    expect(problems).toHaveLength(3);
+    expect(problems[0]).toMatch(/^JOBSERVICE_PORT \(--port\): expected a whole number from 0 to 65535, got "http"$/);
+    expect(problems[1]).toMatch(/^JOBSERVICE_STORE \(--store\): expected "memory" or a URL; expected a URL starting with redis:\/\/ or rediss:\/\/ or https:\/\//);
+    expect(problems[2]).toMatch(/^JOBSERVICE_LOG_LEVEL \(--log-level\): expected one of fatal, error, warn/);
+  });
+
+  it("requires the Upstash token with an https store, without echoing secrets", () => {
+    expect(problemsOf({ JOBSERVICE_STORE: "https://u.example.io" })).toEqual([
+      "UPSTASH_REDIS_REST_TOKEN (--upstash-token): required with an Upstash REST store (JOBSERVICE_STORE (--store) is an https:// URL)",
+    ]);
+  });
+
+  it("requires both TLS files, and readable ones", () => {
+    expect(problemsOf({ JOBSERVICE_TLS_CERT_FILE: "/etc/hostname" })).toEqual([
+      "JOBSERVICE_TLS_CERT_FILE (--tls-cert-file) and JOBSERVICE_TLS_KEY_FILE (--tls-key-file): expected both or neither",
+    ]);
+    expect(problemsOf({ JOBSERVICE_TLS_CERT_FILE: "/no/such.pem", JOBSERVICE_TLS_KEY_FILE: "/etc/hostname" })[0]).toContain(
+      'expected a readable file, but "/no/such.pem" cannot be read',
+    );
+  });
+
+  it("rejects unknown flags", () => {
+    expect(problemsOf({}, ["--prot", "1"])[0]).toContain("--prot");
+  });
+});
+
+describe("the README's configuration table", () => {
+  it("lists every setting with its default", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    for (const setting of SETTINGS) {
+      const row = readme.split("\n").find((line) => line.startsWith(`| \`${setting.env}\``));
+      expect(row, `README row for ${setting.env}`).toBeDefined();
+      expect(row).toContain(`\`--${setting.flag}\``);
+      if (setting.default) expect(row).toContain(`\`${setting.default}\``);
+    }
+  });
+});

@@ -1,0 +1,16 @@
+import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
+import type { JobRecord, JobSetKey, JobStore } from "../../src/store/store.js";
+
+export function jobRecord(state: State, fields: Partial<JobRecord> = {}): JobRecord {
+  return { state, error: "", lastEvent: "queued", messageId: "1:0:0:0", runAttempts: 0, ...fields };
+}
+
+/** Puts jobs straight into a store, as a caught-up subscription would have. */
+export async function seedJobs(store: JobStore, jobSet: JobSetKey, jobs: Record<string, JobRecord>): Promise<void> {
+  await store.write(jobSet, {
+    jobs: new Map(Object.entries(jobs)),
+    progress: { cursor: "9:0:0:0", caughtUp: true, error: "", updatedAt: Date.now() },
+  });
+}
+
+export { State };
