@@ -14,10 +14,15 @@ export function answerUnknownRpc(req: Request, res: Response): boolean {
   const contentType = String(req.headers["content-type"] ?? "");
   const message = `method ${req.url ?? ""} is not implemented`;
   if (contentType.startsWith("application/grpc")) {
-    // A trailers-only response: status in the headers, no body. gRPC-Web
-    // clients read it the same way.
-    res.writeHead(200, { "content-type": contentType, "grpc-status": "12", "grpc-message": encodeURIComponent(message) });
-    res.end();
+    // A trailers-only response: status in the headers, no body. Over HTTP/2
+    // it must be one HEADERS frame that ends the stream, or grpcio reports
+    // "Stream removed" instead of the status.
+    const headers = { "content-type": contentType, "grpc-status": "12", "grpc-message": encodeURIComponent(message) };
+    if ("stream" in res && res.stream) res.stream.respond({ ":status": 200, ...headers }, { endStream: true });
+    else {
+      res.writeHead(200, headers);
+      res.end();
+    }
     return true;
   }
   const isConnect = req.method === "POST" && /^application\/(connect\+)?(json|proto)/.test(contentType);

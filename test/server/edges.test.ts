@@ -78,10 +78,19 @@ describe("gRPC edge cases over h2c", () => {
     expect(res.headers["grpc-status"] ?? res.trailers["grpc-status"]).toBe("12");
   });
 
-  it("answers a malformed protobuf message with INVALID_ARGUMENT", async () => {
+  it("answers a truncated frame with INVALID_ARGUMENT", async () => {
+    const frame = grpcFrame(new Uint8Array(100)).subarray(0, 20);
+    const res = await http2Request(service.url, grpcHeaders(getJobStatus), frame);
+    expect(res.trailers["grpc-status"] ?? res.headers["grpc-status"]).toBe("3");
+  });
+
+  it("answers an undecodable message with an error status and keeps serving", async () => {
     const garbage = Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]);
     const res = await http2Request(service.url, grpcHeaders(getJobStatus), grpcFrame(garbage));
-    expect(res.trailers["grpc-status"] ?? res.headers["grpc-status"]).toBe("3");
+    // connect-es reports protobuf decode failures as INTERNAL ("parse binary: …").
+    expect(res.trailers["grpc-status"] ?? res.headers["grpc-status"]).toBe("13");
+    expect(decodeURIComponent(String(res.trailers["grpc-message"]))).toContain("parse binary");
+    expect((await http1Request(service.url + "/healthz")).status).toBe(200);
   });
 
   it("refuses an oversized message with RESOURCE_EXHAUSTED", async () => {

@@ -1,0 +1,64 @@
+"""Ask the Job Service for a job's state over gRPC with Python grpcio.
+
+Builds the message classes at run time from a descriptor set of the project's
+protos, so no generated stubs are needed:
+
+    npx buf build -o /tmp/jobservice.binpb
+    python3 examples/python/grpcio_client.py /tmp/jobservice.binpb 127.0.0.1:60003 QUEUE JOB_SET_ID JOB_ID
+
+Prints the state name and the error text, tab-separated. Add --gzip to compress
+the request as Go clients do, or --method NAME to call another method.
+"""
+import argparse
+
+import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+
+def message_classes(descriptor_set_path):
+    files = descriptor_pb2.FileDescriptorSet()
+    with open(descriptor_set_path, "rb") as f:
+        files.ParseFromString(f.read())
+    pool = descriptor_pool.DescriptorPool()
+    for file in files.file:
+        pool.Add(file)
+    factory = message_factory.MessageFactory(pool)
+    request = factory.GetPrototype(pool.FindMessageTypeByName("jobservice.JobServiceRequest"))
+    response = factory.GetPrototype(pool.FindMessageTypeByName("jobservice.JobServiceResponse"))
+    return request, response
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("descriptor_set")
+    parser.add_argument("target")
+    parser.add_argument("queue")
+    parser.add_argument("job_set_id")
+    parser.add_argument("job_id")
+    parser.add_argument("--gzip", action="store_true")
+    parser.add_argument("--method", default="GetJobStatus")
+    args = parser.parse_args()
+
+    Request, Response = message_classes(args.descriptor_set)
+    with grpc.insecure_channel(args.target) as channel:
+        get_job_status = channel.unary_unary(
+            f"/jobservice.JobService/{args.method}",
+            request_serializer=Request.SerializeToString,
+            response_deserializer=Response.FromString,
+        )
+        compression = grpc.Compression.Gzip if args.gzip else grpc.Compression.NoCompression
+        try:
+            reply = get_job_status(
+                Request(queue=args.queue, job_set_id=args.job_set_id, job_id=args.job_id),
+                timeout=10,
+                compression=compression,
+            )
+        except grpc.RpcError as error:
+            print(f"{error.code().name}\t{error.details()}")
+            return
+        state = Response.DESCRIPTOR.enum_types_by_name["State"].values_by_number[reply.state].name
+        print(f"{state}\t{reply.error}")
+
+
+if __name__ == "__main__":
+    main()
