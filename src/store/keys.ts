@@ -1,0 +1,43 @@
+import type { JobSetKey } from "./store.js";
+
+/** The Redis keys that hold one job set; all share one Cluster hash slot. */
+export interface JobSetKeys {
+  /** Hash: escaped job id → encoded JobRecord. */
+  readonly jobs: string;
+  /** String: encoded JobSetProgress. */
+  readonly progress: string;
+  /** String: the owner of the lease to follow this job set, with its own expiry. */
+  readonly lease: string;
+}
+
+// `%` (the escape itself), `:` (separates the ids), `{` `}` (delimit the hash
+// tag) and lone surrogates (UTF-8 cannot carry them, so two ids differing only
+// there would become the same bytes on the wire).
+const UNSAFE = /[%:{}]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * An injective escape: distinct ids always give distinct results, and the
+ * result never contains `:`, `{` or `}`. Ordinary ids (ULIDs, names) come out
+ * unchanged, which keeps keys and hash fields short.
+ */
+export function escapeId(id: string): string {
+  return id.replace(UNSAFE, (unit) => {
+    const code = unit.charCodeAt(0);
+    return code < 0x80 ? `%${code.toString(16).toUpperCase().padStart(2, "0")}` : `%u${code.toString(16).toUpperCase()}`;
+  });
+}
+
+/** What identifies a job set inside one key; also the Cluster hash tag. */
+export function jobSetTag(jobSet: JobSetKey): string {
+  return `${escapeId(jobSet.queue)}:${escapeId(jobSet.jobSetId)}`;
+}
+
+export function jobSetKeys(jobSet: JobSetKey): JobSetKeys {
+  const prefix = `jobservice:{${jobSetTag(jobSet)}}`;
+  return { jobs: `${prefix}:jobs`, progress: `${prefix}:progress`, lease: `${prefix}:lease` };
+}
+
+/** The field of a job inside its job set's hash. */
+export function jobField(jobId: string): string {
+  return escapeId(jobId);
+}

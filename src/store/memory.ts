@@ -1,0 +1,99 @@
+import { requirePositiveInteger } from "./checks.js";
+import { decodeJobs, decodeLookup, encodeUpdate } from "./codec.js";
+import { jobSetTag } from "./keys.js";
+import type { JobSetKey, JobStore } from "./store.js";
+
+interface StoredJobSet {
+  /** Job id → encoded record: the same bytes a Redis store would hold, so both refuse the same input. */
+  readonly jobs: Map<string, string>;
+  progress: string;
+  expiresAt: number;
+}
+
+interface Lease {
+  readonly owner: string;
+  readonly expiresAt: number;
+}
+
+// How often at most the timer drops expired job sets; access drops them too.
+const SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * The embedded store: everything in this process, with the same expiry and
+ * lease rules as Redis. A job set expires `ttlSeconds` after its last write or
+ * lease; its lease expires on its own.
+ */
+export function createMemoryStore(options: { ttlSeconds: number; now?: () => number }): JobStore {
+  requirePositiveInteger("ttlSeconds", options.ttlSeconds);
+  const ttlMs = options.ttlSeconds * 1000;
+  const now = options.now ?? Date.now;
+  const jobSets = new Map<string, StoredJobSet>();
+  const leases = new Map<string, Lease>();
+  let closed = false;
+
+  const live = <T extends { expiresAt: number }>(entries: Map<string, T>, tag: string): T | undefined => {
+    const entry = entries.get(tag);
+    if (entry === undefined || entry.expiresAt > now()) return entry;
+    entries.delete(tag);
+    return undefined;
+  };
+  const sweep = (): void => {
+    for (const entries of [jobSets, leases]) {
+      for (const [tag, entry] of entries) if (entry.expiresAt <= now()) entries.delete(tag);
+    }
+  };
+  const timer = setInterval(sweep, Math.min(ttlMs, SWEEP_INTERVAL_MS));
+  timer.unref();
+
+  const open = (jobSet: JobSetKey): string => {
+    if (closed) throw new Error("the memory store is closed");
+    return jobSetTag(jobSet);
+  };
+
+  return {
+    async read(key) {
+      const stored = live(jobSets, open(key));
+      return decodeLookup(key, stored?.jobs.get(key.jobId), stored?.progress);
+    },
+    async readJobs(jobSet, jobIds) {
+      const stored = live(jobSets, open(jobSet));
+      return decodeJobs(jobSet, jobIds, jobIds.map((jobId) => stored?.jobs.get(jobId)));
+    },
+    async write(jobSet, update) {
+      const tag = open(jobSet);
+      const encoded = encodeUpdate(update);
+      const expiresAt = now() + ttlMs;
+      const stored = live(jobSets, tag);
+      if (stored === undefined) {
+        jobSets.set(tag, { jobs: new Map(encoded.jobs), progress: encoded.progress, expiresAt });
+        return;
+      }
+      for (const [jobId, value] of encoded.jobs) stored.jobs.set(jobId, value);
+      stored.progress = encoded.progress;
+      stored.expiresAt = expiresAt;
+    },
+    async lease(jobSet, owner, leaseMs) {
+      requirePositiveInteger("lease ttlMs", leaseMs);
+      const tag = open(jobSet);
+      const held = live(leases, tag);
+      if (held !== undefined && held.owner !== owner) return false;
+      leases.set(tag, { owner, expiresAt: now() + leaseMs });
+      const stored = live(jobSets, tag);
+      if (stored !== undefined) stored.expiresAt = now() + ttlMs;
+      return true;
+    },
+    async release(jobSet, owner) {
+      const tag = open(jobSet);
+      if (live(leases, tag)?.owner === owner) leases.delete(tag);
+    },
+    async ping() {
+      if (closed) throw new Error("the memory store is closed");
+    },
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      jobSets.clear();
+      leases.clear();
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import { Redis } from "ioredis";
+import { redactUrl, type Logger } from "../observability/logger.js";
+import { createScriptedStore } from "./scripted.js";
+import type { ScriptRunner } from "./scripts.js";
+import type { JobStore } from "./store.js";
+
+// Callers (readiness probes, the subscriber's retries) must see an outage
+// promptly rather than have commands wait in ioredis's queue for a reconnect
+// that may never come: a command fails after one reconnect attempt, and no
+// command waits longer than COMMAND_TIMEOUT_MS for its reply.
+const CONNECT_TIMEOUT_MS = 5_000;
+const COMMAND_TIMEOUT_MS = 15_000;
+const MAX_RECONNECT_DELAY_MS = 2_000;
+const QUIT_TIMEOUT_MS = 2_000;
+
+/** A store in Redis (or Valkey, Dragonfly, Upstash's RESP endpoint) at `redis://` or `rediss://host:port[/db]`. */
+export function createRedisStore(options: { url: string; ttlSeconds: number; logger?: Logger }): JobStore {
+  const where = redactUrl(options.url);
+  const logger = options.logger?.child({ store: where });
+  const client = new Redis(options.url, {
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
+    // RESP2 works with every server that speaks the protocol, old or not quite Redis.
+    protocol: 2,
+  });
+
+  // One log line per outage, not one per reconnect attempt.
+  let failing = false;
+  client.on("error", (error: Error) => {
+    if (failing) return;
+    failing = true;
+    logger?.warn({ err: { message: error.message } }, "redis store unreachable");
+  });
+  client.on("ready", () => {
+    if (failing) logger?.info("redis store reachable again");
+    failing = false;
+  });
+
+  const run: ScriptRunner = async (script, keys, args) => {
+    const rest = [keys.length, ...keys, ...args];
+    try {
+      return await client.call("EVALSHA", [script.sha, ...rest]);
+    } catch (error) {
+      // The script cache is empty after a restart or failover; EVAL loads it again.
+      if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+      return await client.call("EVAL", [script.source, ...rest]);
+    }
+  };
+  // ioredis's own messages ("Reached the max retries per request limit") do not say which server failed.
+  const explained = async <T>(request: () => Promise<T>): Promise<T> => {
+    try {
+      return await request();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new Error(`Redis store at ${where}: ${message}`, { cause: error });
+    }
+  };
+
+  return createScriptedStore(
+    {
+      run: (script, keys, args) => explained(() => run(script, keys, args)),
+      ping: async () => {
+        await explained(() => client.ping());
+      },
+      close: async () => {
+        const quitting = client.quit().catch(() => undefined);
+        const timeout = new Promise((resolve) => setTimeout(resolve, QUIT_TIMEOUT_MS).unref());
+        await Promise.race([quitting, timeout]);
+        client.disconnect();
+      },
+    },
+    options,
+  );
+}

@@ -1,0 +1,69 @@
+import { requirePositiveInteger } from "./checks.js";
+import { decodeJobs, decodeLookup, encodeUpdate } from "./codec.js";
+import { escapeId, jobField, jobSetKeys } from "./keys.js";
+import { LEASE_SCRIPT, READ_JOBS_SCRIPT, READ_SCRIPT, RELEASE_SCRIPT, WRITE_SCRIPT, type ScriptRunner } from "./scripts.js";
+import type { JobStore } from "./store.js";
+
+/** What a Redis-protocol backend must offer; everything else is shared. */
+export interface ScriptBackend {
+  readonly run: ScriptRunner;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A JobStore over Redis data structures, reached only through the shared Lua
+ * scripts: one atomic round trip per operation whatever carries it.
+ */
+export function createScriptedStore(backend: ScriptBackend, options: { ttlSeconds: number }): JobStore {
+  requirePositiveInteger("ttlSeconds", options.ttlSeconds);
+  const ttl = String(options.ttlSeconds);
+  return {
+    async read(key) {
+      const keys = jobSetKeys(key);
+      const reply = await backend.run(READ_SCRIPT, [keys.jobs, keys.progress], [jobField(key.jobId)]);
+      const [job, progress] = expectValues(READ_SCRIPT.name, reply, 2);
+      return decodeLookup(key, job, progress);
+    },
+    async readJobs(jobSet, jobIds) {
+      if (jobIds.length === 0) return new Map();
+      const reply = await backend.run(READ_JOBS_SCRIPT, [jobSetKeys(jobSet).jobs], jobIds.map(jobField));
+      return decodeJobs(jobSet, jobIds, expectValues(READ_JOBS_SCRIPT.name, reply, jobIds.length));
+    },
+    async write(jobSet, update) {
+      const encoded = encodeUpdate(update);
+      const keys = jobSetKeys(jobSet);
+      const args = [ttl, encoded.progress];
+      for (const [jobId, value] of encoded.jobs) args.push(jobField(jobId), value);
+      await backend.run(WRITE_SCRIPT, [keys.jobs, keys.progress], args);
+    },
+    async lease(jobSet, owner, ttlMs) {
+      requirePositiveInteger("lease ttlMs", ttlMs);
+      const keys = jobSetKeys(jobSet);
+      const reply = await backend.run(LEASE_SCRIPT, [keys.lease, keys.jobs, keys.progress], [escapeId(owner), String(ttlMs), ttl]);
+      return expectFlag(LEASE_SCRIPT.name, reply);
+    },
+    async release(jobSet, owner) {
+      const reply = await backend.run(RELEASE_SCRIPT, [jobSetKeys(jobSet).lease], [escapeId(owner)]);
+      expectFlag(RELEASE_SCRIPT.name, reply);
+    },
+    ping: () => backend.ping(),
+    close: () => backend.close(),
+  };
+}
+
+function expectValues(script: string, reply: unknown, count: number): (string | null)[] {
+  if (Array.isArray(reply) && reply.length === count && reply.every((item) => item === null || typeof item === "string")) {
+    return reply as (string | null)[];
+  }
+  throw unexpectedReply(script, reply);
+}
+
+function expectFlag(script: string, reply: unknown): boolean {
+  if (reply === 0 || reply === 1) return reply === 1;
+  throw unexpectedReply(script, reply);
+}
+
+function unexpectedReply(script: string, reply: unknown): Error {
+  return new Error(`unexpected reply to the ${script} script: ${JSON.stringify(reply)?.slice(0, 200)}`);
+}
