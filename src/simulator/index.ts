@@ -1,0 +1,154 @@
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { getRequestListener } from "@hono/node-server";
+import { create } from "@bufbuild/protobuf";
+import { Event, EventStreamMessageSchema, type EventStreamMessage } from "../gen/api/event_pb.js";
+import { Submit } from "../gen/api/submit_pb.js";
+import type { Credential } from "./access.js";
+import { createArmada, type EventInit, type SubmitItemInit } from "./armada.js";
+import { systemClock, type Clock } from "./clock.js";
+import { controlApp } from "./control.js";
+import { eventService } from "./event-service.js";
+import { createFaults, type Faults } from "./faults.js";
+import type { JobView } from "./job-runner.js";
+import { DEFAULT_LIFECYCLE, type LifecycleConfig } from "./lifecycle.js";
+import { createObservations, type ObservedCall } from "./observations.js";
+import { createStreamRegistry } from "./streams.js";
+import { submitService } from "./submit-service.js";
+import { answerUnknownRpc } from "../server/unknown-rpc.js";
+
+export type { Credential } from "./access.js";
+export type { EventInit, SubmitItemInit } from "./armada.js";
+export { createManualClock, systemClock, type Clock, type ManualClock } from "./clock.js";
+export type { Faults, FaultState } from "./faults.js";
+export type { JobView } from "./job-runner.js";
+export { DEFAULT_LIFECYCLE, type JobOutcome, type LifecycleConfig, type Range, type TerminalState } from "./lifecycle.js";
+export { compareMessageIds, parseMessageId } from "./message-id.js";
+export type { ObservedCall } from "./observations.js";
+export { STEERING_KEYS } from "./steering.js";
+
+export interface SimulatorOptions {
+  /** Defaults to 127.0.0.1. */
+  readonly host?: string;
+  /** 0 (the default) picks a free port. */
+  readonly port?: number;
+  /** Same seed, same submissions → same job ids (on the same clock), same lifecycles. Defaults to 1. */
+  readonly seed?: number;
+  /** Defaults to the system clock; tests pass a manual clock or short durations. */
+  readonly clock?: Clock;
+  readonly lifecycle?: Partial<LifecycleConfig>;
+  /** Queues that exist from the start. */
+  readonly queues?: readonly string[];
+  /** When given, every call must authenticate with one of these. */
+  readonly credentials?: readonly Credential[];
+}
+
+export interface Simulator {
+  /** e.g. "http://127.0.0.1:40123": h2c only, so clients must use HTTP/2 with prior knowledge. */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly seed: number;
+  readonly clock: Clock;
+  readonly faults: Faults;
+  createQueue(name: string): void;
+  /** Submits jobs like SubmitJobs; returns their ids. Annotations steer outcomes (see STEERING_KEYS). */
+  submit(queue: string, jobSetId: string, items: readonly SubmitItemInit[], owner?: string): string[];
+  /** Cancels jobs (the whole job set without `jobIds`); returns the ids cancelled. */
+  cancel(queue: string, jobSetId: string, jobIds?: readonly string[], reason?: string): string[];
+  /** Appends raw events as one event sequence; returns their message ids. The queue must exist. */
+  appendEvents(queue: string, jobSetId: string, events: readonly EventInit[]): string[];
+  /** The job set's log as a client reading from the start would receive it. */
+  events(queue: string, jobSetId: string): EventStreamMessage[];
+  /** Every submitted job with the outcome its events lead to. */
+  jobs(): JobView[];
+  calls(filter?: { readonly method?: string }): ObservedCall[];
+  openStreams(filter?: { readonly queue?: string; readonly jobSetId?: string }): number;
+  close(): Promise<void>;
+}
+
+const CLOSE_GRACE_MS = 1000;
+
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const host = options.host ?? "127.0.0.1";
+  const clock = options.clock ?? systemClock;
+  const seed = options.seed ?? 1;
+  const armada = createArmada({ clock, seed, lifecycle: { ...DEFAULT_LIFECYCLE, ...options.lifecycle } });
+  for (const queue of options.queues ?? []) armada.createQueue(queue);
+
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const disconnect = (except?: http2.Http2Session): number => {
+    const victims = [...sessions].filter((session) => session !== except);
+    for (const session of victims) session.destroy();
+    return victims.length;
+  };
+  const streams = createStreamRegistry();
+  const faults = createFaults(clock, streams, () => disconnect());
+  if (options.credentials) faults.requireAuth(options.credentials);
+  const observations = createObservations(clock.now);
+  const deps = { armada, gate: faults, streams, observations };
+
+  const control = getRequestListener(controlApp({ armada, faults, observations, streams, disconnect }).fetch, { autoCleanupIncoming: false });
+  const handler = connectNodeAdapter({
+    routes: (router) => {
+      router.service(Event, eventService(deps));
+      router.service(Submit, submitService(deps));
+    },
+    fallback: (req, res) => {
+      // Hono's listener takes Node's own response types; connect-node only
+      // loosens write()'s callback type, so these are the same objects.
+      if (!answerUnknownRpc(req, res)) void control(req, res as Parameters<typeof control>[1]);
+    },
+  });
+  const server = http2.createServer(handler);
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${urlHost}:${port}`,
+    host,
+    port,
+    seed,
+    clock,
+    faults,
+    createQueue: (name) => armada.createQueue(name),
+    submit: (queue, jobSetId, items, owner = "anonymous") => armada.submit({ queue, jobSetId }, items, owner),
+    cancel: (queue, jobSetId, jobIds, reason = "cancelled by request") =>
+      armada.cancel({ queue, jobSetId }, jobIds, "armada-sim", reason),
+    appendEvents: (queue, jobSetId, events) => armada.appendEvents({ queue, jobSetId }, events),
+    events: (queue, jobSetId) =>
+      armada.log.after({ queue, jobSetId }).map((logged) => create(EventStreamMessageSchema, { id: logged.id, message: logged.message })),
+    jobs: () => armada.jobs(),
+    calls: (filter) => observations.calls(filter),
+    openStreams: (filter) => streams.count(filter),
+    close() {
+      closing ??= shutDown();
+      return closing;
+    },
+  };
+
+  async function shutDown(): Promise<void> {
+    armada.stop();
+    faults.reset();
+    streams.dropAll(new ConnectError("the simulator is shutting down", Code.Unavailable));
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const session of sessions) session.close();
+    const grace = setTimeout(() => disconnect(), CLOSE_GRACE_MS);
+    await closed;
+    clearTimeout(grace);
+  }
+}
