@@ -2,7 +2,9 @@ import { ConfigError, loadServeConfig } from "../config/load.js";
 import { SETTINGS } from "../config/settings.js";
 import { createLogger, redactUrl } from "../observability/logger.js";
 import { startService } from "../server/service.js";
+import { createMetricsRegistry } from "../observability/metrics.js";
 import { openStore } from "../store/open.js";
+import { createSubscriber } from "../subscriber/index.js";
 
 export function serveHelp(): string {
   const rows = SETTINGS.map((s) => `  --${s.flag.padEnd(24)} ${s.env}${s.default ? ` (default ${s.default})` : ""}\n      ${s.description}`);
@@ -27,12 +29,22 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
   const store = openStore(config.store, { ttlSeconds: config.jobTtlSeconds, logger });
   logger.info({ store: config.store.kind === "memory" ? "memory" : redactUrl(config.store.url) }, "store selected");
 
-  const service = await startService(config, { store, logger });
+  const metrics = createMetricsRegistry({ processMetrics: true });
+  const subscriber = createSubscriber(config.subscriber, { store, logger, metrics });
+  logger.info({ armada: redactUrl(config.subscriber.armadaUrl), auth: config.subscriber.credentials.kind, replica: config.subscriber.replicaId }, "following Armada");
+  const armada = {
+    name: "armada",
+    probe: async (signal: AbortSignal) => {
+      if (!(await subscriber.armadaHealthy(signal))) throw new Error(`Armada at ${redactUrl(config.subscriber.armadaUrl)} is not serving`);
+    },
+  };
+  const service = await startService(config, { store, logger, metrics, status: subscriber, checks: [armada] });
   await new Promise<void>((resolve) => {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);
   });
   await service.stop();
+  await subscriber.close();
   await store.close();
   logger.info("stopped");
   return 0;

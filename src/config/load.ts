@@ -2,7 +2,10 @@ import { parseArgs } from "node:util";
 import type { LevelWithSilent } from "pino";
 import { LOG_LEVELS } from "../observability/logger.js";
 import type { StoreSpec } from "../store/open.js";
-import { integer, oneOf, readableFile, url, type Parse } from "./parse.js";
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import { SUBSCRIBER_DEFAULTS, type ArmadaCredentials, type SubscriberOptions } from "../subscriber/options.js";
+import { integer, list, nonEmpty, oneOf, readableFile, url, type Parse } from "./parse.js";
 import { SETTINGS, type Setting, type SettingFlag } from "./settings.js";
 
 export interface ServeConfig {
@@ -14,6 +17,7 @@ export interface ServeConfig {
   readonly maxRequestBytes: number;
   readonly shutdownGraceSeconds: number;
   readonly logLevel: LevelWithSilent;
+  readonly subscriber: SubscriberOptions;
 }
 
 /** Every problem found in the configuration, each naming its setting. */
@@ -60,6 +64,21 @@ export function loadServeConfig(env: Readonly<Record<string, string | undefined>
     maxRequestBytes: get("max-request-bytes", integer(1024, 64 * 1024 * 1024)) ?? 65536,
     shutdownGraceSeconds: get("shutdown-grace-seconds", integer(0, 3600)) ?? 10,
     logLevel: get("log-level", oneOf(LOG_LEVELS)) ?? "info",
+    subscriber: {
+      ...SUBSCRIBER_DEFAULTS,
+      armadaUrl: (get("armada-url", url(["http:", "https:"])) ?? new URL("http://localhost:50051")).toString().replace(/\/$/, ""),
+      caFile: get("armada-ca-file", readableFile),
+      credentials: credentials(raw, problems, (flag) => describe(setting(flag))),
+      catchUpWaitMs: get("catch-up-wait-ms", integer(0, 600_000)) ?? SUBSCRIBER_DEFAULTS.catchUpWaitMs,
+      subscriptionExpirySeconds: get("subscription-expiry-seconds", integer(1, 7 * 86400)) ?? SUBSCRIBER_DEFAULTS.subscriptionExpirySeconds,
+      maxSubscriptions: get("max-subscriptions", integer(1, 1_000_000)) ?? SUBSCRIBER_DEFAULTS.maxSubscriptions,
+      idleTimeoutMs: get("stream-idle-timeout-ms", integer(1000, 86_400_000)) ?? SUBSCRIBER_DEFAULTS.idleTimeoutMs,
+      leaseTtlMs: get("lease-ttl-ms", integer(1000, 3_600_000)) ?? SUBSCRIBER_DEFAULTS.leaseTtlMs,
+      replicaId: get("replica-id", nonEmpty) ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`,
+      maxConnections: get("armada-connections", integer(1, 256)) ?? SUBSCRIBER_DEFAULTS.maxConnections,
+      batchMaxEvents: get("batch-max-events", integer(1, 100_000)) ?? SUBSCRIBER_DEFAULTS.batchMaxEvents,
+      batchMaxDelayMs: get("batch-max-delay-ms", integer(0, 10_000)) ?? SUBSCRIBER_DEFAULTS.batchMaxDelayMs,
+    },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -108,4 +127,59 @@ function storeSpec(raw: Map<SettingFlag, string>, problems: string[], name: (fla
     return { kind: "memory" };
   }
   return { kind: "upstash", url: value, token };
+}
+
+/** At most one way to authenticate to Armada, complete, or none. */
+function credentials(raw: Map<SettingFlag, string>, problems: string[], name: (flag: SettingFlag) => string): ArmadaCredentials {
+  const given = (flags: readonly SettingFlag[]) => flags.filter((flag) => raw.has(flag));
+  const methods = {
+    basic: given(["armada-username", "armada-password"]),
+    bearer: given(["armada-token"]),
+    "token-file": given(["armada-token-file"]),
+    oidc: given(["armada-oidc-token-url", "armada-oidc-client-id", "armada-oidc-client-secret", "armada-oidc-scopes"]),
+  };
+  const chosen = Object.entries(methods).filter(([, flags]) => flags.length > 0);
+  if (chosen.length > 1) {
+    problems.push(`Armada credentials: expected one method, got ${chosen.map(([, flags]) => flags.map(name).join(" + ")).join(" and ")}`);
+    return { kind: "none" };
+  }
+  const requireAll = (flags: readonly SettingFlag[]): boolean => {
+    const missing = flags.filter((flag) => !raw.has(flag));
+    for (const flag of missing) problems.push(`${name(flag)}: required with ${name(flags.find((f) => raw.has(f)) as SettingFlag)}`);
+    return missing.length === 0;
+  };
+  const value = (flag: SettingFlag): string => raw.get(flag) ?? "";
+  switch (chosen[0]?.[0]) {
+    case "basic":
+      return requireAll(["armada-username", "armada-password"])
+        ? { kind: "basic", username: value("armada-username"), password: value("armada-password") }
+        : { kind: "none" };
+    case "bearer":
+      return { kind: "bearer", token: value("armada-token") };
+    case "token-file":
+      try {
+        return { kind: "token-file", path: readableFile(value("armada-token-file")) };
+      } catch (error) {
+        problems.push(`${name("armada-token-file")}: ${(error as Error).message}`);
+        return { kind: "none" };
+      }
+    case "oidc": {
+      if (!requireAll(["armada-oidc-token-url", "armada-oidc-client-id", "armada-oidc-client-secret"])) return { kind: "none" };
+      try {
+        url(["http:", "https:"])(value("armada-oidc-token-url"));
+      } catch (error) {
+        problems.push(`${name("armada-oidc-token-url")}: ${(error as Error).message}`);
+        return { kind: "none" };
+      }
+      return {
+        kind: "oidc",
+        tokenUrl: value("armada-oidc-token-url"),
+        clientId: value("armada-oidc-client-id"),
+        clientSecret: value("armada-oidc-client-secret"),
+        scopes: list(value("armada-oidc-scopes")),
+      };
+    }
+    default:
+      return { kind: "none" };
+  }
 }

@@ -66,6 +66,40 @@ describe("serve configuration", () => {
   });
 });
 
+describe("Armada connection settings", () => {
+  it("defaults to cleartext HTTP/2 on localhost:50051 without credentials", () => {
+    expect(loadServeConfig({}, []).subscriber).toMatchObject({ armadaUrl: "http://localhost:50051", credentials: { kind: "none" }, subscriptionExpirySeconds: 300 });
+  });
+
+  it("accepts only http and https Armada URLs", () => {
+    expect(problemsOf({ ARMADA_URL: "grpc://armada:50051" })[0]).toMatch(/^ARMADA_URL \(--armada-url\): expected a URL starting with http:\/\/ or https:\/\//);
+  });
+
+  it("reads each credential method", () => {
+    expect(loadServeConfig({ ARMADA_USERNAME: "u", ARMADA_PASSWORD: "p" }, []).subscriber.credentials).toEqual({ kind: "basic", username: "u", password: "p" });
+    expect(loadServeConfig({ ARMADA_TOKEN: "t" }, []).subscriber.credentials).toEqual({ kind: "bearer", token: "t" });
+    expect(loadServeConfig({ ARMADA_TOKEN_FILE: "/etc/hostname" }, []).subscriber.credentials).toEqual({ kind: "token-file", path: "/etc/hostname" });
+    expect(
+      loadServeConfig(
+        { ARMADA_OIDC_TOKEN_URL: "https://idp.example/token", ARMADA_OIDC_CLIENT_ID: "c", ARMADA_OIDC_CLIENT_SECRET: "s", ARMADA_OIDC_SCOPES: "armada, read" },
+        [],
+      ).subscriber.credentials,
+    ).toEqual({ kind: "oidc", tokenUrl: "https://idp.example/token", clientId: "c", clientSecret: "s", scopes: ["armada", "read"] });
+  });
+
+  it("refuses half a credential or two methods at once, without echoing secrets", () => {
+    expect(problemsOf({ ARMADA_USERNAME: "u" })).toEqual(["ARMADA_PASSWORD (--armada-password): required with ARMADA_USERNAME (--armada-username)"]);
+    const two = problemsOf({ ARMADA_TOKEN: "secret-token", ARMADA_USERNAME: "u", ARMADA_PASSWORD: "secret-pw" });
+    expect(two).toHaveLength(1);
+    expect(two[0]).toContain("expected one method");
+    expect(two[0]).not.toMatch(/secret-/);
+    expect(problemsOf({ ARMADA_OIDC_TOKEN_URL: "https://idp.example/token" })).toEqual([
+      "ARMADA_OIDC_CLIENT_ID (--armada-oidc-client-id): required with ARMADA_OIDC_TOKEN_URL (--armada-oidc-token-url)",
+      "ARMADA_OIDC_CLIENT_SECRET (--armada-oidc-client-secret): required with ARMADA_OIDC_TOKEN_URL (--armada-oidc-token-url)",
+    ]);
+  });
+});
+
 describe("the README's configuration table", () => {
   it("lists every setting with its default", () => {
     const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
