@@ -1,0 +1,147 @@
+import { readFileSync } from "node:fs";
+import type { ClientHttp2Stream, OutgoingHttpHeaders, ClientSessionRequestOptions, SecureClientSessionOptions } from "node:http2";
+import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { Event, type EventStreamMessage } from "../gen/api/event_pb.js";
+import { HealthCheckResponse_ServingStatus } from "../gen/api/health_pb.js";
+import type { Authorization } from "./credentials.js";
+
+export interface JobSetStreamRequest {
+  readonly queue: string;
+  readonly jobSetId: string;
+  /** Only messages strictly after this id; "" reads from the beginning. */
+  readonly fromMessageId: string;
+  /** false: the backlog, then the stream ends; true: the backlog, then live events, never ending by itself. */
+  readonly watch: boolean;
+}
+
+/** Armada's event API as the subscriber uses it. */
+export interface ArmadaClient {
+  jobSetEvents(request: JobSetStreamRequest, signal: AbortSignal): AsyncIterable<EventStreamMessage>;
+  /** `api.Event/Health` within the deadline; false on any failure, never hangs. */
+  healthy(signal: AbortSignal): Promise<boolean>;
+  /** Open streams per pooled connection, for tests and diagnostics. */
+  streamsPerConnection(): number[];
+  /** Closes every connection and fails the streams still open. */
+  close(): void;
+}
+
+export interface ArmadaClientOptions {
+  readonly url: string;
+  readonly caFile?: string;
+  readonly authorization: Authorization;
+  readonly maxConnections: number;
+  readonly maxStreamsPerConnection: number;
+  readonly keepaliveIntervalMs: number;
+  readonly keepaliveTimeoutMs: number;
+  readonly healthTimeoutMs: number;
+}
+
+interface Connection {
+  readonly manager: Http2SessionManager;
+  readonly client: Client<typeof Event>;
+  streams: number;
+  /** Our cap, lowered to the server's SETTINGS_MAX_CONCURRENT_STREAMS once the server has said it. */
+  limit: number;
+}
+
+export function createArmadaClient(options: ArmadaClientOptions): ArmadaClient {
+  const url = new URL(options.url);
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new Error(`Armada URL must start with http:// (h2c) or https:// (TLS), not ${url.protocol}//`);
+  }
+  const baseUrl = url.origin;
+  const nodeOptions: SecureClientSessionOptions = options.caFile ? { ca: readFileSync(options.caFile) } : {};
+  const authorize: Interceptor = (next) => async (request) => {
+    const value = await options.authorization();
+    if (value !== undefined) request.header.set("authorization", value);
+    return next(request);
+  };
+  const keepalive = { pingIntervalMs: options.keepaliveIntervalMs, pingTimeoutMs: options.keepaliveTimeoutMs };
+
+  function connect(onRemoteLimit?: (limit: number) => void): { manager: Http2SessionManager; client: Client<typeof Event> } {
+    const manager = new Http2SessionManager(baseUrl, keepalive, nodeOptions);
+    const transport = createGrpcTransport({
+      baseUrl,
+      interceptors: [authorize],
+      sessionManager: {
+        authority: manager.authority,
+        async request(method: string, path: string, headers: OutgoingHttpHeaders, requestOptions: Omit<ClientSessionRequestOptions, "signal">): Promise<ClientHttp2Stream> {
+          const stream = await manager.request(method, path, headers, requestOptions);
+          const remote = stream.session?.remoteSettings.maxConcurrentStreams;
+          if (remote !== undefined && onRemoteLimit) onRemoteLimit(remote);
+          return stream;
+        },
+        notifyResponseByteRead: (stream: ClientHttp2Stream) => manager.notifyResponseByteRead(stream),
+      },
+    });
+    return { manager, client: createClient(Event, transport) };
+  }
+
+  const pool: Connection[] = [];
+  const waiting = new Set<() => void>();
+  let closed = false;
+  // Health has its own connection so that a full pool never delays a readiness probe.
+  const health = connect();
+
+  function wake(): void {
+    for (const resume of waiting) resume();
+    waiting.clear();
+  }
+
+  /** A connection with a free stream slot: an open one if any has room, else a new one, else wait for a slot. */
+  async function acquire(signal: AbortSignal): Promise<Connection> {
+    for (;;) {
+      if (closed) throw new Error("the Armada client is closed");
+      signal.throwIfAborted();
+      const free = pool.find((c) => c.streams < c.limit);
+      if (free) {
+        free.streams++;
+        return free;
+      }
+      if (pool.length < options.maxConnections) {
+        const connection: Connection = { ...connect((remote) => (connection.limit = Math.min(options.maxStreamsPerConnection, remote))), streams: 1, limit: options.maxStreamsPerConnection };
+        pool.push(connection);
+        return connection;
+      }
+      await new Promise<void>((resolve) => {
+        const resume = (): void => {
+          signal.removeEventListener("abort", resume);
+          waiting.delete(resume);
+          resolve();
+        };
+        waiting.add(resume);
+        signal.addEventListener("abort", resume, { once: true });
+      });
+    }
+  }
+
+  return {
+    async *jobSetEvents(request, signal) {
+      const connection = await acquire(signal);
+      try {
+        yield* connection.client.getJobSetEvents(
+          { id: request.jobSetId, queue: request.queue, fromMessageId: request.fromMessageId, watch: request.watch, errorIfMissing: false },
+          { signal },
+        );
+      } finally {
+        connection.streams--;
+        wake();
+      }
+    },
+    async healthy(signal) {
+      try {
+        const response = await health.client.health({}, { signal, timeoutMs: options.healthTimeoutMs });
+        return response.status === HealthCheckResponse_ServingStatus.SERVING;
+      } catch {
+        return false;
+      }
+    },
+    streamsPerConnection: () => pool.map((c) => c.streams),
+    close() {
+      closed = true;
+      wake();
+      for (const connection of [...pool, health]) connection.manager.abort();
+    },
+  };
+}

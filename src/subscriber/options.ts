@@ -1,0 +1,74 @@
+/** How the service authenticates to Armada, as armadactl does. */
+export type ArmadaCredentials =
+  | { readonly kind: "none" }
+  | { readonly kind: "basic"; readonly username: string; readonly password: string }
+  | { readonly kind: "bearer"; readonly token: string }
+  /** A bearer token read from a file, re-read when the file changes (Kubernetes projected tokens rotate). */
+  | { readonly kind: "token-file"; readonly path: string }
+  /** OpenID Connect client credentials: the access token is cached and refreshed before it expires. */
+  | {
+      readonly kind: "oidc";
+      readonly tokenUrl: string;
+      readonly clientId: string;
+      readonly clientSecret: string;
+      readonly scopes: readonly string[];
+    };
+
+/** Every setting of the subscriber; `docs/subscriber-options.md` lists them with their environment variables. */
+export interface SubscriberOptions {
+  /** `http://host:port` (h2c) or `https://host:port` (TLS). */
+  readonly armadaUrl: string;
+  /** PEM file of the CA that signs Armada's certificate; Node's bundled roots when absent. */
+  readonly caFile?: string;
+  readonly credentials: ArmadaCredentials;
+  /** How long the first call for a job set waits for its history to be applied. */
+  readonly catchUpWaitMs: number;
+  /** A subscription nobody asked about for this long is closed. */
+  readonly subscriptionExpirySeconds: number;
+  /** Most job sets one replica follows or answers for at once; beyond it calls get RESOURCE_EXHAUSTED. */
+  readonly maxSubscriptions: number;
+  /** A stream silent for this long is reopened (Armada sends no heartbeats); reading history that stalls this long is an error. */
+  readonly idleTimeoutMs: number;
+  /** Lifetime of a replica's claim on a job set; renewed at a third of it, taken over by another replica after it. */
+  readonly leaseTtlMs: number;
+  /** This replica's name in leases; unique per process. */
+  readonly replicaId: string;
+  /** A batch of events is written when it reaches this many events… */
+  readonly batchMaxEvents: number;
+  /** …or this many milliseconds after its first event. */
+  readonly batchMaxDelayMs: number;
+  /** HTTP/2 connections to Armada in the pool. */
+  readonly maxConnections: number;
+  /** Streams per connection, lowered further by the server's SETTINGS_MAX_CONCURRENT_STREAMS. */
+  readonly maxStreamsPerConnection: number;
+  /** HTTP/2 PING interval on connections with open streams; a connection that misses the answer is closed. */
+  readonly keepaliveIntervalMs: number;
+  readonly keepaliveTimeoutMs: number;
+  /** Backoff after a stream error: doubling from the minimum, capped, with jitter. */
+  readonly reconnectMinMs: number;
+  readonly reconnectMaxMs: number;
+  /** Retry interval after NOT_FOUND, PERMISSION_DENIED or UNAUTHENTICATED, which retrying fast cannot fix. */
+  readonly slowRetryMs: number;
+  /** Deadline of `api.Event/Health` when checking Armada's reachability. */
+  readonly healthTimeoutMs: number;
+}
+
+export type SubscriberDefaults = Omit<SubscriberOptions, "armadaUrl" | "caFile" | "credentials" | "replicaId">;
+
+export const SUBSCRIBER_DEFAULTS: SubscriberDefaults = {
+  catchUpWaitMs: 5_000,
+  subscriptionExpirySeconds: 300,
+  maxSubscriptions: 10_000,
+  idleTimeoutMs: 120_000,
+  leaseTtlMs: 15_000,
+  batchMaxEvents: 200,
+  batchMaxDelayMs: 5,
+  maxConnections: 4,
+  maxStreamsPerConnection: 1_000,
+  keepaliveIntervalMs: 30_000,
+  keepaliveTimeoutMs: 10_000,
+  reconnectMinMs: 250,
+  reconnectMaxMs: 30_000,
+  slowRetryMs: 60_000,
+  healthTimeoutMs: 2_000,
+};

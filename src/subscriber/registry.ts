@@ -1,0 +1,190 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Logger } from "../observability/logger.js";
+import type { JobSetKey, JobStore } from "../store/store.js";
+import type { SubscriptionSnapshot } from "./metrics.js";
+import { follow, type FollowDeps, type StreamFailure } from "./subscription.js";
+
+/**
+ * One job set this replica has been asked about. It either owns the job set
+ * (holds the lease and streams it from Armada into the store) or follows it
+ * (another replica owns it; answers come from the store).
+ */
+export interface Entry {
+  readonly jobSet: JobSetKey;
+  lastReadAt: number;
+  /** The first call may answer: the history is in the store, or the stream is known to be failing. */
+  ready: boolean;
+  readonly whenReady: Promise<void>;
+  /** Set while this replica's stream for the job set is failing. */
+  failure: StreamFailure | undefined;
+  lastEventAt: number | undefined;
+  owning: { readonly stop: AbortController; readonly done: Promise<void> } | undefined;
+}
+
+export interface RegistryOptions {
+  readonly replicaId: string;
+  readonly leaseTtlMs: number;
+  readonly maxSubscriptions: number;
+  readonly expiryMs: number;
+  /** How often a follower that is not ready looks at the store for the owner's progress. */
+  readonly followerPollMs: number;
+}
+
+export interface Registry {
+  /** The job set's entry, started on first use (once, however many calls race); RESOURCE_EXHAUSTED at the cap. */
+  touch(jobSet: JobSetKey): Entry;
+  snapshot(): SubscriptionSnapshot;
+  close(): Promise<void>;
+}
+
+function keyOf(jobSet: JobSetKey): string {
+  return JSON.stringify([jobSet.queue, jobSet.jobSetId]);
+}
+
+export function createRegistry(options: RegistryOptions, deps: FollowDeps): Registry {
+  const { store, logger, now } = deps;
+  const entries = new Map<string, { entry: Entry; stop: AbortController; done: Promise<void> }>();
+
+  function markReady(entry: Entry, resolve: () => void): void {
+    entry.ready = true;
+    resolve();
+  }
+
+  function startOwning(entry: Entry, resolveReady: () => void): void {
+    const stop = new AbortController();
+    const done = follow(
+      entry.jobSet,
+      deps,
+      {
+        caughtUp() {
+          entry.failure = undefined;
+          markReady(entry, resolveReady);
+        },
+        failed(failure) {
+          entry.failure = failure;
+          markReady(entry, resolveReady);
+        },
+        event() {
+          entry.lastEventAt = now();
+        },
+      },
+      stop.signal,
+    ).catch((err: unknown) => logger.error({ err, ...entry.jobSet }, "job set subscription stopped unexpectedly"));
+    entry.owning = { stop, done };
+  }
+
+  async function stopOwning(entry: Entry): Promise<void> {
+    const owning = entry.owning;
+    if (!owning) return;
+    entry.owning = undefined;
+    entry.failure = undefined;
+    owning.stop.abort();
+    await owning.done;
+  }
+
+  /**
+   * Holds the lease while the entry lives: takes it when free (at start, or
+   * when the owner stopped renewing), renews it at a third of its lifetime,
+   * and stops streaming as soon as it cannot confirm it, so that two replicas
+   * never stream one job set for longer than a renewal interval.
+   */
+  async function manage(entry: Entry, resolveReady: () => void, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      let owned = false;
+      try {
+        owned = await store.lease(entry.jobSet, options.replicaId, options.leaseTtlMs);
+      } catch (err) {
+        logger.warn({ err, ...entry.jobSet }, "cannot take or renew a job set's lease");
+      }
+      if (signal.aborted) break;
+      if (owned && !entry.owning) startOwning(entry, resolveReady);
+      if (!owned && entry.owning) await stopOwning(entry);
+      if (!owned && !entry.ready) {
+        const progress = await store.read({ ...entry.jobSet, jobId: "" }).then((l) => l.progress, () => undefined);
+        if (progress?.caughtUp || progress?.error) markReady(entry, resolveReady);
+      }
+      const pause = owned || entry.ready ? options.leaseTtlMs / 3 : options.followerPollMs;
+      await sleep(pause, undefined, { signal }).catch(() => undefined);
+    }
+    const wasOwner = entry.owning !== undefined;
+    await stopOwning(entry);
+    if (wasOwner) {
+      await store.release(entry.jobSet, options.replicaId).catch((err: unknown) => logger.warn({ err, ...entry.jobSet }, "cannot release a job set's lease"));
+    }
+  }
+
+  function start(jobSet: JobSetKey): Entry {
+    let resolveReady!: () => void;
+    const entry: Entry = {
+      jobSet,
+      lastReadAt: now(),
+      ready: false,
+      whenReady: new Promise<void>((resolve) => (resolveReady = resolve)),
+      failure: undefined,
+      lastEventAt: undefined,
+      owning: undefined,
+    };
+    const stop = new AbortController();
+    const done = manage(entry, resolveReady, stop.signal).catch((err: unknown) => logger.error({ err, ...jobSet }, "job set lease loop stopped unexpectedly"));
+    entries.set(keyOf(jobSet), { entry, stop, done });
+    logger.debug({ ...jobSet }, "job set subscription started");
+    return entry;
+  }
+
+  async function remove(key: string): Promise<void> {
+    const slot = entries.get(key);
+    if (!slot) return;
+    entries.delete(key);
+    slot.stop.abort();
+    await slot.done;
+  }
+
+  const sweep = setInterval(
+    () => {
+      const cutoff = now() - options.expiryMs;
+      for (const [key, { entry }] of entries) {
+        if (entry.lastReadAt < cutoff) {
+          logger.debug({ ...entry.jobSet }, "job set subscription expired");
+          void remove(key);
+        }
+      }
+    },
+    Math.max(10, Math.min(1_000, options.expiryMs / 4)),
+  );
+  sweep.unref();
+
+  return {
+    touch(jobSet) {
+      const slot = entries.get(keyOf(jobSet));
+      if (slot) {
+        slot.entry.lastReadAt = now();
+        return slot.entry;
+      }
+      if (entries.size >= options.maxSubscriptions) {
+        throw new ConnectError(
+          `this replica already serves its limit of ${options.maxSubscriptions} job sets; retry later or raise the subscription limit`,
+          Code.ResourceExhausted,
+        );
+      }
+      return start(jobSet);
+    },
+    snapshot() {
+      const failing = new Map<string, number>();
+      const secondsSinceLastEvent: number[] = [];
+      let owned = 0;
+      const at = now();
+      for (const { entry } of entries.values()) {
+        if (!entry.owning) continue;
+        owned++;
+        if (entry.failure) failing.set(entry.failure.reason, (failing.get(entry.failure.reason) ?? 0) + 1);
+        if (entry.lastEventAt !== undefined) secondsSinceLastEvent.push((at - entry.lastEventAt) / 1000);
+      }
+      return { owned, followed: entries.size - owned, failing, secondsSinceLastEvent };
+    },
+    async close() {
+      clearInterval(sweep);
+      await Promise.all([...entries.keys()].map(remove));
+    },
+  };
+}

@@ -1,0 +1,165 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Logger } from "../observability/logger.js";
+import type { JobSetKey, JobStore } from "../store/store.js";
+import type { ArmadaClient, JobSetStreamRequest } from "./armada-client.js";
+import { retryDelayMs, type BackoffPolicy } from "./backoff.js";
+import { createBatcher, type Batcher, type StoredProgress } from "./batcher.js";
+import type { SubscriberMetrics } from "./metrics.js";
+
+/** Why a job set's stream is down: `reason` is a metric label, `text` what callers see in CONNECTION_ERR. */
+export interface StreamFailure {
+  readonly reason: string;
+  readonly text: string;
+}
+
+/** What the owner of a job set's subscription learns as it goes. */
+export interface FollowHooks {
+  /** The history that existed when the stream opened is in the store, and the stream is healthy. */
+  caughtUp(): void;
+  failed(failure: StreamFailure): void;
+  event(): void;
+}
+
+export interface FollowDeps {
+  readonly client: ArmadaClient;
+  readonly store: JobStore;
+  readonly metrics: SubscriberMetrics;
+  readonly logger: Logger;
+  readonly now: () => number;
+  readonly backoff: BackoffPolicy;
+  readonly idleTimeoutMs: number;
+  readonly batchMaxEvents: number;
+  readonly batchMaxDelayMs: number;
+}
+
+/** Armada answers these the same way however often it is asked. */
+const SLOW_CODES: ReadonlySet<Code> = new Set([Code.NotFound, Code.PermissionDenied, Code.Unauthenticated]);
+
+/** A live stream that was quiet for the idle limit: reopened in case it silently died, not an error. */
+class QuietStream extends Error {}
+/** The history stream stopped sending before it ended: the connection is suspect. */
+class StalledStream extends Error {}
+/** The store refused a write: the stream is re-read from the stored cursor. */
+class StoreFailure extends Error {}
+
+/** "NotFound" → "NOT_FOUND", as gRPC names its codes. */
+function grpcCodeName(code: Code): string {
+  return Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
+}
+
+export function describeFailure(err: unknown): StreamFailure & { readonly slow: boolean } {
+  if (err instanceof StalledStream) return { reason: "stalled", text: err.message, slow: false };
+  if (err instanceof StoreFailure) return { reason: "store", text: err.message, slow: false };
+  if (err instanceof ConnectError) {
+    const name = grpcCodeName(err.code);
+    return { reason: name.toLowerCase(), text: `Armada event stream failed: ${name}: ${err.rawMessage}`, slow: SLOW_CODES.has(err.code) };
+  }
+  return { reason: "internal", text: `Armada event stream failed: ${err instanceof Error ? err.message : String(err)}`, slow: false };
+}
+
+async function readStoredProgress(store: JobStore, jobSet: JobSetKey): Promise<StoredProgress> {
+  try {
+    // The progress comes with any job lookup; no job has an empty id.
+    const { progress } = await store.read({ ...jobSet, jobId: "" });
+    return { cursor: progress?.cursor ?? "", caughtUp: progress?.caughtUp ?? false };
+  } catch (err) {
+    throw new StoreFailure(`store unavailable: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/**
+ * Follows one job set until `signal` aborts: reads its history (watch=false)
+ * from the stored cursor to the end, then tails it (watch=true) from there.
+ * Every error and every silence longer than the idle limit reopens the
+ * stream from the last written cursor, after a backoff for errors. A failure
+ * is written to the store for all replicas' readers; only a healthy stream
+ * (a history read to its end) clears it.
+ */
+export async function follow(jobSet: JobSetKey, deps: FollowDeps, hooks: FollowHooks, signal: AbortSignal): Promise<void> {
+  const log = deps.logger.child({ queue: jobSet.queue, jobSetId: jobSet.jobSetId });
+  let start: StoredProgress | undefined;
+  let attempt = 0;
+  while (!signal.aborted) {
+    let batcher: Batcher | undefined;
+    try {
+      start ??= await readStoredProgress(deps.store, jobSet);
+      batcher = createBatcher({
+        store: deps.store,
+        jobSet,
+        start,
+        maxEvents: deps.batchMaxEvents,
+        maxDelayMs: deps.batchMaxDelayMs,
+        metrics: deps.metrics,
+        now: deps.now,
+      });
+      const opened = performance.now();
+      const replayed = await pump(deps, batcher, hooks, { ...jobSet, fromMessageId: start.cursor, watch: false }, signal);
+      await batcher.flush(true).catch(storeFailure);
+      deps.metrics.catchUpSeconds.observe((performance.now() - opened) / 1000);
+      deps.metrics.catchUpEvents.observe(replayed);
+      if (attempt > 0) log.info("Armada event stream healthy again");
+      attempt = 0;
+      hooks.caughtUp();
+      await pump(deps, batcher, hooks, { ...jobSet, fromMessageId: batcher.progress().cursor, watch: true }, signal);
+      // A watch stream never ends by itself: the server is going away. Reopen at once.
+      deps.metrics.reconnects.inc({ reason: "ended" });
+      await batcher.flush().catch(storeFailure);
+    } catch (err) {
+      if (signal.aborted) break;
+      if (err instanceof QuietStream && batcher) {
+        deps.metrics.reconnects.inc({ reason: "idle" });
+        await batcher.flush().catch(() => undefined);
+      } else {
+        const failure = describeFailure(err);
+        deps.metrics.reconnects.inc({ reason: failure.reason });
+        log.warn({ reason: failure.reason, error: failure.text, attempt }, "Armada event stream failing; retrying");
+        hooks.failed(failure);
+        await batcher?.fail(failure.text).catch((writeErr: unknown) => log.warn({ err: writeErr }, "cannot record the stream failure in the store"));
+        await sleep(retryDelayMs(deps.backoff, attempt++, failure.slow), undefined, { signal }).catch(() => undefined);
+      }
+    } finally {
+      batcher?.discard();
+    }
+    if (batcher) start = batcher.progress();
+  }
+}
+
+function storeFailure(err: unknown): never {
+  throw new StoreFailure(`store write failed: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+/**
+ * Feeds one stream into the batcher; resolves with the number of messages
+ * when the stream ends. Silence longer than the idle limit aborts the stream:
+ * for history that is a stall (an error), for a live stream a quiet job set.
+ */
+async function pump(deps: FollowDeps, batcher: Batcher, hooks: FollowHooks, request: JobSetStreamRequest, signal: AbortSignal): Promise<number> {
+  const controller = new AbortController();
+  const stop = (): void => controller.abort(signal.reason);
+  signal.addEventListener("abort", stop, { once: true });
+  let silence: Error | undefined;
+  const idle = setTimeout(() => {
+    silence = request.watch
+      ? new QuietStream("no events within the idle limit")
+      : new StalledStream(`Armada sent nothing for ${deps.idleTimeoutMs} ms while replaying the job set's history`);
+    controller.abort(silence);
+  }, deps.idleTimeoutMs);
+  let count = 0;
+  try {
+    for await (const message of deps.client.jobSetEvents(request, controller.signal)) {
+      idle.refresh();
+      await batcher.add(message).catch(storeFailure);
+      idle.refresh();
+      hooks.event();
+      count++;
+    }
+  } catch (err) {
+    throw silence ?? err;
+  } finally {
+    clearTimeout(idle);
+    signal.removeEventListener("abort", stop);
+  }
+  if (silence) throw silence;
+  return count;
+}

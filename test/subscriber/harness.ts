@@ -1,0 +1,133 @@
+import { Writable } from "node:stream";
+import { createLogger, type Logger } from "../../src/observability/logger.js";
+import { createMetricsRegistry, type Registry } from "../../src/observability/metrics.js";
+import type { JobAnswer } from "../../src/status/answer.js";
+import { createMemoryStore } from "../../src/store/memory.js";
+import { createRedisStore } from "../../src/store/redis.js";
+import type { JobKey, JobStore } from "../../src/store/store.js";
+import { createUpstashStore } from "../../src/store/upstash.js";
+import { createSubscriber, type Subscriber, type SubscriberOptions } from "../../src/subscriber/index.js";
+import { SUBSCRIBER_DEFAULTS } from "../../src/subscriber/options.js";
+import { startRedisServer, type RedisServer } from "../support/redis-server.js";
+import { startUpstashGateway, type UpstashGateway } from "../support/upstash-gateway.js";
+
+export type StoreKind = "memory" | "redis" | "upstash";
+export const STORE_KINDS: readonly StoreKind[] = ["memory", "redis", "upstash"];
+
+const TTL_SECONDS = 600;
+const UPSTASH_TOKEN = "test-upstash-token";
+
+/** One backing store per test file; `open()` gives a fresh client of it, as a new process or replica would have. */
+export interface StoreFixture {
+  readonly kind: StoreKind;
+  /** For child processes: the store's address (undefined for memory). */
+  readonly redisUrl?: string;
+  open(): JobStore;
+  stop(): Promise<void>;
+}
+
+export async function startStoreFixture(kind: StoreKind): Promise<StoreFixture> {
+  const opened: JobStore[] = [];
+  const track = (store: JobStore): JobStore => {
+    opened.push(store);
+    return store;
+  };
+  const closeAll = async (): Promise<void> => {
+    await Promise.all(opened.map((store) => store.close().catch(() => undefined)));
+  };
+  if (kind === "memory") {
+    // One process, one memory: every "new" client sees the same data.
+    const shared = createMemoryStore({ ttlSeconds: TTL_SECONDS });
+    return { kind, open: () => shared, stop: () => shared.close() };
+  }
+  const redis: RedisServer = await startRedisServer();
+  if (kind === "redis") {
+    return {
+      kind,
+      redisUrl: redis.url,
+      open: () => track(createRedisStore({ url: redis.url, ttlSeconds: TTL_SECONDS })),
+      stop: async () => {
+        await closeAll();
+        await redis.stop();
+      },
+    };
+  }
+  const gateway: UpstashGateway = await startUpstashGateway({ redisUrl: redis.url, token: UPSTASH_TOKEN });
+  return {
+    kind,
+    open: () => track(createUpstashStore({ url: gateway.url, token: UPSTASH_TOKEN, ttlSeconds: TTL_SECONDS })),
+    stop: async () => {
+      await closeAll();
+      await gateway.stop();
+      await redis.stop();
+    },
+  };
+}
+
+/** Short durations, so that reconnects, expiry and takeovers happen within a test. */
+export function testOptions(armadaUrl: string, overrides: Partial<SubscriberOptions> = {}): SubscriberOptions {
+  return {
+    ...SUBSCRIBER_DEFAULTS,
+    armadaUrl,
+    credentials: { kind: "none" },
+    replicaId: `replica-${Math.random().toString(36).slice(2)}`,
+    catchUpWaitMs: 3_000,
+    idleTimeoutMs: 2_000,
+    leaseTtlMs: 600,
+    reconnectMinMs: 20,
+    reconnectMaxMs: 200,
+    slowRetryMs: 1_500,
+    keepaliveIntervalMs: 1_000,
+    keepaliveTimeoutMs: 1_000,
+    healthTimeoutMs: 500,
+    ...overrides,
+  };
+}
+
+export interface TestSubscriber {
+  readonly subscriber: Subscriber;
+  readonly metrics: Registry;
+  /** Everything logged, as text, to check that secrets never appear. */
+  logs(): string;
+  status(key: JobKey, timeoutMs?: number): Promise<JobAnswer>;
+  close(): Promise<void>;
+}
+
+export function startSubscriber(store: JobStore, options: SubscriberOptions): TestSubscriber {
+  let logged = "";
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logged += chunk.toString();
+      done();
+    },
+  });
+  const logger: Logger = createLogger("debug", sink);
+  const metrics = createMetricsRegistry({ processMetrics: false });
+  const subscriber = createSubscriber(options, { store, logger, metrics });
+  return {
+    subscriber,
+    metrics,
+    logs: () => logged,
+    status: (key, timeoutMs = 5_000) => subscriber.status(key, AbortSignal.timeout(timeoutMs)),
+    close: () => subscriber.close(),
+  };
+}
+
+/** Polls `probe` until `accept` holds; fails with the last value after `timeoutMs`. */
+export async function eventually<T>(probe: () => Promise<T> | T, accept: (value: T) => boolean, timeoutMs = 8_000, intervalMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await probe();
+  while (!accept(last)) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    last = await probe();
+  }
+  return last;
+}
+
+let counter = 0;
+/** A fresh job set name per test, so tests sharing a simulator and a store never see each other's data. */
+export function uniqueJobSet(label: string): string {
+  counter++;
+  return `${label}-${counter}-${process.pid}`;
+}

@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
+import { startSimulator, type Simulator } from "../../src/simulator/index.js";
+import type { JobStore } from "../../src/store/store.js";
+import { STORE_KINDS, eventually, startStoreFixture, startSubscriber, testOptions, uniqueJobSet, type StoreFixture } from "./harness.js";
+
+const QUEUE = "lifecycle";
+const FAST = {
+  queuedMs: [10, 30],
+  pendingMs: [10, 30],
+  startMs: [10, 30],
+  runMs: [100, 200],
+  cancelMs: [10, 20],
+  failureProbability: 0,
+  preemptionProbability: 0,
+  leaseReturnProbability: 0,
+  retryProbability: 0,
+} as const;
+
+const steer = (annotations: Record<string, string>) => ({ annotations });
+
+describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
+  let sim: Simulator;
+  let fixture: StoreFixture;
+  let store: JobStore;
+
+  beforeAll(async () => {
+    [sim, fixture] = await Promise.all([startSimulator({ queues: [QUEUE], lifecycle: FAST }), startStoreFixture(kind)]);
+    store = fixture.open();
+  });
+  afterAll(async () => {
+    await sim?.close();
+    await fixture?.stop();
+  });
+
+  it("follows each job through its lifecycle to the right terminal state and error text", async () => {
+    const jobSetId = uniqueJobSet("life");
+    const [ok, oom, failing, cancelled] = sim.submit(QUEUE, jobSetId, [
+      steer({ "armada-sim/outcome": "succeeded", "armada-sim/duration-ms": "300" }),
+      steer({ "armada-sim/exit-code": "137", "armada-sim/cause": "OOM", "armada-sim/reason": "OOMKilled", "armada-sim/duration-ms": "300" }),
+      steer({ "armada-sim/exit-code": "3", "armada-sim/duration-ms": "300" }),
+      steer({ "armada-sim/outcome": "cancelled", "armada-sim/duration-ms": "300" }),
+    ]);
+    const service = startSubscriber(store, testOptions(sim.url));
+    try {
+      const key = (jobId: string | undefined) => ({ queue: QUEUE, jobSetId, jobId: jobId! });
+      const seen = new Set<State>();
+      await eventually(
+        async () => {
+          const answer = await service.status(key(ok));
+          seen.add(answer.state);
+          return answer;
+        },
+        (a) => a.state === State.SUCCEEDED,
+      );
+      expect(seen.has(State.RUNNING) || seen.has(State.SUBMITTED)).toBe(true);
+      expect(await eventually(() => service.status(key(oom)), (a) => a.state === State.FAILED)).toEqual({
+        state: State.FAILED,
+        error: "OOMKilled (exit code 137, cause OOM)",
+      });
+      expect(await eventually(() => service.status(key(failing)), (a) => a.state === State.FAILED)).toEqual({
+        state: State.FAILED,
+        error: "Error: container main exited with code 3 (exit code 3)",
+      });
+      expect((await eventually(() => service.status(key(cancelled)), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
+
+      const stored = await store.read(key(ok));
+      expect(stored.job).toMatchObject({ lastEvent: "succeeded", runAttempts: 1 });
+      expect(stored.job?.startedAt).toBeLessThanOrEqual(stored.job?.finishedAt ?? 0);
+      expect(stored.progress).toMatchObject({ caughtUp: true, error: "" });
+
+      const metrics = await service.metrics.metrics();
+      expect(metrics).toMatch(/jobservice_events_applied_total\{type="succeeded"\} [1-9]/);
+      expect(metrics).toMatch(/jobservice_subscriptions_active\{role="owner"\} 1/);
+      expect(metrics).toMatch(/jobservice_store_write_batch_seconds_count [1-9]/);
+    } finally {
+      await service.close();
+    }
+  });
+
+  it("answers a cold cache's first call with the real state, never JOB_ID_NOT_FOUND for a known job", async () => {
+    const jobSetId = uniqueJobSet("cold");
+    const [done, running] = sim.submit(QUEUE, jobSetId, [
+      steer({ "armada-sim/duration-ms": "50" }),
+      steer({ "armada-sim/duration-ms": "60000" }),
+    ]);
+    const hasEvent = (jobId: string | undefined, eventCase: string) => () =>
+      sim.events(QUEUE, jobSetId).some((m) => m.message?.events.case === eventCase && m.message.events.value.jobId === jobId);
+    await eventually(hasEvent(done, "succeeded"), Boolean);
+    await eventually(hasEvent(running, "running"), Boolean);
+    const service = startSubscriber(store, testOptions(sim.url));
+    try {
+      const [first, second, unknown] = await Promise.all([
+        service.status({ queue: QUEUE, jobSetId, jobId: done! }),
+        service.status({ queue: QUEUE, jobSetId, jobId: running! }),
+        service.status({ queue: QUEUE, jobSetId, jobId: "01J0000000000000000000000" }),
+      ]);
+      expect(first.state).toBe(State.SUCCEEDED);
+      expect(second.state).toBe(State.RUNNING);
+      expect(unknown.state).toBe(State.JOB_ID_NOT_FOUND);
+    } finally {
+      await service.close();
+    }
+  });
+
+  it("shares one upstream stream among concurrent first calls", async () => {
+    const jobSetId = uniqueJobSet("herd");
+    const [jobId] = sim.submit(QUEUE, jobSetId, [steer({ "armada-sim/duration-ms": "60000" })]);
+    await eventually(() => sim.jobs().find((j) => j.jobId === jobId) !== undefined && sim.events(QUEUE, jobSetId).length >= 5, Boolean);
+    const service = startSubscriber(store, testOptions(sim.url));
+    try {
+      const answers = await Promise.all(Array.from({ length: 25 }, () => service.status({ queue: QUEUE, jobSetId, jobId: jobId! })));
+      expect(new Set(answers.map((a) => a.state))).toEqual(new Set([State.RUNNING]));
+      await eventually(() => sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 1);
+      const calls = sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === jobSetId);
+      expect(calls.map((c) => c.watch)).toEqual([false, true]);
+    } finally {
+      await service.close();
+    }
+    await eventually(() => sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 0);
+  });
+
+  it("resumes after a restart from the stored cursor, not from the beginning", async () => {
+    const jobSetId = uniqueJobSet("resume");
+    const [jobId] = sim.submit(QUEUE, jobSetId, [steer({ "armada-sim/duration-ms": "60000" })]);
+    const key = { queue: QUEUE, jobSetId, jobId: jobId! };
+    const first = startSubscriber(store, testOptions(sim.url));
+    await eventually(() => first.status(key), (a) => a.state === State.RUNNING);
+    await first.close();
+    const cursor = (await store.read(key)).progress?.cursor;
+    expect(cursor).toBe(sim.events(QUEUE, jobSetId).at(-1)?.id);
+
+    sim.cancel(QUEUE, jobSetId, [jobId!]);
+    const restarted = startSubscriber(fixture.open(), testOptions(sim.url));
+    try {
+      expect((await eventually(() => restarted.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
+      const calls = sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === jobSetId);
+      expect(calls[0]?.fromMessageId).toBe("");
+      expect(calls.slice(1).every((c) => c.fromMessageId !== "")).toBe(true);
+      expect(calls.some((c) => c.fromMessageId === cursor)).toBe(true);
+    } finally {
+      await restarted.close();
+    }
+  });
+
+  it("closes a subscription nobody asks about, and a later call resumes it from the cursor", async () => {
+    const jobSetId = uniqueJobSet("expiry");
+    const [jobId] = sim.submit(QUEUE, jobSetId, [steer({ "armada-sim/duration-ms": "60000" })]);
+    const key = { queue: QUEUE, jobSetId, jobId: jobId! };
+    const service = startSubscriber(store, testOptions(sim.url, { subscriptionExpirySeconds: 0.4 }));
+    try {
+      await eventually(() => service.status(key), (a) => a.state === State.RUNNING);
+      expect(sim.openStreams({ queue: QUEUE, jobSetId })).toBe(1);
+      await eventually(() => sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 0, 3_000);
+      expect((await store.read(key)).job?.state).toBe(State.RUNNING);
+
+      sim.cancel(QUEUE, jobSetId, [jobId!]);
+      const callsBefore = sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === jobSetId).length;
+      expect((await eventually(() => service.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
+      const resumed = sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === jobSetId).slice(callsBefore);
+      expect(resumed[0]?.fromMessageId).not.toBe("");
+    } finally {
+      await service.close();
+    }
+  });
+});
