@@ -9,6 +9,7 @@ import { Submit } from "../gen/api/submit_pb.js";
 import type { Credential } from "./access.js";
 import { createArmada, type EventInit, type SubmitItemInit } from "./armada.js";
 import { systemClock, type Clock } from "./clock.js";
+import { startBulkLoad, type BulkLoad, type BulkLoadOptions } from "./bulk.js";
 import { controlApp } from "./control.js";
 import { eventService } from "./event-service.js";
 import { createFaults, type Faults } from "./faults.js";
@@ -20,6 +21,7 @@ import { submitService } from "./submit-service.js";
 import { answerUnknownRpc } from "../server/unknown-rpc.js";
 
 export type { Credential } from "./access.js";
+export type { BulkJob, BulkLoad, BulkLoadOptions } from "./bulk.js";
 export type { EventInit, SubmitItemInit } from "./armada.js";
 export { createManualClock, systemClock, type Clock, type ManualClock } from "./clock.js";
 export type { Faults, FaultState } from "./faults.js";
@@ -62,8 +64,10 @@ export interface Simulator {
   appendEvents(queue: string, jobSetId: string, events: readonly EventInit[]): string[];
   /** The job set's log as a client reading from the start would receive it. */
   events(queue: string, jobSetId: string): EventStreamMessage[];
-  /** Every submitted job with the outcome its events lead to. */
+  /** Every submitted job with the outcome its events lead to (bulk-loaded jobs are in their BulkLoad). */
   jobs(): JobView[];
+  /** Starts appending N job sets × M jobs at a target event rate; the result lists every job's outcome. */
+  bulkLoad(options: BulkLoadOptions): BulkLoad;
   calls(filter?: { readonly method?: string }): ObservedCall[];
   openStreams(filter?: { readonly queue?: string; readonly jobSetId?: string }): number;
   close(): Promise<void>;
@@ -117,6 +121,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(":") ? `[${host}]` : host;
 
+  const loads = new Set<BulkLoad>();
   let closing: Promise<void> | undefined;
   return {
     url: `http://${urlHost}:${port}`,
@@ -133,6 +138,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     events: (queue, jobSetId) =>
       armada.log.after({ queue, jobSetId }).map((logged) => create(EventStreamMessageSchema, { id: logged.id, message: logged.message })),
     jobs: () => armada.jobs(),
+    bulkLoad(bulkOptions) {
+      const load = startBulkLoad(armada, clock, bulkOptions);
+      loads.add(load);
+      void load.done.then(() => loads.delete(load));
+      return load;
+    },
     calls: (filter) => observations.calls(filter),
     openStreams: (filter) => streams.count(filter),
     close() {
@@ -143,6 +154,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   async function shutDown(): Promise<void> {
     armada.stop();
+    for (const load of loads) load.stop();
     faults.reset();
     streams.dropAll(new ConnectError("the simulator is shutting down", Code.Unavailable));
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,9 +1,8 @@
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { EventMessage } from "../gen/api/event_pb.js";
 import type { JobKey, JobSetKey } from "../store/store.js";
 import type { Clock } from "./clock.js";
 import type { EventLog } from "./event-log.js";
-import { cancellationEvents, type JobIdentity, type JobOutcome, type JobPlan, type Range } from "./lifecycle.js";
+import { cancellationEvents, stampCreated, type JobIdentity, type JobOutcome, type JobPlan, type Range } from "./lifecycle.js";
 import type { Prng } from "./prng.js";
 
 export interface JobView extends JobKey {
@@ -39,12 +38,8 @@ export function createJobRunner(log: EventLog, clock: Clock, cancelMs: Range): J
   const jobs = new Map<string, RunningJob>();
 
   const append = (job: RunningJob, events: readonly EventMessage[]): void => {
-    const created = timestampFromMs(clock.now());
-    for (const message of events) {
-      if (message.events.case !== undefined) message.events.value.created = created;
-      if (message.events.case === "leased") job.leases++;
-    }
-    log.append(job.identity, events);
+    job.leases += events.filter((message) => message.events.case === "leased").length;
+    log.append(job.identity, stampCreated(events, clock.now()));
   };
 
   const runStep = (job: RunningJob): void => {

@@ -1,4 +1,5 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Cause, EventMessageSchema, type EventMessage } from "../gen/api/event_pb.js";
 import type { Prng } from "./prng.js";
 import type { JobSteering } from "./steering.js";
@@ -246,4 +247,13 @@ function submitted(job: JobIdentity): EventMessage {
 
 function failed(job: JobIdentity, fields: Omit<CaseValue<"failed">, "jobId" | "jobSetId" | "queue">): EventMessage {
   return event(job, "failed", fields);
+}
+
+/** Sets every event's `created` to the moment it is appended, as Armada does; returns the events. */
+export function stampCreated(events: readonly EventMessage[], nowMs: number): readonly EventMessage[] {
+  const created = timestampFromMs(nowMs);
+  for (const message of events) {
+    if (message.events.case !== undefined) message.events.value.created = created;
+  }
+  return events;
 }
