@@ -69,7 +69,7 @@ describe("api.Submit", () => {
   });
 
   it("plays lease returns, retries, preemption, rejection and cancellation asked for by annotations", async () => {
-    const items = [
+    const items: { annotations?: Record<string, string>; labels?: Record<string, string> }[] = [
       { annotations: { "armada-sim/lease-returns": "1", "armada-sim/retries": "1" } },
       { annotations: { "armada-sim/outcome": "preempted" } },
       { labels: { "armada-sim/cause": "Rejected" } },
