@@ -3,6 +3,7 @@ import { createLogger, type Logger } from "../../src/observability/logger.js";
 import { createMetricsRegistry, type Registry } from "../../src/observability/metrics.js";
 import type { JobAnswer } from "../../src/status/answer.js";
 import { createMemoryStore } from "../../src/store/memory.js";
+import type { StoreSpec } from "../../src/store/open.js";
 import { createRedisStore } from "../../src/store/redis.js";
 import type { JobKey, JobStore } from "../../src/store/store.js";
 import { createUpstashStore } from "../../src/store/upstash.js";
@@ -20,8 +21,8 @@ const UPSTASH_TOKEN = "test-upstash-token";
 /** One backing store per test file; `open()` gives a fresh client of it, as a new process or replica would have. */
 export interface StoreFixture {
   readonly kind: StoreKind;
-  /** For child processes: the store's address (undefined for memory). */
-  readonly redisUrl?: string;
+  /** How a child process opens the same store (none for memory, which lives in this process). */
+  readonly spec?: StoreSpec;
   open(): JobStore;
   stop(): Promise<void>;
 }
@@ -44,7 +45,7 @@ export async function startStoreFixture(kind: StoreKind): Promise<StoreFixture> 
   if (kind === "redis") {
     return {
       kind,
-      redisUrl: redis.url,
+      spec: { kind: "redis", url: redis.url },
       open: () => track(createRedisStore({ url: redis.url, ttlSeconds: TTL_SECONDS })),
       stop: async () => {
         await closeAll();
@@ -55,6 +56,7 @@ export async function startStoreFixture(kind: StoreKind): Promise<StoreFixture> 
   const gateway: UpstashGateway = await startUpstashGateway({ redisUrl: redis.url, token: UPSTASH_TOKEN });
   return {
     kind,
+    spec: { kind: "upstash", url: gateway.url, token: UPSTASH_TOKEN },
     open: () => track(createUpstashStore({ url: gateway.url, token: UPSTASH_TOKEN, ttlSeconds: TTL_SECONDS })),
     stop: async () => {
       await closeAll();

@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code } from "@connectrpc/connect";
+import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
+import { startSimulator, type Simulator } from "../../src/simulator/index.js";
+import type { JobStore } from "../../src/store/store.js";
+import { STORE_KINDS, eventually, startStoreFixture, startSubscriber, testOptions, uniqueJobSet, type StoreFixture } from "./harness.js";
+
+const QUEUE = "faults";
+const LONG_RUN = { annotations: { "armada-sim/duration-ms": "60000" } };
+const SHORT_RUN = { annotations: { "armada-sim/duration-ms": "10" } };
+const FAST = { queuedMs: [5, 10], pendingMs: [5, 10], startMs: [5, 10], runMs: [20, 40], cancelMs: [5, 10] } as const;
+
+const streamCalls = (sim: Simulator, jobSetId: string) => sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === jobSetId);
+
+describe.each(STORE_KINDS)("Armada failures, over the %s store", (kind) => {
+  let sim: Simulator;
+  let fixture: StoreFixture;
+  let store: JobStore;
+
+  beforeAll(async () => {
+    [sim, fixture] = await Promise.all([startSimulator({ queues: [QUEUE], lifecycle: FAST }), startStoreFixture(kind)]);
+    store = fixture.open();
+  });
+  afterAll(async () => {
+    await sim?.close();
+    await fixture?.stop();
+  });
+
+  it("a dropped stream shows as CONNECTION_ERR while it is down, terminal jobs keep their state, and it recovers", async () => {
+    const jobSetId = uniqueJobSet("drop");
+    const [running, finished] = sim.submit(QUEUE, jobSetId, [LONG_RUN, SHORT_RUN]);
+    const key = (jobId: string | undefined) => ({ queue: QUEUE, jobSetId, jobId: jobId! });
+    const service = startSubscriber(store, testOptions(sim.url));
+    try {
+      await eventually(() => service.status(key(running)), (a) => a.state === State.RUNNING);
+      await eventually(() => service.status(key(finished)), (a) => a.state === State.SUCCEEDED);
+
+      sim.faults.refuse(1_000, Code.Unavailable, { method: "GetJobSetEvents", message: "armada is restarting" });
+      sim.faults.dropStreams(Code.Unavailable, "armada is restarting");
+      const down = await eventually(() => service.status(key(running)), (a) => a.state === State.CONNECTION_ERR);
+      expect(down.error).toBe("Armada event stream failed: UNAVAILABLE: armada is restarting");
+      expect((await service.status(key(finished))).state).toBe(State.SUCCEEDED);
+      // Every replica's readers see it: the reason is in the store.
+      expect((await store.read(key(running))).progress?.error).toBe(down.error);
+      expect(await service.metrics.metrics()).toMatch(/jobservice_subscriptions_failing\{reason="unavailable"\} 1/);
+
+      sim.cancel(QUEUE, jobSetId, [running!]);
+      sim.faults.reset();
+      expect((await eventually(() => service.status(key(running)), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
+      expect((await store.read(key(running))).progress?.error).toBe("");
+      const resumed = streamCalls(sim, jobSetId).filter((c) => c.result !== "unavailable");
+      expect(resumed.slice(1).every((c) => c.fromMessageId !== "")).toBe(true);
+    } finally {
+      await service.close();
+    }
+  });
+
+  it("a connection cut without a status is noticed and resumed from the cursor", async () => {
+    const jobSetId = uniqueJobSet("cut");
+    const [jobId] = sim.submit(QUEUE, jobSetId, [LONG_RUN]);
+    const key = { queue: QUEUE, jobSetId, jobId: jobId! };
+    const service = startSubscriber(store, testOptions(sim.url));
+    try {
+      await eventually(() => service.status(key), (a) => a.state === State.RUNNING);
+      await eventually(() => sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 1);
+      const before = streamCalls(sim, jobSetId).length;
+      sim.faults.disconnect();
+      sim.cancel(QUEUE, jobSetId, [jobId!]);
+      expect((await eventually(() => service.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
+      expect(streamCalls(sim, jobSetId).slice(before).every((c) => c.fromMessageId !== "")).toBe(true);
+    } finally {
+      await service.close();
+    }
+  });
+
+  it("a stalled stream is reopened; while the history stalls callers see CONNECTION_ERR, then the right state", async () => {
+    const jobSetId = uniqueJobSet("stall");
+    const [jobId] = sim.submit(QUEUE, jobSetId, [LONG_RUN]);
+    const key = { queue: QUEUE, jobSetId, jobId: jobId! };
+    const service = startSubscriber(store, testOptions(sim.url, { idleTimeoutMs: 300 }));
+    try {
+      await eventually(() => service.status(key), (a) => a.state === State.RUNNING);
+      sim.faults.stall(60_000);
+      sim.cancel(QUEUE, jobSetId, [jobId!]);
+      const stalled = await eventually(() => service.status(key), (a) => a.state === State.CONNECTION_ERR);
+      expect(stalled.error).toBe("Armada sent nothing for 300 ms while replaying the job set's history");
+      sim.faults.unstall();
+      expect((await eventually(() => service.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
+    } finally {
+      await service.close();
+    }
+  });
+
+  it("an unknown queue gets a clear answer at once and is retried slowly", async () => {
+    const jobSetId = uniqueJobSet("nowhere");
+    const service = startSubscriber(store, testOptions(sim.url, { slowRetryMs: 2_000, catchUpWaitMs: 5_000 }));
+    try {
+      const started = Date.now();
+      const answer = await service.status({ queue: "no-such-queue", jobSetId, jobId: "j" });
+      expect(answer).toEqual({ state: State.CONNECTION_ERR, error: 'Armada event stream failed: NOT_FOUND: queue "no-such-queue" does not exist' });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      // Slow retries come 1-2 s apart; the fast backoff (20 ms doubling to 200 ms) would have made about ten calls.
+      expect(streamCalls(sim, jobSetId).length).toBeLessThanOrEqual(2);
+      expect((await service.status({ queue: "no-such-queue", jobSetId, jobId: "j" })).state).toBe(State.CONNECTION_ERR);
+    } finally {
+      await service.close();
+    }
+  });
+});
+
+describe("Armada's health", () => {
+  it("is true while Armada serves, and false within the deadline when it is gone", async () => {
+    const sim = await startSimulator();
+    const fixture = await startStoreFixture("memory");
+    const service = startSubscriber(fixture.open(), testOptions(sim.url, { healthTimeoutMs: 300 }));
+    try {
+      expect(await service.subscriber.armadaHealthy(AbortSignal.timeout(2_000))).toBe(true);
+      sim.faults.setLatency(5_000);
+      const started = Date.now();
+      expect(await service.subscriber.armadaHealthy(AbortSignal.timeout(2_000))).toBe(false);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      sim.faults.reset();
+      await sim.close();
+      expect(await service.subscriber.armadaHealthy(AbortSignal.timeout(2_000))).toBe(false);
+    } finally {
+      await service.close();
+      await sim.close();
+      await fixture.stop();
+    }
+  });
+});

@@ -1,0 +1,87 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
+import { startSimulator, type Simulator } from "../../src/simulator/index.js";
+import { eventually, startStoreFixture, startSubscriber, testOptions, uniqueJobSet, type StoreFixture, type StoreKind } from "./harness.js";
+
+const QUEUE = "replicas";
+const LONG_RUN = { annotations: { "armada-sim/duration-ms": "60000" } };
+const FAST = { queuedMs: [5, 10], pendingMs: [5, 10], startMs: [5, 10], runMs: [20, 40], cancelMs: [5, 10] } as const;
+const SHARED_STORES: readonly StoreKind[] = ["redis", "upstash"];
+
+const streamCalls = (sim: Simulator, jobSetId: string) => sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === jobSetId);
+
+describe.each(SHARED_STORES)("replicas sharing the %s store", (kind) => {
+  let sim: Simulator;
+  let fixture: StoreFixture;
+
+  beforeAll(async () => {
+    [sim, fixture] = await Promise.all([startSimulator({ queues: [QUEUE], lifecycle: FAST }), startStoreFixture(kind)]);
+  });
+  afterAll(async () => {
+    await sim?.close();
+    await fixture?.stop();
+  });
+
+  it("follow each job set with one stream, all answer, and one takes over when the owner closes", async () => {
+    const jobSetId = uniqueJobSet("pair");
+    const [jobId] = sim.submit(QUEUE, jobSetId, [LONG_RUN]);
+    const key = { queue: QUEUE, jobSetId, jobId: jobId! };
+    const first = startSubscriber(fixture.open(), testOptions(sim.url));
+    const second = startSubscriber(fixture.open(), testOptions(sim.url));
+    try {
+      await eventually(() => first.status(key), (a) => a.state === State.RUNNING);
+      expect((await second.status(key)).state).toBe(State.RUNNING);
+      await eventually(() => sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 1);
+      // Several lease renewals later, still one stream.
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      expect(sim.openStreams({ queue: QUEUE, jobSetId })).toBe(1);
+      expect(streamCalls(sim, jobSetId).filter((c) => !c.watch)).toHaveLength(1);
+      expect(await second.metrics.metrics()).toMatch(/jobservice_subscriptions_active\{role="follower"\} 1/);
+
+      await first.close();
+      sim.cancel(QUEUE, jobSetId, [jobId!]);
+      expect((await eventually(() => second.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
+      const calls = streamCalls(sim, jobSetId);
+      expect(calls.slice(1).every((c) => c.fromMessageId !== "")).toBe(true);
+      expect(await second.metrics.metrics()).toMatch(/jobservice_subscriptions_active\{role="owner"\} 1/);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+  });
+
+  it("resume after the owner is killed with SIGKILL: another replica takes over from the stored cursor", async () => {
+    const jobSetId = uniqueJobSet("kill");
+    const [jobId] = sim.submit(QUEUE, jobSetId, [LONG_RUN]);
+    const key = { queue: QUEUE, jobSetId, jobId: jobId! };
+    await eventually(() => sim.events(QUEUE, jobSetId).some((m) => m.message?.events.case === "running"), Boolean);
+    const options = testOptions(sim.url, { leaseTtlMs: 600 });
+    const child = spawn(process.execPath, ["--import", "tsx", "test/subscriber/replica-process.ts", JSON.stringify({ store: fixture.spec, options, key })], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const exited = once(child, "exit");
+    const survivor = startSubscriber(fixture.open(), testOptions(sim.url, { leaseTtlMs: 600 }));
+    try {
+      let output = "";
+      child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      await eventually(() => output, (text) => text.includes("following"), 15_000);
+      expect(output).toContain(`following ${State.RUNNING}`);
+      expect((await survivor.status(key)).state).toBe(State.RUNNING);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(sim.openStreams({ queue: QUEUE, jobSetId })).toBe(1);
+      const cursor = sim.events(QUEUE, jobSetId).at(-1)?.id;
+      const callsBeforeKill = streamCalls(sim, jobSetId).length;
+
+      child.kill("SIGKILL");
+      await exited;
+      sim.cancel(QUEUE, jobSetId, [jobId!]);
+      expect((await eventually(() => survivor.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
+      const takeover = streamCalls(sim, jobSetId).slice(callsBeforeKill);
+      expect(takeover[0]?.fromMessageId).toBe(cursor);
+    } finally {
+      child.kill("SIGKILL");
+      await survivor.close();
+    }
+  });
+});
