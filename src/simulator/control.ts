@@ -1,7 +1,9 @@
 import type { Http2Session } from "node:http2";
 import type { Http2Bindings } from "@hono/node-server";
-import type { Code } from "@connectrpc/connect";
+import { ConnectError, type Code } from "@connectrpc/connect";
+import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { Hono, type Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Credential } from "./access.js";
 import type { Armada } from "./armada.js";
 import { parseCode, type Faults } from "./faults.js";
@@ -29,6 +31,7 @@ export function controlApp(deps: ControlDeps): Hono<{ Bindings: Http2Bindings }>
 
   app.onError((error, c) => {
     if (error instanceof BadRequest) return c.json({ error: error.message }, 400);
+    if (error instanceof ConnectError) return c.json({ error: error.rawMessage }, codeToHttpStatus(error.code) as ContentfulStatusCode);
     return c.json({ error: String(error instanceof Error ? error.message : error) }, 500);
   });
 

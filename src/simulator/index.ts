@@ -101,9 +101,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       router.service(Submit, submitService(deps));
     },
     fallback: (req, res) => {
+      // Control requests are JSON POSTs, which would otherwise look like
+      // Connect calls to methods we do not serve.
+      const isControl = /^\/(control|healthz)(\/|\?|$)/.test(req.url ?? "");
       // Hono's listener takes Node's own response types; connect-node only
       // loosens write()'s callback type, so these are the same objects.
-      if (!answerUnknownRpc(req, res)) void control(req, res as Parameters<typeof control>[1]);
+      if (isControl || !answerUnknownRpc(req, res)) void control(req, res as Parameters<typeof control>[1]);
     },
   });
   const server = http2.createServer(handler);

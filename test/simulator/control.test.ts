@@ -1,0 +1,102 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { Code } from "@connectrpc/connect";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startSimulator, type Simulator } from "../../src/simulator/index.js";
+import { http2Request } from "../support/http.js";
+import { armadaClients, basicAuth, eventually, readStream, type ArmadaClients } from "../support/simulator.js";
+
+const run = promisify(execFile);
+
+describe("HTTP control surface on the gRPC port", () => {
+  let sim: Simulator;
+  let clients: ArmadaClients;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ queues: ["q"] });
+    clients = armadaClients(sim.url);
+    sim.appendEvents("q", "s", [{ events: { case: "queued", value: { jobId: "a" } } }]);
+  });
+  afterEach(() => sim.faults.reset());
+  afterAll(() => sim.close());
+
+  const control = async (method: string, path: string, body?: unknown) => {
+    const headers = { ":method": method, ":path": path, "content-type": "application/json" };
+    const response = await http2Request(sim.url, headers, body === undefined ? undefined : JSON.stringify(body));
+    return { status: response.status, json: JSON.parse(response.body) as Record<string, unknown> };
+  };
+  const readAll = () => readStream((signal) => clients.events.getJobSetEvents({ queue: "q", id: "s" }, { signal }));
+
+  it("shows the fault state, queues and counts", async () => {
+    const { status, json } = await control("GET", "/control");
+    expect(status).toBe(200);
+    expect(json).toMatchObject({ faults: { latencyMs: 0, stalledUntil: 0, refusals: [], authRequired: false, openStreams: 0 }, queues: ["q"] });
+  });
+
+  it("refuses calls with a code given by name or number", async () => {
+    expect((await control("POST", "/control/refuse", { count: 1, code: "unavailable", method: "GetJobSetEvents" })).status).toBe(200);
+    await expect(readAll()).rejects.toMatchObject({ code: Code.Unavailable });
+    await control("POST", "/control/refuse", { count: 1, code: 8 });
+    await expect(clients.events.health({})).rejects.toMatchObject({ code: Code.ResourceExhausted });
+    expect((await readAll()).ended).toBe(true);
+  });
+
+  it("drops open streams and reports how many", async () => {
+    const stream = clients.events.getJobSetEvents({ queue: "q", id: "s", watch: true })[Symbol.asyncIterator]();
+    await stream.next();
+    await eventually(() => sim.openStreams() === 1);
+    expect((await control("GET", "/control/streams?jobSetId=s")).json).toEqual({ open: 1 });
+    expect((await control("POST", "/control/drop-streams", {})).json).toEqual({ dropped: 1 });
+    await expect(stream.next()).rejects.toMatchObject({ code: Code.Unavailable });
+  });
+
+  it("cuts every other connection but answers its own caller", async () => {
+    const stream = clients.events.getJobSetEvents({ queue: "q", id: "s", watch: true })[Symbol.asyncIterator]();
+    await stream.next();
+    const { status, json } = await control("POST", "/control/disconnect");
+    expect(status).toBe(200);
+    expect(json.connections).toBeGreaterThanOrEqual(1);
+    await expect(stream.next()).rejects.toBeInstanceOf(Error);
+  });
+
+  it("turns auth on and off", async () => {
+    await control("PUT", "/control/auth", { credentials: [{ user: "u", password: "p", queues: ["other"] }, { token: "t" }] });
+    await expect(clients.events.health({})).rejects.toMatchObject({ code: Code.Unauthenticated });
+    await expect(readStream((signal) => armadaClients(sim.url, basicAuth("u", "p")).events.getJobSetEvents({ queue: "q", id: "s" }, { signal }))).rejects.toMatchObject({
+      code: Code.PermissionDenied,
+    });
+    expect((await armadaClients(sim.url, "bearer t").events.health({})).status).toBe(1);
+    await control("DELETE", "/control/auth");
+    expect((await clients.events.health({})).status).toBe(1);
+  });
+
+  it("sets stalls and latency, and reset clears them", async () => {
+    expect((await control("POST", "/control/stall", { ms: 60_000 })).json.stalledUntil).toBeGreaterThan(0);
+    expect((await control("POST", "/control/latency", { ms: 5 })).json.latencyMs).toBe(5);
+    expect((await control("POST", "/control/reset")).json).toMatchObject({ stalledUntil: 0, latencyMs: 0 });
+  });
+
+  it("lists recorded calls and jobs, and creates queues", async () => {
+    await readAll();
+    const calls = (await control("GET", "/control/calls?method=GetJobSetEvents")).json.calls as Array<Record<string, unknown>>;
+    expect(calls.at(-1)).toMatchObject({ method: "api.Event/GetJobSetEvents", queue: "q", jobSetId: "s", result: "ok" });
+    expect((await control("POST", "/control/queues", { name: "made-over-http" })).status).toBe(201);
+    expect(sim.submit("made-over-http", "js", [{}])).toHaveLength(1);
+    expect(((await control("GET", "/control/jobs")).json.jobs as unknown[]).length).toBe(1);
+  });
+
+  it("answers bad requests with 400 and the field at fault", async () => {
+    expect(await control("POST", "/control/stall", { ms: "soon" })).toEqual({ status: 400, json: { error: '"ms" must be a non-negative number' } });
+    expect((await control("POST", "/control/refuse", { count: 1, code: "nope" })).json.error).toMatch(/"code"/);
+    expect((await control("PUT", "/control/auth", { credentials: [{ user: "x" }] })).json.error).toMatch(/credentials\[0\]/);
+    expect(await control("POST", "/control/queues", { name: "q" })).toEqual({ status: 409, json: { error: '[CreateQueue] queue "q" already exists' } });
+  });
+
+  it("works with curl as the docs show it", async () => {
+    const { stdout } = await run("curl", [
+      "-sS", "--http2-prior-knowledge", "-X", "POST", `${sim.url}/control/refuse`,
+      "-H", "content-type: application/json", "-d", '{"count": 2, "code": "unavailable", "method": "GetJobSetEvents"}',
+    ]);
+    expect(JSON.parse(stdout)).toMatchObject({ refusals: [{ remaining: 2, code: "unavailable", method: "GetJobSetEvents" }] });
+  });
+});
