@@ -1,0 +1,60 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { createMemoryStore } from "../../src/store/memory.js";
+import { describeStoreContract, freshJobSet, progress, record } from "./contract.js";
+
+describeStoreContract("memory", async ({ ttlSeconds }) => {
+  let clock = 1_700_000_000_000;
+  const store = createMemoryStore({ ttlSeconds, now: () => clock });
+  return {
+    store,
+    reader: store,
+    elapse: async (_jobSet, ms) => {
+      clock += ms;
+    },
+    close: () => store.close(),
+  };
+});
+
+const TSX = fileURLToPath(new URL("../../node_modules/.bin/tsx", import.meta.url));
+
+describe("memory store", () => {
+  it("refuses a time to live that is not a positive whole number of seconds", () => {
+    expect(() => createMemoryStore({ ttlSeconds: 0 })).toThrow(/ttlSeconds must be a positive integer, got 0/);
+    expect(() => createMemoryStore({ ttlSeconds: 1.5 })).toThrow(/ttlSeconds/);
+  });
+
+  it("rejects every call once closed", async () => {
+    const store = createMemoryStore({ ttlSeconds: 60 });
+    await store.close();
+    const jobSet = freshJobSet();
+    await expect(store.ping()).rejects.toThrow(/closed/);
+    await expect(store.read({ ...jobSet, jobId: "j" })).rejects.toThrow(/closed/);
+    await expect(store.write(jobSet, { jobs: new Map(), progress: progress("c") })).rejects.toThrow(/closed/);
+    await expect(store.lease(jobSet, "a", 1000)).rejects.toThrow(/closed/);
+  });
+
+  it("does not hand out the objects it holds, so callers cannot change stored jobs", async () => {
+    const store = createMemoryStore({ ttlSeconds: 60 });
+    const jobSet = freshJobSet();
+    const job = { ...record() };
+    await store.write(jobSet, { jobs: new Map([["j", job]]), progress: progress("c") });
+    (job as { node?: string }).node = "changed after the write";
+    const first = await store.read({ ...jobSet, jobId: "j" });
+    (first.job as { node?: string }).node = "changed after the read";
+    await expect(store.read({ ...jobSet, jobId: "j" })).resolves.toStrictEqual({ job: record(), progress: progress("c") });
+    await store.close();
+  });
+
+  it("does not keep the process alive with its expiry timer", async () => {
+    const script = `import { createMemoryStore } from ${JSON.stringify(new URL("../../src/store/memory.ts", import.meta.url).href)};
+      createMemoryStore({ ttlSeconds: 1 });`;
+    const child = spawn(TSX, ["--eval", script], { stdio: "ignore" });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    const stillRunning = new Promise<"still running">((resolve) => setTimeout(() => resolve("still running"), 15_000).unref());
+    const outcome = await Promise.race([exited, stillRunning]);
+    child.kill("SIGKILL");
+    expect(outcome).toBe(0);
+  });
+});
