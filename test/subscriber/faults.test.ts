@@ -3,14 +3,10 @@ import { Code } from "@connectrpc/connect";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import { startSimulator, type Simulator } from "../../src/simulator/index.js";
 import type { JobStore } from "../../src/store/store.js";
-import { STORE_KINDS, eventually, startStoreFixture, startSubscriber, testOptions, uniqueJobSet, type StoreFixture } from "./harness.js";
+import { STORE_KINDS, eventually, startStoreFixture, startSubscriber, testOptions, uniqueJobSet, type StoreFixture, FAST_LIFECYCLE, LONG_RUN, streamCalls } from "./harness.js";
 
 const QUEUE = "faults";
-const LONG_RUN = { annotations: { "armada-sim/duration-ms": "60000" } };
 const SHORT_RUN = { annotations: { "armada-sim/duration-ms": "10" } };
-const FAST = { queuedMs: [5, 10], pendingMs: [5, 10], startMs: [5, 10], runMs: [20, 40], cancelMs: [5, 10] } as const;
-
-const streamCalls = (sim: Simulator, jobSetId: string) => sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === jobSetId);
 
 describe.each(STORE_KINDS)("Armada failures, over the %s store", (kind) => {
   let sim: Simulator;
@@ -18,7 +14,7 @@ describe.each(STORE_KINDS)("Armada failures, over the %s store", (kind) => {
   let store: JobStore;
 
   beforeAll(async () => {
-    [sim, fixture] = await Promise.all([startSimulator({ queues: [QUEUE], lifecycle: FAST }), startStoreFixture(kind)]);
+    [sim, fixture] = await Promise.all([startSimulator({ queues: [QUEUE], lifecycle: FAST_LIFECYCLE }), startStoreFixture(kind)]);
     store = fixture.open();
   });
   afterAll(async () => {

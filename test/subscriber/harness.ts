@@ -1,6 +1,7 @@
 import { Writable } from "node:stream";
 import { createLogger, type Logger } from "../../src/observability/logger.js";
 import { createMetricsRegistry, type Registry } from "../../src/observability/metrics.js";
+import type { ObservedCall, Simulator } from "../../src/simulator/index.js";
 import type { JobAnswer } from "../../src/status/answer.js";
 import { createMemoryStore } from "../../src/store/memory.js";
 import type { StoreSpec } from "../../src/store/open.js";
@@ -132,4 +133,25 @@ let counter = 0;
 export function uniqueJobSet(label: string): string {
   counter++;
   return `${label}-${counter}-${process.pid}`;
+}
+
+/** Simulator lifecycles of a few milliseconds per step, with no random detours. */
+export const FAST_LIFECYCLE = {
+  queuedMs: [5, 10],
+  pendingMs: [5, 10],
+  startMs: [5, 10],
+  runMs: [20, 40],
+  cancelMs: [5, 10],
+  failureProbability: 0,
+  preemptionProbability: 0,
+  leaseReturnProbability: 0,
+  retryProbability: 0,
+} as const;
+
+/** A submit item for a job that runs for a minute: RUNNING for the whole test unless cancelled. */
+export const LONG_RUN = { annotations: { "armada-sim/duration-ms": "60000" } };
+
+/** The GetJobSetEvents calls the simulator received for one job set, oldest first. */
+export function streamCalls(sim: Simulator, jobSetId: string): ObservedCall[] {
+  return sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === jobSetId);
 }

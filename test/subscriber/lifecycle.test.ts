@@ -2,20 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import { startSimulator, type Simulator } from "../../src/simulator/index.js";
 import type { JobStore } from "../../src/store/store.js";
-import { STORE_KINDS, eventually, startStoreFixture, startSubscriber, testOptions, uniqueJobSet, type StoreFixture } from "./harness.js";
+import { STORE_KINDS, eventually, startStoreFixture, startSubscriber, testOptions, uniqueJobSet, type StoreFixture, FAST_LIFECYCLE } from "./harness.js";
 
 const QUEUE = "lifecycle";
-const FAST = {
-  queuedMs: [10, 30],
-  pendingMs: [10, 30],
-  startMs: [10, 30],
-  runMs: [100, 200],
-  cancelMs: [10, 20],
-  failureProbability: 0,
-  preemptionProbability: 0,
-  leaseReturnProbability: 0,
-  retryProbability: 0,
-} as const;
 
 const steer = (annotations: Record<string, string>) => ({ annotations });
 
@@ -25,7 +14,7 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
   let store: JobStore;
 
   beforeAll(async () => {
-    [sim, fixture] = await Promise.all([startSimulator({ queues: [QUEUE], lifecycle: FAST }), startStoreFixture(kind)]);
+    [sim, fixture] = await Promise.all([startSimulator({ queues: [QUEUE], lifecycle: FAST_LIFECYCLE }), startStoreFixture(kind)]);
     store = fixture.open();
   });
   afterAll(async () => {

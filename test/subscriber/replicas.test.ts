@@ -3,21 +3,17 @@ import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import { startSimulator, type Simulator } from "../../src/simulator/index.js";
-import { eventually, startStoreFixture, startSubscriber, testOptions, uniqueJobSet, type StoreFixture, type StoreKind } from "./harness.js";
+import { eventually, startStoreFixture, startSubscriber, testOptions, uniqueJobSet, type StoreFixture, type StoreKind, FAST_LIFECYCLE, LONG_RUN, streamCalls } from "./harness.js";
 
 const QUEUE = "replicas";
-const LONG_RUN = { annotations: { "armada-sim/duration-ms": "60000" } };
-const FAST = { queuedMs: [5, 10], pendingMs: [5, 10], startMs: [5, 10], runMs: [20, 40], cancelMs: [5, 10] } as const;
 const SHARED_STORES: readonly StoreKind[] = ["redis", "upstash"];
-
-const streamCalls = (sim: Simulator, jobSetId: string) => sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === jobSetId);
 
 describe.each(SHARED_STORES)("replicas sharing the %s store", (kind) => {
   let sim: Simulator;
   let fixture: StoreFixture;
 
   beforeAll(async () => {
-    [sim, fixture] = await Promise.all([startSimulator({ queues: [QUEUE], lifecycle: FAST }), startStoreFixture(kind)]);
+    [sim, fixture] = await Promise.all([startSimulator({ queues: [QUEUE], lifecycle: FAST_LIFECYCLE }), startStoreFixture(kind)]);
   });
   afterAll(async () => {
     await sim?.close();
