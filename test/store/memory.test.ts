@@ -1,8 +1,7 @@
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { createMemoryStore } from "../../src/store/memory.js";
 import { describeStoreContract, freshJobSet, progress, record } from "./contract.js";
+import { moduleUrl, runScript } from "./run-script.js";
 
 describeStoreContract("memory", async ({ ttlSeconds }) => {
   let clock = 1_700_000_000_000;
@@ -16,8 +15,6 @@ describeStoreContract("memory", async ({ ttlSeconds }) => {
     close: () => store.close(),
   };
 });
-
-const TSX = fileURLToPath(new URL("../../node_modules/.bin/tsx", import.meta.url));
 
 describe("memory store", () => {
   it("refuses a time to live that is not a positive whole number of seconds", () => {
@@ -48,13 +45,9 @@ describe("memory store", () => {
   });
 
   it("does not keep the process alive with its expiry timer", async () => {
-    const script = `import { createMemoryStore } from ${JSON.stringify(new URL("../../src/store/memory.ts", import.meta.url).href)};
+    const script = `import { createMemoryStore } from ${JSON.stringify(moduleUrl("src/store/memory.ts"))};
       createMemoryStore({ ttlSeconds: 1 });`;
-    const child = spawn(TSX, ["--eval", script], { stdio: "ignore" });
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-    const stillRunning = new Promise<"still running">((resolve) => setTimeout(() => resolve("still running"), 15_000).unref());
-    const outcome = await Promise.race([exited, stillRunning]);
-    child.kill("SIGKILL");
-    expect(outcome).toBe(0);
+    const outcome = await runScript(script, { timeoutMs: 15_000 });
+    expect(outcome.exit, outcome.stderr).toBe(0);
   });
 });

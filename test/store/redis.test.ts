@@ -1,14 +1,16 @@
 import { Writable } from "node:stream";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "../../src/observability/logger.js";
+import { createLogger, type Logger } from "../../src/observability/logger.js";
 import { jobField, jobSetKeys } from "../../src/store/keys.js";
 import { createRedisStore } from "../../src/store/redis.js";
 import type { JobStore } from "../../src/store/store.js";
 import { freePort } from "../support/free-port.js";
 import { startRedisServer, type RedisServer } from "../support/redis-server.js";
+import { selfSignedCertificate } from "../support/tls.js";
 import { CONTRACT_TTL_SECONDS, describeStoreContract, freshJobSet, progress, record } from "./contract.js";
 import { subjectOnRedis } from "./redis-subject.js";
+import { moduleUrl, runScript } from "./run-script.js";
 
 let server: RedisServer;
 let admin: Redis;
@@ -23,6 +25,11 @@ afterAll(async () => {
 });
 
 describeStoreContract("redis", async ({ ttlSeconds }) => subjectOnRedis(() => createRedisStore({ url: server.url, ttlSeconds }), admin));
+
+/** A logger whose lines land in `lines`. */
+function capturingLogger(lines: string[]): Logger {
+  return createLogger("debug", new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(chunk.toString()), done()) }));
+}
 
 /** Resolves with "hung" if the promise neither resolves nor rejects in time. */
 function settledWithin<T>(promise: Promise<T>, ms: number): Promise<PromiseSettledResult<T> | "hung"> {
@@ -150,7 +157,7 @@ describe("redis store", () => {
 
   it("rejects a ping when nothing listens at the URL, and never logs the password", async () => {
     const lines: string[] = [];
-    const logger = createLogger("debug", new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(chunk.toString()), done()) }));
+    const logger = capturingLogger(lines);
     const url = `redis://jobservice:s3cret-pw@127.0.0.1:${await freePort()}`;
     const unreachable = createRedisStore({ url, ttlSeconds: 60, logger });
     try {
@@ -192,3 +199,40 @@ function realisticRecord(n: number) {
   }
   return { ...base, state: 4, lastEvent: "succeeded", finishedAt: submittedAt + 60_000, exitCode: 0 };
 }
+
+describe("redis store over TLS (rediss://)", () => {
+  let tlsServer: RedisServer;
+  let caFile: string;
+
+  beforeAll(async () => {
+    const certificate = selfSignedCertificate();
+    caFile = certificate.certFile;
+    tlsServer = await startRedisServer({ tls: certificate });
+  });
+  afterAll(async () => {
+    await tlsServer?.stop();
+  });
+
+  it("writes and reads over TLS when the server's certificate is trusted", async () => {
+    const script = `import { createRedisStore } from ${JSON.stringify(moduleUrl("src/store/redis.ts"))};
+      const store = createRedisStore({ url: ${JSON.stringify(tlsServer.url)}, ttlSeconds: 60 });
+      const jobSet = { queue: "q", jobSetId: "s" };
+      await store.write(jobSet, { jobs: new Map([["j", ${JSON.stringify(record())}]]), progress: ${JSON.stringify(progress("c"))} });
+      console.log(JSON.stringify(await store.read({ ...jobSet, jobId: "j" })));
+      await store.close();`;
+    const outcome = await runScript(script, { env: { NODE_EXTRA_CA_CERTS: caFile }, timeoutMs: 15_000 });
+    expect(outcome.exit, outcome.stderr).toBe(0);
+    expect(JSON.parse(outcome.stdout)).toStrictEqual({ job: record(), progress: progress("c") });
+  });
+
+  it("refuses a server whose certificate it cannot verify", async () => {
+    const lines: string[] = [];
+    const untrusting = createRedisStore({ url: tlsServer.url, ttlSeconds: 60, logger: capturingLogger(lines) });
+    try {
+      await expect(settledWithin(untrusting.ping(), 10_000)).resolves.toMatchObject({ status: "rejected" });
+      expect(lines.join("")).toMatch(/self[- ]signed certificate/);
+    } finally {
+      await untrusting.close();
+    }
+  });
+});

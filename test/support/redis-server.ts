@@ -1,10 +1,16 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
+import { connect as connectTls } from "node:tls";
 import { tmpdir } from "node:os";
 import { freePort } from "./free-port.js";
 
+export interface RedisServerOptions {
+  /** Serve TLS only (`rediss://`) with this certificate; clients are not asked for one. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+}
+
 export interface RedisServer {
-  /** `redis://127.0.0.1:<port>` */
+  /** `redis://127.0.0.1:<port>`, or `rediss://` with TLS */
   readonly url: string;
   readonly port: number;
   /** Stops the server; safe to call more than once. */
@@ -21,11 +27,11 @@ const STOP_GRACE_MS = 5_000;
  * off, and resolves once it answers PING. A port taken between choosing and
  * binding it is retried on another port.
  */
-export async function startRedisServer(): Promise<RedisServer> {
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   let lastFailure: Error | undefined;
   for (let attempt = 0; attempt < LAUNCH_ATTEMPTS; attempt++) {
     const port = await freePort();
-    const outcome = await launch(port);
+    const outcome = await launch(port, options);
     if ("server" in outcome) return outcome.server;
     lastFailure = outcome.failure;
     if (!outcome.portClash) break;
@@ -35,10 +41,13 @@ export async function startRedisServer(): Promise<RedisServer> {
 
 type LaunchOutcome = { server: RedisServer } | { failure: Error; portClash: boolean };
 
-async function launch(port: number): Promise<LaunchOutcome> {
+async function launch(port: number, options: RedisServerOptions): Promise<LaunchOutcome> {
+  const listen = options.tls
+    ? ["--port", "0", "--tls-port", String(port), "--tls-cert-file", options.tls.certFile, "--tls-key-file", options.tls.keyFile, "--tls-auth-clients", "no"]
+    : ["--port", String(port)];
   const child = spawn(
     "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmpdir(), "--loglevel", "warning"],
+    [...listen, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmpdir(), "--loglevel", "warning"],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
@@ -61,7 +70,8 @@ async function launch(port: number): Promise<LaunchOutcome> {
   };
   process.once("exit", killOnExit);
 
-  const ready = await Promise.race([waitForPing(port).then(() => undefined), exited]);
+  const tls = options.tls !== undefined;
+  const ready = await Promise.race([waitForPing(port, tls).then(() => undefined), exited]);
   if (ready instanceof Error) {
     process.off("exit", killOnExit);
     await stopChild(child);
@@ -69,7 +79,7 @@ async function launch(port: number): Promise<LaunchOutcome> {
   }
   return {
     server: {
-      url: `redis://127.0.0.1:${port}`,
+      url: `${tls ? "rediss" : "redis"}://127.0.0.1:${port}`,
       port,
       stop: async () => {
         process.off("exit", killOnExit);
@@ -79,18 +89,19 @@ async function launch(port: number): Promise<LaunchOutcome> {
   };
 }
 
-async function waitForPing(port: number): Promise<void> {
+async function waitForPing(port: number, tls: boolean): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (await answersPing(port)) return;
+    if (await answersPing(port, tls)) return;
     await new Promise((resolve) => setTimeout(resolve, PING_INTERVAL_MS));
   }
   throw new Error(`redis-server on port ${port} did not answer PING within ${READY_TIMEOUT_MS} ms`);
 }
 
-function answersPing(port: number): Promise<boolean> {
+function answersPing(port: number, tls: boolean): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host: "127.0.0.1", port });
+    // Readiness only: the test's own client decides whether to trust the certificate.
+    const socket: Socket = tls ? connectTls({ host: "127.0.0.1", port, rejectUnauthorized: false }) : connect({ host: "127.0.0.1", port });
     let reply = "";
     const finish = (answered: boolean): void => {
       socket.destroy();
@@ -98,7 +109,7 @@ function answersPing(port: number): Promise<boolean> {
     };
     socket.setTimeout(1_000, () => finish(false));
     socket.once("error", () => finish(false));
-    socket.once("connect", () => socket.write("PING\r\n"));
+    socket.once(tls ? "secureConnect" : "connect", () => socket.write("PING\r\n"));
     socket.on("data", (chunk: Buffer) => {
       reply += chunk.toString();
       if (reply.includes("\r\n")) finish(reply.startsWith("+PONG"));
