@@ -36,18 +36,18 @@ export function eventService(deps: ServiceDeps): Partial<ServiceImpl<typeof Even
 async function* streamJobSet(deps: ServiceDeps, request: JobSetRequest, context: HandlerContext): AsyncGenerator<EventStreamMessage> {
   const { armada, gate, streams } = deps;
   const caller = await gate.admit(GET_JOB_SET_EVENTS, context.requestHeader.get("authorization"), context.signal);
-  if (!request.queue) throw new ConnectError("queue is required", Code.InvalidArgument);
-  if (!request.id) throw new ConnectError("job set id is required", Code.InvalidArgument);
-  if (!armada.hasQueue(request.queue)) throw new ConnectError(`queue ${JSON.stringify(request.queue)} does not exist`, Code.NotFound);
+  if (!request.queue) throw new ConnectError("[GetJobSetEvents] queue is required", Code.InvalidArgument);
+  if (!request.id) throw new ConnectError("[GetJobSetEvents] job set id is required", Code.InvalidArgument);
+  if (!armada.hasQueue(request.queue)) throw new ConnectError(`[GetJobSetEvents] Queue ${request.queue} does not exist`, Code.NotFound);
   authorizeQueue(caller, request.queue, "watch");
   let cursor: MessagePosition | undefined;
   if (request.fromMessageId) {
     cursor = parseMessageId(request.fromMessageId);
-    if (!cursor) throw new ConnectError(`from_message_id ${JSON.stringify(request.fromMessageId)} is not a message id`, Code.InvalidArgument);
+    if (!cursor) throw new ConnectError(`[GetJobSetEvents] ${request.fromMessageId} is not a valid message id`, Code.InvalidArgument);
   }
   const key = { queue: request.queue, jobSetId: request.id };
   if (request.errorIfMissing && !armada.log.has(key)) {
-    throw new ConnectError(`job set ${JSON.stringify(request.id)} does not exist in queue ${JSON.stringify(request.queue)}`, Code.NotFound);
+    throw new ConnectError(`[GetJobSetEvents] Jobset ${request.id} for queue ${request.queue} does not exist`, Code.NotFound);
   }
 
   const stream = streams.open(key, context.signal);

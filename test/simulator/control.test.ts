@@ -4,7 +4,7 @@ import { Code } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/simulator/index.js";
 import { http2Request } from "../support/http.js";
-import { armadaClients, basicAuth, eventually, readStream, type ArmadaClients } from "../support/simulator.js";
+import { armadaClients, queuedEvent, basicAuth, eventually, readStream, type ArmadaClients } from "../support/simulator.js";
 
 const run = promisify(execFile);
 
@@ -15,7 +15,7 @@ describe("HTTP control surface on the gRPC port", () => {
   beforeAll(async () => {
     sim = await startSimulator({ queues: ["q"] });
     clients = armadaClients(sim.url);
-    sim.appendEvents("q", "s", [{ events: { case: "queued", value: { jobId: "a" } } }]);
+    sim.appendEvents("q", "s", [queuedEvent("a")]);
   });
   afterEach(() => sim.faults.reset());
   afterAll(() => sim.close());

@@ -1,9 +1,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createManualClock, startSimulator, type Simulator } from "../../src/simulator/index.js";
-import { armadaClients, basicAuth, caseOf, eventually, readStream, type ArmadaClients } from "../support/simulator.js";
+import { armadaClients, queuedEvent, basicAuth, caseOf, eventually, readStream, type ArmadaClients } from "../support/simulator.js";
 
-const queued = (jobId: string) => ({ events: { case: "queued" as const, value: { jobId } } });
 const codeOf = (error: unknown): Code => ConnectError.from(error).code;
 
 describe("faults on demand", () => {
@@ -13,7 +12,7 @@ describe("faults on demand", () => {
   beforeAll(async () => {
     sim = await startSimulator({ queues: ["q", "secret"] });
     clients = armadaClients(sim.url);
-    sim.appendEvents("q", "s", [queued("a")]);
+    sim.appendEvents("q", "s", [queuedEvent("a")]);
   });
   afterEach(() => sim.faults.reset());
   afterAll(() => sim.close());
@@ -45,11 +44,11 @@ describe("faults on demand", () => {
   });
 
   it("stalls streams: open, silent, then the queued events flow", async () => {
-    sim.appendEvents("q", "stall", [queued("before")]);
+    sim.appendEvents("q", "stall", [queuedEvent("before")]);
     const stream = watch("stall");
     expect(caseOf((await stream.next()).value)).toBe("queued");
     sim.faults.stall(60_000);
-    sim.appendEvents("q", "stall", [queued("during")]);
+    sim.appendEvents("q", "stall", [queuedEvent("during")]);
     const next = stream.next();
     const early = await Promise.race([next.then(() => "message"), new Promise((resolve) => setTimeout(() => resolve("silent"), 200))]);
     expect(early).toBe("silent");
@@ -99,7 +98,7 @@ describe("faults on demand", () => {
   });
 
   it("records what each GetJobSetEvents call asked for and how it ended", async () => {
-    const [id] = sim.appendEvents("q", "recorded", [queued("a")]);
+    const [id] = sim.appendEvents("q", "recorded", [queuedEvent("a")]);
     await readStream((signal) => armadaClients(sim.url, "Bearer who").events.getJobSetEvents({ queue: "q", id: "recorded", fromMessageId: id }, { signal }));
     const call = sim.calls({ method: "GetJobSetEvents" }).at(-1);
     expect(call).toMatchObject({

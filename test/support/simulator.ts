@@ -67,6 +67,11 @@ export async function eventually(check: () => boolean, timeoutMs = 3000): Promis
   }
 }
 
+/** A minimal raw event for appendEvents. */
+export function queuedEvent(jobId: string) {
+  return { events: { case: "queued" as const, value: { jobId } } };
+}
+
 export function caseOf(message: EventStreamMessage): string {
   return message.message?.events.case ?? "";
 }
