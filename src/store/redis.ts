@@ -7,7 +7,9 @@ import type { JobStore } from "./store.js";
 // Callers (readiness probes, the subscriber's retries) must see an outage
 // promptly rather than have commands wait in ioredis's queue for a reconnect
 // that may never come: a command fails after one reconnect attempt, and no
-// command waits longer than COMMAND_TIMEOUT_MS for its reply.
+// command waits longer than COMMAND_TIMEOUT_MS for its reply. The offline
+// queue stays on so that calls made while the first connection is being set
+// up wait for it instead of failing at start-up.
 const CONNECT_TIMEOUT_MS = 5_000;
 const COMMAND_TIMEOUT_MS = 15_000;
 const MAX_RECONNECT_DELAY_MS = 2_000;

@@ -18,16 +18,19 @@ export interface ScriptBackend {
 export function createScriptedStore(backend: ScriptBackend, options: { ttlSeconds: number }): JobStore {
   requirePositiveInteger("ttlSeconds", options.ttlSeconds);
   const ttl = String(options.ttlSeconds);
+  let closed = false;
+  const whileOpen = <T>(call: () => Promise<T>): Promise<T> => (closed ? Promise.reject(new Error("the store is closed")) : call());
+  const run: ScriptRunner = (script, keys, args) => whileOpen(() => backend.run(script, keys, args));
   return {
     async read(key) {
       const keys = jobSetKeys(key);
-      const reply = await backend.run(READ_SCRIPT, [keys.jobs, keys.progress], [jobField(key.jobId)]);
+      const reply = await run(READ_SCRIPT, [keys.jobs, keys.progress], [jobField(key.jobId)]);
       const [job, progress] = expectValues(READ_SCRIPT.name, reply, 2);
       return decodeLookup(key, job, progress);
     },
     async readJobs(jobSet, jobIds) {
       if (jobIds.length === 0) return new Map();
-      const reply = await backend.run(READ_JOBS_SCRIPT, [jobSetKeys(jobSet).jobs], jobIds.map(jobField));
+      const reply = await run(READ_JOBS_SCRIPT, [jobSetKeys(jobSet).jobs], jobIds.map(jobField));
       return decodeJobs(jobSet, jobIds, expectValues(READ_JOBS_SCRIPT.name, reply, jobIds.length));
     },
     async write(jobSet, update) {
@@ -35,20 +38,24 @@ export function createScriptedStore(backend: ScriptBackend, options: { ttlSecond
       const keys = jobSetKeys(jobSet);
       const args = [ttl, encoded.progress];
       for (const [jobId, value] of encoded.jobs) args.push(jobField(jobId), value);
-      await backend.run(WRITE_SCRIPT, [keys.jobs, keys.progress], args);
+      await run(WRITE_SCRIPT, [keys.jobs, keys.progress], args);
     },
     async lease(jobSet, owner, ttlMs) {
       requirePositiveInteger("lease ttlMs", ttlMs);
       const keys = jobSetKeys(jobSet);
-      const reply = await backend.run(LEASE_SCRIPT, [keys.lease, keys.jobs, keys.progress], [escapeId(owner), String(ttlMs), ttl]);
+      const reply = await run(LEASE_SCRIPT, [keys.lease, keys.jobs, keys.progress], [escapeId(owner), String(ttlMs), ttl]);
       return expectFlag(LEASE_SCRIPT.name, reply);
     },
     async release(jobSet, owner) {
-      const reply = await backend.run(RELEASE_SCRIPT, [jobSetKeys(jobSet).lease], [escapeId(owner)]);
+      const reply = await run(RELEASE_SCRIPT, [jobSetKeys(jobSet).lease], [escapeId(owner)]);
       expectFlag(RELEASE_SCRIPT.name, reply);
     },
-    ping: () => backend.ping(),
-    close: () => backend.close(),
+    ping: () => whileOpen(() => backend.ping()),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await backend.close();
+    },
   };
 }
 

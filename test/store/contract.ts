@@ -270,5 +270,18 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
       await expect(store.lease(jobSet, "replica-a", 1.5)).rejects.toThrow(/lease ttlMs/);
       await expect(store.lease(jobSet, "replica-b", 10 * SECOND)).resolves.toBe(true);
     });
+
+    // Last: it closes the store the other cases share.
+    it("rejects every call once closed, and can be closed twice", async () => {
+      const jobSet = freshJobSet();
+      await store.close();
+      await store.close();
+      await expect(store.ping()).rejects.toThrow(/closed/);
+      await expect(store.read({ ...jobSet, jobId: "j" })).rejects.toThrow(/closed/);
+      await expect(store.readJobs(jobSet, ["j"])).rejects.toThrow(/closed/);
+      await expect(store.write(jobSet, { jobs: new Map(), progress: progress("c") })).rejects.toThrow(/closed/);
+      await expect(store.lease(jobSet, "replica-a", 1000)).rejects.toThrow(/closed/);
+      await expect(store.release(jobSet, "replica-a")).rejects.toThrow(/closed/);
+    });
   });
 }

@@ -22,16 +22,6 @@ describe("memory store", () => {
     expect(() => createMemoryStore({ ttlSeconds: 1.5 })).toThrow(/ttlSeconds/);
   });
 
-  it("rejects every call once closed", async () => {
-    const store = createMemoryStore({ ttlSeconds: 60 });
-    await store.close();
-    const jobSet = freshJobSet();
-    await expect(store.ping()).rejects.toThrow(/closed/);
-    await expect(store.read({ ...jobSet, jobId: "j" })).rejects.toThrow(/closed/);
-    await expect(store.write(jobSet, { jobs: new Map(), progress: progress("c") })).rejects.toThrow(/closed/);
-    await expect(store.lease(jobSet, "a", 1000)).rejects.toThrow(/closed/);
-  });
-
   it("does not hand out the objects it holds, so callers cannot change stored jobs", async () => {
     const store = createMemoryStore({ ttlSeconds: 60 });
     const jobSet = freshJobSet();

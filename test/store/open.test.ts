@@ -1,0 +1,57 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../../src/observability/logger.js";
+import { jobSetKeys } from "../../src/store/keys.js";
+import { openStore, type StoreSpec } from "../../src/store/open.js";
+import { startRedisServer, type RedisServer } from "../support/redis-server.js";
+import { startUpstashGateway, type UpstashGateway } from "../support/upstash-gateway.js";
+import { freshJobSet, progress, record } from "./contract.js";
+
+const TOKEN = "open-test-token";
+
+describe("openStore", () => {
+  let server: RedisServer;
+  let gateway: UpstashGateway;
+  let admin: Redis;
+  const logger = createLogger("silent");
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    gateway = await startUpstashGateway({ redisUrl: server.url, token: TOKEN });
+    admin = new Redis(server.url);
+  });
+  afterAll(async () => {
+    admin?.disconnect();
+    await gateway?.stop();
+    await server?.stop();
+  });
+
+  /** Writes one job through the spec's store and reads it back. */
+  async function roundTrip(spec: StoreSpec) {
+    const store = openStore(spec, { ttlSeconds: 60, logger });
+    try {
+      const jobSet = freshJobSet();
+      await store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c") });
+      await expect(store.read({ ...jobSet, jobId: "j" })).resolves.toStrictEqual({ job: record(), progress: progress("c") });
+      return { inRedis: (await admin.exists(jobSetKeys(jobSet).jobs)) === 1 };
+    } finally {
+      await store.close();
+    }
+  }
+
+  it("keeps the memory store to itself", async () => {
+    await expect(roundTrip({ kind: "memory" })).resolves.toStrictEqual({ inRedis: false });
+  });
+
+  it("writes a redis store to Redis directly", async () => {
+    const requests = gateway.requestCount();
+    await expect(roundTrip({ kind: "redis", url: server.url })).resolves.toStrictEqual({ inRedis: true });
+    expect(gateway.requestCount()).toBe(requests);
+  });
+
+  it("writes an upstash store through the REST endpoint", async () => {
+    const requests = gateway.requestCount();
+    await expect(roundTrip({ kind: "upstash", url: gateway.url, token: TOKEN })).resolves.toStrictEqual({ inRedis: true });
+    expect(gateway.requestCount()).toBeGreaterThan(requests);
+  });
+});
