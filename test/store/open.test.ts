@@ -1,30 +1,13 @@
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createLogger } from "../../src/observability/logger.js";
 import { jobSetKeys } from "../../src/store/keys.js";
 import { openStore, type StoreSpec } from "../../src/store/open.js";
-import { startRedisServer, type RedisServer } from "../support/redis-server.js";
-import { startUpstashGateway, type UpstashGateway } from "../support/upstash-gateway.js";
 import { freshJobSet, progress, record } from "./contract.js";
-
-const TOKEN = "open-test-token";
+import { useRedisBackends } from "./redis-backends.js";
 
 describe("openStore", () => {
-  let server: RedisServer;
-  let gateway: UpstashGateway;
-  let admin: Redis;
+  const backends = useRedisBackends();
   const logger = createLogger("silent");
-
-  beforeAll(async () => {
-    server = await startRedisServer();
-    gateway = await startUpstashGateway({ redisUrl: server.url, token: TOKEN });
-    admin = new Redis(server.url);
-  });
-  afterAll(async () => {
-    admin?.disconnect();
-    await gateway?.stop();
-    await server?.stop();
-  });
 
   /** Writes one job through the spec's store and reads it back. */
   async function roundTrip(spec: StoreSpec) {
@@ -33,7 +16,7 @@ describe("openStore", () => {
       const jobSet = freshJobSet();
       await store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c") });
       await expect(store.read({ ...jobSet, jobId: "j" })).resolves.toStrictEqual({ job: record(), progress: progress("c") });
-      return { inRedis: (await admin.exists(jobSetKeys(jobSet).jobs)) === 1 };
+      return { inRedis: (await backends().admin.exists(jobSetKeys(jobSet).jobs)) === 1 };
     } finally {
       await store.close();
     }
@@ -44,14 +27,16 @@ describe("openStore", () => {
   });
 
   it("writes a redis store to Redis directly", async () => {
+    const { gateway, server } = backends();
     const requests = gateway.requestCount();
     await expect(roundTrip({ kind: "redis", url: server.url })).resolves.toStrictEqual({ inRedis: true });
     expect(gateway.requestCount()).toBe(requests);
   });
 
   it("writes an upstash store through the REST endpoint", async () => {
+    const { gateway, token } = backends();
     const requests = gateway.requestCount();
-    await expect(roundTrip({ kind: "upstash", url: gateway.url, token: TOKEN })).resolves.toStrictEqual({ inRedis: true });
+    await expect(roundTrip({ kind: "upstash", url: gateway.url, token })).resolves.toStrictEqual({ inRedis: true });
     expect(gateway.requestCount()).toBeGreaterThan(requests);
   });
 });

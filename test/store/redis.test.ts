@@ -9,19 +9,15 @@ import { freePort } from "../support/free-port.js";
 import { startRedisServer, type RedisServer } from "../support/redis-server.js";
 import { selfSignedCertificate } from "../support/tls.js";
 import { CONTRACT_TTL_SECONDS, describeStoreContract, freshJobSet, progress, record } from "./contract.js";
-import { subjectOnRedis } from "./redis-subject.js";
+import { subjectOnRedis, useRedisBackends } from "./redis-backends.js";
 import { moduleUrl, runScript } from "./run-script.js";
 
+const backends = useRedisBackends();
 let server: RedisServer;
 let admin: Redis;
 
-beforeAll(async () => {
-  server = await startRedisServer();
-  admin = new Redis(server.url);
-});
-afterAll(async () => {
-  admin?.disconnect();
-  await server?.stop();
+beforeAll(() => {
+  ({ server, admin } = backends());
 });
 
 describeStoreContract("redis", async ({ ttlSeconds }) => subjectOnRedis(() => createRedisStore({ url: server.url, ttlSeconds }), admin));

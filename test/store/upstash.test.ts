@@ -1,39 +1,30 @@
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Redis } from "ioredis";
+import { beforeAll, describe, expect, it } from "vitest";
 import { jobSetKeys } from "../../src/store/keys.js";
 import type { JobStore } from "../../src/store/store.js";
 import { createUpstashStore } from "../../src/store/upstash.js";
 import { startRedisServer, type RedisServer } from "../support/redis-server.js";
 import { startUpstashGateway, type UpstashGateway } from "../support/upstash-gateway.js";
 import { CONTRACT_TTL_SECONDS, describeStoreContract, freshJobSet, progress, record } from "./contract.js";
-import { subjectOnRedis } from "./redis-subject.js";
+import { subjectOnRedis, useRedisBackends } from "./redis-backends.js";
 
-const TOKEN = "test-token-for-the-gateway";
+const backends = useRedisBackends();
 
-let server: RedisServer;
-let gateway: UpstashGateway;
-let admin: Redis;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  gateway = await startUpstashGateway({ redisUrl: server.url, token: TOKEN });
-  admin = new Redis(server.url);
+describeStoreContract("upstash", async ({ ttlSeconds }) => {
+  const { gateway, token, admin } = backends();
+  return subjectOnRedis(() => createUpstashStore({ url: gateway.url, token, ttlSeconds }), admin);
 });
-afterAll(async () => {
-  admin?.disconnect();
-  await gateway?.stop();
-  await server?.stop();
-});
-
-describeStoreContract("upstash", async ({ ttlSeconds }) =>
-  subjectOnRedis(() => createUpstashStore({ url: gateway.url, token: TOKEN, ttlSeconds }), admin),
-);
 
 describe("upstash store", () => {
   let store: JobStore;
+  let gateway: UpstashGateway;
+  let admin: Redis;
+  let server: RedisServer;
+  let token: string;
 
   beforeAll(() => {
-    store = createUpstashStore({ url: gateway.url, token: TOKEN, ttlSeconds: CONTRACT_TTL_SECONDS });
+    ({ gateway, admin, server, token: token } = backends());
+    store = createUpstashStore({ url: gateway.url, token: token, ttlSeconds: CONTRACT_TTL_SECONDS });
   });
 
   it("writes a batch of 500 jobs and the cursor in one HTTP request", async () => {
@@ -74,8 +65,8 @@ describe("upstash store", () => {
   });
 
   it("rejects when the REST endpoint is gone", async () => {
-    const doomed = await startUpstashGateway({ redisUrl: server.url, token: TOKEN });
-    const victim = createUpstashStore({ url: doomed.url, token: TOKEN, ttlSeconds: 60 });
+    const doomed = await startUpstashGateway({ redisUrl: server.url, token: token });
+    const victim = createUpstashStore({ url: doomed.url, token: token, ttlSeconds: 60 });
     await victim.ping();
     await doomed.stop();
     await expect(victim.ping()).rejects.toThrow(/^Upstash REST request failed/);
@@ -83,8 +74,8 @@ describe("upstash store", () => {
 
   it("rejects when the Redis behind the endpoint is down", async () => {
     const doomedRedis = await startRedisServer();
-    const doomed = await startUpstashGateway({ redisUrl: doomedRedis.url, token: TOKEN });
-    const victim = createUpstashStore({ url: doomed.url, token: TOKEN, ttlSeconds: 60 });
+    const doomed = await startUpstashGateway({ redisUrl: doomedRedis.url, token: token });
+    const victim = createUpstashStore({ url: doomed.url, token: token, ttlSeconds: 60 });
     try {
       await victim.ping();
       await doomedRedis.stop();
