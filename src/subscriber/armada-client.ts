@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { ClientHttp2Stream, OutgoingHttpHeaders, ClientSessionRequestOptions, SecureClientSessionOptions } from "node:http2";
+import type { ClientHttp2Stream, Http2Session, OutgoingHttpHeaders, ClientSessionRequestOptions, SecureClientSessionOptions } from "node:http2";
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { Event, type EventStreamMessage } from "../gen/api/event_pb.js";
@@ -41,7 +41,11 @@ interface Connection {
   readonly manager: Http2SessionManager;
   readonly client: Client<typeof Event>;
   streams: number;
-  /** Our cap, lowered to the server's SETTINGS_MAX_CONCURRENT_STREAMS once the server has said it. */
+  /**
+   * Our cap, lowered to the server's SETTINGS_MAX_CONCURRENT_STREAMS. Until
+   * the server has said it, one stream: Node refuses streams beyond the
+   * server's limit rather than queueing them.
+   */
   limit: number;
 }
 
@@ -61,6 +65,7 @@ export function createArmadaClient(options: ArmadaClientOptions): ArmadaClient {
 
   function connect(onRemoteLimit?: (limit: number) => void): { manager: Http2SessionManager; client: Client<typeof Event> } {
     const manager = new Http2SessionManager(baseUrl, keepalive, nodeOptions);
+    const watched = new WeakSet<Http2Session>();
     const transport = createGrpcTransport({
       baseUrl,
       interceptors: [authorize],
@@ -68,8 +73,18 @@ export function createArmadaClient(options: ArmadaClientOptions): ArmadaClient {
         authority: manager.authority,
         async request(method: string, path: string, headers: OutgoingHttpHeaders, requestOptions: Omit<ClientSessionRequestOptions, "signal">): Promise<ClientHttp2Stream> {
           const stream = await manager.request(method, path, headers, requestOptions);
-          const remote = stream.session?.remoteSettings.maxConcurrentStreams;
-          if (remote !== undefined && onRemoteLimit) onRemoteLimit(remote);
+          const session = stream.session;
+          if (session && onRemoteLimit && !watched.has(session)) {
+            // The server's SETTINGS arrive after the connection opens (until then Node reports a
+            // placeholder), and may change later; a response proves they have been read.
+            watched.add(session);
+            const learn = (): void => {
+              const limit = session.remoteSettings.maxConcurrentStreams;
+              if (limit !== undefined) onRemoteLimit(limit);
+            };
+            session.on("remoteSettings", learn);
+            stream.once("response", learn);
+          }
           return stream;
         },
         notifyResponseByteRead: (stream: ClientHttp2Stream) => manager.notifyResponseByteRead(stream),
@@ -100,7 +115,14 @@ export function createArmadaClient(options: ArmadaClientOptions): ArmadaClient {
         return free;
       }
       if (pool.length < options.maxConnections) {
-        const connection: Connection = { ...connect((remote) => (connection.limit = Math.min(options.maxStreamsPerConnection, remote))), streams: 1, limit: options.maxStreamsPerConnection };
+        const connection: Connection = {
+          ...connect((remote) => {
+            connection.limit = Math.max(1, Math.min(options.maxStreamsPerConnection, remote));
+            wake();
+          }),
+          streams: 1,
+          limit: 1,
+        };
         pool.push(connection);
         return connection;
       }

@@ -64,7 +64,9 @@ describe("authenticating to Armada", () => {
     const other = runningJob();
     const bad = subscriberWith({ kind: "basic", username: "airflow", password: `${PASSWORD}-wrong` });
     const answer = await bad.status(other);
-    expect(answer).toEqual({ state: State.CONNECTION_ERR, error: "Armada event stream failed: UNAUTHENTICATED: request unauthenticated: invalid credentials" });
+    expect(answer.state).toBe(State.CONNECTION_ERR);
+    expect(answer.error).toMatch(/^Armada event stream failed: UNAUTHENTICATED: /);
+    expect(answer.error).not.toContain(PASSWORD);
     expect(bad.logs()).toContain("UNAUTHENTICATED");
     expect(bad.logs()).not.toContain(PASSWORD);
     expect(bad.logs()).not.toContain(Buffer.from(`airflow:${PASSWORD}-wrong`).toString("base64"));

@@ -6,7 +6,7 @@ import type { JobAnswer } from "../../src/status/answer.js";
 import { createMemoryStore } from "../../src/store/memory.js";
 import type { StoreSpec } from "../../src/store/open.js";
 import { createRedisStore } from "../../src/store/redis.js";
-import type { JobKey, JobStore } from "../../src/store/store.js";
+import type { JobKey, JobSetUpdate, JobStore } from "../../src/store/store.js";
 import { createUpstashStore } from "../../src/store/upstash.js";
 import { createSubscriber, type Subscriber, type SubscriberOptions } from "../../src/subscriber/index.js";
 import { SUBSCRIBER_DEFAULTS } from "../../src/subscriber/options.js";
@@ -24,6 +24,8 @@ export interface StoreFixture {
   readonly kind: StoreKind;
   /** How a child process opens the same store (none for memory, which lives in this process). */
   readonly spec?: StoreSpec;
+  /** HTTP requests the Upstash gateway has received (upstash only). */
+  readonly httpRequests?: () => number;
   open(): JobStore;
   stop(): Promise<void>;
 }
@@ -58,6 +60,7 @@ export async function startStoreFixture(kind: StoreKind): Promise<StoreFixture> 
   return {
     kind,
     spec: { kind: "upstash", url: gateway.url, token: UPSTASH_TOKEN },
+    httpRequests: () => gateway.requestCount(),
     open: () => track(createUpstashStore({ url: gateway.url, token: UPSTASH_TOKEN, ttlSeconds: TTL_SECONDS })),
     stop: async () => {
       await closeAll();
@@ -154,4 +157,32 @@ export const LONG_RUN = { annotations: { "armada-sim/duration-ms": "60000" } };
 /** The GetJobSetEvents calls the simulator received for one job set, oldest first. */
 export function streamCalls(sim: Simulator, jobSetId: string): ObservedCall[] {
   return sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === jobSetId);
+}
+
+/**
+ * A real store that records every write and fails the writes numbered in
+ * `failWrites` (1 for the first): a store outage, which cannot be caused on
+ * demand in the store itself.
+ */
+export function withWriteFaults(inner: JobStore, failWrites: ReadonlySet<number>) {
+  const writes: JobSetUpdate[] = [];
+  let reads = 0;
+  const store: JobStore = {
+    read: (key) => inner.read(key),
+    readJobs: (jobSet, jobIds) => {
+      reads++;
+      return inner.readJobs(jobSet, jobIds);
+    },
+    write: async (jobSet, update) => {
+      const n = writes.length + 1;
+      writes.push(update);
+      if (failWrites.has(n)) throw new Error(`write ${n} refused`);
+      return inner.write(jobSet, update);
+    },
+    lease: (jobSet, owner, ttlMs) => inner.lease(jobSet, owner, ttlMs),
+    release: (jobSet, owner) => inner.release(jobSet, owner),
+    ping: () => inner.ping(),
+    close: () => inner.close(),
+  };
+  return { store, writes, reads: () => reads };
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import { startSimulator, type Simulator } from "../../src/simulator/index.js";
 import type { JobStore } from "../../src/store/store.js";
@@ -92,6 +93,29 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
     }
   });
 
+  it("applies a burst of events in a handful of store round trips", async () => {
+    const jobSetId = uniqueJobSet("burst");
+    const jobIds = Array.from({ length: 120 }, (_, i) => `burst-job-${i}`);
+    const cases = ["submitted", "queued", "leased", "pending", "running"] as const;
+    for (const eventCase of cases) {
+      sim.appendEvents(QUEUE, jobSetId, jobIds.map((jobId) => ({ events: { case: eventCase, value: { jobId, jobSetId, queue: QUEUE } } })));
+    }
+    const service = startSubscriber(store, testOptions(sim.url, { batchMaxEvents: 200, batchMaxDelayMs: 50 }));
+    try {
+      const requestsBefore = fixture.httpRequests?.() ?? 0;
+      expect((await service.status({ queue: QUEUE, jobSetId, jobId: jobIds[77]! })).state).toBe(State.RUNNING);
+      const metrics = await service.metrics.metrics();
+      // 600 events: three full batches of 200 and the caught-up mark, plus a few more if the stream was slow.
+      const batches = Number(/jobservice_store_write_batch_events_count (\d+)/.exec(metrics)?.[1]);
+      expect(batches).toBeGreaterThanOrEqual(4);
+      expect(batches).toBeLessThanOrEqual(8);
+      expect(metrics).toMatch(/jobservice_catch_up_events_sum 600/);
+      if (fixture.httpRequests) expect(fixture.httpRequests() - requestsBefore).toBeLessThan(40);
+    } finally {
+      await service.close();
+    }
+  });
+
   it("shares one upstream stream among concurrent first calls", async () => {
     const jobSetId = uniqueJobSet("herd");
     const [jobId] = sim.submit(QUEUE, jobSetId, [steer({ "armada-sim/duration-ms": "60000" })]);
@@ -150,6 +174,29 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
       expect(resumed[0]?.fromMessageId).not.toBe("");
     } finally {
       await service.close();
+    }
+  });
+});
+
+describe("the subscription cap", () => {
+  it("answers RESOURCE_EXHAUSTED for one job set too many, and makes room as subscriptions expire", async () => {
+    const sim = await startSimulator({ queues: [QUEUE], lifecycle: FAST_LIFECYCLE });
+    const fixture = await startStoreFixture("memory");
+    const service = startSubscriber(fixture.open(), testOptions(sim.url, { maxSubscriptions: 2, subscriptionExpirySeconds: 0.3 }));
+    const key = (jobSetId: string) => ({ queue: QUEUE, jobSetId, jobId: "j" });
+    try {
+      await service.status(key("cap-1"));
+      await service.status(key("cap-2"));
+      expect((await service.status(key("cap-1"))).state).toBe(State.JOB_ID_NOT_FOUND);
+      const refused = await service.status(key("cap-3")).catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(ConnectError);
+      expect((refused as ConnectError).code).toBe(Code.ResourceExhausted);
+      expect((refused as ConnectError).rawMessage).toMatch(/limit of 2 job sets/);
+      await eventually(() => service.status(key("cap-3")).then((a) => a.state, () => undefined), (s) => s === State.JOB_ID_NOT_FOUND, 3_000, 100);
+    } finally {
+      await service.close();
+      await sim.close();
+      await fixture.stop();
     }
   });
 });

@@ -1,0 +1,122 @@
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Event } from "../../src/gen/api/event_pb.js";
+import { startSimulator, type Simulator } from "../../src/simulator/index.js";
+import { createArmadaClient, type ArmadaClient } from "../../src/subscriber/armada-client.js";
+import { eventually } from "./harness.js";
+
+const QUEUE = "pool";
+
+function clientFor(url: string, maxConnections: number, maxStreamsPerConnection: number): ArmadaClient {
+  return createArmadaClient({
+    url,
+    authorization: () => Promise.resolve(undefined),
+    maxConnections,
+    maxStreamsPerConnection,
+    keepaliveIntervalMs: 1_000,
+    keepaliveTimeoutMs: 1_000,
+    healthTimeoutMs: 500,
+  });
+}
+
+/** Opens a watch stream and keeps reading it until `signal` aborts. */
+function watch(client: ArmadaClient, jobSetId: string, signal: AbortSignal): Promise<void> {
+  return (async () => {
+    for await (const _ of client.jobSetEvents({ queue: QUEUE, jobSetId, fromMessageId: "", watch: true }, signal)) {
+      // Nothing is appended: the stream only has to stay open.
+    }
+  })().catch(() => undefined);
+}
+
+describe("the pool of HTTP/2 connections to Armada", () => {
+  let sim: Simulator;
+  beforeAll(async () => {
+    sim = await startSimulator({ queues: [QUEUE] });
+  });
+  afterAll(async () => {
+    await sim?.close();
+  });
+
+  it("spreads streams over at most maxConnections, and a stream beyond the capacity waits for a free slot", async () => {
+    const client = clientFor(sim.url, 2, 2);
+    const controllers = Array.from({ length: 5 }, () => new AbortController());
+    try {
+      const streams = controllers.map((c, i) => watch(client, `pool-set-${i}`, c.signal));
+      await eventually(() => sim.openStreams({ queue: QUEUE }), (n) => n === 4);
+      expect(client.streamsPerConnection()).toEqual([2, 2]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === "pool-set-4")).toHaveLength(0);
+
+      controllers[0]!.abort();
+      await eventually(() => sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === "pool-set-4").length, (n) => n === 1);
+      await eventually(() => sim.openStreams({ queue: QUEUE }), (n) => n === 4);
+      controllers.forEach((c) => c.abort());
+      await Promise.all(streams);
+      expect(client.streamsPerConnection()).toEqual([0, 0]);
+    } finally {
+      controllers.forEach((c) => c.abort());
+      client.close();
+    }
+  });
+
+  it("a waiting stream gives up when its caller does", async () => {
+    const client = clientFor(sim.url, 1, 1);
+    const holder = new AbortController();
+    try {
+      const held = watch(client, "pool-hold", holder.signal);
+      await eventually(() => client.streamsPerConnection(), (s) => s[0] === 1);
+      const iterator = client.jobSetEvents({ queue: QUEUE, jobSetId: "pool-wait", fromMessageId: "", watch: true }, AbortSignal.timeout(100));
+      await expect(iterator[Symbol.asyncIterator]().next()).rejects.toThrow();
+      holder.abort();
+      await held;
+    } finally {
+      holder.abort();
+      client.close();
+    }
+  });
+});
+
+describe("the server's concurrent stream limit", () => {
+  let server: http2.Http2Server;
+  let url: string;
+  beforeAll(async () => {
+    // Armada may announce a lower SETTINGS_MAX_CONCURRENT_STREAMS than we would use.
+    const handler = connectNodeAdapter({
+      routes: (router) =>
+        router.service(Event, {
+          async *getJobSetEvents(_request, context) {
+            await new Promise((resolve) => context.signal.addEventListener("abort", resolve, { once: true }));
+          },
+        }),
+    });
+    server = http2.createServer({ settings: { maxConcurrentStreams: 1 } }, handler);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it("is honoured: streams beyond it go to new connections", async () => {
+    const client = clientFor(url, 3, 100);
+    const stop = new AbortController();
+    try {
+      // All at once: the pool must not pile streams onto a connection whose limit it does not know yet.
+      const streams = ["limit-0", "limit-1", "limit-2"].map((jobSetId) => watch(client, jobSetId, stop.signal));
+      await eventually(() => client.streamsPerConnection(), (s) => s.length === 3);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(client.streamsPerConnection()).toEqual([1, 1, 1]);
+      // Once the limit is known, a fourth stream waits instead of being refused by Node.
+      streams.push(watch(client, "limit-3", stop.signal));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(client.streamsPerConnection()).toEqual([1, 1, 1]);
+      stop.abort();
+      await Promise.all(streams);
+    } finally {
+      stop.abort();
+      client.close();
+    }
+  });
+});

@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest";
+import { createMetricsRegistry } from "../../src/observability/metrics.js";
+import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
+import { createMemoryStore } from "../../src/store/memory.js";
+import type { JobStore } from "../../src/store/store.js";
+import { createBatcher, type StoredProgress } from "../../src/subscriber/batcher.js";
+import { createSubscriberMetrics } from "../../src/subscriber/metrics.js";
+import { withWriteFaults } from "./harness.js";
+import { JOB_SET, QUEUE, event, messageId, streamMessage } from "./event-builders.js";
+
+const jobSet = { queue: QUEUE, jobSetId: JOB_SET };
+const T0 = 1_700_000_000_000;
+
+function recordingStore(failWrites: ReadonlySet<number> = new Set()) {
+  return withWriteFaults(createMemoryStore({ ttlSeconds: 60 }), failWrites);
+}
+
+function batcherOn(store: JobStore, start: StoredProgress = { cursor: "", caughtUp: false }, maxEvents = 50, maxDelayMs = 5) {
+  const metrics = createSubscriberMetrics(createMetricsRegistry({ processMetrics: false }), () => ({
+    owned: 0,
+    followed: 0,
+    failing: new Map(),
+    secondsSinceLastEvent: [],
+  }));
+  return createBatcher({ store, jobSet, start, maxEvents, maxDelayMs, metrics, now: () => T0 });
+}
+
+/** A burst of `jobs` jobs each going submitted → queued → leased → running, in stream order. */
+function burst(jobs: number) {
+  const cases = ["submitted", "queued", "leased", "running"] as const;
+  const messages = [];
+  let n = 0;
+  for (const eventCase of cases) for (let j = 0; j < jobs; j++) messages.push(streamMessage(++n, event(eventCase, `job-${j}`, T0 + n)));
+  return messages;
+}
+
+describe("writing events in batches", () => {
+  it("a burst costs one read and one write per full batch, and the rest after a short delay", async () => {
+    const { store, writes, reads } = recordingStore();
+    const batcher = batcherOn(store);
+    for (const message of burst(30)) await batcher.add(message);
+    expect(writes).toHaveLength(2);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(writes).toHaveLength(3);
+    expect(reads()).toBe(3);
+    expect(batcher.progress().cursor).toBe(messageId(120));
+    const stored = await store.read({ ...jobSet, jobId: "job-29" });
+    expect(stored.job).toMatchObject({ state: State.RUNNING, runAttempts: 1 });
+    expect(stored.progress).toEqual({ cursor: messageId(120), caughtUp: false, error: "", updatedAt: T0 });
+  });
+
+  it("writes the cursor with the states it covers, in the same atomic write", async () => {
+    const { store, writes } = recordingStore();
+    const batcher = batcherOn(store, { cursor: "", caughtUp: false }, 2);
+    await batcher.add(streamMessage(1, event("queued", "a", T0)));
+    await batcher.add(streamMessage(2, event("running", "a", T0)));
+    expect(writes[0]?.progress.cursor).toBe(messageId(2));
+    expect(writes[0]?.jobs.get("a")?.messageId).toBe(messageId(2));
+  });
+
+  it("flush(true) marks the job set caught up even with nothing queued, and clears a recorded failure", async () => {
+    const { store } = recordingStore();
+    const batcher = batcherOn(store, { cursor: messageId(4), caughtUp: false });
+    await batcher.fail("Armada event stream failed: UNAVAILABLE: gone");
+    expect((await store.read({ ...jobSet, jobId: "x" })).progress).toMatchObject({ cursor: messageId(4), error: "Armada event stream failed: UNAVAILABLE: gone" });
+    await batcher.flush(true);
+    expect((await store.read({ ...jobSet, jobId: "x" })).progress).toMatchObject({ cursor: messageId(4), caughtUp: true, error: "" });
+  });
+
+  it("after a failed write, nothing more is applied and the cursor stays where the store has it", async () => {
+    const { store } = recordingStore(new Set([1]));
+    const batcher = batcherOn(store, { cursor: "", caughtUp: false }, 2);
+    await batcher.add(streamMessage(1, event("queued", "a", T0)));
+    await expect(batcher.add(streamMessage(2, event("running", "a", T0)))).rejects.toThrow("write 1 refused");
+    await expect(batcher.add(streamMessage(3, event("succeeded", "a", T0)))).rejects.toThrow("write 1 refused");
+    expect(batcher.progress().cursor).toBe("");
+    expect((await store.read({ ...jobSet, jobId: "a" })).job).toBeUndefined();
+
+    // The failure is still recorded, without the events that no longer follow the stored cursor.
+    await batcher.fail("store write failed: write 1 refused");
+    const stored = await store.read({ ...jobSet, jobId: "a" });
+    expect(stored.job).toBeUndefined();
+    expect(stored.progress).toMatchObject({ cursor: "", error: "store write failed: write 1 refused" });
+  });
+
+  it("a failed timed write is reported by the next add", async () => {
+    const { store } = recordingStore(new Set([1]));
+    const batcher = batcherOn(store, { cursor: "", caughtUp: false }, 100, 1);
+    await batcher.add(streamMessage(1, event("queued", "a", T0)));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await expect(batcher.add(streamMessage(2, event("running", "a", T0)))).rejects.toThrow("write 1 refused");
+  });
+});
