@@ -5,6 +5,7 @@ const USAGE = `Usage: jobservice <command> [flags]
 Commands:
   serve      Run the Job Service (gRPC, gRPC-Web and Connect on one port).
   simulate   Run a local stand-in for Armada's event and submit APIs.
+  demo       Run the simulator and the service together and watch a few jobs finish.
   help       Show this text.
 
 Run "jobservice <command> --help" for a command's flags.
@@ -15,6 +16,7 @@ type Command = (argv: readonly string[]) => Promise<number>;
 const COMMANDS: Record<string, Command> = {
   serve: serveCommand,
   simulate: async (argv) => (await import("./simulate.js")).simulateCommand([...argv]),
+  demo: async (argv) => (await import("./demo.js")).demoCommand(argv),
   help: async () => {
     process.stdout.write(USAGE);
     return 0;

@@ -1,14 +1,22 @@
-import { ConfigError, loadServeConfig } from "../config/load.js";
+import { ConfigError, loadServeConfig, type ServeConfig } from "../config/load.js";
 import { SETTINGS } from "../config/settings.js";
-import { createLogger, redactUrl } from "../observability/logger.js";
-import { startService } from "../server/service.js";
-import { createMetricsRegistry } from "../observability/metrics.js";
-import { openStore } from "../store/open.js";
-import { createSubscriber } from "../subscriber/index.js";
+import { createLogger } from "../observability/logger.js";
+import { startJobService } from "./job-service.js";
 
 export function serveHelp(): string {
-  const rows = SETTINGS.map((s) => `  --${s.flag.padEnd(24)} ${s.env}${s.default ? ` (default ${s.default})` : ""}\n      ${s.description}`);
+  const rows = SETTINGS.map((s) => `  --${s.flag.padEnd(28)} ${s.env}${s.default ? ` (default ${s.default})` : ""}\n      ${s.description}`);
   return `Usage: jobservice serve [flags]\n\nRuns the Job Service. Every flag can also be set by its environment variable; flags win.\n\n${rows.join("\n")}\n`;
+}
+
+/** The configuration, or undefined after printing every problem in it. */
+export function configOrReport(argv: readonly string[]): ServeConfig | undefined {
+  try {
+    return loadServeConfig(process.env, argv);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`jobservice: ${error.message}\n`);
+    return undefined;
+  }
 }
 
 /** `jobservice serve`: runs until SIGTERM or SIGINT, then drains and exits 0. */
@@ -17,35 +25,16 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     process.stdout.write(serveHelp());
     return 0;
   }
-  let config;
-  try {
-    config = loadServeConfig(process.env, argv);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`jobservice: ${error.message}\n`);
-    return 2;
-  }
+  const config = configOrReport(argv);
+  if (!config) return 2;
   const logger = createLogger(config.logLevel);
-  const store = openStore(config.store, { ttlSeconds: config.jobTtlSeconds, logger });
-  logger.info({ store: config.store.kind === "memory" ? "memory" : redactUrl(config.store.url) }, "store selected");
-
-  const metrics = createMetricsRegistry({ processMetrics: true });
-  const subscriber = createSubscriber(config.subscriber, { store, logger, metrics });
-  logger.info({ armada: redactUrl(config.subscriber.armadaUrl), auth: config.subscriber.credentials.kind, replica: config.subscriber.replicaId }, "following Armada");
-  const armada = {
-    name: "armada",
-    probe: async (signal: AbortSignal) => {
-      if (!(await subscriber.armadaHealthy(signal))) throw new Error(`Armada at ${redactUrl(config.subscriber.armadaUrl)} is not serving`);
-    },
-  };
-  const service = await startService(config, { store, logger, metrics, status: subscriber, checks: [armada] });
+  const service = await startJobService(config, logger);
   await new Promise<void>((resolve) => {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);
   });
+  logger.info({ graceSeconds: config.shutdownGraceSeconds }, "signal received");
   await service.stop();
-  await subscriber.close();
-  await store.close();
   logger.info("stopped");
   return 0;
 }
