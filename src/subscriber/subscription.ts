@@ -102,9 +102,10 @@ export async function follow(jobSet: JobSetKey, deps: FollowDeps, hooks: FollowH
       attempt = 0;
       hooks.caughtUp();
       await pump(deps, batcher, hooks, { ...jobSet, fromMessageId: batcher.progress().cursor, watch: true }, signal);
-      // A watch stream never ends by itself: the server is going away. Reopen at once.
+      // A watch stream never ends by itself: the server is going away. Reopen soon, not in a tight loop.
       deps.metrics.reconnects.inc({ reason: "ended" });
       await batcher.flush().catch(storeFailure);
+      await sleep(retryDelayMs(deps.backoff, 0, false), undefined, { signal }).catch(() => undefined);
     } catch (err) {
       if (signal.aborted) break;
       if (err instanceof QuietStream && batcher) {

@@ -1,24 +1,28 @@
+import { readFileSync } from "node:fs";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Event } from "../../src/gen/api/event_pb.js";
+import { HealthCheckResponse_ServingStatus } from "../../src/gen/api/health_pb.js";
 import { startSimulator, type Simulator } from "../../src/simulator/index.js";
 import { createArmadaClient, type ArmadaClient } from "../../src/subscriber/armada-client.js";
+import { selfSignedCertificate } from "../support/tls.js";
 import { eventually } from "./harness.js";
 
 const QUEUE = "pool";
 
+const CLIENT_BASICS = {
+  authorization: () => Promise.resolve(undefined),
+  maxConnections: 1,
+  maxStreamsPerConnection: 10,
+  keepaliveIntervalMs: 1_000,
+  keepaliveTimeoutMs: 1_000,
+  healthTimeoutMs: 1_000,
+};
+
 function clientFor(url: string, maxConnections: number, maxStreamsPerConnection: number): ArmadaClient {
-  return createArmadaClient({
-    url,
-    authorization: () => Promise.resolve(undefined),
-    maxConnections,
-    maxStreamsPerConnection,
-    keepaliveIntervalMs: 1_000,
-    keepaliveTimeoutMs: 1_000,
-    healthTimeoutMs: 500,
-  });
+  return createArmadaClient({ ...CLIENT_BASICS, url, maxConnections, maxStreamsPerConnection });
 }
 
 /** Opens a watch stream and keeps reading it until `signal` aborts. */
@@ -118,5 +122,55 @@ describe("the server's concurrent stream limit", () => {
       stop.abort();
       client.close();
     }
+  });
+});
+
+describe("TLS to Armada (https://)", () => {
+  let server: http2.Http2SecureServer;
+  let url: string;
+  let certFile: string;
+  beforeAll(async () => {
+    const certificate = selfSignedCertificate();
+    certFile = certificate.certFile;
+    const handler = connectNodeAdapter({
+      routes: (router) =>
+        router.service(Event, {
+          health: () => ({ status: HealthCheckResponse_ServingStatus.SERVING }),
+          async *getJobSetEvents(request) {
+            yield { id: "1:0:0:1", message: { events: { case: "queued", value: { jobId: "j", jobSetId: request.id, queue: request.queue } } } };
+          },
+        }),
+    });
+    server = http2.createSecureServer({ cert: certificate.cert, key: readFileSync(certificate.keyFile) }, handler);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it("trusts a server signed by the configured CA file", async () => {
+    const client = createArmadaClient({ ...CLIENT_BASICS, url, caFile: certFile });
+    try {
+      expect(await client.healthy(AbortSignal.timeout(2_000))).toBe(true);
+      const ids: string[] = [];
+      for await (const message of client.jobSetEvents({ queue: "q", jobSetId: "s", fromMessageId: "", watch: false }, AbortSignal.timeout(2_000))) ids.push(message.id);
+      expect(ids).toEqual(["1:0:0:1"]);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("refuses a server its roots do not vouch for", async () => {
+    const client = createArmadaClient({ ...CLIENT_BASICS, url });
+    try {
+      expect(await client.healthy(AbortSignal.timeout(2_000))).toBe(false);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("rejects other URL schemes with a clear message", () => {
+    expect(() => createArmadaClient({ ...CLIENT_BASICS, url: "grpc://armada:50051" })).toThrow("Armada URL must start with http:// (h2c) or https:// (TLS), not grpc://");
   });
 });
