@@ -1,4 +1,5 @@
-import type { EventMessage } from "../gen/api/event_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { EventStreamMessageSchema, type EventMessage, type EventStreamMessage } from "../gen/api/event_pb.js";
 import type { JobSetKey } from "../store/store.js";
 import { comparePositions, formatMessageId, MAX_SEQ, MAX_SUB, type MessagePosition } from "./message-id.js";
 
@@ -97,4 +98,9 @@ function firstAfter(messages: readonly LoggedMessage[], from: MessagePosition): 
 
 export function keyName(key: JobSetKey): string {
   return `${key.queue}\u0000${key.jobSetId}`;
+}
+
+/** A logged event as GetJobSetEvents sends it. */
+export function streamMessage(logged: LoggedMessage): EventStreamMessage {
+  return create(EventStreamMessageSchema, { id: logged.id, message: logged.message });
 }

@@ -1,8 +1,8 @@
-import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { Event, EventStreamMessageSchema, type EventStreamMessage, type JobSetRequest } from "../gen/api/event_pb.js";
+import type { Event, EventStreamMessage, JobSetRequest } from "../gen/api/event_pb.js";
 import { HealthCheckResponse_ServingStatus } from "../gen/api/health_pb.js";
 import { authorizeQueue } from "./access.js";
+import { streamMessage } from "./event-log.js";
 import { parseMessageId, type MessagePosition } from "./message-id.js";
 import { NO_TARGET, runUnary, type ServiceDeps } from "./unary.js";
 
@@ -58,7 +58,7 @@ async function* streamJobSet(deps: ServiceDeps, request: JobSetRequest, context:
       for (const logged of armada.log.after(key, cursor)) {
         await gate.whileStalled(stream.signal);
         if (stream.signal.aborted) throw stream.signal.reason;
-        yield create(EventStreamMessageSchema, { id: logged.id, message: logged.message });
+        yield streamMessage(logged);
         cursor = logged.position;
       }
       if (!request.watch) return;

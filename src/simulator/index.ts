@@ -1,24 +1,24 @@
-import http2 from "node:http2";
-import type { AddressInfo } from "node:net";
+import type { Http2Session } from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
-import { create } from "@bufbuild/protobuf";
-import { Event, EventStreamMessageSchema, type EventStreamMessage } from "../gen/api/event_pb.js";
+import { Event, type EventStreamMessage } from "../gen/api/event_pb.js";
 import { Submit } from "../gen/api/submit_pb.js";
+import { answerUnknownRpc } from "../server/unknown-rpc.js";
 import type { Credential } from "./access.js";
 import { createArmada, type EventInit, type SubmitItemInit } from "./armada.js";
 import { systemClock, type Clock } from "./clock.js";
 import { startBulkLoad, type BulkLoad, type BulkLoadOptions } from "./bulk.js";
 import { controlApp } from "./control.js";
+import { streamMessage } from "./event-log.js";
 import { eventService } from "./event-service.js";
 import { createFaults, type Faults } from "./faults.js";
+import { listenH2c, type H2cServer } from "./h2c-server.js";
 import type { JobView } from "./job-runner.js";
-import { DEFAULT_LIFECYCLE, type LifecycleConfig } from "./lifecycle.js";
+import { DEFAULT_LIFECYCLE, SIMULATOR_REQUESTOR, type LifecycleConfig } from "./lifecycle.js";
 import { createObservations, type ObservedCall } from "./observations.js";
 import { createStreamRegistry } from "./streams.js";
 import { submitService } from "./submit-service.js";
-import { answerUnknownRpc } from "../server/unknown-rpc.js";
 
 export type { Credential } from "./access.js";
 export type { BulkJob, BulkLoad, BulkLoadOptions } from "./bulk.js";
@@ -82,12 +82,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const armada = createArmada({ clock, seed, lifecycle: { ...DEFAULT_LIFECYCLE, ...options.lifecycle } });
   for (const queue of options.queues ?? []) armada.createQueue(queue);
 
-  const sessions = new Set<http2.ServerHttp2Session>();
-  const disconnect = (except?: http2.Http2Session): number => {
-    const victims = [...sessions].filter((session) => session !== except);
-    for (const session of victims) session.destroy();
-    return victims.length;
-  };
+  // Faults need to cut connections of a server that needs the faults first.
+  let server: H2cServer | undefined;
+  const disconnect = (except?: Http2Session): number => server?.disconnect(except) ?? 0;
   const streams = createStreamRegistry();
   const faults = createFaults(clock, streams, () => disconnect());
   if (options.credentials) faults.requireAuth(options.credentials);
@@ -109,19 +106,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       if (isControl || !answerUnknownRpc(req, res)) void control(req, res as Parameters<typeof control>[1]);
     },
   });
-  const server = http2.createServer(handler);
-  server.on("session", (session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  server = await listenH2c(handler, host, options.port ?? 0);
+  const port = server.port;
   const urlHost = host.includes(":") ? `[${host}]` : host;
 
   const loads = new Set<BulkLoad>();
@@ -136,10 +122,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     createQueue: (name) => armada.createQueue(name),
     submit: (queue, jobSetId, items, owner = "anonymous") => armada.submit({ queue, jobSetId }, items, owner),
     cancel: (queue, jobSetId, jobIds, reason = "cancelled by request") =>
-      armada.cancel({ queue, jobSetId }, jobIds, "armada-sim", reason),
+      armada.cancel({ queue, jobSetId }, jobIds, SIMULATOR_REQUESTOR, reason),
     appendEvents: (queue, jobSetId, events) => armada.appendEvents({ queue, jobSetId }, events),
-    events: (queue, jobSetId) =>
-      armada.log.after({ queue, jobSetId }).map((logged) => create(EventStreamMessageSchema, { id: logged.id, message: logged.message })),
+    events: (queue, jobSetId) => armada.log.after({ queue, jobSetId }).map(streamMessage),
     jobs: () => armada.jobs(),
     bulkLoad(bulkOptions) {
       const load = startBulkLoad(armada, clock, bulkOptions);
@@ -160,10 +145,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     for (const load of loads) load.stop();
     faults.reset();
     streams.dropAll(new ConnectError("the simulator is shutting down", Code.Unavailable));
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const session of sessions) session.close();
-    const grace = setTimeout(() => disconnect(), CLOSE_GRACE_MS);
-    await closed;
-    clearTimeout(grace);
+    await server?.close(CLOSE_GRACE_MS);
   }
 }
