@@ -8,8 +8,8 @@ RUN npm run build
 
 FROM node:20-bookworm-slim
 WORKDIR /app
-COPY --from=build /src/dist/jobservice.mjs /app/jobservice.mjs
+COPY --from=build /src/dist/jobservice.cjs /app/jobservice.cjs
 USER node
 EXPOSE 60003
-ENTRYPOINT ["node", "/app/jobservice.mjs"]
+ENTRYPOINT ["node", "/app/jobservice.cjs"]
 CMD ["serve"]

@@ -11,9 +11,13 @@ export interface RunningProcess {
   readonly stderr: () => string;
 }
 
-/** Runs `jobservice <args>` from the checkout, as `npm start` does. */
-export function runJobservice(args: string[], env: Record<string, string> = {}): RunningProcess {
-  const child = spawn(process.execPath, ["bin/jobservice.js", ...args], {
+/** How to launch `jobservice`: from the checkout's sources, as `npm start` does, unless told otherwise. */
+const FROM_SOURCES: readonly string[] = [process.execPath, "bin/jobservice.js"];
+
+/** Runs `jobservice <args>`. */
+export function runJobservice(args: string[], env: Record<string, string> = {}, launcher: readonly string[] = FROM_SOURCES): RunningProcess {
+  const [command = process.execPath, ...prefix] = launcher;
+  const child = spawn(command, [...prefix, ...args], {
     env: { ...process.env, JOBSERVICE_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
