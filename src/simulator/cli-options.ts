@@ -221,7 +221,7 @@ Control surface on the same port (JSON; curl --http2-prior-knowledge):
   POST   /control/latency        {"ms": 200}
   PUT    /control/auth           {"credentials": [{"user": "u", "password": "p", "queues": ["q"]}, {"token": "t"}]}
   DELETE /control/auth
-  POST   /control/reset          clear every fault
+  POST   /control/reset          clear every fault; auth goes back to the flags' setting
 See docs/simulator.md for details.
 `;
 }

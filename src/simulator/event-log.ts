@@ -77,7 +77,7 @@ export function createEventLog(now: () => number): EventLog {
 }
 
 /** Time never runs backwards inside a log, and a full millisecond spills into the next. */
-function nextEntry(last: MessagePosition | undefined, nowMs: number): { millis: number; seq: number } {
+export function nextEntry(last: MessagePosition | undefined, nowMs: number): { millis: number; seq: number } {
   const millis = Math.max(Math.floor(nowMs), last?.millis ?? 0);
   if (!last || millis > last.millis) return { millis, seq: 0 };
   if (last.seq < MAX_SEQ) return { millis, seq: last.seq + 1 };

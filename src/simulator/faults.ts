@@ -21,7 +21,7 @@ export interface Faults {
   /** From now on every call needs one of these credentials; each may be limited to some queues. */
   requireAuth(credentials: readonly Credential[]): void;
   disableAuth(): void;
-  /** Clears stall, refusals, latency and auth. */
+  /** Clears stall, refusals and latency, and puts auth back as the simulator started. */
   reset(): void;
   state(): FaultState;
 }
@@ -51,13 +51,18 @@ interface Refusal {
   readonly message?: string;
 }
 
-export function createFaults(clock: Clock, streams: StreamRegistry, disconnect: () => number): Faults & CallGate {
+export function createFaults(
+  clock: Clock,
+  streams: StreamRegistry,
+  disconnect: () => number,
+  startupCredentials?: readonly Credential[],
+): Faults & CallGate {
   let latencyMs = 0;
   let stalledUntil = 0;
   let cancelStallTimer: (() => void) | undefined;
   const stallWaiters = new Set<() => void>();
   let refusals: Refusal[] = [];
-  let credentials: readonly Credential[] | undefined;
+  let credentials = startupCredentials;
 
   const endStall = (): void => {
     stalledUntil = 0;
@@ -100,7 +105,7 @@ export function createFaults(clock: Clock, streams: StreamRegistry, disconnect: 
       endStall();
       refusals = [];
       latencyMs = 0;
-      credentials = undefined;
+      credentials = startupCredentials;
     },
     state: () => ({
       latencyMs,

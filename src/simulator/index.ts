@@ -86,8 +86,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   let server: H2cServer | undefined;
   const disconnect = (except?: Http2Session): number => server?.disconnect(except) ?? 0;
   const streams = createStreamRegistry();
-  const faults = createFaults(clock, streams, () => disconnect());
-  if (options.credentials) faults.requireAuth(options.credentials);
+  const faults = createFaults(clock, streams, () => disconnect(), options.credentials);
   const observations = createObservations(clock.now);
   const deps = { armada, gate: faults, streams, observations };
 
@@ -143,7 +142,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   async function shutDown(): Promise<void> {
     armada.stop();
     for (const load of loads) load.stop();
-    faults.reset();
+    faults.unstall();
     streams.dropAll(new ConnectError("the simulator is shutting down", Code.Unavailable));
     await server?.close(CLOSE_GRACE_MS);
   }

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { EventMessageSchema } from "../../src/gen/api/event_pb.js";
-import { createEventLog } from "../../src/simulator/event-log.js";
+import { createEventLog, nextEntry } from "../../src/simulator/event-log.js";
 import { MAX_SEQ, parseMessageId } from "../../src/simulator/message-id.js";
 
 const key = { queue: "q", jobSetId: "s" };
@@ -26,10 +26,9 @@ describe("the event log", () => {
   });
 
   it("spills into the next millisecond when one is full", () => {
-    const log = createEventLog(() => 7);
-    let last = "";
-    for (let i = 0; i <= MAX_SEQ + 1; i++) last = log.append(key, [event("x")])[0] ?? "";
-    expect(parseMessageId(last)).toEqual({ millis: 8, seq: 0, sub: 0 });
+    expect(nextEntry({ millis: 7, seq: MAX_SEQ - 1, sub: 0 }, 7)).toEqual({ millis: 7, seq: MAX_SEQ });
+    expect(nextEntry({ millis: 7, seq: MAX_SEQ, sub: 0 }, 7)).toEqual({ millis: 8, seq: 0 });
+    expect(nextEntry(undefined, 7.9)).toEqual({ millis: 7, seq: 0 });
   });
 
   it("reads strictly after a position, even one that names no stored message", () => {

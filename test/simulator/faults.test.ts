@@ -136,3 +136,19 @@ describe("latency", () => {
     }
   });
 });
+
+describe("auth given at start", () => {
+  it("is what reset goes back to", async () => {
+    const sim = await startSimulator({ credentials: [{ kind: "bearer", token: "boot" }] });
+    try {
+      const health = (authorization?: string) => armadaClients(sim.url, authorization).events.health({}).then(() => "ok", (e: unknown) => codeOf(e));
+      expect(await health()).toBe(Code.Unauthenticated);
+      sim.faults.requireAuth([{ kind: "bearer", token: "other" }]);
+      expect(await health("Bearer boot")).toBe(Code.Unauthenticated);
+      sim.faults.reset();
+      expect(await health("Bearer boot")).toBe("ok");
+    } finally {
+      await sim.close();
+    }
+  });
+});
