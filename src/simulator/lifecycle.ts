@@ -225,7 +225,7 @@ function podFields(pod: Pod): { clusterId: string; kubernetesId: string; podNumb
 }
 
 function uuid(prng: Prng): string {
-  const hex = Array.from({ length: 32 }, () => prng.int(0, 15).toString(16)).join("");
+  const hex = [prng.uint32(), prng.uint32(), prng.uint32(), prng.uint32()].map((n) => n.toString(16).padStart(8, "0")).join("");
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20)}`;
 }
 
