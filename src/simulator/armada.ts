@@ -47,10 +47,12 @@ export function createArmada({ clock, seed, lifecycle }: ArmadaOptions): Armada 
   const queues = new Set<string>();
   const log = createEventLog(clock.now);
   const runner = createJobRunner(log, clock, lifecycle.cancelMs);
-  // One generator hands out ids and per-job seeds in submission order; each
-  // job then draws from its own, so jobs never perturb each other.
-  const root = createPrng(seed);
-  const nextUlid = createUlidGenerator(root);
+  // Per-job seeds come from their own generator in submission order, and each
+  // job draws from its own: lifecycles depend on the seed and the order of
+  // submissions only, not on timing (ULIDs draw more or less often depending
+  // on whether the millisecond changed, so they get a generator of their own).
+  const jobSeeds = createPrng(seed);
+  const nextUlid = createUlidGenerator(createPrng(seed ^ 0x5bd1e995));
 
   const requireQueue = (name: string, method: string): void => {
     if (!name) throw new ConnectError(`[${method}] queue is required`, Code.InvalidArgument);
@@ -72,7 +74,7 @@ export function createArmada({ clock, seed, lifecycle }: ArmadaOptions): Armada 
       owner,
       clientId: item.clientId ?? "",
     };
-    const prng = createPrng(root.uint32());
+    const prng = createPrng(jobSeeds.uint32());
     return { identity, plan: planJob(identity, steering.steering, lifecycle, prng), prng };
   };
 

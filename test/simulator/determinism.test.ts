@@ -43,3 +43,22 @@ describe("a seeded scenario", () => {
     expect(other.log).not.toEqual(first.log);
   });
 });
+
+describe("on the system clock", () => {
+  it("gives the same outcomes in submission order, however the submissions are spread in time", async () => {
+    const lifecycle = { queuedMs: [1, 1], pendingMs: [1, 1], startMs: [1, 1], runMs: [1, 1], failureProbability: 0.4, preemptionProbability: 0.1 } as const;
+    const outcomes = async (pauseMs: number) => {
+      const sim = await startSimulator({ seed: 5, queues: ["q"], lifecycle });
+      started.push(sim);
+      for (let i = 0; i < 12; i++) {
+        sim.submit("q", "s", [{}, {}]);
+        if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      }
+      return sim.jobs().map((job) => job.outcome);
+    };
+    const burst = await outcomes(0);
+    const spread = await outcomes(3);
+    expect(spread).toEqual(burst);
+    expect(new Set(burst.map((o) => o.state)).size).toBeGreaterThan(1);
+  });
+});
