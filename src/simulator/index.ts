@@ -15,7 +15,7 @@ import { eventService } from "./event-service.js";
 import { createFaults, type Faults } from "./faults.js";
 import { listenH2c, type H2cServer } from "./h2c-server.js";
 import type { JobView } from "./job-runner.js";
-import { DEFAULT_LIFECYCLE, SIMULATOR_REQUESTOR, type LifecycleConfig } from "./lifecycle.js";
+import { DEFAULT_LIFECYCLE, SIMULATOR_REQUESTOR, validateLifecycle, type LifecycleConfig } from "./lifecycle.js";
 import { createObservations, type ObservedCall } from "./observations.js";
 import { createStreamRegistry } from "./streams.js";
 import { submitService } from "./submit-service.js";
@@ -79,7 +79,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const host = options.host ?? "127.0.0.1";
   const clock = options.clock ?? systemClock;
   const seed = options.seed ?? 1;
-  const armada = createArmada({ clock, seed, lifecycle: { ...DEFAULT_LIFECYCLE, ...options.lifecycle } });
+  const lifecycle = validateLifecycle({ ...DEFAULT_LIFECYCLE, ...options.lifecycle });
+  const armada = createArmada({ clock, seed, lifecycle });
   for (const queue of options.queues ?? []) armada.createQueue(queue);
 
   // Faults need to cut connections of a server that needs the faults first.

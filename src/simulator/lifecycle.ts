@@ -43,6 +43,26 @@ export const DEFAULT_LIFECYCLE: LifecycleConfig = {
   maxAttempts: 3,
 };
 
+/** Throws a RangeError naming the first field that cannot describe a lifecycle. */
+export function validateLifecycle(config: LifecycleConfig): LifecycleConfig {
+  const ranges = ["queuedMs", "pendingMs", "startMs", "runMs", "cancelMs"] as const;
+  for (const name of ranges) {
+    const [min, max] = config[name];
+    if (!Number.isInteger(min) || !Number.isInteger(max) || min < 0 || min > max) {
+      throw new RangeError(`lifecycle.${name} must be [min, max] whole milliseconds with 0 ≤ min ≤ max, got [${min}, ${max}]`);
+    }
+  }
+  const probabilities = ["failureProbability", "preemptionProbability", "leaseReturnProbability", "retryProbability"] as const;
+  for (const name of probabilities) {
+    const p = config[name];
+    if (!(p >= 0 && p <= 1)) throw new RangeError(`lifecycle.${name} must be from 0 to 1, got ${p}`);
+  }
+  if (!Number.isInteger(config.maxAttempts) || config.maxAttempts < 1) {
+    throw new RangeError(`lifecycle.maxAttempts must be a whole number ≥ 1, got ${config.maxAttempts}`);
+  }
+  return config;
+}
+
 export interface JobIdentity {
   readonly jobId: string;
   readonly jobSetId: string;

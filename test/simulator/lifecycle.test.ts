@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { EventMessage } from "../../src/gen/api/event_pb.js";
-import { DEFAULT_LIFECYCLE, planJob, type JobIdentity, type JobPlan, type LifecycleConfig } from "../../src/simulator/lifecycle.js";
+import { DEFAULT_LIFECYCLE, planJob, validateLifecycle, type JobIdentity, type JobPlan, type LifecycleConfig } from "../../src/simulator/lifecycle.js";
 import { createPrng } from "../../src/simulator/prng.js";
 import type { JobSteering } from "../../src/simulator/steering.js";
 
@@ -59,5 +59,21 @@ describe("planned lifecycles", () => {
     const [plan] = plans({}, 1);
     const submitted = plan!.steps[0]!.events[0]!.events;
     expect(submitted.case === "submitted" && submitted.value.job).toMatchObject({ id: "01JOB", jobSetId: "s", queue: "q", namespace: "ns", priority: 1, owner: "me" });
+  });
+});
+
+describe("lifecycle settings", () => {
+  it.each([
+    [{ runMs: [5, 2] }, /lifecycle.runMs/],
+    [{ queuedMs: [-1, 2] }, /lifecycle.queuedMs/],
+    [{ failureProbability: 1.5 }, /lifecycle.failureProbability/],
+    [{ retryProbability: Number.NaN }, /lifecycle.retryProbability/],
+    [{ maxAttempts: 0 }, /lifecycle.maxAttempts/],
+  ] as const)("reject %j, naming the field", (change, message) => {
+    expect(() => validateLifecycle({ ...DEFAULT_LIFECYCLE, ...change })).toThrow(message);
+  });
+
+  it("accept the defaults", () => {
+    expect(validateLifecycle(DEFAULT_LIFECYCLE)).toBe(DEFAULT_LIFECYCLE);
   });
 });
