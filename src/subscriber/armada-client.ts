@@ -37,14 +37,21 @@ export interface ArmadaClientOptions {
   readonly healthTimeoutMs: number;
 }
 
+/**
+ * Streams per connection until the server says otherwise: RFC 9113 §6.5.2
+ * recommends servers allow at least 100, and Node reports 100 until the
+ * server's SETTINGS arrive.
+ */
+const ASSUMED_STREAM_LIMIT = 100;
+
 interface Connection {
   readonly manager: Http2SessionManager;
   readonly client: Client<typeof Event>;
   streams: number;
   /**
-   * Our cap, lowered to the server's SETTINGS_MAX_CONCURRENT_STREAMS. Until
-   * the server has said it, one stream: Node refuses streams beyond the
-   * server's limit rather than queueing them.
+   * Our cap, lowered to the server's SETTINGS_MAX_CONCURRENT_STREAMS once
+   * known. Node does not queue streams beyond the server's limit: the server
+   * refuses them, so the pool must not exceed it.
    */
   limit: number;
 }
@@ -75,13 +82,14 @@ export function createArmadaClient(options: ArmadaClientOptions): ArmadaClient {
           const stream = await manager.request(method, path, headers, requestOptions);
           const session = stream.session;
           if (session && onRemoteLimit && !watched.has(session)) {
-            // The server's SETTINGS arrive after the connection opens (until then Node reports a
-            // placeholder), and may change later; a response proves they have been read.
+            // The server's SETTINGS may arrive after the first stream opens and may change
+            // later; by the time a response arrives they have certainly been read.
             watched.add(session);
             const learn = (): void => {
               const limit = session.remoteSettings.maxConcurrentStreams;
               if (limit !== undefined) onRemoteLimit(limit);
             };
+            learn();
             session.on("remoteSettings", learn);
             stream.once("response", learn);
           }
@@ -104,12 +112,19 @@ export function createArmadaClient(options: ArmadaClientOptions): ArmadaClient {
     waiting.clear();
   }
 
-  /** A connection with a free stream slot: an open one if any has room, else a new one, else wait for a slot. */
+  function leastLoaded(): Connection | undefined {
+    let best: Connection | undefined;
+    for (const c of pool) if (c.streams < c.limit && (!best || c.streams < best.streams)) best = c;
+    return best;
+  }
+
+  /** A connection with a free stream slot: a new one while the pool is not full, else the least loaded, else wait for a slot. */
   async function acquire(signal: AbortSignal): Promise<Connection> {
     for (;;) {
       if (closed) throw new Error("the Armada client is closed");
       signal.throwIfAborted();
-      const free = pool.find((c) => c.streams < c.limit);
+      // Fill the pool before stacking streams: spread evenly, the least loaded connection first.
+      const free = pool.length < options.maxConnections ? undefined : leastLoaded();
       if (free) {
         free.streams++;
         return free;
@@ -121,7 +136,7 @@ export function createArmadaClient(options: ArmadaClientOptions): ArmadaClient {
             wake();
           }),
           streams: 1,
-          limit: 1,
+          limit: Math.min(options.maxStreamsPerConnection, ASSUMED_STREAM_LIMIT),
         };
         pool.push(connection);
         return connection;
