@@ -28,15 +28,17 @@ export interface Subscriber extends JobStatusSource {
 /** How often a replica that does not own a job set looks for its owner's progress while a first call waits. */
 const FOLLOWER_POLL_MS = 50;
 
+/** What a job set that nobody has read yet looks like: not caught up, so absence proves nothing. */
+const NOT_READ_YET = { cursor: "", caughtUp: false, error: "", updatedAt: 0 };
+
 /**
  * The store's answer, corrected by what this replica knows and the store may
  * not: that its own stream is failing (if recording that failed too), and
  * that a job set it has just started has not been read yet.
  */
 function lookupWithLocalKnowledge(entry: Entry, lookup: JobLookup): JobLookup {
-  const progress = lookup.progress ?? (entry.ready ? undefined : { cursor: "", caughtUp: false, error: "", updatedAt: 0 });
-  if (entry.failure && progress && !progress.error) return { ...lookup, progress: { ...progress, error: entry.failure.text } };
-  if (entry.failure && !progress) return { ...lookup, progress: { cursor: "", caughtUp: false, error: entry.failure.text, updatedAt: 0 } };
+  const stored = lookup.progress ?? (entry.ready && !entry.failure ? undefined : NOT_READ_YET);
+  const progress = entry.failure && stored && !stored.error ? { ...stored, error: entry.failure.text } : stored;
   return { ...lookup, progress };
 }
 

@@ -25,11 +25,13 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
 
   it("follows each job through its lifecycle to the right terminal state and error text", async () => {
     const jobSetId = uniqueJobSet("life");
-    const [ok, oom, failing, cancelled] = sim.submit(QUEUE, jobSetId, [
+    const [ok, oom, failing, cancelled, retried, preempted] = sim.submit(QUEUE, jobSetId, [
       steer({ "armada-sim/outcome": "succeeded", "armada-sim/duration-ms": "300" }),
       steer({ "armada-sim/exit-code": "137", "armada-sim/cause": "OOM", "armada-sim/reason": "OOMKilled", "armada-sim/duration-ms": "300" }),
       steer({ "armada-sim/exit-code": "3", "armada-sim/duration-ms": "300" }),
       steer({ "armada-sim/outcome": "cancelled", "armada-sim/duration-ms": "300" }),
+      steer({ "armada-sim/retries": "1", "armada-sim/outcome": "succeeded", "armada-sim/duration-ms": "100" }),
+      steer({ "armada-sim/outcome": "preempted", "armada-sim/duration-ms": "100" }),
     ]);
     const service = startSubscriber(store, testOptions(sim.url));
     try {
@@ -53,6 +55,13 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
         error: "Error: container main exited with code 3 (exit code 3)",
       });
       expect((await eventually(() => service.status(key(cancelled)), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
+      // A retryable failure is not the end: the retry's success is.
+      expect((await eventually(() => service.status(key(retried)), (a) => a.state === State.SUCCEEDED)).state).toBe(State.SUCCEEDED);
+      expect((await store.read(key(retried))).job?.runAttempts).toBe(2);
+      expect(await eventually(() => service.status(key(preempted)), (a) => a.state === State.FAILED)).toEqual({
+        state: State.FAILED,
+        error: "preempted (cause Evicted)",
+      });
 
       const stored = await store.read(key(ok));
       expect(stored.job).toMatchObject({ lastEvent: "succeeded", runAttempts: 1 });

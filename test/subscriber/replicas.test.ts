@@ -20,28 +20,33 @@ describe.each(SHARED_STORES)("replicas sharing the %s store", (kind) => {
     await fixture?.stop();
   });
 
-  it("follow each job set with one stream, all answer, and one takes over when the owner closes", async () => {
+  it("follow each job set with one stream even when their first calls race, all answer, and one takes over when the owner closes", async () => {
     const jobSetId = uniqueJobSet("pair");
     const [jobId] = sim.submit(QUEUE, jobSetId, [LONG_RUN]);
     const key = { queue: QUEUE, jobSetId, jobId: jobId! };
     const first = startSubscriber(fixture.open(), testOptions(sim.url));
     const second = startSubscriber(fixture.open(), testOptions(sim.url));
     try {
-      await eventually(() => first.status(key), (a) => a.state === State.RUNNING);
-      expect((await second.status(key)).state).toBe(State.RUNNING);
+      // Both replicas' first calls at once: one of them wins the lease, the other reads what it writes.
+      const answers = await Promise.all([first.status(key), second.status(key), first.status(key), second.status(key)]);
+      expect(answers.map((a) => a.state)).toEqual([State.RUNNING, State.RUNNING, State.RUNNING, State.RUNNING]);
       await eventually(() => sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 1);
       // Several lease renewals later, still one stream.
       await new Promise((resolve) => setTimeout(resolve, 700));
       expect(sim.openStreams({ queue: QUEUE, jobSetId })).toBe(1);
       expect(streamCalls(sim, jobSetId).filter((c) => !c.watch)).toHaveLength(1);
-      expect(await second.metrics.metrics()).toMatch(/jobservice_subscriptions_active\{role="follower"\} 1/);
+      const roles = await Promise.all([first.metrics.metrics(), second.metrics.metrics()]);
+      expect(roles.filter((text) => text.includes('jobservice_subscriptions_active{role="owner"} 1'))).toHaveLength(1);
+      expect(roles.filter((text) => text.includes('jobservice_subscriptions_active{role="follower"} 1'))).toHaveLength(1);
 
-      await first.close();
+      const owner = (await first.metrics.metrics()).includes('jobservice_subscriptions_active{role="owner"} 1') ? first : second;
+      const survivor = owner === first ? second : first;
+      await owner.close();
       sim.cancel(QUEUE, jobSetId, [jobId!]);
-      expect((await eventually(() => second.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
+      expect((await eventually(() => survivor.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
       const calls = streamCalls(sim, jobSetId);
       expect(calls.slice(1).every((c) => c.fromMessageId !== "")).toBe(true);
-      expect(await second.metrics.metrics()).toMatch(/jobservice_subscriptions_active\{role="owner"\} 1/);
+      expect(await survivor.metrics.metrics()).toMatch(/jobservice_subscriptions_active\{role="owner"\} 1/);
     } finally {
       await Promise.all([first.close(), second.close()]);
     }
