@@ -8,5 +8,6 @@ export default defineConfig({
     // Suites start real servers (redis-server, the simulator, the service) on
     // free loopback ports; two cores are enough for a few files at a time.
     maxWorkers: 2,
+    reporters: ["default", "./test/support/summary-reporter.ts"],
   },
 });
