@@ -8,7 +8,7 @@ import { HealthCheckResponse_ServingStatus } from "../../src/gen/api/health_pb.j
 import { startSimulator, type Simulator } from "../../src/simulator/index.js";
 import { createArmadaClient, type ArmadaClient } from "../../src/subscriber/armada-client.js";
 import { selfSignedCertificate } from "../support/tls.js";
-import { eventually } from "./harness.js";
+import { eventually, streamCalls } from "./harness.js";
 
 const QUEUE = "pool";
 
@@ -51,10 +51,10 @@ describe("the pool of HTTP/2 connections to Armada", () => {
       await eventually(() => sim.openStreams({ queue: QUEUE }), (n) => n === 4);
       expect(client.streamsPerConnection()).toEqual([2, 2]);
       await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === "pool-set-4")).toHaveLength(0);
+      expect(streamCalls(sim, "pool-set-4")).toHaveLength(0);
 
       controllers[0]!.abort();
-      await eventually(() => sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === "pool-set-4").length, (n) => n === 1);
+      await eventually(() => streamCalls(sim, "pool-set-4").length, (n) => n === 1);
       await eventually(() => sim.openStreams({ queue: QUEUE }), (n) => n === 4);
       controllers.forEach((c) => c.abort());
       await Promise.all(streams);

@@ -8,7 +8,7 @@ import { startSimulator, type Simulator } from "../../src/simulator/index.js";
 import type { JobStore } from "../../src/store/store.js";
 import type { ArmadaCredentials } from "../../src/subscriber/options.js";
 import { startTokenEndpoint, type TokenEndpoint } from "../support/token-endpoint.js";
-import { eventually, startStoreFixture, startSubscriber, testOptions, uniqueJobSet, type StoreFixture, type TestSubscriber, FAST_LIFECYCLE, LONG_RUN } from "./harness.js";
+import { eventually, startStoreFixture, startSubscriber, testOptions, uniqueJobSet, type StoreFixture, type TestSubscriber, FAST_LIFECYCLE, LONG_RUN, streamCalls } from "./harness.js";
 
 const QUEUE = "secured";
 const PASSWORD = "hunter2-very-secret";
@@ -86,7 +86,7 @@ describe("authenticating to Armada", () => {
     sim.faults.requireAuth([{ kind: "bearer", token: "static-token" }]);
     const service = subscriberWith({ kind: "bearer", token: "static-token" });
     expect((await eventually(() => service.status(key), (a) => a.state === State.RUNNING)).state).toBe(State.RUNNING);
-    const calls = sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === key.jobSetId);
+    const calls = streamCalls(sim, key.jobSetId);
     expect(calls.every((c) => c.authorization === "Bearer static-token")).toBe(true);
   });
 
@@ -104,7 +104,7 @@ describe("authenticating to Armada", () => {
     sim.faults.dropStreams(Code.Unavailable, "rotating");
     sim.cancel(QUEUE, key.jobSetId, [key.jobId]);
     expect((await eventually(() => service.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
-    const tokens = sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === key.jobSetId).map((c) => c.authorization);
+    const tokens = streamCalls(sim, key.jobSetId).map((c) => c.authorization);
     expect(tokens[0]).toBe("Bearer token-one");
     expect(tokens.at(-1)).toBe("Bearer token-two");
   });

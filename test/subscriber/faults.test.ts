@@ -37,13 +37,13 @@ describe.each(STORE_KINDS)("Armada failures, over the %s store", (kind) => {
       expect(down.error).toBe("Armada event stream failed: UNAVAILABLE: armada is restarting");
       expect((await service.status(key(finished))).state).toBe(State.SUCCEEDED);
       // Every replica's readers see it: the reason is in the store.
-      expect((await store.read(key(running))).progress?.error).toBe(down.error);
+      await eventually(() => store.read(key(running)).then((l) => l.progress?.error), (error) => error === down.error);
       expect(await service.metrics.metrics()).toMatch(/jobservice_subscriptions_failing\{reason="unavailable"\} 1/);
 
       sim.cancel(QUEUE, jobSetId, [running!]);
       sim.faults.reset();
       expect((await eventually(() => service.status(key(running)), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
-      expect((await store.read(key(running))).progress?.error).toBe("");
+      await eventually(() => store.read(key(running)).then((l) => l.progress?.error), (error) => error === "");
       const resumed = streamCalls(sim, jobSetId).filter((c) => c.result !== "unavailable");
       expect(resumed.slice(1).every((c) => c.fromMessageId !== "")).toBe(true);
     } finally {

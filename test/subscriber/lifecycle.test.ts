@@ -3,7 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import { startSimulator, type Simulator } from "../../src/simulator/index.js";
 import type { JobStore } from "../../src/store/store.js";
-import { STORE_KINDS, eventually, startStoreFixture, startSubscriber, testOptions, uniqueJobSet, type StoreFixture, FAST_LIFECYCLE } from "./harness.js";
+import { STORE_KINDS, eventually, startStoreFixture, startSubscriber, testOptions, uniqueJobSet, type StoreFixture, FAST_LIFECYCLE, LONG_RUN, streamCalls } from "./harness.js";
 
 const QUEUE = "lifecycle";
 
@@ -81,7 +81,7 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
     const jobSetId = uniqueJobSet("cold");
     const [done, running] = sim.submit(QUEUE, jobSetId, [
       steer({ "armada-sim/duration-ms": "50" }),
-      steer({ "armada-sim/duration-ms": "60000" }),
+      LONG_RUN,
     ]);
     const hasEvent = (jobId: string | undefined, eventCase: string) => () =>
       sim.events(QUEUE, jobSetId).some((m) => m.message?.events.case === eventCase && m.message.events.value.jobId === jobId);
@@ -127,14 +127,14 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
 
   it("shares one upstream stream among concurrent first calls", async () => {
     const jobSetId = uniqueJobSet("herd");
-    const [jobId] = sim.submit(QUEUE, jobSetId, [steer({ "armada-sim/duration-ms": "60000" })]);
+    const [jobId] = sim.submit(QUEUE, jobSetId, [LONG_RUN]);
     await eventually(() => sim.jobs().find((j) => j.jobId === jobId) !== undefined && sim.events(QUEUE, jobSetId).length >= 5, Boolean);
     const service = startSubscriber(store, testOptions(sim.url));
     try {
       const answers = await Promise.all(Array.from({ length: 25 }, () => service.status({ queue: QUEUE, jobSetId, jobId: jobId! })));
       expect(new Set(answers.map((a) => a.state))).toEqual(new Set([State.RUNNING]));
       await eventually(() => sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 1);
-      const calls = sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === jobSetId);
+      const calls = streamCalls(sim, jobSetId);
       expect(calls.map((c) => c.watch)).toEqual([false, true]);
     } finally {
       await service.close();
@@ -144,7 +144,7 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
 
   it("resumes after a restart from the stored cursor, not from the beginning", async () => {
     const jobSetId = uniqueJobSet("resume");
-    const [jobId] = sim.submit(QUEUE, jobSetId, [steer({ "armada-sim/duration-ms": "60000" })]);
+    const [jobId] = sim.submit(QUEUE, jobSetId, [LONG_RUN]);
     const key = { queue: QUEUE, jobSetId, jobId: jobId! };
     const first = startSubscriber(store, testOptions(sim.url));
     await eventually(() => first.status(key), (a) => a.state === State.RUNNING);
@@ -156,7 +156,7 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
     const restarted = startSubscriber(fixture.open(), testOptions(sim.url));
     try {
       expect((await eventually(() => restarted.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
-      const calls = sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === jobSetId);
+      const calls = streamCalls(sim, jobSetId);
       expect(calls[0]?.fromMessageId).toBe("");
       expect(calls.slice(1).every((c) => c.fromMessageId !== "")).toBe(true);
       expect(calls.some((c) => c.fromMessageId === cursor)).toBe(true);
@@ -167,19 +167,19 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
 
   it("closes a subscription nobody asks about, and a later call resumes it from the cursor", async () => {
     const jobSetId = uniqueJobSet("expiry");
-    const [jobId] = sim.submit(QUEUE, jobSetId, [steer({ "armada-sim/duration-ms": "60000" })]);
+    const [jobId] = sim.submit(QUEUE, jobSetId, [LONG_RUN]);
     const key = { queue: QUEUE, jobSetId, jobId: jobId! };
     const service = startSubscriber(store, testOptions(sim.url, { subscriptionExpirySeconds: 0.4 }));
     try {
       await eventually(() => service.status(key), (a) => a.state === State.RUNNING);
-      expect(sim.openStreams({ queue: QUEUE, jobSetId })).toBe(1);
+      await eventually(() => sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 1);
       await eventually(() => sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 0, 3_000);
       expect((await store.read(key)).job?.state).toBe(State.RUNNING);
 
       sim.cancel(QUEUE, jobSetId, [jobId!]);
-      const callsBefore = sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === jobSetId).length;
+      const callsBefore = streamCalls(sim, jobSetId).length;
       expect((await eventually(() => service.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
-      const resumed = sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === jobSetId).slice(callsBefore);
+      const resumed = streamCalls(sim, jobSetId).slice(callsBefore);
       expect(resumed[0]?.fromMessageId).not.toBe("");
     } finally {
       await service.close();

@@ -69,6 +69,8 @@ describe.each(SHARED_STORES)("replicas sharing the %s store", (kind) => {
       await eventually(() => output, (text) => text.includes("following"), 15_000);
       expect(output).toContain(`following ${State.RUNNING}`);
       expect((await survivor.status(key)).state).toBe(State.RUNNING);
+      await eventually(() => sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 1);
+      // Several lease renewals later, the survivor still only reads.
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(sim.openStreams({ queue: QUEUE, jobSetId })).toBe(1);
       const cursor = sim.events(QUEUE, jobSetId).at(-1)?.id;
