@@ -26,7 +26,8 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
   it("follows each job through its lifecycle to the right terminal state and error text", async () => {
     const jobSetId = uniqueJobSet("life");
     const [ok, oom, failing, cancelled, retried, preempted] = sim.submit(QUEUE, jobSetId, [
-      steer({ "armada-sim/outcome": "succeeded", "armada-sim/duration-ms": "300" }),
+      // Long enough that the first answers see it before it ends, even on a busy machine.
+      steer({ "armada-sim/outcome": "succeeded", "armada-sim/duration-ms": "1500" }),
       steer({ "armada-sim/exit-code": "137", "armada-sim/cause": "OOM", "armada-sim/reason": "OOMKilled", "armada-sim/duration-ms": "300" }),
       steer({ "armada-sim/exit-code": "3", "armada-sim/duration-ms": "300" }),
       steer({ "armada-sim/outcome": "cancelled", "armada-sim/duration-ms": "300" }),
