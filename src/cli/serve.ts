@@ -9,7 +9,7 @@ export function serveHelp(): string {
 }
 
 /** The configuration, or undefined after printing every problem in it. */
-export function configOrReport(argv: readonly string[]): ServeConfig | undefined {
+function configOrReport(argv: readonly string[]): ServeConfig | undefined {
   try {
     return loadServeConfig(process.env, argv);
   } catch (error) {
