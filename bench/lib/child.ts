@@ -1,0 +1,111 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+/** A bench process of ours (server, simulator, ingester…) driven by JSON lines over stdin/stdout. */
+export interface BenchChild<Ready> {
+  readonly pid: number;
+  /** What the process said when it was ready (ports, keys…). */
+  readonly ready: Ready;
+  call<T>(command: string, args?: unknown): Promise<T>;
+  /** Ends the process (closing its stdin asks it to exit; SIGKILL after a grace period). */
+  stop(): Promise<void>;
+}
+
+interface Reply {
+  readonly id?: number;
+  readonly ready?: unknown;
+  readonly result?: unknown;
+  readonly error?: string;
+}
+
+const READY_TIMEOUT_MS = 60_000;
+const STOP_GRACE_MS = 5_000;
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of live) child.kill("SIGKILL");
+});
+
+/** Path of a script under bench/processes, from any bench module. */
+export function processScript(name: string): string {
+  return fileURLToPath(new URL(`../processes/${name}.ts`, import.meta.url));
+}
+
+/**
+ * Starts `node --import tsx <script> <json options>` and resolves once its
+ * first stdout line says it is ready. Each bench process gets its own event
+ * loop, so a load generator never competes with the server it measures.
+ */
+export function startChild<Ready>(script: string, options: unknown, nodeArgs: readonly string[] = []): Promise<BenchChild<Ready>> {
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script, JSON.stringify(options)], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  live.add(child);
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  let nextId = 1;
+  const exited = new Promise<void>((resolve) => {
+    child.once("exit", (code, signal) => {
+      live.delete(child);
+      const failure = new Error(`${script} exited (${signal ?? `code ${code}`}): ${stderr.trim()}`);
+      for (const waiter of pending.values()) waiter.reject(failure);
+      pending.clear();
+      resolve();
+    });
+  });
+
+  return new Promise((resolveReady, rejectReady) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      rejectReady(new Error(`${script} was not ready within ${READY_TIMEOUT_MS} ms: ${stderr.trim()}`));
+    }, READY_TIMEOUT_MS);
+    void exited.then(() => {
+      clearTimeout(timer);
+      rejectReady(new Error(`${script} exited before it was ready: ${stderr.trim()}`));
+    });
+    const lines = createInterface({ input: child.stdout! });
+    lines.on("line", (line) => {
+      let reply: Reply;
+      try {
+        reply = JSON.parse(line) as Reply;
+      } catch {
+        return; // not ours: stray output of a library
+      }
+      if ("ready" in reply) {
+        clearTimeout(timer);
+        resolveReady(handle(reply.ready as Ready));
+        return;
+      }
+      const waiter = reply.id === undefined ? undefined : pending.get(reply.id);
+      if (!waiter || reply.id === undefined) return;
+      pending.delete(reply.id);
+      if (reply.error !== undefined) waiter.reject(new Error(`${script}: ${reply.error}`));
+      else waiter.resolve(reply.result);
+    });
+  });
+
+  function handle(ready: Ready): BenchChild<Ready> {
+    return {
+      pid: child.pid as number,
+      ready,
+      call<T>(command: string, args?: unknown): Promise<T> {
+        if (child.exitCode !== null || child.signalCode !== null) return Promise.reject(new Error(`${script} has exited: ${stderr.trim()}`));
+        const id = nextId++;
+        return new Promise<T>((resolve, reject) => {
+          pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+          child.stdin?.write(`${JSON.stringify({ id, command, args })}\n`);
+        });
+      },
+      async stop() {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const force = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+        child.stdin?.end();
+        await exited;
+        clearTimeout(force);
+      },
+    };
+  }
+}

@@ -1,0 +1,185 @@
+// The subscriber alone in its process, fed by the simulator: catches job sets
+// up into a store (ingest), holds many subscriptions at once (scale), or reads
+// the same streams and discards them (the decode ceiling).
+import { pino } from "pino";
+import type { Histogram } from "prom-client";
+import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
+import { createMetricsRegistry, type Registry } from "../../src/observability/metrics.js";
+import { openStore } from "../../src/store/open.js";
+import type { JobSetKey, JobStore } from "../../src/store/store.js";
+import { createArmadaClient } from "../../src/subscriber/armada-client.js";
+import { createSubscriber, SUBSCRIBER_DEFAULTS, type Subscriber, type SubscriberOptions } from "../../src/subscriber/index.js";
+import { serveCommands } from "../lib/serve-commands.js";
+import type { ExpectedJob, StoreChoice } from "./protocol.js";
+
+export interface SubscribeRequest {
+  readonly store: StoreChoice;
+  readonly armadaUrl: string;
+  readonly jobSets: readonly JobSetKey[];
+  /** Jobs whose final state is known: each must be answered with it once caught up. */
+  readonly verify: readonly ExpectedJob[];
+  /** Settings that differ from the defaults, e.g. more upstream connections for 10k job sets. */
+  readonly settings?: Partial<SubscriberOptions>;
+  /** Keep the subscriptions open afterwards (scale), instead of closing everything (ingest). */
+  readonly keep: boolean;
+}
+
+export interface SubscribeResult {
+  /** From the first call to the last job set's history being in the store. */
+  readonly ms: number;
+  readonly mismatches: number;
+  readonly failures: readonly string[];
+  readonly rssBefore: number;
+  readonly rssAfter: number;
+  readonly heapBefore: number;
+  readonly heapAfter: number;
+  /** CPU time this process used during the catch-up. */
+  readonly cpuMs: number;
+}
+
+export interface DecodeResult {
+  readonly ms: number;
+  readonly events: number;
+  readonly cpuMs: number;
+}
+
+// The history of a big job set takes longer than the default wait; the bench waits for all of it.
+const CATCH_UP_WAIT_MS = 600_000;
+const EXPECTED_STATE: Readonly<Record<ExpectedJob["state"], State>> = {
+  succeeded: State.SUCCEEDED,
+  failed: State.FAILED,
+  cancelled: State.CANCELLED,
+};
+
+const logger = pino({ level: "silent" });
+let held: { subscriber: Subscriber; store: JobStore; metrics: Registry } | undefined;
+
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+function settledMemory(): NodeJS.MemoryUsage {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  collect?.();
+  collect?.();
+  return process.memoryUsage();
+}
+
+async function release(): Promise<void> {
+  if (!held) return;
+  const { subscriber, store } = held;
+  held = undefined;
+  await subscriber.close();
+  await store.close();
+}
+
+async function subscribe(request: SubscribeRequest): Promise<SubscribeResult> {
+  await release();
+  const before = settledMemory();
+  const metrics = createMetricsRegistry({ processMetrics: false });
+  const store = openStore(request.store, { ttlSeconds: 86_400, logger });
+  const subscriber = createSubscriber(
+    {
+      ...SUBSCRIBER_DEFAULTS,
+      catchUpWaitMs: CATCH_UP_WAIT_MS,
+      ...request.settings,
+      armadaUrl: request.armadaUrl,
+      credentials: { kind: "none" },
+      replicaId: `bench-${process.pid}`,
+    },
+    { store, logger, metrics },
+  );
+  held = { subscriber, store, metrics };
+  const signal = new AbortController().signal;
+  const started = performance.now();
+  const cpuBefore = cpuMs();
+  const answers = await Promise.all(request.jobSets.map((jobSet) => subscriber.status({ ...jobSet, jobId: "bench-no-such-job" }, signal)));
+  const ms = performance.now() - started;
+  const cpu = cpuMs() - cpuBefore;
+  const failures = [...new Set(answers.filter((a) => a.state !== State.JOB_ID_NOT_FOUND).map((a) => `${State[a.state]}: ${a.error}`))];
+  let mismatches = 0;
+  for (const job of request.verify) {
+    if ((await subscriber.status(job, signal)).state !== EXPECTED_STATE[job.state]) mismatches++;
+  }
+  const after = settledMemory();
+  if (!request.keep) await release();
+  return { ms, mismatches, failures, rssBefore: before.rss, rssAfter: after.rss, heapBefore: before.heapUsed, heapAfter: after.heapUsed, cpuMs: cpu };
+}
+
+/** Events written to the store so far, by the held subscriber's own count. */
+async function eventsWritten(): Promise<number> {
+  const metric = held?.metrics.getSingleMetric("jobservice_store_write_batch_events") as Histogram | undefined;
+  if (!metric) return 0;
+  const { values } = await metric.get();
+  return values.find((v) => v.metricName === "jobservice_store_write_batch_events_sum")?.value ?? 0;
+}
+
+let watcher: { base: number; firstWrite?: number; timer: NodeJS.Timeout } | undefined;
+
+/** Starts watching the written-event count, noting when the first write past now happens; resolves with the count now. */
+async function watchEvents(): Promise<number> {
+  if (watcher) clearInterval(watcher.timer);
+  const base = await eventsWritten();
+  const current: { base: number; firstWrite?: number; timer: NodeJS.Timeout } = {
+    base,
+    timer: setInterval(() => {
+      void eventsWritten().then((written) => {
+        if (current.firstWrite === undefined && written > base) current.firstWrite = performance.now();
+      });
+    }, 2),
+  };
+  watcher = current;
+  return base;
+}
+
+/**
+ * Waits until `count` events past the watched base are written; times from the
+ * first of them, so the time the simulator spends planning a load is left out.
+ */
+async function waitForEvents({ count, timeoutMs }: { count: number; timeoutMs: number }): Promise<{ ms: number; written: number }> {
+  const current = watcher;
+  if (!current) throw new Error("waitForEvents needs watchEvents first");
+  const deadline = performance.now() + timeoutMs;
+  let written = await eventsWritten();
+  while (written < current.base + count && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    written = await eventsWritten();
+  }
+  clearInterval(current.timer);
+  watcher = undefined;
+  const ms = current.firstWrite === undefined ? Number.NaN : performance.now() - current.firstWrite;
+  return { ms, written: written - current.base };
+}
+
+async function decode({ armadaUrl, jobSets }: { armadaUrl: string; jobSets: readonly JobSetKey[] }): Promise<DecodeResult> {
+  const client = createArmadaClient({ ...SUBSCRIBER_DEFAULTS, url: armadaUrl, authorization: async () => undefined });
+  const signal = new AbortController().signal;
+  const started = performance.now();
+  const cpuBefore = cpuMs();
+  try {
+    const counts = await Promise.all(
+      jobSets.map(async (jobSet) => {
+        let events = 0;
+        for await (const message of client.jobSetEvents({ ...jobSet, fromMessageId: "", watch: false }, signal)) if (message.id) events++;
+        return events;
+      }),
+    );
+    return { ms: performance.now() - started, events: counts.reduce((a, b) => a + b, 0), cpuMs: cpuMs() - cpuBefore };
+  } finally {
+    client.close();
+  }
+}
+
+serveCommands(
+  { pid: process.pid },
+  {
+    subscribe,
+    decode,
+    watchEvents,
+    waitForEvents,
+    release,
+    memory: async () => settledMemory(),
+  },
+  release,
+);

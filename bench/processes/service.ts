@@ -1,0 +1,53 @@
+// The service under test, alone in its process: the real one-port listener,
+// answering GetJobStatus either through the subscriber and a store (as
+// `jobservice serve` does) or with a constant (the empty-handler baseline).
+import { pino } from "pino";
+import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
+import { createMetricsRegistry } from "../../src/observability/metrics.js";
+import { startService } from "../../src/server/service.js";
+import type { JobStatusSource } from "../../src/status/answer.js";
+import { openStore } from "../../src/store/open.js";
+import { createSubscriber, SUBSCRIBER_DEFAULTS, type Subscriber } from "../../src/subscriber/index.js";
+import { processOptions, serveCommands } from "../lib/serve-commands.js";
+import type { StoreChoice } from "./protocol.js";
+
+export interface ServiceProcessOptions {
+  /** "empty": every call answers RUNNING without touching a store or a subscription. */
+  readonly answer: "subscriber" | "empty";
+  readonly store: StoreChoice;
+  readonly armadaUrl: string;
+}
+
+const options = processOptions<ServiceProcessOptions>();
+const logger = pino({ level: "silent" });
+const metrics = createMetricsRegistry({ processMetrics: true });
+const store = openStore(options.store, { ttlSeconds: 86_400, logger });
+let subscriber: Subscriber | undefined;
+let status: JobStatusSource;
+if (options.answer === "subscriber") {
+  subscriber = createSubscriber(
+    { ...SUBSCRIBER_DEFAULTS, armadaUrl: options.armadaUrl, credentials: { kind: "none" }, replicaId: `bench-${process.pid}` },
+    { store, logger, metrics },
+  );
+  status = subscriber;
+} else {
+  status = { status: async () => ({ state: State.RUNNING, error: "" }) };
+}
+const service = await startService(
+  { host: "127.0.0.1", port: 0, maxRequestBytes: 65_536, shutdownGraceSeconds: 1 },
+  { store, logger, metrics, status },
+);
+
+serveCommands(
+  { port: service.listener.port },
+  {
+    async memory() {
+      return process.memoryUsage();
+    },
+  },
+  async () => {
+    await service.stop();
+    await subscriber?.close();
+    await store.close();
+  },
+);

@@ -1,0 +1,171 @@
+import { alternate } from "../lib/alternate.js";
+import { processScript, startChild } from "../lib/child.js";
+import type { BenchContext } from "../lib/context.js";
+import { redisAdmin, type CommandCounts } from "../lib/redis-admin.js";
+import { fixed, percent, type Row, type SuiteOutcome, type TargetCheck } from "../lib/report.js";
+import { runTool } from "../lib/run-tool.js";
+import { median, pairedRatio } from "../lib/stats.js";
+import type { DecodeResult, SubscribeResult } from "../processes/ingest.js";
+import type { BulkSummary } from "../processes/protocol.js";
+
+const QUEUE = "ingest";
+const VERIFY_JOBS = 100;
+// The Redis ceiling: one pipelined HSET per event, with a value the size of a stored job record.
+const REDIS_BENCHMARK_PIPELINE = 64;
+const REDIS_BENCHMARK_VALUE_BYTES = 120;
+const REDIS_BENCHMARK_REQUESTS = 200_000;
+const TARGETS = { memory: 50_000, redis: 25_000, roundTripsPerEvent: 0.1, bytesPerJob: 250 };
+
+/** One catch-up run; busy = CPU time ÷ wall time of a process (1 = one core saturated). */
+interface IngestRun {
+  readonly eventsPerSecond: number;
+  readonly simulatorBusy?: number;
+  readonly readerBusy?: number;
+  readonly counts?: CommandCounts;
+  readonly bytesPerJob?: number;
+}
+
+/** Events per second from the simulator through the subscriber into each store, against the decode and Redis ceilings. */
+export async function ingestSuite(context: BenchContext): Promise<SuiteOutcome> {
+  const { simulator, scale } = context;
+  const ingester = await startChild<{ pid: number }>(processScript("ingest"), {}, ["--expose-gc"]);
+  const admin = redisAdmin(context.redisUrl);
+  const scenarios = [
+    { name: `1 job set × ${fixed(scale.ingest.bigJobs)} jobs`, prefix: "ingest-big-", jobSets: 1, jobsPerSet: scale.ingest.bigJobs },
+    { name: `${fixed(scale.ingest.smallSets)} job sets × ${scale.ingest.smallJobs} jobs`, prefix: "ingest-small-", jobSets: scale.ingest.smallSets, jobsPerSet: scale.ingest.smallJobs },
+  ];
+  const rows: Row[] = [];
+  const targets: TargetCheck[] = [];
+  const notes: string[] = [];
+  const data: Record<string, unknown> = {};
+  const worst = { memory: Infinity, redis: Infinity, roundTrips: 0, bytes: 0 };
+  try {
+    for (const scenario of scenarios) {
+      const bulk = await simulator.call<BulkSummary>("bulk", { queue: QUEUE, prefix: scenario.prefix, jobSets: scenario.jobSets, jobsPerSet: scenario.jobsPerSet, wait: true, sample: VERIFY_JOBS });
+      const jobs = scenario.jobSets * scenario.jobsPerSet;
+      const subscribe = async (store: "memory" | "redis"): Promise<IngestRun> =>
+        busyRun(async () => {
+          const result = await ingester.call<SubscribeResult>("subscribe", {
+            store: store === "memory" ? { kind: "memory" } : { kind: "redis", url: context.redisUrl },
+            armadaUrl: simulator.ready.url,
+            jobSets: bulk.jobSets,
+            verify: bulk.sample,
+            keep: false,
+          });
+          if (result.failures.length > 0 || result.mismatches > 0) {
+            throw new Error(`ingest into ${store} went wrong: ${result.mismatches} of ${bulk.sample.length} jobs in the wrong state; ${result.failures.join("; ")}`);
+          }
+          return { events: bulk.totalEvents, ms: result.ms, cpuMs: result.cpuMs };
+        });
+      const busyRun = async (run: () => Promise<{ events: number; ms: number; cpuMs: number }>): Promise<IngestRun> => {
+        const simulatorBefore = await simulator.call<number>("cpu");
+        const result = await run();
+        const simulatorAfter = await simulator.call<number>("cpu");
+        return {
+          eventsPerSecond: (result.events / result.ms) * 1000,
+          simulatorBusy: (simulatorAfter - simulatorBefore) / result.ms,
+          readerBusy: result.cpuMs / result.ms,
+        };
+      };
+      context.log(`ingest: ${scenario.name} (${fixed(bulk.totalEvents)} events), ${scale.rounds} alternating rounds`);
+      const results = await alternate<IngestRun>(
+        scale.rounds,
+        [
+          {
+            name: "decode",
+            run: () =>
+              busyRun(async () => {
+                const decoded = await ingester.call<DecodeResult>("decode", { armadaUrl: simulator.ready.url, jobSets: bulk.jobSets });
+                if (decoded.events !== bulk.totalEvents) throw new Error(`decoded ${decoded.events} events, expected ${bulk.totalEvents}`);
+                return decoded;
+              }),
+          },
+          { name: "memory", run: () => subscribe("memory") },
+          { name: "redis-benchmark", run: async () => ({ eventsPerSecond: await redisBenchmark(context.redisUrl) }) },
+          {
+            name: "redis",
+            run: async () => {
+              await admin.reset();
+              const run = await subscribe("redis");
+              const counts = await admin.commandCounts();
+              const bytesPerJob = (await admin.memoryUsage(bulk.jobSets)) / jobs;
+              return { ...run, counts, bytesPerJob };
+            },
+          },
+        ],
+        (name, r) => context.log(`  ${name}: ${fixed(r.eventsPerSecond)} events/s${r.simulatorBusy === undefined ? "" : ` (simulator ${percent(r.simulatorBusy)} of a core, reader ${percent(r.readerBusy ?? NaN)})`}`),
+      );
+      const rate = (name: string): number[] => (results.get(name) ?? []).map((r) => r.eventsPerSecond);
+      const busy = (name: string, side: "simulatorBusy" | "readerBusy"): string => percent(median((results.get(name) ?? []).map((r) => r[side] ?? NaN)));
+      const decode = rate("decode");
+      const memory = rate("memory");
+      const ceiling = rate("redis-benchmark");
+      const redisRuns = results.get("redis") ?? [];
+      const redis = rate("redis");
+      const commandsPerEvent = median(redisRuns.map((r) => (r.counts?.commands ?? NaN) / bulk.totalEvents));
+      const roundTripsPerEvent = median(redisRuns.map((r) => (r.counts?.roundTrips ?? NaN) / bulk.totalEvents));
+      const bytesPerJob = median(redisRuns.map((r) => r.bytesPerJob ?? NaN));
+      notes.push(
+        `CPU during ${scenario.name} (median share of one core): decode runs — simulator ${busy("decode", "simulatorBusy")}, decoder ${busy("decode", "readerBusy")}; memory runs — simulator ${busy("memory", "simulatorBusy")}, subscriber ${busy("memory", "readerBusy")}; redis runs — simulator ${busy("redis", "simulatorBusy")}, subscriber ${busy("redis", "readerBusy")}.`,
+      );
+      data[scenario.name] = { events: bulk.totalEvents, jobs, decode, memory, redisBenchmark: ceiling, redis: redisRuns };
+      rows.push(
+        {
+          measure: `Ingest, ${scenario.name}`,
+          subject: "subscriber → memory store",
+          baseline: "same streams decoded and discarded",
+          ratio: pairedRatio(memory, decode),
+          absolute: `${fixed(median(memory))} / ${fixed(median(decode))} events/s`,
+        },
+        {
+          measure: `Ingest, ${scenario.name}`,
+          subject: "subscriber → redis store",
+          baseline: "same streams decoded and discarded",
+          ratio: pairedRatio(redis, decode),
+          absolute: `${fixed(median(redis))} / ${fixed(median(decode))} events/s`,
+        },
+        {
+          measure: `Ingest, ${scenario.name}`,
+          subject: "subscriber → redis store",
+          baseline: `redis-benchmark HSET -P ${REDIS_BENCHMARK_PIPELINE}`,
+          ratio: pairedRatio(redis, ceiling),
+          absolute: `${fixed(median(redis))} / ${fixed(median(ceiling))} events (HSETs)/s`,
+        },
+        {
+          measure: `Redis cost, ${scenario.name}`,
+          subject: "commands and round trips per event; bytes per job",
+          baseline: "—",
+          ratio: null,
+          absolute: `${fixed(commandsPerEvent, 3)} commands/event, ${fixed(roundTripsPerEvent, 4)} round trips/event, ${fixed(bytesPerJob)} bytes/job (MEMORY USAGE)`,
+        },
+      );
+      notes.push(`Redis commands for ${scenario.name} (one run): ${Object.entries(redisRuns[0]?.counts?.byCommand ?? {}).map(([c, n]) => `${c} ${n}`).join(", ")}.`);
+      worst.memory = Math.min(worst.memory, median(memory));
+      worst.redis = Math.min(worst.redis, median(redis));
+      worst.roundTrips = Math.max(worst.roundTrips, roundTripsPerEvent);
+      worst.bytes = Math.max(worst.bytes, bytesPerJob);
+    }
+    targets.push(
+      { target: `Ingest ≥ ${fixed(TARGETS.memory)} events/s into memory`, measured: `${fixed(worst.memory)} events/s (slower scenario)`, met: worst.memory >= TARGETS.memory },
+      { target: `Ingest ≥ ${fixed(TARGETS.redis)} events/s into redis`, measured: `${fixed(worst.redis)} events/s (slower scenario)`, met: worst.redis >= TARGETS.redis },
+      { target: `≤ ${TARGETS.roundTripsPerEvent} store round trips per event in bursts`, measured: `${fixed(worst.roundTrips, 4)}`, met: worst.roundTrips <= TARGETS.roundTripsPerEvent },
+      { target: `≤ ${TARGETS.bytesPerJob} bytes of Redis memory per job`, measured: `${fixed(worst.bytes)} bytes (larger scenario)`, met: worst.bytes <= TARGETS.bytesPerJob },
+    );
+    return { name: "ingest", data, rows, targets, notes };
+  } finally {
+    await admin.close();
+    await ingester.stop();
+  }
+}
+
+async function redisBenchmark(redisUrl: string): Promise<number> {
+  const { hostname, port } = new URL(redisUrl);
+  const output = await runTool(
+    "redis-benchmark",
+    ["-h", hostname, "-p", port, "-P", String(REDIS_BENCHMARK_PIPELINE), "-c", "4", "-n", String(REDIS_BENCHMARK_REQUESTS), "-r", "1000000", "-d", String(REDIS_BENCHMARK_VALUE_BYTES), "-t", "hset", "--csv"],
+    60_000,
+  );
+  const rps = /"HSET","([\d.]+)"/.exec(output.stdout)?.[1];
+  if (output.code !== 0 || rps === undefined) throw new Error(`redis-benchmark failed: ${output.stderr.trim() || output.stdout.trim()}`);
+  return Number(rps);
+}

@@ -1,0 +1,144 @@
+import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
+import type { JobKey } from "../../src/store/store.js";
+import { alternate, type Contender } from "../lib/alternate.js";
+import { processScript, startChild, type BenchChild } from "../lib/child.js";
+import type { BenchContext } from "../lib/context.js";
+import { connectJsonBody, GET_JOB_STATUS_PATH, grpcRequestBody } from "../lib/grpc-frame.js";
+import { autocannon, h2load, type LoadResult } from "../lib/load.js";
+import { fixed, percent, type Row, type SuiteOutcome, type TargetCheck } from "../lib/report.js";
+import { median, pairedRatio } from "../lib/stats.js";
+import type { ServiceProcessOptions } from "../processes/service.js";
+
+const CONCURRENCY = 64;
+const OFFERED_RPS = 2_000;
+const H2_CLIENTS = 8;
+const OPEN_LOOP_CLIENTS = 4;
+const GRPC_HEADERS = { "content-type": "application/grpc", te: "trailers" };
+const JSON_HEADERS = { "content-type": "application/json" };
+
+interface Subject {
+  readonly name: string;
+  readonly service: BenchChild<{ port: number }>;
+  readonly key: JobKey;
+}
+
+type Protocol = "gRPC h2c" | "Connect JSON HTTP/1.1";
+
+export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome> {
+  const { scale, simulator } = context;
+  const ready = simulator.ready;
+  const terminal: JobKey = { ...ready.readSet, jobId: ready.terminalJobId };
+  const running: JobKey = { ...ready.readSet, jobId: ready.runningJobId };
+  const start = (options: ServiceProcessOptions): Promise<BenchChild<{ port: number }>> => startChild(processScript("service"), options);
+  const [empty, memory, redis] = await Promise.all([
+    start({ answer: "empty", store: { kind: "memory" }, armadaUrl: ready.url }),
+    start({ answer: "subscriber", store: { kind: "memory" }, armadaUrl: ready.url }),
+    start({ answer: "subscriber", store: { kind: "redis", url: context.redisUrl }, armadaUrl: ready.url }),
+  ]);
+  try {
+    // The first call subscribes and waits for the job set's history; every later one reads the store.
+    for (const service of [memory, redis]) {
+      await expectState(service.ready.port, terminal, State.SUCCEEDED);
+      await expectState(service.ready.port, running, State.RUNNING);
+    }
+    const keys = { terminal, running };
+    const subjects: Subject[] = [
+      { name: "empty handler", service: empty, key: terminal },
+      ...(["memory", "redis"] as const).flatMap((store) =>
+        scale.readJobKinds.map((kind) => ({ name: `${store}, ${kind} job`, service: store === "memory" ? memory : redis, key: keys[kind] })),
+      ),
+    ];
+    const grpcRun = (subject: Subject, rpsPerClient?: number): Promise<LoadResult> =>
+      h2load({
+        url: `http://127.0.0.1:${subject.service.ready.port}${GET_JOB_STATUS_PATH}`,
+        body: grpcRequestBody(subject.key),
+        headers: GRPC_HEADERS,
+        clients: rpsPerClient === undefined ? H2_CLIENTS : OPEN_LOOP_CLIENTS,
+        streamsPerClient: rpsPerClient === undefined ? CONCURRENCY / H2_CLIENTS : CONCURRENCY,
+        durationS: scale.loadSeconds,
+        warmUpS: scale.warmUpSeconds,
+        rpsPerClient,
+      });
+    const jsonRun = (subject: Subject): Promise<LoadResult> =>
+      autocannon({
+        url: `http://127.0.0.1:${subject.service.ready.port}${GET_JOB_STATUS_PATH}`,
+        body: connectJsonBody(subject.key),
+        headers: JSON_HEADERS,
+        connections: CONCURRENCY,
+        durationS: scale.loadSeconds,
+      });
+
+    context.log("read path: warming up every service");
+    for (const subject of subjects.filter((s) => s.key === terminal)) {
+      await grpcRun(subject);
+      await jsonRun(subject);
+    }
+
+    const closedLoop: Record<Protocol, Map<string, LoadResult[]>> = {
+      "gRPC h2c": await measure(context, "gRPC h2c, concurrency 64", subjects, scale.rounds, (s) => grpcRun(s)),
+      "Connect JSON HTTP/1.1": await measure(context, "Connect JSON, concurrency 64", subjects, scale.rounds, jsonRun),
+    };
+    const openSubjects = subjects.filter((s) => s.key === terminal);
+    const openLoop = await measure(context, `gRPC h2c at ${OFFERED_RPS} req/s`, openSubjects, scale.rounds, (s) => grpcRun(s, OFFERED_RPS / OPEN_LOOP_CLIENTS));
+
+    const rows: Row[] = [];
+    const targets: TargetCheck[] = [];
+    for (const [protocol, results] of Object.entries(closedLoop) as [Protocol, Map<string, LoadResult[]>][]) {
+      const baseline = results.get("empty handler") ?? [];
+      for (const subject of subjects.slice(1)) {
+        const runs = results.get(subject.name) ?? [];
+        rows.push({
+          measure: `Read throughput, ${protocol}, c=${CONCURRENCY}`,
+          subject: subject.name,
+          baseline: "empty handler, same listener",
+          ratio: pairedRatio(runs.map((r) => r.rps), baseline.map((r) => r.rps)),
+          absolute: `${fixed(median(runs.map((r) => r.rps)))} / ${fixed(median(baseline.map((r) => r.rps)))} req/s; p50 ${fixed(median(runs.map((r) => r.p50Ms)), 2)} ms, p99 ${fixed(median(runs.map((r) => r.p99Ms)), 2)} ms, max ${fixed(Math.max(...runs.map((r) => r.maxMs)), 1)} ms`,
+        });
+      }
+      for (const [store, floor] of [["memory", 0.85], ["redis", 0.6]] as const) {
+        const worst = Math.min(
+          ...subjects
+            .filter((s) => s.name.startsWith(store))
+            .map((s) => pairedRatio((results.get(s.name) ?? []).map((r) => r.rps), baseline.map((r) => r.rps))),
+        );
+        targets.push({
+          target: `Read path on ${store} ≥ ${percent(floor)} of the empty handler, ${protocol}, c=${CONCURRENCY}`,
+          measured: `${percent(worst)}${scale.readJobKinds.length > 1 ? " (worse of terminal / running job)" : " (terminal job)"}`,
+          met: worst >= floor,
+        });
+      }
+    }
+    const openBaseline = openLoop.get("empty handler") ?? [];
+    for (const subject of openSubjects) {
+      const runs = openLoop.get(subject.name) ?? [];
+      rows.push({
+        measure: `Read p99 latency, gRPC h2c, ${fixed(OFFERED_RPS)} req/s offered`,
+        subject: subject.name,
+        baseline: subject.name === "empty handler" ? "—" : "empty handler, same listener",
+        ratio: subject.name === "empty handler" ? null : pairedRatio(runs.map((r) => r.p99Ms), openBaseline.map((r) => r.p99Ms)),
+        absolute: `p50 ${fixed(median(runs.map((r) => r.p50Ms)), 2)} ms, p99 ${fixed(median(runs.map((r) => r.p99Ms)), 2)} ms / ${fixed(median(openBaseline.map((r) => r.p99Ms)), 2)} ms; achieved ${fixed(median(runs.map((r) => r.rps)))} req/s`,
+      });
+      if (subject.name === "empty handler") continue;
+      const p99 = median(runs.map((r) => r.p99Ms));
+      targets.push({ target: `p99 ≤ 5 ms at ${fixed(OFFERED_RPS)} req/s offered (${subject.name})`, measured: `${fixed(p99, 2)} ms`, met: p99 <= 5 });
+    }
+    const failed = [...Object.values(closedLoop), openLoop].flatMap((m) => [...m.values()].flat()).reduce((sum, r) => sum + r.failed, 0);
+    const notes = [`Read path: ${failed} failed requests over all load runs; every service answered the expected state before the load.`];
+    return { name: "read path", data: { closedLoop: Object.fromEntries(Object.entries(closedLoop).map(([p, m]) => [p, Object.fromEntries(m)])), openLoop: Object.fromEntries(openLoop) }, rows, targets, notes };
+  } finally {
+    await Promise.all([empty.stop(), memory.stop(), redis.stop()]);
+  }
+}
+
+async function measure(context: BenchContext, label: string, subjects: readonly Subject[], rounds: number, run: (subject: Subject) => Promise<LoadResult>): Promise<Map<string, LoadResult[]>> {
+  context.log(`read path: ${label}, ${rounds} alternating rounds`);
+  const contenders: Contender<LoadResult>[] = subjects.map((subject) => ({ name: subject.name, run: () => run(subject) }));
+  return alternate(rounds, contenders, (name, result) => context.log(`  ${name}: ${fixed(result.rps)} req/s, p99 ${fixed(result.p99Ms, 2)} ms${result.failed ? `, ${result.failed} failed` : ""}`));
+}
+
+async function expectState(port: number, key: JobKey, expected: State): Promise<void> {
+  const response = await fetch(`http://127.0.0.1:${port}${GET_JOB_STATUS_PATH}`, { method: "POST", headers: JSON_HEADERS, body: connectJsonBody(key) });
+  const body = (await response.json()) as { state?: string };
+  const state = body.state ?? State[State.SUBMITTED];
+  if (state !== State[expected]) throw new Error(`the service answered ${JSON.stringify(body)} for ${key.jobId}, expected ${State[expected]}`);
+}

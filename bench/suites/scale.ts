@@ -1,0 +1,104 @@
+import { processScript, startChild } from "../lib/child.js";
+import { connectionsTo } from "../lib/connections.js";
+import type { BenchContext } from "../lib/context.js";
+import { fixed, type Row, type SuiteOutcome, type TargetCheck } from "../lib/report.js";
+import type { SubscribeResult } from "../processes/ingest.js";
+import type { BulkSummary } from "../processes/protocol.js";
+import { SUBSCRIBER_DEFAULTS } from "../../src/subscriber/index.js";
+
+const QUEUE = "scale";
+const TARGET = { subscriptions: 10_000, rssBytes: 1024 ** 3, connections: 10 };
+const MIB = 1024 ** 2;
+const LIVE_TIMEOUT_MS = 60_000;
+
+interface ScaleResult {
+  readonly subscriptions: number;
+  readonly maxConnections: number;
+  readonly catchUpMs: number;
+  readonly rssBefore: number;
+  readonly rssAfter: number;
+  readonly heapAfter: number;
+  readonly connections: number;
+  readonly liveEvents: number;
+  readonly liveEventsPerSecond: number;
+}
+
+/**
+ * Many job sets followed at once by one process: its memory, its upstream
+ * connections, and the event rate it still carries with all of them live.
+ */
+export async function scaleSuite(context: BenchContext): Promise<SuiteOutcome> {
+  const { simulator, scale } = context;
+  await simulator.call("createQueue", { name: QUEUE });
+  const rows: Row[] = [];
+  const targets: TargetCheck[] = [];
+  const data: ScaleResult[] = [];
+  for (const subscriptions of scale.scaleSubscriptions) {
+    const prefix = `scale-${subscriptions}-`;
+    const history = await simulator.call<BulkSummary>("bulk", { queue: QUEUE, prefix, jobSets: subscriptions, jobsPerSet: 1, wait: true, sample: 100 });
+    // One stream per job set: the pool must hold them all (SUBSCRIBER_DEFAULTS.maxStreamsPerConnection each).
+    const maxConnections = Math.max(SUBSCRIBER_DEFAULTS.maxConnections, Math.ceil(subscriptions / SUBSCRIBER_DEFAULTS.maxStreamsPerConnection));
+    const ingester = await startChild<{ pid: number }>(processScript("ingest"), {}, ["--expose-gc"]);
+    try {
+      context.log(`scale: ${fixed(subscriptions)} subscriptions (${maxConnections} connections at most)`);
+      const subscribed = await ingester.call<SubscribeResult>("subscribe", {
+        store: { kind: "memory" },
+        armadaUrl: simulator.ready.url,
+        jobSets: history.jobSets,
+        verify: history.sample,
+        keep: true,
+        settings: { maxConnections },
+      });
+      if (subscribed.failures.length > 0 || subscribed.mismatches > 0) {
+        throw new Error(`${subscribed.mismatches} wrong answers; ${subscribed.failures.join("; ")}`);
+      }
+      const connections = connectionsTo(ingester.pid, simulator.ready.port);
+      // Live traffic on every subscription at once: one more job per job set, appended as fast as the simulator can.
+      await ingester.call<number>("watchEvents");
+      const live = await simulator.call<BulkSummary>("bulk", { queue: QUEUE, prefix, jobSets: subscriptions, jobsPerSet: 1, wait: false });
+      const done = await ingester.call<{ ms: number; written: number }>("waitForEvents", { count: live.totalEvents, timeoutMs: LIVE_TIMEOUT_MS });
+      const liveEventsPerSecond = (done.written / done.ms) * 1000;
+      if (done.written < live.totalEvents * 0.99) context.log(`  only ${done.written} of ${live.totalEvents} live events were written in time`);
+      const result: ScaleResult = {
+        subscriptions,
+        maxConnections,
+        catchUpMs: subscribed.ms,
+        rssBefore: subscribed.rssBefore,
+        rssAfter: subscribed.rssAfter,
+        heapAfter: subscribed.heapAfter,
+        connections,
+        liveEvents: done.written,
+        liveEventsPerSecond,
+      };
+      data.push(result);
+      const perSubscription = (result.rssAfter - result.rssBefore) / subscriptions;
+      context.log(`  RSS ${fixed(result.rssAfter / MIB)} MiB (+${fixed(perSubscription / 1024, 1)} KiB each), ${connections} connections, ${fixed(liveEventsPerSecond)} live events/s`);
+      rows.push({
+        measure: `Scale: ${fixed(subscriptions)} concurrent subscriptions`,
+        subject: "subscriber (memory store)",
+        baseline: "same process before subscribing",
+        ratio: result.rssAfter / result.rssBefore,
+        absolute: `RSS ${fixed(result.rssAfter / MIB)} / ${fixed(result.rssBefore / MIB)} MiB (${fixed(perSubscription / 1024, 1)} KiB per subscription); ${connections} upstream connections; caught up in ${fixed(result.catchUpMs)} ms; ${fixed(liveEventsPerSecond)} live events/s held across all of them`,
+      });
+      if (subscriptions === TARGET.subscriptions) {
+        targets.push({
+          target: `${fixed(TARGET.subscriptions)} subscriptions in < 1 GiB RSS on ≤ ${TARGET.connections} upstream connections`,
+          measured: `${fixed(result.rssAfter / MIB)} MiB RSS, ${connections} connections`,
+          met: result.rssAfter < TARGET.rssBytes && connections <= TARGET.connections,
+        });
+      }
+    } finally {
+      await ingester.stop();
+    }
+  }
+  if (!scale.scaleSubscriptions.includes(TARGET.subscriptions)) {
+    targets.push({ target: `${fixed(TARGET.subscriptions)} subscriptions in < 1 GiB RSS on ≤ ${TARGET.connections} upstream connections`, measured: "not run in --quick mode", met: null });
+  }
+  return {
+    name: "scale",
+    data,
+    rows,
+    targets,
+    notes: ["Scale runs the subscriber with the default settings except `maxConnections`, raised to ⌈subscriptions ÷ maxStreamsPerConnection⌉ when the default pool cannot hold one stream per job set."],
+  };
+}
