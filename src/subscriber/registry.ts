@@ -3,7 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "../observability/logger.js";
 import type { JobSetKey, JobStore } from "../store/store.js";
 import type { SubscriptionSnapshot } from "./metrics.js";
-import { follow, type FollowDeps, type StreamFailure } from "./subscription.js";
+import { follow, readProgress, type FollowDeps, type StreamFailure } from "./subscription.js";
 
 /**
  * One job set this replica has been asked about. It either owns the job set
@@ -90,8 +90,9 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
    * never stream one job set for longer than a renewal interval.
    */
   async function manage(entry: Entry, resolveReady: () => void, signal: AbortSignal): Promise<void> {
+    let owned = false;
     while (!signal.aborted) {
-      let owned = false;
+      owned = false;
       try {
         owned = await store.lease(entry.jobSet, options.replicaId, options.leaseTtlMs);
       } catch (err) {
@@ -101,15 +102,14 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
       if (owned && !entry.owning) startOwning(entry, resolveReady);
       if (!owned && entry.owning) await stopOwning(entry);
       if (!owned && !entry.ready) {
-        const progress = await store.read({ ...entry.jobSet, jobId: "" }).then((l) => l.progress, () => undefined);
+        const progress = await readProgress(store, entry.jobSet).catch(() => undefined);
         if (progress?.caughtUp || progress?.error) markReady(entry, resolveReady);
       }
       const pause = owned || entry.ready ? options.leaseTtlMs / 3 : options.followerPollMs;
       await sleep(pause, undefined, { signal }).catch(() => undefined);
     }
-    const wasOwner = entry.owning !== undefined;
     await stopOwning(entry);
-    if (wasOwner) {
+    if (owned) {
       await store.release(entry.jobSet, options.replicaId).catch((err: unknown) => logger.warn({ err, ...entry.jobSet }, "cannot release a job set's lease"));
     }
   }

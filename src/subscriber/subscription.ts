@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "../observability/logger.js";
-import type { JobSetKey, JobStore } from "../store/store.js";
+import type { JobSetKey, JobSetProgress, JobStore } from "../store/store.js";
 import type { ArmadaClient, JobSetStreamRequest } from "./armada-client.js";
 import { retryDelayMs, type BackoffPolicy } from "./backoff.js";
 import { createBatcher, type Batcher, type StoredProgress } from "./batcher.js";
@@ -58,10 +58,14 @@ export function describeFailure(err: unknown): StreamFailure & { readonly slow: 
   return { reason: "internal", text: `Armada event stream failed: ${err instanceof Error ? err.message : String(err)}`, slow: false };
 }
 
+/** A job set's stored progress: it comes with any job lookup, and no job has an empty id. */
+export async function readProgress(store: JobStore, jobSet: JobSetKey): Promise<JobSetProgress | undefined> {
+  return (await store.read({ ...jobSet, jobId: "" })).progress;
+}
+
 async function readStoredProgress(store: JobStore, jobSet: JobSetKey): Promise<StoredProgress> {
   try {
-    // The progress comes with any job lookup; no job has an empty id.
-    const { progress } = await store.read({ ...jobSet, jobId: "" });
+    const progress = await readProgress(store, jobSet);
     return { cursor: progress?.cursor ?? "", caughtUp: progress?.caughtUp ?? false };
   } catch (err) {
     throw new StoreFailure(`store unavailable: ${err instanceof Error ? err.message : String(err)}`);
