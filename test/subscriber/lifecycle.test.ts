@@ -73,6 +73,8 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
       expect(metrics).toMatch(/jobservice_events_applied_total\{type="succeeded"\} [1-9]/);
       expect(metrics).toMatch(/jobservice_subscriptions_active\{role="owner"\} 1/);
       expect(metrics).toMatch(/jobservice_store_write_batch_seconds_count [1-9]/);
+      expect(metrics).toMatch(/jobservice_job_set_seconds_since_last_event_count 1\b/);
+      expect(metrics).toMatch(/jobservice_catch_up_seconds_count [1-9]/);
     } finally {
       await service.close();
     }
