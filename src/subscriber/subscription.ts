@@ -130,6 +130,11 @@ export async function follow(jobSet: JobSetKey, deps: FollowDeps, hooks: FollowH
   }
 }
 
+/** Between three quarters of `ms` and all of it, so that job sets started together do not all reopen together. */
+function spreadOut(ms: number): number {
+  return Math.round(ms * (0.75 + Math.random() / 4));
+}
+
 function storeFailure(err: unknown): never {
   throw new StoreFailure(`store write failed: ${err instanceof Error ? err.message : String(err)}`);
 }
@@ -149,7 +154,7 @@ async function pump(deps: FollowDeps, batcher: Batcher, hooks: FollowHooks, requ
       ? new QuietStream("no events within the idle limit")
       : new StalledStream(`Armada sent nothing for ${deps.idleTimeoutMs} ms while replaying the job set's history`);
     controller.abort(silence);
-  }, deps.idleTimeoutMs);
+  }, request.watch ? spreadOut(deps.idleTimeoutMs) : deps.idleTimeoutMs);
   let count = 0;
   try {
     for await (const message of deps.client.jobSetEvents(request, controller.signal)) {

@@ -69,6 +69,30 @@ describe.each(STORE_KINDS)("Armada failures, over the %s store", (kind) => {
     }
   });
 
+  it("a quiet live stream is reopened from its cursor after the idle limit, without alarming callers", async () => {
+    const jobSetId = uniqueJobSet("quiet");
+    const [jobId] = sim.submit(QUEUE, jobSetId, [LONG_RUN]);
+    const key = { queue: QUEUE, jobSetId, jobId: jobId! };
+    const service = startSubscriber(store, testOptions(sim.url, { idleTimeoutMs: 200 }));
+    try {
+      await eventually(() => service.status(key), (a) => a.state === State.RUNNING);
+      const cursor = sim.events(QUEUE, jobSetId).at(-1)?.id;
+      const seen = new Set<State>();
+      await eventually(
+        async () => {
+          seen.add((await service.status(key)).state);
+          return streamCalls(sim, jobSetId).filter((c) => c.watch).length;
+        },
+        (watches) => watches >= 3,
+      );
+      expect([...seen]).toEqual([State.RUNNING]);
+      expect(streamCalls(sim, jobSetId).slice(2).every((c) => c.fromMessageId === cursor)).toBe(true);
+      expect(await service.metrics.metrics()).toMatch(/jobservice_armada_reconnects_total\{reason="idle"\} [2-9]/);
+    } finally {
+      await service.close();
+    }
+  });
+
   it("a stalled stream is reopened; while the history stalls callers see CONNECTION_ERR, then the right state", async () => {
     const jobSetId = uniqueJobSet("stall");
     const [jobId] = sim.submit(QUEUE, jobSetId, [LONG_RUN]);
