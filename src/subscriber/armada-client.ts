@@ -107,9 +107,12 @@ export function createArmadaClient(options: ArmadaClientOptions): ArmadaClient {
   // Health has its own connection so that a full pool never delays a readiness probe.
   const health = connect();
 
+  /** Lets waiting streams look for a slot again: all of them when a limit grew, the longest waiting when one slot freed. */
   function wake(): void {
     for (const resume of waiting) resume();
-    waiting.clear();
+  }
+  function wakeOne(): void {
+    waiting.values().next().value?.();
   }
 
   function leastLoaded(): Connection | undefined {
@@ -163,7 +166,7 @@ export function createArmadaClient(options: ArmadaClientOptions): ArmadaClient {
         );
       } finally {
         connection.streams--;
-        wake();
+        wakeOne();
       }
     },
     async healthy(signal) {
