@@ -55,6 +55,8 @@ export function loadServeConfig(env: Readonly<Record<string, string | undefined>
     problems.push(`${describe(setting("tls-cert-file"))} and ${describe(setting("tls-key-file"))}: expected both or neither`);
   }
 
+  const maxSubscriptions = get("max-subscriptions", integer(1, 1_000_000)) ?? SUBSCRIBER_DEFAULTS.maxSubscriptions;
+  const maxConnections = get("armada-connections", integer(1, 256)) ?? SUBSCRIBER_DEFAULTS.maxConnections;
   const config = {
     host: raw.get("host") ?? "0.0.0.0",
     port: get("port", integer(0, 65535)) ?? 60003,
@@ -71,11 +73,14 @@ export function loadServeConfig(env: Readonly<Record<string, string | undefined>
       credentials: credentials(raw, problems, (flag) => describe(setting(flag))),
       catchUpWaitMs: get("catch-up-wait-ms", integer(0, 600_000)) ?? SUBSCRIBER_DEFAULTS.catchUpWaitMs,
       subscriptionExpirySeconds: get("subscription-expiry-seconds", integer(1, 7 * 86400)) ?? SUBSCRIBER_DEFAULTS.subscriptionExpirySeconds,
-      maxSubscriptions: get("max-subscriptions", integer(1, 1_000_000)) ?? SUBSCRIBER_DEFAULTS.maxSubscriptions,
+      maxSubscriptions,
       idleTimeoutMs: get("stream-idle-timeout-ms", integer(1000, 86_400_000)) ?? SUBSCRIBER_DEFAULTS.idleTimeoutMs,
       leaseTtlMs: get("lease-ttl-ms", integer(1000, 3_600_000)) ?? SUBSCRIBER_DEFAULTS.leaseTtlMs,
       replicaId: get("replica-id", nonEmpty) ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`,
-      maxConnections: get("armada-connections", integer(1, 256)) ?? SUBSCRIBER_DEFAULTS.maxConnections,
+      maxConnections,
+      // Every allowed subscription must fit on the pool, or streams past the
+      // pool's capacity would wait for a slot that never frees.
+      maxStreamsPerConnection: Math.max(SUBSCRIBER_DEFAULTS.maxStreamsPerConnection, Math.ceil(maxSubscriptions / maxConnections)),
       batchMaxEvents: get("batch-max-events", integer(1, 100_000)) ?? SUBSCRIBER_DEFAULTS.batchMaxEvents,
       batchMaxDelayMs: get("batch-max-delay-ms", integer(0, 10_000)) ?? SUBSCRIBER_DEFAULTS.batchMaxDelayMs,
     },

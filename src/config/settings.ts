@@ -26,7 +26,7 @@ export const SETTINGS = [
   { env: "JOBSERVICE_SHUTDOWN_GRACE_SECONDS", flag: "shutdown-grace-seconds", default: "10", description: "On SIGTERM/SIGINT, how long in-flight calls may take to finish." },
   { env: "JOBSERVICE_LOG_LEVEL", flag: "log-level", default: "info", description: "fatal, error, warn, info, debug, trace or silent." },
   { env: "ARMADA_URL", flag: "armada-url", default: "http://localhost:50051", description: "Armada's gRPC API: `http://…` for cleartext HTTP/2, `https://…` for TLS." },
-  { env: "ARMADA_CA_FILE", flag: "armada-ca-file", default: "", description: "PEM CA bundle that signs Armada's certificate; the system roots when unset." },
+  { env: "ARMADA_CA_FILE", flag: "armada-ca-file", default: "", description: "PEM CA bundle that signs Armada's certificate; Node's bundled roots (plus NODE_EXTRA_CA_CERTS) when unset." },
   { env: "ARMADA_USERNAME", flag: "armada-username", default: "", description: "Basic auth user (with ARMADA_PASSWORD)." },
   { env: "ARMADA_PASSWORD", flag: "armada-password", default: "", description: "Basic auth password.", secret: true },
   { env: "ARMADA_TOKEN", flag: "armada-token", default: "", description: "Bearer token sent to Armada.", secret: true },
@@ -41,7 +41,7 @@ export const SETTINGS = [
   { env: "JOBSERVICE_STREAM_IDLE_TIMEOUT_MS", flag: "stream-idle-timeout-ms", default: "120000", description: "A stream from Armada silent this long is reopened from its cursor (Armada sends no heartbeats)." },
   { env: "JOBSERVICE_LEASE_TTL_MS", flag: "lease-ttl-ms", default: "15000", description: "With a shared store, how long a replica's claim on a job set lasts unless renewed." },
   { env: "JOBSERVICE_REPLICA_ID", flag: "replica-id", default: "", description: "This replica's name in leases; host name, process id and a random suffix when unset." },
-  { env: "JOBSERVICE_ARMADA_CONNECTIONS", flag: "armada-connections", default: "4", description: "Most HTTP/2 connections to Armada; streams are multiplexed over them." },
+  { env: "JOBSERVICE_ARMADA_CONNECTIONS", flag: "armada-connections", default: "4", description: "Most HTTP/2 connections to Armada; streams are multiplexed over them, as many per connection as Armada allows." },
   { env: "JOBSERVICE_BATCH_MAX_EVENTS", flag: "batch-max-events", default: "200", description: "Events applied to the store in one atomic write, at most." },
   { env: "JOBSERVICE_BATCH_MAX_DELAY_MS", flag: "batch-max-delay-ms", default: "5", description: "How long the first event of a batch may wait for others." },
 ] as const satisfies readonly Setting[];

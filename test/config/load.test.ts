@@ -71,6 +71,11 @@ describe("Armada connection settings", () => {
     expect(loadServeConfig({}, []).subscriber).toMatchObject({ armadaUrl: "http://localhost:50051", credentials: { kind: "none" }, subscriptionExpirySeconds: 300 });
   });
 
+  it("sizes the connection pool to hold every allowed subscription", () => {
+    const { subscriber } = loadServeConfig({ JOBSERVICE_MAX_SUBSCRIPTIONS: "10000", JOBSERVICE_ARMADA_CONNECTIONS: "4" }, []);
+    expect(subscriber.maxConnections * subscriber.maxStreamsPerConnection).toBeGreaterThanOrEqual(10000);
+  });
+
   it("accepts only http and https Armada URLs", () => {
     expect(problemsOf({ ARMADA_URL: "grpc://armada:50051" })[0]).toMatch(/^ARMADA_URL \(--armada-url\): expected a URL starting with http:\/\/ or https:\/\//);
   });
