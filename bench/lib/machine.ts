@@ -1,14 +1,14 @@
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { cpus, release, totalmem } from "node:os";
 import type { BenchMeta } from "./report.js";
 import { toolVersion } from "./tools.js";
 
-const require = createRequire(import.meta.url);
+const NODE_MODULES = new URL("../../node_modules/", import.meta.url);
 
+/** Read from the file: some packages' exports hide their package.json from require. */
 function packageVersion(name: string): string {
   try {
-    return (require(`${name}/package.json`) as { version: string }).version;
+    return (JSON.parse(readFileSync(new URL(`${name}/package.json`, NODE_MODULES), "utf8")) as { version: string }).version;
   } catch {
     return "unknown";
   }

@@ -1,6 +1,6 @@
 // The subscriber alone in its process, fed by the simulator: catches job sets
-// up into a store (ingest), holds many subscriptions at once (scale), or reads
-// the same streams and discards them (the decode ceiling).
+// up into a store and holds their subscriptions (ingest, scale) until told to
+// release them, or reads the same streams and discards them (the decode ceiling).
 import { pino } from "pino";
 import type { Histogram } from "prom-client";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
@@ -16,23 +16,17 @@ export interface SubscribeRequest {
   readonly store: StoreChoice;
   readonly armadaUrl: string;
   readonly jobSets: readonly JobSetKey[];
-  /** Jobs whose final state is known: each must be answered with it once caught up. */
-  readonly verify: readonly ExpectedJob[];
   /** Settings that differ from the defaults, e.g. more upstream connections for 10k job sets. */
   readonly settings?: Partial<SubscriberOptions>;
-  /** Keep the subscriptions open afterwards (scale), instead of closing everything (ingest). */
-  readonly keep: boolean;
 }
 
 export interface SubscribeResult {
   /** From the first call to the last job set's history being in the store. */
   readonly ms: number;
-  readonly mismatches: number;
   readonly failures: readonly string[];
-  readonly rssBefore: number;
-  readonly rssAfter: number;
-  readonly heapBefore: number;
-  readonly heapAfter: number;
+  /** The process's memory before the first call and once every job set is caught up, after a full GC. */
+  readonly memoryBefore: NodeJS.MemoryUsage;
+  readonly memoryAfter: NodeJS.MemoryUsage;
   /** CPU time this process used during the catch-up. */
   readonly cpuMs: number;
 }
@@ -98,13 +92,19 @@ async function subscribe(request: SubscribeRequest): Promise<SubscribeResult> {
   const ms = performance.now() - started;
   const cpu = cpuMs() - cpuBefore;
   const failures = [...new Set(answers.filter((a) => a.state !== State.JOB_ID_NOT_FOUND).map((a) => `${State[a.state]}: ${a.error}`))];
-  let mismatches = 0;
-  for (const job of request.verify) {
-    if ((await subscriber.status(job, signal)).state !== EXPECTED_STATE[job.state]) mismatches++;
-  }
   const after = settledMemory();
-  if (!request.keep) await release();
-  return { ms, mismatches, failures, rssBefore: before.rss, rssAfter: after.rss, heapBefore: before.heapUsed, heapAfter: after.heapUsed, cpuMs: cpu };
+  return { ms, failures, memoryBefore: before, memoryAfter: after, cpuMs: cpu };
+}
+
+/** How many of the jobs the held subscriber answers with a state other than their known final one. */
+async function verify({ jobs }: { jobs: readonly ExpectedJob[] }): Promise<number> {
+  if (!held) throw new Error("verify needs a subscribe first");
+  const signal = new AbortController().signal;
+  let mismatches = 0;
+  for (const job of jobs) {
+    if ((await held.subscriber.status(job, signal)).state !== EXPECTED_STATE[job.state]) mismatches++;
+  }
+  return mismatches;
 }
 
 /** Events written to the store so far, by the held subscriber's own count. */
@@ -175,6 +175,7 @@ serveCommands(
   { pid: process.pid },
   {
     subscribe,
+    verify,
     decode,
     watchEvents,
     waitForEvents,

@@ -24,7 +24,7 @@ export interface RpcLoadRequest {
   readonly durationMs: number;
 }
 
-type Ask = (key: JobKey) => Promise<State>;
+type Ask = (key: JobKey, signal: AbortSignal) => Promise<State>;
 
 const askers = new Map<string, Ask>();
 
@@ -35,12 +35,12 @@ function asker(mode: RpcLoadRequest["mode"], url: string): Ask {
   const transport = createGrpcTransport({ baseUrl: url });
   if (mode === "service") {
     const client = createClient(JobService, transport);
-    ask = async (key) => (await client.getJobStatus(key)).state;
+    ask = async (key, signal) => (await client.getJobStatus(key, { signal })).state;
   } else {
     const client = createClient(Event, transport);
-    ask = async (key) => {
+    ask = async (key, signal) => {
       let job: JobRecord | undefined;
-      for await (const message of client.getJobSetEvents({ id: key.jobSetId, queue: key.queue, watch: false })) {
+      for await (const message of client.getJobSetEvents({ id: key.jobSetId, queue: key.queue, watch: false }, { signal })) {
         if (eventJobId(message.message) === key.jobId) job = applyEvent(job, message.id, message.message);
       }
       return answerFor({ job, progress: { cursor: "", caughtUp: true, error: "", updatedAt: 0 } }).state;
@@ -55,15 +55,17 @@ async function run(request: RpcLoadRequest): Promise<LoadResult> {
   const latencies: number[] = [];
   let failed = 0;
   const started = performance.now();
-  const deadline = started + request.durationMs;
+  // Calls still running at the deadline are cancelled and not counted, so every run lasts its duration.
+  const deadline = AbortSignal.timeout(request.durationMs);
   const worker = async (): Promise<void> => {
-    while (performance.now() < deadline) {
+    while (!deadline.aborted) {
       const t0 = performance.now();
       try {
-        if ((await ask(request.key)) !== request.expected) failed++;
+        const state = await ask(request.key, deadline);
+        if (state !== request.expected) failed++;
         else latencies.push(performance.now() - t0);
       } catch {
-        failed++;
+        if (!deadline.aborted) failed++;
       }
     }
   };

@@ -15,9 +15,8 @@ interface ScaleResult {
   readonly subscriptions: number;
   readonly maxConnections: number;
   readonly catchUpMs: number;
-  readonly rssBefore: number;
-  readonly rssAfter: number;
-  readonly heapAfter: number;
+  readonly memoryBefore: NodeJS.MemoryUsage;
+  readonly memoryAfter: NodeJS.MemoryUsage;
   readonly connections: number;
   readonly liveEvents: number;
   readonly liveEventsPerSecond: number;
@@ -45,13 +44,10 @@ export async function scaleSuite(context: BenchContext): Promise<SuiteOutcome> {
         store: { kind: "memory" },
         armadaUrl: simulator.ready.url,
         jobSets: history.jobSets,
-        verify: history.sample,
-        keep: true,
         settings: { maxConnections },
       });
-      if (subscribed.failures.length > 0 || subscribed.mismatches > 0) {
-        throw new Error(`${subscribed.mismatches} wrong answers; ${subscribed.failures.join("; ")}`);
-      }
+      const mismatches = await ingester.call<number>("verify", { jobs: history.sample });
+      if (subscribed.failures.length > 0 || mismatches > 0) throw new Error(`${mismatches} wrong answers; ${subscribed.failures.join("; ")}`);
       const connections = connectionsTo(ingester.pid, simulator.ready.port);
       // Live traffic on every subscription at once: one more job per job set, appended as fast as the simulator can.
       await ingester.call<number>("watchEvents");
@@ -63,28 +59,29 @@ export async function scaleSuite(context: BenchContext): Promise<SuiteOutcome> {
         subscriptions,
         maxConnections,
         catchUpMs: subscribed.ms,
-        rssBefore: subscribed.rssBefore,
-        rssAfter: subscribed.rssAfter,
-        heapAfter: subscribed.heapAfter,
+        memoryBefore: subscribed.memoryBefore,
+        memoryAfter: subscribed.memoryAfter,
         connections,
         liveEvents: done.written,
         liveEventsPerSecond,
       };
       data.push(result);
-      const perSubscription = (result.rssAfter - result.rssBefore) / subscriptions;
-      context.log(`  RSS ${fixed(result.rssAfter / MIB)} MiB (+${fixed(perSubscription / 1024, 1)} KiB each), ${connections} connections, ${fixed(liveEventsPerSecond)} live events/s`);
+      const { memoryBefore: before, memoryAfter: after } = result;
+      const perSubscription = (after.rss - before.rss) / subscriptions;
+      const heapPerSubscription = (after.heapUsed - before.heapUsed) / subscriptions;
+      context.log(`  RSS ${fixed(after.rss / MIB)} MiB (+${fixed(perSubscription / 1024, 1)} KiB each, JS heap +${fixed(heapPerSubscription / 1024, 1)} KiB), ${connections} connections, ${fixed(liveEventsPerSecond)} live events/s`);
       rows.push({
         measure: `Scale: ${fixed(subscriptions)} concurrent subscriptions`,
         subject: "subscriber (memory store)",
         baseline: "same process before subscribing",
-        ratio: result.rssAfter / result.rssBefore,
-        absolute: `RSS ${fixed(result.rssAfter / MIB)} / ${fixed(result.rssBefore / MIB)} MiB (${fixed(perSubscription / 1024, 1)} KiB per subscription); ${connections} upstream connections; caught up in ${fixed(result.catchUpMs)} ms; ${fixed(liveEventsPerSecond)} live events/s held across all of them`,
+        ratio: after.rss / before.rss,
+        absolute: `RSS ${fixed(after.rss / MIB)} / ${fixed(before.rss / MIB)} MiB (${fixed(perSubscription / 1024, 1)} KiB per subscription, of which JS heap in use ${fixed(heapPerSubscription / 1024, 1)} KiB); ${connections} upstream connections; caught up in ${fixed(result.catchUpMs)} ms; ${fixed(liveEventsPerSecond)} live events/s held across all of them`,
       });
       if (subscriptions === TARGET.subscriptions) {
         targets.push({
           target: `${fixed(TARGET.subscriptions)} subscriptions in < 1 GiB RSS on ≤ ${TARGET.connections} upstream connections`,
-          measured: `${fixed(result.rssAfter / MIB)} MiB RSS, ${connections} connections`,
-          met: result.rssAfter < TARGET.rssBytes && connections <= TARGET.connections,
+          measured: `${fixed(after.rss / MIB)} MiB RSS, ${connections} connections`,
+          met: after.rss < TARGET.rssBytes && connections <= TARGET.connections,
         });
       }
     } finally {
