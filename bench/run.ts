@@ -2,6 +2,7 @@
 // loopback, each against a baseline measured in the same run; writes
 // bench/results/latest.json and latest.md.
 import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { startRedisServer } from "../test/support/redis-server.js";
 import { processScript, startChild } from "./lib/child.js";
@@ -45,6 +46,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 
   const startedAt = new Date();
+  const loadAtStart = loadavg()[0] ?? Number.NaN;
   const started = performance.now();
   const log = (message: string): void => {
     process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}\n`);
@@ -78,6 +80,7 @@ async function main(argv: readonly string[]): Promise<number> {
     machine: describeMachine(),
     versions: describeVersions(),
     elapsedS: (performance.now() - started) / 1000,
+    loadAverage: { start: loadAtStart, end: loadavg()[0] ?? Number.NaN },
   };
   const markdown = markdownReport(meta, outcomes);
   mkdirSync(RESULTS_DIR, { recursive: true });

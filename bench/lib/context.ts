@@ -10,6 +10,8 @@ export interface BenchScale {
   /** Length of one fixed-duration load run, in whole seconds. */
   readonly loadSeconds: number;
   readonly warmUpSeconds: number;
+  /** Offered loads of the open-loop latency runs, in requests per second (2,000 is the target's). */
+  readonly offeredRates: readonly number[];
   /** Length of a naive-replay run: long enough for several whole replays of a 1,000-job set. */
   readonly naiveSeconds: number;
   readonly ingest: { readonly bigJobs: number; readonly smallSets: number; readonly smallJobs: number };
@@ -30,6 +32,7 @@ export const FULL_SCALE: BenchScale = {
   rounds: 4,
   loadSeconds: 3,
   warmUpSeconds: 1,
+  offeredRates: [500, 2_000],
   naiveSeconds: 5,
   ingest: { bigJobs: 5_000, smallSets: 250, smallJobs: 20 },
   freshnessSamples: 150,
@@ -42,7 +45,8 @@ export const QUICK_SCALE: BenchScale = {
   rounds: 3,
   loadSeconds: 1,
   warmUpSeconds: 0,
-  naiveSeconds: 3,
+  offeredRates: [2_000],
+  naiveSeconds: 2,
   ingest: { bigJobs: 1_000, smallSets: 50, smallJobs: 20 },
   freshnessSamples: 45,
   scaleSubscriptions: [1_000],

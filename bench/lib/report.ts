@@ -30,6 +30,8 @@ export interface BenchMeta {
   readonly machine: { readonly cpu: string; readonly cores: number; readonly memoryGiB: number; readonly os: string };
   readonly versions: Readonly<Record<string, string>>;
   readonly elapsedS: number;
+  /** 1-minute load averages at the start and the end: how busy the shared machine was. */
+  readonly loadAverage: { readonly start: number; readonly end: number };
 }
 
 export function fixed(value: number, digits = 0): string {
@@ -53,6 +55,7 @@ export function markdownReport(meta: BenchMeta, suites: readonly SuiteOutcome[])
   lines.push(`Run of ${meta.date} (${meta.mode} mode, ${fixed(meta.elapsedS)} s).`);
   lines.push("");
   lines.push(`- Machine: ${meta.machine.cpu}, ${meta.machine.cores} cores, ${fixed(meta.machine.memoryGiB, 1)} GiB memory, ${meta.machine.os}`);
+  lines.push(`- Load average (1 min) at start / end: ${fixed(meta.loadAverage.start, 2)} / ${fixed(meta.loadAverage.end, 2)}`);
   lines.push(`- Versions: ${Object.entries(meta.versions).map(([name, version]) => `${name} ${version}`).join("; ")}`);
   lines.push("");
   lines.push("### Targets");
