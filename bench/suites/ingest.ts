@@ -110,7 +110,7 @@ export async function ingestSuite(context: BenchContext): Promise<SuiteOutcome> 
       const roundTripsPerEvent = median(redisRuns.map((r) => (r.counts?.roundTrips ?? NaN) / bulk.totalEvents));
       const bytesPerJob = median(redisRuns.map((r) => r.bytesPerJob ?? NaN));
       notes.push(
-        `CPU during ${scenario.name} (median share of one core): decode runs — simulator ${busy("decode", "simulatorBusy")}, decoder ${busy("decode", "readerBusy")}; memory runs — simulator ${busy("memory", "simulatorBusy")}, subscriber ${busy("memory", "readerBusy")}; redis runs — simulator ${busy("redis", "simulatorBusy")}, subscriber ${busy("redis", "readerBusy")}.`,
+        `CPU during ${scenario.name} (median share of one core, all threads: above 100 % means GC and other helper threads ran in parallel): decode runs — simulator ${busy("decode", "simulatorBusy")}, decoder ${busy("decode", "readerBusy")}; memory runs — simulator ${busy("memory", "simulatorBusy")}, subscriber ${busy("memory", "readerBusy")}; redis runs — simulator ${busy("redis", "simulatorBusy")}, subscriber ${busy("redis", "readerBusy")}.`,
       );
       data[scenario.name] = { events: bulk.totalEvents, jobs, decode, memory, redisBenchmark: ceiling, redis: redisRuns };
       rows.push(
