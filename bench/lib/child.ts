@@ -20,6 +20,9 @@ interface Reply {
 }
 
 const READY_TIMEOUT_MS = 60_000;
+// `BENCH_CPU_PROF_DIR=/tmp/prof npm run bench …` profiles every bench process: one .cpuprofile each, named with its pid.
+const PROFILE_DIR = process.env.BENCH_CPU_PROF_DIR;
+const PROFILING = PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : [];
 const STOP_GRACE_MS = 5_000;
 const live = new Set<ChildProcess>();
 process.once("exit", () => {
@@ -37,9 +40,10 @@ export function processScript(name: string): string {
  * loop, so a load generator never competes with the server it measures.
  */
 export function startChild<Ready>(script: string, options: unknown, nodeArgs: readonly string[] = []): Promise<BenchChild<Ready>> {
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script, JSON.stringify(options)], {
+  const child = spawn(process.execPath, [...PROFILING, ...nodeArgs, "--import", "tsx", script, JSON.stringify(options)], {
     stdio: ["pipe", "pipe", "pipe"],
   });
+  if (PROFILE_DIR) process.stderr.write(`profiling ${script} (pid ${child.pid}) into ${PROFILE_DIR}\n`);
   live.add(child);
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {
