@@ -16,6 +16,7 @@ const H2_CLIENTS = 8;
 const OPEN_LOOP_CLIENTS = 4;
 const GRPC_HEADERS = { "content-type": "application/grpc", te: "trailers" };
 const JSON_HEADERS = { "content-type": "application/json" };
+const BARE_CONNECT = "bare connect-node HTTP/2 server";
 
 interface Subject {
   readonly name: string;
@@ -31,10 +32,11 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
   const terminal: JobKey = { ...ready.readSet, jobId: ready.terminalJobId };
   const running: JobKey = { ...ready.readSet, jobId: ready.runningJobId };
   const start = (options: ServiceProcessOptions): Promise<BenchChild<{ port: number }>> => startChild(processScript("service"), options);
-  const [empty, memory, redis] = await Promise.all([
+  const [empty, memory, redis, bare] = await Promise.all([
     start({ answer: "empty", store: { kind: "memory" }, armadaUrl: ready.url }),
     start({ answer: "subscriber", store: { kind: "memory" }, armadaUrl: ready.url }),
     start({ answer: "subscriber", store: { kind: "redis", url: context.redisUrl }, armadaUrl: ready.url }),
+    startChild<{ port: number }>(processScript("bare-connect"), {}),
   ]);
   try {
     // The first call subscribes and waits for the job set's history; every later one reads the store.
@@ -75,8 +77,11 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
       await jsonRun(subject);
     }
 
+    // HTTP/2 only, so it joins the gRPC runs: the floor under the empty handler itself.
+    const bareConnect: Subject = { name: BARE_CONNECT, service: bare, key: terminal };
+    await grpcRun(bareConnect);
     const closedLoop: Record<Protocol, Map<string, LoadResult[]>> = {
-      "gRPC h2c": await measure(context, "gRPC h2c, concurrency 64", subjects, scale.rounds, (s) => grpcRun(s)),
+      "gRPC h2c": await measure(context, "gRPC h2c, concurrency 64", [...subjects, bareConnect], scale.rounds, (s) => grpcRun(s)),
       "Connect JSON HTTP/1.1": await measure(context, "Connect JSON, concurrency 64", subjects, scale.rounds, jsonRun),
     };
     const openSubjects = subjects.filter((s) => s.key === terminal);
@@ -87,6 +92,16 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
 
     const rows: Row[] = [];
     const targets: TargetCheck[] = [];
+    const grpcResults = closedLoop["gRPC h2c"];
+    const emptyRps = (grpcResults.get("empty handler") ?? []).map((r) => r.rps);
+    const bareRps = (grpcResults.get(BARE_CONNECT) ?? []).map((r) => r.rps);
+    rows.push({
+      measure: `Read throughput, gRPC h2c, c=${CONCURRENCY}`,
+      subject: "empty handler on the service's listener",
+      baseline: BARE_CONNECT,
+      ratio: pairedRatio(emptyRps, bareRps),
+      absolute: `${fixed(median(emptyRps))} / ${fixed(median(bareRps))} req/s`,
+    });
     for (const [protocol, results] of Object.entries(closedLoop) as [Protocol, Map<string, LoadResult[]>][]) {
       const baseline = results.get("empty handler") ?? [];
       for (const subject of subjects.slice(1)) {
@@ -132,7 +147,7 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
     const notes = [`Read path: ${failed} failed requests over all load runs; every service answered the expected state before the load.`];
     return { name: "read path", data: { closedLoop: Object.fromEntries(Object.entries(closedLoop).map(([p, m]) => [p, Object.fromEntries(m)])), openLoop: Object.fromEntries([...openLoop].map(([rate, m]) => [rate, Object.fromEntries(m)])) }, rows, targets, notes };
   } finally {
-    await Promise.all([empty.stop(), memory.stop(), redis.stop()]);
+    await Promise.all([empty.stop(), memory.stop(), redis.stop(), bare.stop()]);
   }
 }
 
