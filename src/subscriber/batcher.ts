@@ -103,6 +103,10 @@ export function createBatcher(options: BatcherOptions): Batcher {
       if (failure !== undefined) return Promise.reject(failure);
       queued.push(message);
       if (queued.length >= options.maxEvents) return enqueue(keepCaughtUp, "");
+      // While the history is replayed nobody can be answered before its end,
+      // so only full batches and the final flush are written: partial writes
+      // would only add round trips. Live events are written within the delay.
+      if (!written.caughtUp) return Promise.resolve();
       timer ??= setTimeout(() => {
         // A failure here is kept and reported by the next add() or flush().
         enqueue(keepCaughtUp, "").catch(() => undefined);

@@ -50,14 +50,26 @@ export function comesAfter(next: string, previous: string): boolean {
   if (previous === "") return true;
   if (next === previous) return false;
   if (!NUMERIC_ID.test(next) || !NUMERIC_ID.test(previous)) return true;
-  const a = next.split(":").map(BigInt);
-  const b = previous.split(":").map(BigInt);
+  const a = next.split(":");
+  const b = previous.split(":");
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const x = a[i] ?? -1n;
-    const y = b[i] ?? -1n;
-    if (x !== y) return x > y;
+    const order = compareDigits(a[i], b[i]);
+    if (order !== 0) return order > 0;
   }
   return false;
+}
+
+/**
+ * Compares two unsigned decimal numbers of any length without parsing them
+ * (this runs for every event): the longer one, leading zeros aside, is larger,
+ * else the first differing digit decides. An absent segment is the smallest.
+ */
+function compareDigits(x: string | undefined, y: string | undefined): number {
+  if (x === undefined || y === undefined) return x === y ? 0 : x === undefined ? -1 : 1;
+  const a = x.replace(/^0+(?=\d)/, "");
+  const b = y.replace(/^0+(?=\d)/, "");
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The container exit code that explains a failure: the first non-zero one. */

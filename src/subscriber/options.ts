@@ -64,7 +64,7 @@ export const SUBSCRIBER_DEFAULTS: SubscriberDefaults = {
   batchMaxEvents: 200,
   batchMaxDelayMs: 5,
   maxConnections: 4,
-  maxStreamsPerConnection: 1_000,
+  maxStreamsPerConnection: 2_500,
   keepaliveIntervalMs: 30_000,
   keepaliveTimeoutMs: 10_000,
   reconnectMinMs: 250,

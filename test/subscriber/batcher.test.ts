@@ -35,9 +35,9 @@ function burst(jobs: number) {
 }
 
 describe("writing events in batches", () => {
-  it("a burst costs one read and one write per full batch, and the rest after a short delay", async () => {
+  it("a live burst costs one read and one write per full batch, and the rest after a short delay", async () => {
     const { store, writes, reads } = recordingStore();
-    const batcher = batcherOn(store);
+    const batcher = batcherOn(store, { cursor: "", caughtUp: true });
     for (const message of burst(30)) await batcher.add(message);
     expect(writes).toHaveLength(2);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -46,7 +46,19 @@ describe("writing events in batches", () => {
     expect(batcher.progress().cursor).toBe(messageId(120));
     const stored = await store.read({ ...jobSet, jobId: "job-29" });
     expect(stored.job).toMatchObject({ state: State.RUNNING, runAttempts: 1 });
-    expect(stored.progress).toEqual({ cursor: messageId(120), caughtUp: false, error: "", updatedAt: T0 });
+    expect(stored.progress).toEqual({ cursor: messageId(120), caughtUp: true, error: "", updatedAt: T0 });
+  });
+
+  it("while replaying history, writes only full batches and leaves the rest to the final flush", async () => {
+    const { store, writes } = recordingStore();
+    const batcher = batcherOn(store);
+    for (const message of burst(30)) await batcher.add(message);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(writes).toHaveLength(2);
+    expect(batcher.progress()).toEqual({ cursor: messageId(100), caughtUp: false });
+    await batcher.flush(true);
+    expect(writes).toHaveLength(3);
+    expect(batcher.progress()).toEqual({ cursor: messageId(120), caughtUp: true });
   });
 
   it("writes the cursor with the states it covers, in the same atomic write", async () => {
@@ -85,7 +97,7 @@ describe("writing events in batches", () => {
 
   it("a failed timed write is reported by the next add", async () => {
     const { store } = recordingStore(new Set([1]));
-    const batcher = batcherOn(store, { cursor: "", caughtUp: false }, 100, 1);
+    const batcher = batcherOn(store, { cursor: "", caughtUp: true }, 100, 1);
     await batcher.add(streamMessage(1, event("queued", "a", T0)));
     await new Promise((resolve) => setTimeout(resolve, 30));
     await expect(batcher.add(streamMessage(2, event("running", "a", T0)))).rejects.toThrow("write 1 refused");

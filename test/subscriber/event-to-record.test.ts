@@ -153,6 +153,14 @@ describe("re-delivered events are harmless", () => {
     expect(comesAfter("1700000000000:000009:000000:1", "1700000000000:10:0:1")).toBe(false);
     expect(comesAfter("1700000000001:0:0:0", "1700000000000:99:3:1")).toBe(true);
     expect(comesAfter("x", "")).toBe(true);
+    expect(comesAfter("1:000:1", "1:0:1")).toBe(false);
+    expect(comesAfter("1:2:0", "1:2")).toBe(true);
+    expect(comesAfter("1:2", "1:2:0")).toBe(false);
+  });
+
+  it("orders numbers beyond double precision exactly", () => {
+    expect(comesAfter("99999999999999999999:0", "99999999999999999998:5")).toBe(true);
+    expect(comesAfter("99999999999999999998:5", "99999999999999999999:0")).toBe(false);
   });
 
   it("ids of another shape are opaque: only an equal id is a re-delivery", () => {
