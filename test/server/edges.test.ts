@@ -1,3 +1,4 @@
+import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grpcFrame, http1Request, http2Request } from "../support/http.js";
 import { startTestService, type TestService } from "../support/service.js";
@@ -118,5 +119,26 @@ describe("plain HTTP routes on the same port", () => {
 
   it("answers an unknown path with 404", async () => {
     expect((await http1Request(service.url + "/nope")).status).toBe(404);
+  });
+});
+
+describe("garbage on the wire", () => {
+  function sendRaw(bytes: Buffer): Promise<void> {
+    return new Promise((resolve) => {
+      const socket = net.connect(service.port, "127.0.0.1", () => socket.end(bytes));
+      socket.on("data", () => undefined);
+      socket.on("close", () => resolve());
+      socket.on("error", () => resolve());
+    });
+  }
+  const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+  it("never takes the process down: broken frames, bad request lines, noise", async () => {
+    await sendRaw(Buffer.concat([preface, Buffer.from([0, 0, 5, 0xff, 0xff, 0, 0, 0, 1, 1, 2, 3, 4, 5])]));
+    await sendRaw(Buffer.concat([preface, Buffer.alloc(100, 0xff)]));
+    await sendRaw(Buffer.from("GET / HTTP/9.9\r\nbad header\r\n\r\n"));
+    await sendRaw(Buffer.alloc(5000, 0x41));
+    expect((await http1Request(service.url + "/healthz")).status).toBe(200);
+    expect((await http2Request(service.url, { ":method": "GET", ":path": "/healthz" })).status).toBe(200);
   });
 });
