@@ -1,50 +1,38 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
-import { startSimulator, type Simulator } from "../../src/simulator/index.js";
-import type { JobStore } from "../../src/store/store.js";
-import { STORE_KINDS, eventually, startStoreFixture, startSubscriber, testOptions, uniqueJobSet, withWriteFaults, type StoreFixture, FAST_LIFECYCLE, LONG_RUN, streamCalls } from "./harness.js";
+import { startSimulator } from "../../src/simulator/index.js";
+import { STORE_KINDS, eventually, startStoreFixture, useSimulatorAndStore, startSubscriber, testOptions, uniqueJobSet, withWriteFaults, FAST_LIFECYCLE, LONG_RUN, streamCalls } from "./harness.js";
 
 const QUEUE = "faults";
 const SHORT_RUN = { annotations: { "armada-sim/duration-ms": "10" } };
 
 describe.each(STORE_KINDS)("Armada failures, over the %s store", (kind) => {
-  let sim: Simulator;
-  let fixture: StoreFixture;
-  let store: JobStore;
-
-  beforeAll(async () => {
-    [sim, fixture] = await Promise.all([startSimulator({ queues: [QUEUE], lifecycle: FAST_LIFECYCLE }), startStoreFixture(kind)]);
-    store = fixture.open();
-  });
-  afterAll(async () => {
-    await sim?.close();
-    await fixture?.stop();
-  });
+  const world = useSimulatorAndStore(kind, QUEUE);
 
   it("a dropped stream shows as CONNECTION_ERR while it is down, terminal jobs keep their state, and it recovers", async () => {
     const jobSetId = uniqueJobSet("drop");
-    const [running, finished] = sim.submit(QUEUE, jobSetId, [LONG_RUN, SHORT_RUN]);
+    const [running, finished] = world.sim.submit(QUEUE, jobSetId, [LONG_RUN, SHORT_RUN]);
     const key = (jobId: string | undefined) => ({ queue: QUEUE, jobSetId, jobId: jobId! });
-    const service = startSubscriber(store, testOptions(sim.url));
+    const service = startSubscriber(world.store, testOptions(world.sim.url));
     try {
       await eventually(() => service.status(key(running)), (a) => a.state === State.RUNNING);
       await eventually(() => service.status(key(finished)), (a) => a.state === State.SUCCEEDED);
 
-      sim.faults.refuse(1_000, Code.Unavailable, { method: "GetJobSetEvents", message: "armada is restarting" });
-      sim.faults.dropStreams(Code.Unavailable, "armada is restarting");
+      world.sim.faults.refuse(1_000, Code.Unavailable, { method: "GetJobSetEvents", message: "armada is restarting" });
+      world.sim.faults.dropStreams(Code.Unavailable, "armada is restarting");
       const down = await eventually(() => service.status(key(running)), (a) => a.state === State.CONNECTION_ERR);
       expect(down.error).toBe("Armada event stream failed: UNAVAILABLE: armada is restarting");
       expect((await service.status(key(finished))).state).toBe(State.SUCCEEDED);
-      // Every replica's readers see it: the reason is in the store.
-      await eventually(() => store.read(key(running)).then((l) => l.progress?.error), (error) => error === down.error);
+      // Every replica's readers see it: the reason is in the world.store.
+      await eventually(() => world.store.read(key(running)).then((l) => l.progress?.error), (error) => error === down.error);
       expect(await service.metrics.metrics()).toMatch(/jobservice_subscriptions_failing\{reason="unavailable"\} 1/);
 
-      sim.cancel(QUEUE, jobSetId, [running!]);
-      sim.faults.reset();
+      world.sim.cancel(QUEUE, jobSetId, [running!]);
+      world.sim.faults.reset();
       expect((await eventually(() => service.status(key(running)), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
-      await eventually(() => store.read(key(running)).then((l) => l.progress?.error), (error) => error === "");
-      const resumed = streamCalls(sim, jobSetId).filter((c) => c.result !== "unavailable");
+      await eventually(() => world.store.read(key(running)).then((l) => l.progress?.error), (error) => error === "");
+      const resumed = streamCalls(world.sim, jobSetId).filter((c) => c.result !== "unavailable");
       expect(resumed.slice(1).every((c) => c.fromMessageId !== "")).toBe(true);
     } finally {
       await service.close();
@@ -53,17 +41,17 @@ describe.each(STORE_KINDS)("Armada failures, over the %s store", (kind) => {
 
   it("a connection cut without a status is noticed and resumed from the cursor", async () => {
     const jobSetId = uniqueJobSet("cut");
-    const [jobId] = sim.submit(QUEUE, jobSetId, [LONG_RUN]);
+    const [jobId] = world.sim.submit(QUEUE, jobSetId, [LONG_RUN]);
     const key = { queue: QUEUE, jobSetId, jobId: jobId! };
-    const service = startSubscriber(store, testOptions(sim.url));
+    const service = startSubscriber(world.store, testOptions(world.sim.url));
     try {
       await eventually(() => service.status(key), (a) => a.state === State.RUNNING);
-      await eventually(() => sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 1);
-      const before = streamCalls(sim, jobSetId).length;
-      sim.faults.disconnect();
-      sim.cancel(QUEUE, jobSetId, [jobId!]);
+      await eventually(() => world.sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 1);
+      const before = streamCalls(world.sim, jobSetId).length;
+      world.sim.faults.disconnect();
+      world.sim.cancel(QUEUE, jobSetId, [jobId!]);
       expect((await eventually(() => service.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
-      expect(streamCalls(sim, jobSetId).slice(before).every((c) => c.fromMessageId !== "")).toBe(true);
+      expect(streamCalls(world.sim, jobSetId).slice(before).every((c) => c.fromMessageId !== "")).toBe(true);
     } finally {
       await service.close();
     }
@@ -71,22 +59,22 @@ describe.each(STORE_KINDS)("Armada failures, over the %s store", (kind) => {
 
   it("a quiet live stream is reopened from its cursor after the idle limit, without alarming callers", async () => {
     const jobSetId = uniqueJobSet("quiet");
-    const [jobId] = sim.submit(QUEUE, jobSetId, [LONG_RUN]);
+    const [jobId] = world.sim.submit(QUEUE, jobSetId, [LONG_RUN]);
     const key = { queue: QUEUE, jobSetId, jobId: jobId! };
-    const service = startSubscriber(store, testOptions(sim.url, { idleTimeoutMs: 200 }));
+    const service = startSubscriber(world.store, testOptions(world.sim.url, { idleTimeoutMs: 200 }));
     try {
       await eventually(() => service.status(key), (a) => a.state === State.RUNNING);
-      const cursor = sim.events(QUEUE, jobSetId).at(-1)?.id;
+      const cursor = world.sim.events(QUEUE, jobSetId).at(-1)?.id;
       const seen = new Set<State>();
       await eventually(
         async () => {
           seen.add((await service.status(key)).state);
-          return streamCalls(sim, jobSetId).filter((c) => c.watch).length;
+          return streamCalls(world.sim, jobSetId).filter((c) => c.watch).length;
         },
         (watches) => watches >= 3,
       );
       expect([...seen]).toEqual([State.RUNNING]);
-      expect(streamCalls(sim, jobSetId).slice(2).every((c) => c.fromMessageId === cursor)).toBe(true);
+      expect(streamCalls(world.sim, jobSetId).slice(2).every((c) => c.fromMessageId === cursor)).toBe(true);
       expect(await service.metrics.metrics()).toMatch(/jobservice_armada_reconnects_total\{reason="idle"\} [2-9]/);
     } finally {
       await service.close();
@@ -95,16 +83,16 @@ describe.each(STORE_KINDS)("Armada failures, over the %s store", (kind) => {
 
   it("a stalled stream is reopened; while the history stalls callers see CONNECTION_ERR, then the right state", async () => {
     const jobSetId = uniqueJobSet("stall");
-    const [jobId] = sim.submit(QUEUE, jobSetId, [LONG_RUN]);
+    const [jobId] = world.sim.submit(QUEUE, jobSetId, [LONG_RUN]);
     const key = { queue: QUEUE, jobSetId, jobId: jobId! };
-    const service = startSubscriber(store, testOptions(sim.url, { idleTimeoutMs: 300 }));
+    const service = startSubscriber(world.store, testOptions(world.sim.url, { idleTimeoutMs: 300 }));
     try {
       await eventually(() => service.status(key), (a) => a.state === State.RUNNING);
-      sim.faults.stall(60_000);
-      sim.cancel(QUEUE, jobSetId, [jobId!]);
+      world.sim.faults.stall(60_000);
+      world.sim.cancel(QUEUE, jobSetId, [jobId!]);
       const stalled = await eventually(() => service.status(key), (a) => a.state === State.CONNECTION_ERR);
       expect(stalled.error).toBe("Armada sent nothing for 300 ms while replaying the job set's history");
-      sim.faults.unstall();
+      world.sim.faults.unstall();
       expect((await eventually(() => service.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
     } finally {
       await service.close();
@@ -113,7 +101,7 @@ describe.each(STORE_KINDS)("Armada failures, over the %s store", (kind) => {
 
   it("an unknown queue gets a clear answer at once and is retried slowly", async () => {
     const jobSetId = uniqueJobSet("nowhere");
-    const service = startSubscriber(store, testOptions(sim.url, { slowRetryMs: 2_000, catchUpWaitMs: 5_000 }));
+    const service = startSubscriber(world.store, testOptions(world.sim.url, { slowRetryMs: 2_000, catchUpWaitMs: 5_000 }));
     try {
       const started = Date.now();
       const answer = await service.status({ queue: "no-such-queue", jobSetId, jobId: "j" });
@@ -122,7 +110,7 @@ describe.each(STORE_KINDS)("Armada failures, over the %s store", (kind) => {
       expect(Date.now() - started).toBeLessThan(5_000);
       await new Promise((resolve) => setTimeout(resolve, 1_200));
       // Slow retries come 1-2 s apart; the fast backoff (20 ms doubling to 200 ms) would have made about ten calls.
-      expect(streamCalls(sim, jobSetId).length).toBeLessThanOrEqual(2);
+      expect(streamCalls(world.sim, jobSetId).length).toBeLessThanOrEqual(2);
       expect((await service.status({ queue: "no-such-queue", jobSetId, jobId: "j" })).state).toBe(State.CONNECTION_ERR);
     } finally {
       await service.close();

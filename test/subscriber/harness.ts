@@ -1,7 +1,8 @@
 import { Writable } from "node:stream";
+import { afterAll, beforeAll } from "vitest";
 import { createLogger, type Logger } from "../../src/observability/logger.js";
 import { createMetricsRegistry, type Registry } from "../../src/observability/metrics.js";
-import type { ObservedCall, Simulator } from "../../src/simulator/index.js";
+import { startSimulator, type ObservedCall, type Simulator } from "../../src/simulator/index.js";
 import type { JobAnswer } from "../../src/status/answer.js";
 import { createMemoryStore } from "../../src/store/memory.js";
 import type { StoreSpec } from "../../src/store/open.js";
@@ -185,4 +186,43 @@ export function withWriteFaults(inner: JobStore, failWrites: ReadonlySet<number>
     close: () => inner.close(),
   };
   return { store, writes, reads: () => reads };
+}
+
+/** What a suite of subscriber tests runs against. */
+export interface TestWorld {
+  readonly sim: Simulator;
+  readonly fixture: StoreFixture;
+  /** One store opened on the fixture for the whole suite. */
+  readonly store: JobStore;
+}
+
+/**
+ * Starts a simulator with `queue` and a store of `kind` before the suite's
+ * tests and stops both after them. Read the fields inside tests only.
+ */
+export function useSimulatorAndStore(kind: StoreKind, queue: string): TestWorld {
+  let started: TestWorld | undefined;
+  beforeAll(async () => {
+    const [sim, fixture] = await Promise.all([startSimulator({ queues: [queue], lifecycle: FAST_LIFECYCLE }), startStoreFixture(kind)]);
+    started = { sim, fixture, store: fixture.open() };
+  });
+  afterAll(async () => {
+    await started?.sim.close();
+    await started?.fixture.stop();
+  });
+  const world = (): TestWorld => {
+    if (!started) throw new Error("the simulator and store start in beforeAll: use them inside tests");
+    return started;
+  };
+  return {
+    get sim() {
+      return world().sim;
+    },
+    get fixture() {
+      return world().fixture;
+    },
+    get store() {
+      return world().store;
+    },
+  };
 }

@@ -1,31 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
-import { startSimulator, type Simulator } from "../../src/simulator/index.js";
-import type { JobStore } from "../../src/store/store.js";
-import { STORE_KINDS, eventually, startStoreFixture, startSubscriber, testOptions, uniqueJobSet, type StoreFixture, FAST_LIFECYCLE, LONG_RUN, streamCalls } from "./harness.js";
+import { startSimulator } from "../../src/simulator/index.js";
+import { STORE_KINDS, eventually, startStoreFixture, useSimulatorAndStore, startSubscriber, testOptions, uniqueJobSet, FAST_LIFECYCLE, LONG_RUN, streamCalls } from "./harness.js";
 
 const QUEUE = "lifecycle";
 
 const steer = (annotations: Record<string, string>) => ({ annotations });
 
 describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
-  let sim: Simulator;
-  let fixture: StoreFixture;
-  let store: JobStore;
-
-  beforeAll(async () => {
-    [sim, fixture] = await Promise.all([startSimulator({ queues: [QUEUE], lifecycle: FAST_LIFECYCLE }), startStoreFixture(kind)]);
-    store = fixture.open();
-  });
-  afterAll(async () => {
-    await sim?.close();
-    await fixture?.stop();
-  });
+  const world = useSimulatorAndStore(kind, QUEUE);
 
   it("follows each job through its lifecycle to the right terminal state and error text", async () => {
     const jobSetId = uniqueJobSet("life");
-    const [ok, oom, failing, cancelled, retried, preempted] = sim.submit(QUEUE, jobSetId, [
+    const [ok, oom, failing, cancelled, retried, preempted] = world.sim.submit(QUEUE, jobSetId, [
       // Long enough that the first answers see it before it ends, even on a busy machine.
       steer({ "armada-sim/outcome": "succeeded", "armada-sim/duration-ms": "1500" }),
       steer({ "armada-sim/exit-code": "137", "armada-sim/cause": "OOM", "armada-sim/reason": "OOMKilled", "armada-sim/duration-ms": "300" }),
@@ -34,7 +22,7 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
       steer({ "armada-sim/retries": "1", "armada-sim/outcome": "succeeded", "armada-sim/duration-ms": "100" }),
       steer({ "armada-sim/outcome": "preempted", "armada-sim/duration-ms": "100" }),
     ]);
-    const service = startSubscriber(store, testOptions(sim.url));
+    const service = startSubscriber(world.store, testOptions(world.sim.url));
     try {
       const key = (jobId: string | undefined) => ({ queue: QUEUE, jobSetId, jobId: jobId! });
       const seen = new Set<State>();
@@ -58,13 +46,13 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
       expect((await eventually(() => service.status(key(cancelled)), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
       // A retryable failure is not the end: the retry's success is.
       expect((await eventually(() => service.status(key(retried)), (a) => a.state === State.SUCCEEDED)).state).toBe(State.SUCCEEDED);
-      expect((await store.read(key(retried))).job?.runAttempts).toBe(2);
+      expect((await world.store.read(key(retried))).job?.runAttempts).toBe(2);
       expect(await eventually(() => service.status(key(preempted)), (a) => a.state === State.FAILED)).toEqual({
         state: State.FAILED,
         error: "preempted (cause Evicted)",
       });
 
-      const stored = await store.read(key(ok));
+      const stored = await world.store.read(key(ok));
       expect(stored.job).toMatchObject({ lastEvent: "succeeded", runAttempts: 1 });
       expect(stored.job?.startedAt).toBeLessThanOrEqual(stored.job?.finishedAt ?? 0);
       expect(stored.progress).toMatchObject({ caughtUp: true, error: "" });
@@ -82,15 +70,15 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
 
   it("answers a cold cache's first call with the real state, never JOB_ID_NOT_FOUND for a known job", async () => {
     const jobSetId = uniqueJobSet("cold");
-    const [done, running] = sim.submit(QUEUE, jobSetId, [
+    const [done, running] = world.sim.submit(QUEUE, jobSetId, [
       steer({ "armada-sim/duration-ms": "50" }),
       LONG_RUN,
     ]);
     const hasEvent = (jobId: string | undefined, eventCase: string) => () =>
-      sim.events(QUEUE, jobSetId).some((m) => m.message?.events.case === eventCase && m.message.events.value.jobId === jobId);
+      world.sim.events(QUEUE, jobSetId).some((m) => m.message?.events.case === eventCase && m.message.events.value.jobId === jobId);
     await eventually(hasEvent(done, "succeeded"), Boolean);
     await eventually(hasEvent(running, "running"), Boolean);
-    const service = startSubscriber(store, testOptions(sim.url));
+    const service = startSubscriber(world.store, testOptions(world.sim.url));
     try {
       const [first, second, unknown] = await Promise.all([
         service.status({ queue: QUEUE, jobSetId, jobId: done! }),
@@ -110,11 +98,11 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
     const jobIds = Array.from({ length: 120 }, (_, i) => `burst-job-${i}`);
     const cases = ["submitted", "queued", "leased", "pending", "running"] as const;
     for (const eventCase of cases) {
-      sim.appendEvents(QUEUE, jobSetId, jobIds.map((jobId) => ({ events: { case: eventCase, value: { jobId, jobSetId, queue: QUEUE } } })));
+      world.sim.appendEvents(QUEUE, jobSetId, jobIds.map((jobId) => ({ events: { case: eventCase, value: { jobId, jobSetId, queue: QUEUE } } })));
     }
-    const service = startSubscriber(store, testOptions(sim.url, { batchMaxEvents: 200, batchMaxDelayMs: 50 }));
+    const service = startSubscriber(world.store, testOptions(world.sim.url, { batchMaxEvents: 200, batchMaxDelayMs: 50 }));
     try {
-      const requestsBefore = fixture.httpRequests?.() ?? 0;
+      const requestsBefore = world.fixture.httpRequests?.() ?? 0;
       expect((await service.status({ queue: QUEUE, jobSetId, jobId: jobIds[77]! })).state).toBe(State.RUNNING);
       const metrics = await service.metrics.metrics();
       // 600 events: three full batches of 200 and the caught-up mark, plus a few more if the stream was slow.
@@ -122,7 +110,7 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
       expect(batches).toBeGreaterThanOrEqual(4);
       expect(batches).toBeLessThanOrEqual(8);
       expect(metrics).toMatch(/jobservice_catch_up_events_sum 600/);
-      if (fixture.httpRequests) expect(fixture.httpRequests() - requestsBefore).toBeLessThan(40);
+      if (world.fixture.httpRequests) expect(world.fixture.httpRequests() - requestsBefore).toBeLessThan(40);
     } finally {
       await service.close();
     }
@@ -130,36 +118,36 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
 
   it("shares one upstream stream among concurrent first calls", async () => {
     const jobSetId = uniqueJobSet("herd");
-    const [jobId] = sim.submit(QUEUE, jobSetId, [LONG_RUN]);
-    await eventually(() => sim.jobs().find((j) => j.jobId === jobId) !== undefined && sim.events(QUEUE, jobSetId).length >= 5, Boolean);
-    const service = startSubscriber(store, testOptions(sim.url));
+    const [jobId] = world.sim.submit(QUEUE, jobSetId, [LONG_RUN]);
+    await eventually(() => world.sim.jobs().find((j) => j.jobId === jobId) !== undefined && world.sim.events(QUEUE, jobSetId).length >= 5, Boolean);
+    const service = startSubscriber(world.store, testOptions(world.sim.url));
     try {
       const answers = await Promise.all(Array.from({ length: 25 }, () => service.status({ queue: QUEUE, jobSetId, jobId: jobId! })));
       expect(new Set(answers.map((a) => a.state))).toEqual(new Set([State.RUNNING]));
-      await eventually(() => sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 1);
-      const calls = streamCalls(sim, jobSetId);
+      await eventually(() => world.sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 1);
+      const calls = streamCalls(world.sim, jobSetId);
       expect(calls.map((c) => c.watch)).toEqual([false, true]);
     } finally {
       await service.close();
     }
-    await eventually(() => sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 0);
+    await eventually(() => world.sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 0);
   });
 
   it("resumes after a restart from the stored cursor, not from the beginning", async () => {
     const jobSetId = uniqueJobSet("resume");
-    const [jobId] = sim.submit(QUEUE, jobSetId, [LONG_RUN]);
+    const [jobId] = world.sim.submit(QUEUE, jobSetId, [LONG_RUN]);
     const key = { queue: QUEUE, jobSetId, jobId: jobId! };
-    const first = startSubscriber(store, testOptions(sim.url));
+    const first = startSubscriber(world.store, testOptions(world.sim.url));
     await eventually(() => first.status(key), (a) => a.state === State.RUNNING);
     await first.close();
-    const cursor = (await store.read(key)).progress?.cursor;
-    expect(cursor).toBe(sim.events(QUEUE, jobSetId).at(-1)?.id);
+    const cursor = (await world.store.read(key)).progress?.cursor;
+    expect(cursor).toBe(world.sim.events(QUEUE, jobSetId).at(-1)?.id);
 
-    sim.cancel(QUEUE, jobSetId, [jobId!]);
-    const restarted = startSubscriber(fixture.open(), testOptions(sim.url));
+    world.sim.cancel(QUEUE, jobSetId, [jobId!]);
+    const restarted = startSubscriber(world.fixture.open(), testOptions(world.sim.url));
     try {
       expect((await eventually(() => restarted.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
-      const calls = streamCalls(sim, jobSetId);
+      const calls = streamCalls(world.sim, jobSetId);
       expect(calls[0]?.fromMessageId).toBe("");
       expect(calls.slice(1).every((c) => c.fromMessageId !== "")).toBe(true);
       expect(calls.some((c) => c.fromMessageId === cursor)).toBe(true);
@@ -170,19 +158,19 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
 
   it("closes a subscription nobody asks about, and a later call resumes it from the cursor", async () => {
     const jobSetId = uniqueJobSet("expiry");
-    const [jobId] = sim.submit(QUEUE, jobSetId, [LONG_RUN]);
+    const [jobId] = world.sim.submit(QUEUE, jobSetId, [LONG_RUN]);
     const key = { queue: QUEUE, jobSetId, jobId: jobId! };
-    const service = startSubscriber(store, testOptions(sim.url, { subscriptionExpirySeconds: 0.4 }));
+    const service = startSubscriber(world.store, testOptions(world.sim.url, { subscriptionExpirySeconds: 0.4 }));
     try {
       await eventually(() => service.status(key), (a) => a.state === State.RUNNING);
-      await eventually(() => sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 1);
-      await eventually(() => sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 0, 3_000);
-      expect((await store.read(key)).job?.state).toBe(State.RUNNING);
+      await eventually(() => world.sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 1);
+      await eventually(() => world.sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 0, 3_000);
+      expect((await world.store.read(key)).job?.state).toBe(State.RUNNING);
 
-      sim.cancel(QUEUE, jobSetId, [jobId!]);
-      const callsBefore = streamCalls(sim, jobSetId).length;
+      world.sim.cancel(QUEUE, jobSetId, [jobId!]);
+      const callsBefore = streamCalls(world.sim, jobSetId).length;
       expect((await eventually(() => service.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
-      const resumed = streamCalls(sim, jobSetId).slice(callsBefore);
+      const resumed = streamCalls(world.sim, jobSetId).slice(callsBefore);
       expect(resumed[0]?.fromMessageId).not.toBe("");
     } finally {
       await service.close();
