@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 
 /** The system tools the suite drives, with the Debian package that provides each. */
-const TOOLS: readonly { readonly command: string; readonly aptPackage: string; readonly use: string }[] = [
+export const TOOLS: readonly { readonly command: string; readonly aptPackage: string; readonly use: string }[] = [
   { command: "h2load", aptPackage: "nghttp2-client", use: "gRPC load over h2c" },
   { command: "redis-server", aptPackage: "redis-server", use: "the Redis store" },
   { command: "redis-benchmark", aptPackage: "redis-tools", use: "the Redis ceiling" },

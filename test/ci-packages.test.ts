@@ -1,0 +1,65 @@
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { TOOLS } from "../bench/lib/tools.js";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** `.ci/apt-packages`: one package a line, `#` comments. */
+const listed = readFileSync(join(ROOT, ".ci/apt-packages"), "utf8")
+  .split("\n")
+  .map((line) => line.replace(/#.*/, "").trim())
+  .filter((line) => line !== "");
+
+/** The Debian package that provides each third-party Python module the tree may import. */
+const PYTHON_MODULE_PACKAGES: Readonly<Record<string, string>> = {
+  grpc: "python3-grpcio",
+  google: "python3-protobuf",
+  requests: "python3-requests",
+  pytest: "python3-pytest",
+  yaml: "python3-yaml",
+};
+
+function pythonFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    if (entry.name === "node_modules" || entry.name.startsWith(".")) return [];
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return pythonFiles(path);
+    return entry.name.endsWith(".py") ? [path] : [];
+  });
+}
+
+function importedModules(source: string): string[] {
+  return [...source.matchAll(/^\s*(?:import|from)\s+([A-Za-z_]\w*)/gm)].map(([, name = ""]) => name);
+}
+
+describe("the Debian packages CI installs", () => {
+  it("are exactly the ones the README's apt-get line names", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const line = readme.split("\n").find((text) => text.startsWith("apt-get install "));
+    expect(line, "the README has an `apt-get install …` line").toBeDefined();
+    expect(line?.slice("apt-get install ".length).trim().split(/\s+/).sort()).toEqual([...listed].sort());
+  });
+
+  it("include every tool the benchmarks drive", () => {
+    for (const tool of TOOLS) expect(listed, tool.command).toContain(tool.aptPackage);
+  });
+
+  it("provide every Python module that the tree's scripts and the README's examples import", () => {
+    const sources = [
+      ...pythonFiles(ROOT).map((file) => readFileSync(file, "utf8")),
+      ...[...readFileSync(join(ROOT, "README.md"), "utf8").matchAll(/```python\n([\s\S]*?)```/g)].map(([, code = ""]) => code),
+    ];
+    const standard = new Set(
+      execFileSync("/usr/bin/python3", ["-c", "import sys; print('\\n'.join(sys.stdlib_module_names))"], { encoding: "utf8" }).split("\n"),
+    );
+    const thirdParty = [...new Set(sources.flatMap(importedModules))].filter((name) => !standard.has(name) && name !== "__future__");
+    expect(thirdParty.length).toBeGreaterThan(0);
+    for (const module of thirdParty) {
+      const pkg = PYTHON_MODULE_PACKAGES[module];
+      expect(pkg, `the Debian package for Python module '${module}' (add it to this test's table and to .ci/apt-packages)`).toBeDefined();
+      expect(listed, `module '${module}'`).toContain(pkg);
+    }
+  });
+});
