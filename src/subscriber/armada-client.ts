@@ -1,10 +1,12 @@
 import { readFileSync } from "node:fs";
 import type { ClientHttp2Stream, Http2Session, OutgoingHttpHeaders, ClientSessionRequestOptions, SecureClientSessionOptions } from "node:http2";
+import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { Event, type EventStreamMessage } from "../gen/api/event_pb.js";
+import { Event, EventStreamMessageSchema, JobSetRequestSchema, type EventStreamMessage } from "../gen/api/event_pb.js";
 import { HealthCheckResponse_ServingStatus } from "../gen/api/health_pb.js";
 import type { Authorization } from "./credentials.js";
+import { readGrpcStream } from "./grpc-stream.js";
 
 export interface JobSetStreamRequest {
   readonly queue: string;
@@ -46,7 +48,10 @@ const ASSUMED_STREAM_LIMIT = 100;
 
 interface Connection {
   readonly manager: Http2SessionManager;
+  /** For Armada's unary calls. */
   readonly client: Client<typeof Event>;
+  /** A raw HTTP/2 request on this connection, for the event stream's lean reader. */
+  readonly open: (path: string, headers: OutgoingHttpHeaders) => Promise<ClientHttp2Stream>;
   streams: number;
   /**
    * Our cap, lowered to the server's SETTINGS_MAX_CONCURRENT_STREAMS once
@@ -70,35 +75,36 @@ export function createArmadaClient(options: ArmadaClientOptions): ArmadaClient {
   };
   const keepalive = { pingIntervalMs: options.keepaliveIntervalMs, pingTimeoutMs: options.keepaliveTimeoutMs };
 
-  function connect(onRemoteLimit?: (limit: number) => void): { manager: Http2SessionManager; client: Client<typeof Event> } {
+  function connect(onRemoteLimit?: (limit: number) => void): Omit<Connection, "streams" | "limit"> {
     const manager = new Http2SessionManager(baseUrl, keepalive, nodeOptions);
     const watched = new WeakSet<Http2Session>();
+    async function request(method: string, path: string, headers: OutgoingHttpHeaders, requestOptions: Omit<ClientSessionRequestOptions, "signal">): Promise<ClientHttp2Stream> {
+      const stream = await manager.request(method, path, headers, requestOptions);
+      const session = stream.session;
+      if (session && onRemoteLimit && !watched.has(session)) {
+        // The server's SETTINGS may arrive after the first stream opens and may change
+        // later; by the time a response arrives they have certainly been read.
+        watched.add(session);
+        const learn = (): void => {
+          const limit = session.remoteSettings.maxConcurrentStreams;
+          if (limit !== undefined) onRemoteLimit(limit);
+        };
+        learn();
+        session.on("remoteSettings", learn);
+        stream.once("response", learn);
+      }
+      return stream;
+    }
     const transport = createGrpcTransport({
       baseUrl,
       interceptors: [authorize],
       sessionManager: {
         authority: manager.authority,
-        async request(method: string, path: string, headers: OutgoingHttpHeaders, requestOptions: Omit<ClientSessionRequestOptions, "signal">): Promise<ClientHttp2Stream> {
-          const stream = await manager.request(method, path, headers, requestOptions);
-          const session = stream.session;
-          if (session && onRemoteLimit && !watched.has(session)) {
-            // The server's SETTINGS may arrive after the first stream opens and may change
-            // later; by the time a response arrives they have certainly been read.
-            watched.add(session);
-            const learn = (): void => {
-              const limit = session.remoteSettings.maxConcurrentStreams;
-              if (limit !== undefined) onRemoteLimit(limit);
-            };
-            learn();
-            session.on("remoteSettings", learn);
-            stream.once("response", learn);
-          }
-          return stream;
-        },
+        request,
         notifyResponseByteRead: (stream: ClientHttp2Stream) => manager.notifyResponseByteRead(stream),
       },
     });
-    return { manager, client: createClient(Event, transport) };
+    return { manager, client: createClient(Event, transport), open: (path, headers) => request("POST", path, headers, {}) };
   }
 
   const pool: Connection[] = [];
@@ -160,10 +166,11 @@ export function createArmadaClient(options: ArmadaClientOptions): ArmadaClient {
     async *jobSetEvents(request, signal) {
       const connection = await acquire(signal);
       try {
-        yield* connection.client.getJobSetEvents(
-          { id: request.jobSetId, queue: request.queue, fromMessageId: request.fromMessageId, watch: request.watch, errorIfMissing: false },
-          { signal },
-        );
+        const stream = await connection.open(GET_JOB_SET_EVENTS, await requestHeaders(options.authorization));
+        stream.end(framed(toBinary(JobSetRequestSchema, create(JobSetRequestSchema, {
+          id: request.jobSetId, queue: request.queue, fromMessageId: request.fromMessageId, watch: request.watch, errorIfMissing: false,
+        }))));
+        yield* readGrpcStream(stream, decodeEventMessage, () => connection.manager.notifyResponseByteRead(stream), signal);
       } finally {
         connection.streams--;
         wakeOne();
@@ -184,4 +191,27 @@ export function createArmadaClient(options: ArmadaClientOptions): ArmadaClient {
       for (const connection of [...pool, health]) connection.manager.abort();
     },
   };
+}
+
+const GET_JOB_SET_EVENTS = "/api.Event/GetJobSetEvents";
+
+/** What connect's gRPC transport sends, less compression: Armada's events are small and the link is fast. */
+async function requestHeaders(authorization: Authorization): Promise<OutgoingHttpHeaders> {
+  const headers: OutgoingHttpHeaders = { "content-type": "application/grpc+proto", te: "trailers", "user-agent": USER_AGENT };
+  const value = await authorization();
+  if (value !== undefined) headers.authorization = value;
+  return headers;
+}
+
+const USER_AGENT = "armada-jobservice";
+
+function framed(message: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(5 + message.length);
+  new DataView(frame.buffer).setUint32(1, message.length);
+  frame.set(message, 5);
+  return frame;
+}
+
+function decodeEventMessage(bytes: Uint8Array): EventStreamMessage {
+  return fromBinary(EventStreamMessageSchema, bytes);
 }
