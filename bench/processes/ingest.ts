@@ -1,13 +1,17 @@
 // The subscriber alone in its process, fed by the simulator: catches job sets
 // up into a store and holds their subscriptions (ingest, scale) until told to
 // release them, or reads the same streams and discards them (the decode ceiling).
+import http2 from "node:http2";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { pino } from "pino";
 import type { Histogram } from "prom-client";
+import { EventStreamMessageSchema, JobSetRequestSchema } from "../../src/gen/api/event_pb.js";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import { createMetricsRegistry, type Registry } from "../../src/observability/metrics.js";
 import { openStore } from "../../src/store/open.js";
 import type { JobSetKey, JobStore } from "../../src/store/store.js";
 import { createArmadaClient } from "../../src/subscriber/armada-client.js";
+import { frameReader } from "../../src/subscriber/grpc-stream.js";
 import { createSubscriber, SUBSCRIBER_DEFAULTS, type Subscriber, type SubscriberOptions } from "../../src/subscriber/index.js";
 import { serveCommands } from "../lib/serve-commands.js";
 import type { ExpectedJob, StoreChoice } from "./protocol.js";
@@ -171,12 +175,46 @@ async function decode({ armadaUrl, jobSets }: { armadaUrl: string; jobSets: read
   }
 }
 
+/**
+ * The floor under any reader: one plain HTTP/2 session, each response's
+ * frames cut out and decoded with fromBinary, then dropped.
+ */
+async function decodeRaw({ armadaUrl, jobSets }: { armadaUrl: string; jobSets: readonly JobSetKey[] }): Promise<DecodeResult> {
+  const session = http2.connect(armadaUrl);
+  const started = performance.now();
+  const cpuBefore = cpuMs();
+  try {
+    const counts = await Promise.all(
+      jobSets.map(async (jobSet) => {
+        const message = toBinary(JobSetRequestSchema, create(JobSetRequestSchema, { id: jobSet.jobSetId, queue: jobSet.queue, watch: false }));
+        const body = Buffer.alloc(5 + message.length);
+        body.writeUInt32BE(message.length, 1);
+        body.set(message, 5);
+        const stream = session.request({ ":method": "POST", ":path": "/api.Event/GetJobSetEvents", "content-type": "application/grpc+proto", te: "trailers" });
+        stream.end(body);
+        const frames = frameReader(undefined);
+        let events = 0;
+        for await (const chunk of stream) {
+          frames.push(chunk as Buffer, (payload) => {
+            if (fromBinary(EventStreamMessageSchema, payload).id) events++;
+          });
+        }
+        return events;
+      }),
+    );
+    return { ms: performance.now() - started, events: counts.reduce((a, b) => a + b, 0), cpuMs: cpuMs() - cpuBefore };
+  } finally {
+    session.close();
+  }
+}
+
 serveCommands(
   { pid: process.pid },
   {
     subscribe,
     verify,
     decode,
+    decodeRaw,
     watchEvents,
     waitForEvents,
     release,

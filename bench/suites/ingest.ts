@@ -7,6 +7,7 @@ import { runTool } from "../lib/run-tool.js";
 import { median, pairedRatio } from "../lib/stats.js";
 import type { DecodeResult, SubscribeResult } from "../processes/ingest.js";
 import type { BulkSummary } from "../processes/protocol.js";
+import type { ReplayReady } from "../processes/replay.js";
 
 const QUEUE = "ingest";
 const VERIFY_JOBS = 100;
@@ -14,7 +15,14 @@ const VERIFY_JOBS = 100;
 const REDIS_BENCHMARK_PIPELINE = 64;
 const REDIS_BENCHMARK_VALUE_BYTES = 120;
 const REDIS_BENCHMARK_REQUESTS = 200_000;
-const TARGETS = { memory: 50_000, redis: 25_000, roundTripsPerEvent: 0.1, bytesPerJob: 250 };
+// Ingest targets hold against the replay upstream, which is never the bottleneck.
+const TARGETS = { memory: 100_000, redis: 50_000, ofRawDecode: 0.8, roundTripsPerEvent: 0.1, bytesPerJob: 250 };
+
+/** Where the subscriber reads events from, and that process's CPU time so far. */
+interface Upstream {
+  readonly url: string;
+  cpu(): Promise<number>;
+}
 
 /** One catch-up run; busy = CPU time ÷ wall time of a process (1 = one core saturated). */
 interface IngestRun {
@@ -25,11 +33,19 @@ interface IngestRun {
   readonly bytesPerJob?: number;
 }
 
-/** Events per second from the simulator through the subscriber into each store, against the decode and Redis ceilings. */
+/**
+ * Events per second through the subscriber into each store, from two upstreams:
+ * the simulator (a connect-node server, as a real Armada is a gRPC server) and a
+ * replay of the same bytes that is never the bottleneck; against the decode and
+ * Redis ceilings.
+ */
 export async function ingestSuite(context: BenchContext): Promise<SuiteOutcome> {
   const { simulator, scale } = context;
   const ingester = await startChild<{ pid: number }>(processScript("ingest"), {}, ["--expose-gc"]);
+  const replay = await startChild<ReplayReady>(processScript("replay"), {});
   const admin = redisAdmin(context.redisUrl);
+  const fromSimulator: Upstream = { url: simulator.ready.url, cpu: () => simulator.call<number>("cpu") };
+  const fromReplay: Upstream = { url: replay.ready.url, cpu: () => replay.call<number>("cpu") };
   const scenarios = [
     { name: `1 job set × ${fixed(scale.ingest.bigJobs)} jobs`, prefix: "ingest-big-", jobSets: 1, jobsPerSet: scale.ingest.bigJobs },
     { name: `${fixed(scale.ingest.smallSets)} job sets × ${scale.ingest.smallJobs} jobs`, prefix: "ingest-small-", jobSets: scale.ingest.smallSets, jobsPerSet: scale.ingest.smallJobs },
@@ -38,17 +54,19 @@ export async function ingestSuite(context: BenchContext): Promise<SuiteOutcome> 
   const targets: TargetCheck[] = [];
   const notes: string[] = [];
   const data: Record<string, unknown> = {};
-  const worst = { memory: Infinity, redis: Infinity, roundTrips: 0, bytes: 0 };
+  const worst = { memory: Infinity, redis: Infinity, ofRawDecode: Infinity, roundTrips: 0, bytes: 0 };
   try {
     for (const scenario of scenarios) {
       const bulk = await simulator.call<BulkSummary>("bulk", { queue: QUEUE, prefix: scenario.prefix, jobSets: scenario.jobSets, jobsPerSet: scenario.jobsPerSet, wait: true, sample: VERIFY_JOBS });
       const jobs = scenario.jobSets * scenario.jobsPerSet;
       // The store's cost is read between the catch-up and the checks, so the checks' reads are not counted.
-      const subscribe = async (store: "memory" | "redis", afterCatchUp: () => Promise<void> = async () => {}): Promise<IngestRun> => {
-        const run = await busyRun(async () => {
+      await replay.call("forget");
+      await replay.call("record", { armadaUrl: simulator.ready.url, jobSets: bulk.jobSets });
+      const subscribe = async (store: "memory" | "redis", upstream: Upstream, afterCatchUp: () => Promise<void> = async () => {}): Promise<IngestRun> => {
+        const run = await busyRun(upstream, async () => {
           const result = await ingester.call<SubscribeResult>("subscribe", {
             store: store === "memory" ? { kind: "memory" } : { kind: "redis", url: context.redisUrl },
-            armadaUrl: simulator.ready.url,
+            armadaUrl: upstream.url,
             jobSets: bulk.jobSets,
           });
           if (result.failures.length > 0) throw new Error(`ingest into ${store} failed: ${result.failures.join("; ")}`);
@@ -60,10 +78,10 @@ export async function ingestSuite(context: BenchContext): Promise<SuiteOutcome> 
         if (mismatches > 0) throw new Error(`ingest into ${store}: ${mismatches} of ${bulk.sample.length} checked jobs in the wrong state`);
         return run;
       };
-      const busyRun = async (run: () => Promise<{ events: number; ms: number; cpuMs: number }>): Promise<IngestRun> => {
-        const simulatorBefore = await simulator.call<number>("cpu");
+      const busyRun = async (upstream: Upstream, run: () => Promise<{ events: number; ms: number; cpuMs: number }>): Promise<IngestRun> => {
+        const simulatorBefore = await upstream.cpu();
         const result = await run();
-        const simulatorAfter = await simulator.call<number>("cpu");
+        const simulatorAfter = await upstream.cpu();
         return {
           eventsPerSecond: (result.events / result.ms) * 1000,
           simulatorBusy: (simulatorAfter - simulatorBefore) / result.ms,
@@ -77,20 +95,37 @@ export async function ingestSuite(context: BenchContext): Promise<SuiteOutcome> 
           {
             name: "decode",
             run: () =>
-              busyRun(async () => {
+              busyRun(fromSimulator, async () => {
                 const decoded = await ingester.call<DecodeResult>("decode", { armadaUrl: simulator.ready.url, jobSets: bulk.jobSets });
                 if (decoded.events !== bulk.totalEvents) throw new Error(`decoded ${decoded.events} events, expected ${bulk.totalEvents}`);
                 return decoded;
               }),
           },
-          { name: "memory", run: () => subscribe("memory") },
+          { name: "memory", run: () => subscribe("memory", fromSimulator) },
+          {
+            name: "replay raw decode",
+            run: () =>
+              busyRun(fromReplay, async () => {
+                const decoded = await ingester.call<DecodeResult>("decodeRaw", { armadaUrl: replay.ready.url, jobSets: bulk.jobSets });
+                if (decoded.events !== bulk.totalEvents) throw new Error(`raw-decoded ${decoded.events} events, expected ${bulk.totalEvents}`);
+                return decoded;
+              }),
+          },
+          { name: "replay memory", run: () => subscribe("memory", fromReplay) },
+          {
+            name: "replay redis",
+            run: async () => {
+              await admin.reset();
+              return subscribe("redis", fromReplay);
+            },
+          },
           { name: "redis-benchmark", run: async () => ({ eventsPerSecond: await redisBenchmark(context.redisUrl) }) },
           {
             name: "redis",
             run: async () => {
               await admin.reset();
               let cost: { counts: CommandCounts; bytesPerJob: number } | undefined;
-              const run = await subscribe("redis", async () => {
+              const run = await subscribe("redis", fromSimulator, async () => {
                 cost = { counts: await admin.commandCounts(), bytesPerJob: (await admin.memoryUsage(bulk.jobSets)) / jobs };
               });
               return { ...run, ...cost };
@@ -143,15 +178,40 @@ export async function ingestSuite(context: BenchContext): Promise<SuiteOutcome> 
           absolute: `${fixed(commandsPerEvent, 3)} commands/event, ${fixed(roundTripsPerEvent, 4)} round trips/event, ${fixed(bytesPerJob)} bytes/job (MEMORY USAGE)`,
         },
       );
+      const rawDecode = rate("replay raw decode");
+      const replayMemory = rate("replay memory");
+      const replayRedis = rate("replay redis");
+      rows.push(
+        {
+          measure: `Ingest from the replay, ${scenario.name}`,
+          subject: "subscriber → memory store",
+          baseline: "same bytes, raw HTTP/2 reader decoding and discarding",
+          ratio: pairedRatio(replayMemory, rawDecode),
+          absolute: `${fixed(median(replayMemory))} / ${fixed(median(rawDecode))} events/s`,
+        },
+        {
+          measure: `Ingest from the replay, ${scenario.name}`,
+          subject: "subscriber → redis store",
+          baseline: "same bytes, raw HTTP/2 reader decoding and discarding",
+          ratio: pairedRatio(replayRedis, rawDecode),
+          absolute: `${fixed(median(replayRedis))} / ${fixed(median(rawDecode))} events/s`,
+        },
+      );
+      notes.push(
+        `CPU during ${scenario.name} from the replay (median share of one core): raw decode — replay ${busy("replay raw decode", "simulatorBusy")}, reader ${busy("replay raw decode", "readerBusy")}; memory — replay ${busy("replay memory", "simulatorBusy")}, subscriber ${busy("replay memory", "readerBusy")}; redis — replay ${busy("replay redis", "simulatorBusy")}, subscriber ${busy("replay redis", "readerBusy")}.`,
+      );
+      data[`${scenario.name} from the replay`] = { rawDecode, memory: replayMemory, redis: replayRedis };
+      worst.ofRawDecode = Math.min(worst.ofRawDecode, median(replayMemory) / median(rawDecode));
       notes.push(`Redis commands for ${scenario.name} (one run): ${Object.entries(redisRuns[0]?.counts?.byCommand ?? {}).map(([c, n]) => `${c} ${n}`).join(", ")}.`);
-      worst.memory = Math.min(worst.memory, median(memory));
-      worst.redis = Math.min(worst.redis, median(redis));
+      worst.memory = Math.min(worst.memory, median(replayMemory));
+      worst.redis = Math.min(worst.redis, median(replayRedis));
       worst.roundTrips = Math.max(worst.roundTrips, roundTripsPerEvent);
       worst.bytes = Math.max(worst.bytes, bytesPerJob);
     }
     targets.push(
-      { target: `Ingest ≥ ${fixed(TARGETS.memory)} events/s into memory`, measured: `${fixed(worst.memory)} events/s (slower scenario)`, met: worst.memory >= TARGETS.memory },
-      { target: `Ingest ≥ ${fixed(TARGETS.redis)} events/s into redis`, measured: `${fixed(worst.redis)} events/s (slower scenario)`, met: worst.redis >= TARGETS.redis },
+      { target: `Ingest ≥ ${fixed(TARGETS.memory)} events/s into memory (replay upstream)`, measured: `${fixed(worst.memory)} events/s (slower scenario)`, met: worst.memory >= TARGETS.memory },
+      { target: `Ingest ≥ ${fixed(TARGETS.redis)} events/s into redis (replay upstream)`, measured: `${fixed(worst.redis)} events/s (slower scenario)`, met: worst.redis >= TARGETS.redis },
+      { target: `Ingest into memory ≥ ${percent(TARGETS.ofRawDecode)} of a raw decode-and-discard reader on the same bytes`, measured: `${percent(worst.ofRawDecode)} (slower scenario)`, met: worst.ofRawDecode >= TARGETS.ofRawDecode },
       { target: `≤ ${TARGETS.roundTripsPerEvent} store round trips per event in bursts`, measured: `${fixed(worst.roundTrips, 4)}`, met: worst.roundTrips <= TARGETS.roundTripsPerEvent },
       { target: `≤ ${TARGETS.bytesPerJob} bytes of Redis memory per job`, measured: `${fixed(worst.bytes)} bytes (larger scenario)`, met: worst.bytes <= TARGETS.bytesPerJob },
     );
@@ -159,6 +219,7 @@ export async function ingestSuite(context: BenchContext): Promise<SuiteOutcome> 
   } finally {
     await admin.close();
     await ingester.stop();
+    await replay.stop();
   }
 }
 
