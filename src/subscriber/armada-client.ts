@@ -212,6 +212,9 @@ function framed(message: Uint8Array): Uint8Array {
   return frame;
 }
 
+/** Unknown fields (a real submitted event carries the whole pod spec) are skipped, not copied into every message. */
+const DECODE_OPTIONS = { readUnknownFields: false } as const;
+
 function decodeEventMessage(bytes: Uint8Array): EventStreamMessage {
-  return fromBinary(EventStreamMessageSchema, bytes);
+  return fromBinary(EventStreamMessageSchema, bytes, DECODE_OPTIONS);
 }
