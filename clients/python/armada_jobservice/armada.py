@@ -58,8 +58,8 @@ class ArmadaClient:
         return list(self._invoke(lambda: self._cancel(request, timeout=self._timeout, metadata=self._metadata)).cancelled_ids)
 
     def submitted_jobs(self, queue, job_set_id, client_id_prefix):
-        """Every job of the job set whose client id starts with the prefix, oldest first, read
-        from the job set's event history (watch=false: the backlog, then the stream ends)."""
+        """Every job of the job set whose client id starts with the prefix, oldest first, as the
+        job set's event history tells (watch=false: the backlog, then the stream ends)."""
         request = self._protos.JobSetRequest(id=job_set_id, queue=queue, watch=False)
 
         def read():

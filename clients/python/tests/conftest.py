@@ -13,7 +13,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PACKAGE))
+try:  # the installed package when there is one (CI installs the wheel), else the sources
+    import armada_jobservice  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(PACKAGE))
 
 QUEUE = "airflow"
 ARMADA_USER, ARMADA_PASSWORD = "alice", "secret"
