@@ -5,7 +5,7 @@ export interface Sample {
 }
 
 export interface RateMeter {
-  /** Adds a reading; readings older than the window are forgotten, except the newest of them (the window's start). */
+  /** Adds a reading; readings more than the window older than it are forgotten. */
   add(sample: Sample): void;
   /** Per second over the readings held; undefined until they span at least `minSpanMs`. */
   perSecond(): number | undefined;
@@ -14,7 +14,7 @@ export interface RateMeter {
 /**
  * A rate from a counter that is only read when someone looks: readings arrive
  * at irregular times (each status page refresh), so the rate is taken between
- * the newest reading and the one about `windowMs` before it.
+ * the newest reading and the oldest one at most `windowMs` before it.
  */
 export function createRateMeter(windowMs: number, minSpanMs = 500): RateMeter {
   let samples: Sample[] = [];
@@ -22,8 +22,7 @@ export function createRateMeter(windowMs: number, minSpanMs = 500): RateMeter {
     add(sample) {
       samples.push(sample);
       const start = sample.at - windowMs;
-      const firstInside = samples.findIndex((s) => s.at >= start);
-      samples = samples.slice(Math.max(0, firstInside - 1));
+      samples = samples.filter((s) => s.at >= start);
     },
     perSecond() {
       const first = samples[0];

@@ -66,8 +66,10 @@ async function rateOf(meter: RateMeter, metrics: Registry, name: string, at: num
 export function statusPageRoutes(deps: StatusPageDeps): Hono {
   const now = deps.now ?? Date.now;
   const viewerOf: ViewerOf = deps.viewer ?? (() => EVERYONE);
-  const eventsMeter = createRateMeter(RATE_WINDOW_MS);
-  const requestsMeter = createRateMeter(RATE_WINDOW_MS);
+  // Wide enough to hold two readings of one open page, however slow its refresh.
+  const window = Math.max(RATE_WINDOW_MS, 3 * deps.intervalMs);
+  const eventsMeter = createRateMeter(window);
+  const requestsMeter = createRateMeter(window);
 
   async function followerProgress(rows: readonly JobSetStatus[]): Promise<Map<string, JobSetProgress>> {
     const followers = rows.filter((row) => row.role === "follower");
