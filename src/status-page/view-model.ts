@@ -81,9 +81,31 @@ function compareForDisplay(a: JobSetStatus, b: JobSetStatus): number {
 }
 
 /**
+ * The first `limit` of `items` in `compare` order, without sorting them all:
+ * a sorted window of the best so far, which most items fall outside of.
+ */
+function topN<T>(items: Iterable<T>, limit: number, compare: (a: T, b: T) => number): T[] {
+  const best: T[] = [];
+  for (const item of items) {
+    const worst = best[best.length - 1];
+    if (best.length >= limit && worst !== undefined && compare(item, worst) >= 0) continue;
+    let low = 0;
+    let high = best.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (compare(best[middle] as T, item) <= 0) low = middle + 1;
+      else high = middle;
+    }
+    best.splice(low, 0, item);
+    if (best.length > limit) best.pop();
+  }
+  return best;
+}
+
+/**
  * Picks what one viewer sees from every job set the replica serves: one pass
- * to count and filter, then a sort of the matches only, so a page over 10,000
- * job sets costs one scan and never renders more than `limit` rows.
+ * counts, filters and keeps the top `limit`, so a page over 10,000 job sets
+ * costs one scan and never renders more than `limit` rows.
  */
 export function selectJobSets(jobSets: Iterable<JobSetStatus>, query: StatusQuery, viewer: StatusViewer): Selection {
   const needle = query.filter.toLowerCase();
@@ -91,19 +113,23 @@ export function selectJobSets(jobSets: Iterable<JobSetStatus>, query: StatusQuer
   let total = 0;
   let owners = 0;
   let failing = 0;
-  const matches: JobSetStatus[] = [];
-  for (const jobSet of jobSets) {
-    if (mayWatch && !mayWatch(jobSet.queue)) continue;
-    total++;
-    if (jobSet.role === "owner") owners++;
-    if (jobSet.failure) failing++;
-    if (viewer.anonymousCountsOnly) continue;
-    if (needle === "" || `${jobSet.queue}/${jobSet.jobSetId}`.toLowerCase().includes(needle)) matches.push(jobSet);
+  let matching = 0;
+  function* matches(): Generator<JobSetStatus> {
+    for (const jobSet of jobSets) {
+      if (mayWatch && !mayWatch(jobSet.queue)) continue;
+      total++;
+      if (jobSet.role === "owner") owners++;
+      if (jobSet.failure) failing++;
+      if (viewer.anonymousCountsOnly) continue;
+      if (needle !== "" && !`${jobSet.queue}/${jobSet.jobSetId}`.toLowerCase().includes(needle)) continue;
+      matching++;
+      yield jobSet;
+    }
   }
-  matches.sort(compareForDisplay);
+  const rows = topN(matches(), query.limit, compareForDisplay);
   return {
-    counts: { total, owners, followers: total - owners, failing, matching: viewer.anonymousCountsOnly ? total : matches.length },
-    rows: matches.slice(0, query.limit),
+    counts: { total, owners, followers: total - owners, failing, matching: viewer.anonymousCountsOnly ? total : matching },
+    rows,
   };
 }
 

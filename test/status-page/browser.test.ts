@@ -89,7 +89,7 @@ describe("the status page in a browser", () => {
   it("shows a job set once the service is asked about it, and follows its cursor live, without a reload", async () => {
     await page.goto(`${service.url}/`);
     await expect.poll(() => page.textContent("#connection"), { timeout: STEP_MS }).toBe("live");
-    await page.evaluate(() => Object.assign(window, { loadedOnce: true }));
+    await page.evaluate(() => Object.assign(globalThis, { loadedOnce: true }));
 
     const jobSetId = `nightly <etl> "run" ${Date.now()}`;
     const jobId = await submit(jobSetId, 200);
@@ -113,7 +113,7 @@ describe("the status page in a browser", () => {
     expect(await page.textContent(`${row("orphans")} td.error`)).toContain("NOT_FOUND");
     expect(await page.textContent("#errors")).toContain("no-such-queue/orphans");
 
-    expect(await page.evaluate(() => (window as unknown as { loadedOnce?: boolean }).loadedOnce)).toBe(true);
+    expect(await page.evaluate(() => (globalThis as { loadedOnce?: boolean }).loadedOnce)).toBe(true);
   });
 
   it("filters on the server as the viewer types, without a reload", async () => {
@@ -123,7 +123,7 @@ describe("the status page in a browser", () => {
     expect(new URL(page.url()).searchParams.get("q")).toBe("ORPHAN");
     await page.fill('input[name="q"]', "");
     await expect.poll(() => page.locator("#job-sets tbody tr").count(), { timeout: STEP_MS }).toBe(2);
-    expect(await page.evaluate(() => (window as unknown as { loadedOnce?: boolean }).loadedOnce)).toBe(true);
+    expect(await page.evaluate(() => (globalThis as { loadedOnce?: boolean }).loadedOnce)).toBe(true);
     expect(pageErrors).toEqual([]);
   });
 

@@ -79,6 +79,25 @@ describe("which job sets the page shows", () => {
     expect(selection.counts).toEqual({ total: 10_000, owners: 6_666, followers: 3_334, failing: 0, matching: 10_000 });
   });
 
+  it("picks exactly the first N of the full display order, ties included", () => {
+    // A fixed pseudo-random mix: repeated activity times (ties broken by name), some failing.
+    let seed = 7;
+    const next = (): number => (seed = (seed * 48271) % 2147483647);
+    const mixed = Array.from({ length: 3000 }, (_, i) =>
+      jobSet(`q${next() % 3}`, `s${next() % 1000}-${i}`, {
+        lastEventAt: NOW - (next() % 50) * 1000,
+        failure: next() % 40 === 0 ? { reason: "unavailable", text: "down" } : undefined,
+      }),
+    );
+    const byName = (a: JobSetStatus, b: JobSetStatus): number => (a.queue === b.queue ? (a.jobSetId < b.jobSetId ? -1 : 1) : a.queue < b.queue ? -1 : 1);
+    const fullOrder = [...mixed].sort(
+      (a, b) => Number(b.failure !== undefined) - Number(a.failure !== undefined) || (b.lastEventAt ?? 0) - (a.lastEventAt ?? 0) || byName(a, b),
+    );
+    for (const limit of [1, 7, 50, 500]) {
+      expect(selectJobSets(mixed, parseQuery({ limit: String(limit) }), EVERYONE).rows).toEqual(fullOrder.slice(0, limit));
+    }
+  });
+
   it("filters on the server by a case-insensitive part of queue/job set", () => {
     const selection = selectJobSets(manyJobSets(10_000), parseQuery({ q: "QUEUE-3/SET-99" }), EVERYONE);
     // queue-3 holds the ids i with i % 7 === 3: 99, 990–999 (those ≡ 3), 9900–9999 (those ≡ 3).
