@@ -9,7 +9,7 @@ import { readProgress } from "../subscriber/subscription.js";
 import { CONTENT_SECURITY_POLICY, renderLive, renderPage } from "./page.js";
 import { createRateMeter, type RateMeter } from "./rates.js";
 import type { RecentErrors } from "./recent-errors.js";
-import { EVERYONE, followerKey, parseQuery, selectJobSets, statusView, type StatusQuery, type StatusView, type StatusViewer } from "./view-model.js";
+import { EVERYONE, followerKey, MAX_LIMIT, parseQuery, selectJobSets, statusView, type StatusQuery, type StatusView, type StatusViewer } from "./view-model.js";
 
 /** Decides, per request, what the caller may see on the status page (see StatusViewer). */
 export type ViewerOf = (request: Request) => StatusViewer | Promise<StatusViewer>;
@@ -71,9 +71,23 @@ export function statusPageRoutes(deps: StatusPageDeps): Hono {
   const eventsMeter = createRateMeter(window);
   const requestsMeter = createRateMeter(window);
 
-  async function followerProgress(rows: readonly JobSetStatus[]): Promise<Map<string, JobSetProgress>> {
+  // Shared by every open page: a follower's progress is read from the store at most once per interval.
+  const progressReads = new Map<string, { readonly at: number; readonly progress: Promise<JobSetProgress | undefined> }>();
+  function storedProgress(jobSet: JobSetStatus, at: number): Promise<JobSetProgress | undefined> {
+    const key = followerKey(jobSet);
+    const cached = progressReads.get(key);
+    if (cached && at - cached.at < deps.intervalMs) return cached.progress;
+    const progress = readProgress(deps.store, jobSet).catch(() => undefined);
+    progressReads.set(key, { at, progress });
+    if (progressReads.size > 2 * MAX_LIMIT) {
+      for (const [old, read] of progressReads) if (at - read.at >= deps.intervalMs) progressReads.delete(old);
+    }
+    return progress;
+  }
+
+  async function followerProgress(rows: readonly JobSetStatus[], at: number): Promise<Map<string, JobSetProgress>> {
     const followers = rows.filter((row) => row.role === "follower");
-    const read = await Promise.all(followers.map(async (row) => [followerKey(row), await readProgress(deps.store, row).catch(() => undefined)] as const));
+    const read = await Promise.all(followers.map(async (row) => [followerKey(row), await storedProgress(row, at)] as const));
     return new Map(read.filter((entry): entry is readonly [string, JobSetProgress] => entry[1] !== undefined));
   }
 
@@ -81,7 +95,7 @@ export function statusPageRoutes(deps: StatusPageDeps): Hono {
     const at = now();
     const selection = selectJobSets(deps.jobSets(), query, viewer);
     const [progress, eventsPerSecond, requestsPerSecond, readiness] = await Promise.all([
-      viewer.anonymousCountsOnly ? new Map<string, JobSetProgress>() : followerProgress(selection.rows),
+      viewer.anonymousCountsOnly ? new Map<string, JobSetProgress>() : followerProgress(selection.rows, at),
       rateOf(eventsMeter, deps.metrics, EVENTS_COUNTER, at),
       rateOf(requestsMeter, deps.metrics, REQUESTS_COUNTER, at),
       deps.readiness(),
