@@ -6,6 +6,7 @@ import { startService, type RunningService } from "../../src/server/service.js";
 import { createRecentErrors } from "../../src/status-page/recent-errors.js";
 import type { StatusViewer } from "../../src/status-page/view-model.js";
 import { createMemoryStore } from "../../src/store/memory.js";
+import type { JobSetProgress, JobStore } from "../../src/store/store.js";
 import type { JobSetStatus } from "../../src/subscriber/index.js";
 import { http1Request } from "../support/http.js";
 
@@ -17,12 +18,12 @@ function status(queue: string, jobSetId: string, fields: Partial<JobSetStatus> =
   return { queue, jobSetId, role: "owner", cursor: "", ready: true, failure: undefined, lastEventAt: Date.now(), lastReadAt: Date.now(), ...fields };
 }
 
-async function start(options: { viewer?: StatusViewer; shutdownGraceSeconds?: number } = {}): Promise<string> {
-  const store = createMemoryStore({ ttlSeconds: 60 });
+async function start(options: { viewer?: StatusViewer; shutdownGraceSeconds?: number; store?: JobStore; intervalMs?: number } = {}): Promise<string> {
+  const store = options.store ?? createMemoryStore({ ttlSeconds: 60 });
   const errors = createRecentErrors(10);
   errors.record({ source: "armada", message: "Armada event stream failed: UNAVAILABLE: refused", queue: "q", jobSetId: "broken" });
   running = await startService(
-    { host: "127.0.0.1", port: 0, maxRequestBytes: 65536, shutdownGraceSeconds: options.shutdownGraceSeconds ?? 5, statusPageIntervalMs: 100 },
+    { host: "127.0.0.1", port: 0, maxRequestBytes: 65536, shutdownGraceSeconds: options.shutdownGraceSeconds ?? 5, statusPageIntervalMs: options.intervalMs ?? 100 },
     {
       store,
       logger: pino({ level: "silent" }),
@@ -99,6 +100,30 @@ describe("GET /", () => {
     expect(page.body).not.toContain("secret-name");
     expect(page.body).not.toContain("UNAVAILABLE: refused");
     expect(page.body).toMatch(/id="count-job-sets"><div class="label">job sets<\/div><div class="value">1</);
+  });
+});
+
+describe("what the page reads", () => {
+  it("reads a follower's progress from the store once per interval, however many pages are open", async () => {
+    const inner = createMemoryStore({ ttlSeconds: 60 });
+    const progress: JobSetProgress = { cursor: "8:0:0:0", caughtUp: true, error: "", updatedAt: Date.now() };
+    await inner.write({ queue: "q", jobSetId: "followed" }, { jobs: new Map(), progress });
+    let reads = 0;
+    const store: JobStore = { ...inner, read: (key) => (reads++, inner.read(key)) };
+    jobSets = [status("q", "followed", { role: "follower" }), status("q", "owned")];
+    const base = await start({ store, intervalMs: 60_000 });
+    const pages = await Promise.all([1, 2, 3, 4].map(() => http1Request(`${base}/`)));
+    for (const page of pages) expect(page.body).toMatch(/data-job-set="followed"><td class="queue">q<\/td><td class="job-set">followed<\/td><td class="role">follower<\/td><td class="cursor">8:0:0:0</);
+    expect(reads).toBe(1);
+  });
+
+  it("lists a failing readiness check among the recent errors", async () => {
+    const inner = createMemoryStore({ ttlSeconds: 60 });
+    const store: JobStore = { ...inner, ping: () => Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:6379")) };
+    const base = await start({ store });
+    const page = await http1Request(`${base}/`);
+    expect(page.body).toMatch(/id="check-store">.*failing.*connect ECONNREFUSED 127\.0\.0\.1:6379/);
+    expect(page.body).toMatch(/<strong>store<\/strong>: <span class="message">connect ECONNREFUSED 127\.0\.0\.1:6379</);
   });
 });
 
