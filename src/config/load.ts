@@ -17,6 +17,7 @@ export interface ServeConfig {
   readonly maxRequestBytes: number;
   readonly shutdownGraceSeconds: number;
   readonly logLevel: LevelWithSilent;
+  readonly statusPageIntervalMs: number;
   readonly subscriber: SubscriberOptions;
 }
 
@@ -66,6 +67,7 @@ export function loadServeConfig(env: Readonly<Record<string, string | undefined>
     maxRequestBytes: get("max-request-bytes", integer(1024, 64 * 1024 * 1024)) ?? 65536,
     shutdownGraceSeconds: get("shutdown-grace-seconds", integer(0, 3600)) ?? 10,
     logLevel: get("log-level", oneOf(LOG_LEVELS)) ?? "info",
+    statusPageIntervalMs: get("status-page-interval-ms", integer(100, 60_000)) ?? 1000,
     subscriber: {
       ...SUBSCRIBER_DEFAULTS,
       armadaUrl: (get("armada-url", url(["http:", "https:"])) ?? new URL("http://localhost:50051")).toString().replace(/\/$/, ""),

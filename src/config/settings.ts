@@ -44,6 +44,7 @@ export const SETTINGS = [
   { env: "JOBSERVICE_ARMADA_CONNECTIONS", flag: "armada-connections", default: "4", description: "Most HTTP/2 connections to Armada; streams are multiplexed over them, as many per connection as Armada allows." },
   { env: "JOBSERVICE_BATCH_MAX_EVENTS", flag: "batch-max-events", default: "200", description: "Events applied to the store in one atomic write, at most." },
   { env: "JOBSERVICE_BATCH_MAX_DELAY_MS", flag: "batch-max-delay-ms", default: "5", description: "How long the first event of a batch may wait for others." },
+  { env: "JOBSERVICE_STATUS_PAGE_INTERVAL_MS", flag: "status-page-interval-ms", default: "1000", description: "How often an open status page (`GET /`) receives a fresh snapshot over server-sent events." },
 ] as const satisfies readonly Setting[];
 
 export type SettingFlag = (typeof SETTINGS)[number]["flag"];

@@ -1,6 +1,7 @@
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
 import type { Registry } from "prom-client";
+import type { StatusPageDeps } from "../status-page/routes.js";
 import type { RequestHandler } from "./listener.js";
 import { httpRoutes } from "./http-routes.js";
 import type { Readiness } from "./readiness.js";
@@ -13,6 +14,7 @@ export interface HandlerOptions extends RpcDependencies {
   readonly readiness: () => Promise<Readiness>;
   /** Requests above this size are refused with RESOURCE_EXHAUSTED. */
   readonly maxRequestBytes: number;
+  readonly statusPage: StatusPageDeps;
 }
 
 /**

@@ -1,10 +1,12 @@
 import { Hono } from "hono";
 import type { Registry } from "prom-client";
+import { statusPageRoutes, type StatusPageDeps } from "../status-page/routes.js";
 import type { Readiness } from "./readiness.js";
 
 export interface HttpDependencies {
   readonly readiness: () => Promise<Readiness>;
   readonly metrics: Registry;
+  readonly statusPage: StatusPageDeps;
 }
 
 /** Plain HTTP endpoints for orchestrators and scrapers, beside the RPCs on the same port. */
@@ -18,6 +20,7 @@ export function httpRoutes(deps: HttpDependencies): Hono {
   app.get("/metrics", async (c) => {
     return c.text(await deps.metrics.metrics(), 200, { "content-type": deps.metrics.contentType });
   });
+  app.route("/", statusPageRoutes(deps.statusPage));
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
   return app;
 }

@@ -2,10 +2,13 @@ import { readFileSync } from "node:fs";
 import type { Logger } from "../observability/logger.js";
 import { createMetricsRegistry, type Registry } from "../observability/metrics.js";
 import { answerFor, type JobStatusSource } from "../status/answer.js";
+import { createRecentErrors, RECENT_ERRORS_KEPT, type RecentErrors } from "../status-page/recent-errors.js";
+import type { ViewerOf } from "../status-page/routes.js";
 import type { JobStore } from "../store/store.js";
+import type { JobSetStatus } from "../subscriber/index.js";
 import { createRequestHandler } from "./handler.js";
 import { listen, type Listener } from "./listener.js";
-import { createReadiness, type ReadinessCheck } from "./readiness.js";
+import { createReadiness, type Readiness, type ReadinessCheck } from "./readiness.js";
 
 export interface ServiceOptions {
   readonly host: string;
@@ -14,6 +17,8 @@ export interface ServiceOptions {
   readonly maxRequestBytes: number;
   readonly shutdownGraceSeconds: number;
   readonly healthWatchIntervalMs?: number;
+  /** How often the status page's live view is refreshed; 1 s when absent. */
+  readonly statusPageIntervalMs?: number;
 }
 
 export interface ServiceDependencies {
@@ -24,6 +29,12 @@ export interface ServiceDependencies {
   readonly status?: JobStatusSource;
   /** Further readiness checks beside the store's (e.g. Armada's health). */
   readonly checks?: readonly ReadinessCheck[];
+  /** The job sets the status page lists (the subscriber's); none when absent. */
+  readonly jobSets?: () => Iterable<JobSetStatus>;
+  /** Recent errors the status page lists; failing readiness checks are added to it. */
+  readonly errors?: RecentErrors;
+  /** What each status page viewer may see; everything when absent. */
+  readonly statusViewer?: ViewerOf;
 }
 
 export interface RunningService {
@@ -38,11 +49,27 @@ export function storeStatus(store: JobStore): JobStatusSource {
   return { status: async (key) => answerFor(await store.read(key)) };
 }
 
+/** Records each failing check once per round of probes, not once per caller that shares the round. */
+function recordingFailures(readiness: () => Promise<Readiness>, errors: RecentErrors): () => Promise<Readiness> {
+  let recorded: Promise<Readiness> | undefined;
+  return () => {
+    const result = readiness();
+    if (result !== recorded) {
+      recorded = result;
+      void result.then((round) => {
+        for (const [name, check] of Object.entries(round.checks)) if (!check.ok) errors.record({ source: name, message: check.error ?? "not ready" });
+      });
+    }
+    return result;
+  };
+}
+
 export async function startService(options: ServiceOptions, deps: ServiceDependencies): Promise<RunningService> {
   const metrics = deps.metrics ?? createMetricsRegistry({ processMetrics: true });
-  const readiness = createReadiness(
-    [{ name: "store", probe: () => deps.store.ping() }, ...(deps.checks ?? [])],
-    { timeoutMs: 2_000, cacheMs: 1_000 },
+  const errors = deps.errors ?? createRecentErrors(RECENT_ERRORS_KEPT);
+  const readiness = recordingFailures(
+    createReadiness([{ name: "store", probe: () => deps.store.ping() }, ...(deps.checks ?? [])], { timeoutMs: 2_000, cacheMs: 1_000 }),
+    errors,
   );
   const shutdown = new AbortController();
   const handler = createRequestHandler({
@@ -52,6 +79,16 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
     maxRequestBytes: options.maxRequestBytes,
     shutdownSignal: shutdown.signal,
     healthWatchIntervalMs: options.healthWatchIntervalMs ?? 5_000,
+    statusPage: {
+      jobSets: deps.jobSets ?? (() => []),
+      store: deps.store,
+      readiness,
+      metrics,
+      errors,
+      viewer: deps.statusViewer,
+      intervalMs: options.statusPageIntervalMs ?? 1_000,
+      shutdownSignal: shutdown.signal,
+    },
   });
   const listener = await listen({
     host: options.host,

@@ -1,4 +1,6 @@
 import { pino } from "pino";
+import { startJobService } from "../../src/cli/job-service.js";
+import { loadServeConfig } from "../../src/config/load.js";
 import { startService, type RunningService } from "../../src/server/service.js";
 import type { JobStatusSource } from "../../src/status/answer.js";
 import { createMemoryStore } from "../../src/store/memory.js";
@@ -46,4 +48,14 @@ export async function startTestService(
       await store.close();
     },
   };
+}
+
+/**
+ * The whole service as `jobservice serve` wires it (subscriber, status page,
+ * memory store) on a free loopback port, following Armada at `armadaUrl`.
+ */
+export async function startFullTestService(armadaUrl: string, flags: readonly string[] = []): Promise<{ url: string; stop(): Promise<void> }> {
+  const config = loadServeConfig({}, ["--host", "127.0.0.1", "--port", "0", "--armada-url", armadaUrl, "--log-level", "silent", ...flags]);
+  const service = await startJobService(config, pino({ level: "silent" }));
+  return { url: `http://127.0.0.1:${service.port}`, stop: () => service.stop() };
 }
