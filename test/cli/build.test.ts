@@ -27,10 +27,10 @@ function binaryElsewhere(): string {
 
 /** Runs the simulator and the service from one build, then asks about a job as Airflow would. */
 async function askThroughBuild(launcher: string[], cwd: string): Promise<unknown> {
-  const armada = runJobservice(["simulate", "--port", "0", "--queue", "q"], {}, launcher, cwd);
+  const armada = runJobservice(["simulate", "--port", "0", "--queue", "q"], {}, launcher, { cwd });
   started.push(armada);
   const { url } = await armada.waitForLog((line) => line.msg === "Armada simulator listening");
-  const service = runJobservice(["serve", "--host", "127.0.0.1", "--port", "0", "--armada-url", String(url)], {}, launcher, cwd);
+  const service = runJobservice(["serve", "--host", "127.0.0.1", "--port", "0", "--armada-url", String(url)], {}, launcher, { cwd });
   started.push(service);
   const { port } = await service.waitForLog((line) => line.msg === "listening");
   const { stdout } = await run("curl", ["-s", "-H", "content-type: application/json", "-d", '{"queue":"q","jobSetId":"s","jobId":"j"}',
@@ -65,7 +65,7 @@ describe("builds", () => {
     writeFileSync(join(dirname(binary), "bunfig.toml"), 'preload = ["./missing.ts"]\n');
     const { stdout } = await run(binary, ["help"], { cwd: dirname(binary) });
     expect(stdout).toContain("Usage: jobservice <command>");
-    const service = runJobservice(["serve", "--host", "127.0.0.1", "--port", "0", "--armada-url", "http://127.0.0.1:1"], {}, [binary], dirname(binary));
+    const service = runJobservice(["serve", "--host", "127.0.0.1", "--port", "0", "--armada-url", "http://127.0.0.1:1"], {}, [binary], { cwd: dirname(binary) });
     started.push(service);
     await service.waitForLog((line) => line.msg === "listening");
     service.child.kill("SIGTERM");

@@ -38,12 +38,12 @@ export function runJobservice(
   args: string[],
   env: Record<string, string> = {},
   launcher: readonly string[] = UNDER_TEST,
-  cwd?: string,
+  options: { cwd?: string; inheritEnv?: boolean } = {},
 ): RunningProcess {
   const [command = process.execPath, ...prefix] = launcher;
   const child = spawn(command, [...prefix, ...args], {
-    cwd,
-    env: { ...process.env, JOBSERVICE_LOG_LEVEL: "info", ...env },
+    cwd: options.cwd,
+    env: { ...(options.inheritEnv === false ? {} : process.env), JOBSERVICE_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: Array<Record<string, unknown>> = [];
