@@ -1,7 +1,9 @@
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import type { JobKey } from "../../src/store/store.js";
 import { alternate, type Contender } from "../lib/alternate.js";
-import { processScript, startChild, type BenchChild } from "../lib/child.js";
+import { accessSync, constants } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { processScript, startChild, startServe, type BenchChild, type ServeLaunch } from "../lib/child.js";
 import type { BenchContext } from "../lib/context.js";
 import { connectJsonBody, GET_JOB_STATUS_PATH, grpcRequestBody } from "../lib/grpc-frame.js";
 import { autocannon, h2load, type LoadResult } from "../lib/load.js";
@@ -143,11 +145,73 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
         targets.push({ target: `p99 ≤ 5 ms at ${fixed(rate)} req/s offered (${subject.name})`, measured: `${fixed(p99, 2)} ms`, met: p99 <= 5 });
       }
     }
-    const failed = [...Object.values(closedLoop), ...openLoop.values()].flatMap((m) => [...m.values()].flat()).reduce((sum, r) => sum + r.failed, 0);
-    const notes = [`Read path: ${failed} failed requests over all load runs; every service answered the expected state before the load.`];
+    const runtimes = await compareRuntimes(context, terminal, grpcRun);
+    rows.push(...runtimes.rows);
+    const failed = [...Object.values(closedLoop), ...openLoop.values(), runtimes.results].flatMap((m) => [...m.values()].flat()).reduce((sum, r) => sum + r.failed, 0);
+    const notes = [`Read path: ${failed} failed requests over all load runs; every service answered the expected state before the load.`, ...runtimes.notes];
     return { name: "read path", data: { closedLoop: Object.fromEntries(Object.entries(closedLoop).map(([p, m]) => [p, Object.fromEntries(m)])), openLoop: Object.fromEntries([...openLoop].map(([rate, m]) => [rate, Object.fromEntries(m)])) }, rows, targets, notes };
   } finally {
     await Promise.all([empty.stop(), memory.stop(), redis.stop(), bare.stop()]);
+  }
+}
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const NODE_SERVE: ServeLaunch = { name: "jobservice serve on Node (npm start)", command: process.execPath, args: [`${ROOT}bin/jobservice.js`] };
+const BINARY_SERVE: ServeLaunch = { name: "jobservice serve, single binary (Bun)", command: `${ROOT}dist/jobservice`, args: [] };
+
+/**
+ * The whole `jobservice serve` process, as users run it, on Node and as the
+ * Bun single binary (when dist/jobservice is built): gRPC read throughput on
+ * the memory store and the resident memory after that load.
+ */
+async function compareRuntimes(
+  context: BenchContext,
+  key: JobKey,
+  grpcRun: (subject: Subject) => Promise<LoadResult>,
+): Promise<{ rows: Row[]; notes: string[]; results: Map<string, LoadResult[]> }> {
+  const launches = [NODE_SERVE];
+  const notes: string[] = [];
+  try {
+    accessSync(BINARY_SERVE.command, constants.X_OK);
+    launches.push(BINARY_SERVE);
+  } catch {
+    notes.push("Read path of the single binary not measured: no executable at dist/jobservice (npm run build:binary).");
+  }
+  const env = { ARMADA_URL: context.simulator.ready.url, JOBSERVICE_STORE: "memory" };
+  const started = await Promise.all(launches.map(async (launch) => ({ launch, service: await startServe(launch, env) })));
+  try {
+    const subjects: Subject[] = started.map(({ launch, service }) => ({ name: launch.name, service, key }));
+    for (const subject of subjects) {
+      await expectState(subject.service.ready.port, key, State.SUCCEEDED);
+      await grpcRun(subject);
+    }
+    const results = await measure(context, "gRPC h2c, jobservice serve per runtime", subjects, context.scale.rounds, (s) => grpcRun(s));
+    const rps = (name: string): number[] => (results.get(name) ?? []).map((r) => r.rps);
+    const memory = new Map<string, { rssMiB: number; peakMiB: number }>();
+    for (const subject of subjects) memory.set(subject.name, await subject.service.call<{ rssMiB: number; peakMiB: number }>("memory"));
+    const rows: Row[] = [];
+    for (const subject of subjects) {
+      const isBaseline = subject.name === NODE_SERVE.name;
+      const own = memory.get(subject.name);
+      const node = memory.get(NODE_SERVE.name);
+      rows.push({
+        measure: `Read throughput, gRPC h2c, c=${CONCURRENCY}, the whole process (memory store, terminal job)`,
+        subject: subject.name,
+        baseline: isBaseline ? "—" : NODE_SERVE.name,
+        ratio: isBaseline ? null : pairedRatio(rps(subject.name), rps(NODE_SERVE.name)),
+        absolute: `${fixed(median(rps(subject.name)))} req/s`,
+      });
+      rows.push({
+        measure: "Resident memory after the read load",
+        subject: subject.name,
+        baseline: isBaseline ? "—" : NODE_SERVE.name,
+        ratio: isBaseline || !own || !node ? null : own.rssMiB / node.rssMiB,
+        absolute: own ? `${fixed(own.rssMiB)} MiB (peak ${fixed(own.peakMiB)} MiB)` : "not read",
+      });
+    }
+    return { rows, notes, results };
+  } finally {
+    await Promise.all(started.map(({ service }) => service.stop()));
   }
 }
 
