@@ -10,7 +10,7 @@ type ExecCredentials = Extract<ArmadaCredentials, { kind: "exec" }>;
 /** A token is a line, not a document: more output than this is a misbehaving command. */
 const MAX_OUTPUT_BYTES = 64 * 1024;
 /** A failed run is answered again for this long before the command is run once more. */
-const FAILURE_HOLD_MS = 5_000;
+const FAILURE_HOLD_MS = 1_000;
 /** What a bearer token may contain (RFC 6750 §2.1 b64token is a subset): one header-safe word. */
 const TOKEN_SHAPE = /^[\x21-\x7e]+$/;
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createAuthorization } from "../../src/subscriber/credentials.js";
 import { freePort } from "../support/free-port.js";
+import { armadaStyleKubernetesAuth, serviceAccountToken, TEST_CLUSTER_CA } from "../support/service-account.js";
 import { startTokenEndpoint, type TokenEndpoint } from "../support/token-endpoint.js";
 
 const SECRET = "s3cr3t-value";
@@ -218,5 +219,46 @@ describe("OpenID Connect password grant", () => {
     const err = await failure(createAuthorization(password(endpoint.url, undefined, "not-the-password"), { now: Date.now })());
     expect(err.code).toBe(Code.Unauthenticated);
     expect(err.rawMessage).toBe(`OIDC token endpoint ${endpoint.url} answered HTTP 400 (invalid_grant)`);
+  });
+});
+
+describe("Kubernetes native auth", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "k8s-auth-"));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("sends byte for byte the KubernetesAuth header armadactl sends, and re-reads the files after rotation", async () => {
+    const tokenFile = join(dir, "token");
+    const caFile = join(dir, "ca.crt");
+    const first = await serviceAccountToken({ sub: "system:serviceaccount:armada:jobservice", expiresInSeconds: 3600 });
+    await writeFile(tokenFile, first);
+    await writeFile(caFile, TEST_CLUSTER_CA);
+    const authorize = createAuthorization({ kind: "kubernetes", tokenFile, caFile }, { now: Date.now });
+    const header = await authorize();
+    expect(header).toBe(armadaStyleKubernetesAuth(first, TEST_CLUSTER_CA));
+    // Armada's parser: base64url without padding, then JSON, then the CA base64url again.
+    const payload = header?.split(" ")[1] ?? "";
+    expect(payload).not.toContain("=");
+    const body = JSON.parse(Buffer.from(payload, "base64url").toString()) as { token: string; ca: string };
+    expect(body.token).toBe(first);
+    expect(Buffer.from(body.ca, "base64url").toString()).toBe(TEST_CLUSTER_CA);
+
+    // The kubelet swaps the projected token through a symlinked directory; a rename is the same for a reader.
+    const second = await serviceAccountToken({ sub: "system:serviceaccount:armada:jobservice", expiresInSeconds: 3600 });
+    await writeFile(`${tokenFile}.new`, second);
+    await rename(`${tokenFile}.new`, tokenFile);
+    expect(await authorize()).toBe(armadaStyleKubernetesAuth(second, TEST_CLUSTER_CA));
+  });
+
+  it("a missing token or CA file is UNAUTHENTICATED naming the file", async () => {
+    const tokenFile = join(dir, "present-token");
+    await writeFile(tokenFile, "x.y.z");
+    const err = await failure(createAuthorization({ kind: "kubernetes", tokenFile, caFile: join(dir, "absent.crt") }, { now: Date.now })());
+    expect(err.code).toBe(Code.Unauthenticated);
+    expect(err.rawMessage).toBe(`cannot read Kubernetes CA file ${join(dir, "absent.crt")} (ENOENT)`);
   });
 });
