@@ -1,6 +1,6 @@
 // A credential helper for armadactl's execAuth, for tests: `node token-helper.mjs MODE ARGS…`.
 // Every run appends a line to $TOKEN_HELPER_RUNS when set, so tests can count runs.
-import { appendFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { spawn } from "node:child_process";
 
 const [mode, ...rest] = process.argv.slice(2);
@@ -32,6 +32,15 @@ switch (mode) {
     process.stdout.write(`${rest[1]}\n`);
     process.stderr.write(`error: ${rest[1]}\n`);
     process.exitCode = Number(rest[0]);
+    break;
+  // Prints the contents of PATH; until it exists, complains on stderr with TEXT and exits with code 4.
+  case "file":
+    try {
+      process.stdout.write(readFileSync(rest[0], "utf8"));
+    } catch {
+      process.stderr.write(`no token yet: ${rest[1]}\n`);
+      process.exitCode = 4;
+    }
     break;
   // Starts a grandchild, writes both process ids to PIDFILE, then never finishes.
   case "hang": {
