@@ -21,6 +21,9 @@ export interface ArmadactlSource {
 
 type Mapping = Record<string, unknown>;
 
+/** Where armadactl's openIdKubernetesAuth reads the service-account token. */
+const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
 const isMapping = (value: unknown): value is Mapping => typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** armadactl reads its file through viper, which ignores the case of keys. */
@@ -141,7 +144,11 @@ export function readArmadactlConfig(source: ArmadactlSource): ArmadactlSettings 
     set("armada-oidc-client-secret", blockValue("openIdClientCredentialsAuth", "clientSecret"), "openIdClientCredentialsAuth.clientSecret");
     set("armada-oidc-scopes", scopes("openIdClientCredentialsAuth"), "openIdClientCredentialsAuth.scopes");
   } else if (blockValue("openIdKubernetesAuth", "providerUrl")) {
-    problems.push(`${config}: ${prefix}openIdKubernetesAuth in ${source.file} is not supported; use kubernetesNativeAuth or execAuth`);
+    // armadactl posts to this fixed path, without discovery, with the pod's default token.
+    set("armada-oidc-token-url", `${(blockValue("openIdKubernetesAuth", "providerUrl") ?? "").replace(/\/$/, "")}/connect/token`, "openIdKubernetesAuth.providerUrl");
+    set("armada-oidc-client-id", blockValue("openIdKubernetesAuth", "clientId"), "openIdKubernetesAuth.clientId");
+    set("armada-oidc-scopes", scopes("openIdKubernetesAuth"), "openIdKubernetesAuth.scopes");
+    set("armada-oidc-assertion-file", SERVICE_ACCOUNT_TOKEN, "openIdKubernetesAuth");
   } else if (blockValue("execAuth", "cmd")) {
     set("armada-exec-command", blockValue("execAuth", "cmd"), "execAuth.cmd");
     const args = field(block("execAuth"), "args");

@@ -152,6 +152,7 @@ const CREDENTIAL_METHODS = {
     "armada-oidc-scopes",
     "armada-oidc-username",
     "armada-oidc-password",
+    "armada-oidc-assertion-file",
   ],
   exec: ["armada-exec-command", "armada-exec-args", "armada-exec-env"],
   kubernetes: ["armada-kubernetes-auth", "armada-kubernetes-token-file", "armada-kubernetes-ca-file"],
@@ -301,7 +302,20 @@ function oidcCredentials(raw: Map<SettingFlag, string>, problems: string[], name
   }
   require("armada-oidc-client-id");
   const passwordGrant = raw.has("armada-oidc-username") || raw.has("armada-oidc-password");
-  if (passwordGrant) {
+  const kubernetesGrant = raw.has("armada-oidc-assertion-file");
+  if (kubernetesGrant) {
+    for (const flag of ["armada-oidc-username", "armada-oidc-password", "armada-oidc-client-secret"] as const) {
+      if (!raw.has(flag)) continue;
+      problems.push(`${name(flag)}: not used with ${name("armada-oidc-assertion-file")} (the kubernetes grant sends the service-account token instead)`);
+      ok = false;
+    }
+    try {
+      readableFile(value("armada-oidc-assertion-file"));
+    } catch (error) {
+      problems.push(`${name("armada-oidc-assertion-file")}: ${(error as Error).message}`);
+      ok = false;
+    }
+  } else if (passwordGrant) {
     require("armada-oidc-username", `required with ${name("armada-oidc-password")}`);
     require("armada-oidc-password", `required with ${name("armada-oidc-username")}`);
   } else {
@@ -310,6 +324,9 @@ function oidcCredentials(raw: Map<SettingFlag, string>, problems: string[], name
   if (!ok) return none;
   const endpoint = endpointFlag === "armada-oidc-token-url" ? { tokenUrl: value(endpointFlag) } : { providerUrl: value(endpointFlag) };
   const scopes = list(value("armada-oidc-scopes"));
+  if (kubernetesGrant) {
+    return { kind: "oidc-kubernetes", ...endpoint, clientId: value("armada-oidc-client-id"), assertionFile: value("armada-oidc-assertion-file"), scopes };
+  }
   if (passwordGrant) {
     return {
       kind: "oidc-password",

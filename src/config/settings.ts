@@ -38,6 +38,7 @@ export const SETTINGS = [
   { env: "ARMADA_OIDC_PROVIDER_URL", flag: "armada-oidc-provider-url", default: "", description: "OpenID Connect issuer (armadactl's `providerUrl`): the token endpoint is found by discovery. Instead of ARMADA_OIDC_TOKEN_URL." },
   { env: "ARMADA_OIDC_USERNAME", flag: "armada-oidc-username", default: "", description: "With ARMADA_OIDC_PASSWORD: the password grant instead of client credentials (client secret optional); renewed with the refresh token when one is issued, else granted again." },
   { env: "ARMADA_OIDC_PASSWORD", flag: "armada-oidc-password", default: "", description: "Password for the OIDC password grant.", secret: true },
+  { env: "ARMADA_OIDC_ASSERTION_FILE", flag: "armada-oidc-assertion-file", default: "", description: "Service-account token file sent as `client_assertion` with `grant_type=kubernetes` (armadactl's `openIdKubernetesAuth`) instead of a secret or password; read again for each new access token." },
   { env: "ARMADA_EXEC_COMMAND", flag: "armada-exec-command", default: "", description: "Command whose trimmed stdout is the bearer token (armadactl's `execAuth`); run without a shell, stdin empty." },
   { env: "ARMADA_EXEC_ARGS", flag: "armada-exec-args", default: "", description: "Its arguments, as a JSON array of strings, e.g. `[\"token\",\"--audience\",\"armada\"]`." },
   { env: "ARMADA_EXEC_ENV", flag: "armada-exec-env", default: "", description: "Environment added to the service's own for it, as a JSON object of strings.", secret: true },

@@ -2,7 +2,7 @@ import { stat, readFile } from "node:fs/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { execAuthorization } from "./exec-credentials.js";
 import { kubernetesAuthorization } from "./kubernetes-credentials.js";
-import { clientCredentialsAuthorization, passwordAuthorization } from "./oidc-credentials.js";
+import { clientCredentialsAuthorization, kubernetesGrantAuthorization, passwordAuthorization } from "./oidc-credentials.js";
 import type { ArmadaCredentials } from "./options.js";
 
 /**
@@ -36,6 +36,8 @@ export function createAuthorization(credentials: ArmadaCredentials, deps: Author
       return clientCredentialsAuthorization(credentials, deps);
     case "oidc-password":
       return passwordAuthorization(credentials, deps);
+    case "oidc-kubernetes":
+      return kubernetesGrantAuthorization(credentials, deps);
     case "exec":
       return execAuthorization(credentials, deps);
     case "kubernetes":

@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { redactUrl } from "../observability/logger.js";
 import type { Authorization, AuthorizationDeps } from "./credentials.js";
@@ -6,6 +7,7 @@ import { cachedAuthorization, type IssuedToken } from "./token-cache.js";
 
 type ClientCredentials = Extract<ArmadaCredentials, { kind: "oidc" }>;
 type PasswordCredentials = Extract<ArmadaCredentials, { kind: "oidc-password" }>;
+type KubernetesGrantCredentials = Extract<ArmadaCredentials, { kind: "oidc-kubernetes" }>;
 
 /** Without expires_in the token is kept this long. */
 const DEFAULT_TOKEN_LIFETIME_MS = 300_000;
@@ -71,6 +73,23 @@ export function passwordAuthorization(credentials: PasswordCredentials, deps: Au
     return granted.token;
   };
   return cachedAuthorization(grant, deps);
+}
+
+/** armadactl's openIdKubernetesAuth (pkg/client/auth/oidc/kubernetes.go): form fields only, no client authentication header. */
+export function kubernetesGrantAuthorization(credentials: KubernetesGrantCredentials, deps: AuthorizationDeps): Authorization {
+  const endpoint = tokenEndpoint(credentials, deps.tokenRequestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+  return cachedAuthorization(async () => {
+    let assertion: string;
+    try {
+      assertion = (await readFile(credentials.assertionFile, "utf8")).trim();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? "unreadable";
+      throw new ConnectError(`cannot read Kubernetes service-account token file ${credentials.assertionFile} (${code})`, Code.Unauthenticated);
+    }
+    if (assertion === "") throw new ConnectError(`Kubernetes service-account token file ${credentials.assertionFile} is empty`, Code.Unauthenticated);
+    const form = new URLSearchParams({ client_id: credentials.clientId, scope: credentials.scopes.join(" "), grant_type: "kubernetes", client_assertion: assertion });
+    return (await endpoint.post(form, undefined)).token;
+  }, deps);
 }
 
 function basicClientAuth(clientId: string, clientSecret: string): string {

@@ -33,6 +33,17 @@ export type ArmadaCredentials =
       readonly password: string;
       readonly scopes: readonly string[];
     })
+  /**
+   * armadactl's openIdKubernetesAuth: the pod's service-account token is the
+   * `client_assertion` of a `grant_type=kubernetes` request (a custom grant,
+   * IdentityServer style); the file is read again for every new access token.
+   */
+  | (OidcEndpoint & {
+      readonly kind: "oidc-kubernetes";
+      readonly clientId: string;
+      readonly assertionFile: string;
+      readonly scopes: readonly string[];
+    })
   /** A command whose trimmed stdout is a bearer token (armadactl's execAuth). */
   | {
       readonly kind: "exec";

@@ -65,6 +65,12 @@ contexts:
     kubernetesNativeAuth:
       enabled: true
       expiry: 3600
+  auth-k8s-oidc:
+    armadaUrl: armada:50051
+    openIdKubernetesAuth:
+      providerUrl: "https://idp.example.com/"
+      clientId: "armada"
+      scopes: ["armada"]
   auth-oidc:
     armadaUrl: localhost:50051
     openIdAuth:
@@ -120,6 +126,19 @@ describe("ARMADA_CONFIG: armadactl's own config file", () => {
     ).toMatchObject({ armadaUrl: "https://armada:50051", credentials: { kind: "kubernetes", tokenFile: "/etc/hostname", caFile: "/etc/hosts" } });
   });
 
+  it("maps openIdKubernetesAuth onto armadactl's fixed token path and the pod's token", () => {
+    expect(problemsOf({ ARMADA_CONFIG: file, ARMADA_CONTEXT: "auth-k8s-oidc" })).toEqual([
+      `contexts.auth-k8s-oidc.openIdKubernetesAuth in ARMADA_CONFIG (--armada-config) ${file}: expected a readable file, but "/var/run/secrets/kubernetes.io/serviceaccount/token" cannot be read`,
+    ]);
+    expect(subscriber({ ARMADA_CONTEXT: "auth-k8s-oidc", ARMADA_OIDC_ASSERTION_FILE: "/etc/hostname" }).credentials).toEqual({
+      kind: "oidc-kubernetes",
+      tokenUrl: "https://idp.example.com/connect/token",
+      clientId: "armada",
+      assertionFile: "/etc/hostname",
+      scopes: ["armada"],
+    });
+  });
+
   it("explicit settings win: ARMADA_URL over armadaUrl, another method over the file's auth block", () => {
     expect(subscriber({ ARMADA_URL: "http://127.0.0.1:9999" }).armadaUrl).toBe("http://127.0.0.1:9999");
     expect(subscriber({ ARMADA_TOKEN: "explicit" }).credentials).toEqual({ kind: "bearer", token: "explicit" });
@@ -129,7 +148,7 @@ describe("ARMADA_CONFIG: armadactl's own config file", () => {
 
   it("an unknown ARMADA_CONTEXT stops start-up, naming it and listing the valid contexts", () => {
     expect(problemsOf({ ARMADA_CONFIG: file, ARMADA_CONTEXT: "prod" })).toEqual([
-      `ARMADA_CONTEXT (--armada-context): no context "prod" in ${file}; expected one of: no-auth, auth-basic, auth-password, auth-client-creds, auth-exec, auth-k8s, auth-oidc`,
+      `ARMADA_CONTEXT (--armada-context): no context "prod" in ${file}; expected one of: no-auth, auth-basic, auth-password, auth-client-creds, auth-exec, auth-k8s, auth-k8s-oidc, auth-oidc`,
     ]);
   });
 

@@ -129,6 +129,20 @@ describe("Armada connection settings", () => {
     ]);
   });
 
+  it("reads armadactl's kubernetes grant: the service-account token file as client assertion, with no secret", () => {
+    expect(loadServeConfig({ ARMADA_OIDC_TOKEN_URL: "https://idp.example/connect/token", ARMADA_OIDC_CLIENT_ID: "armada", ARMADA_OIDC_ASSERTION_FILE: "/etc/hostname" }, []).subscriber.credentials).toEqual({
+      kind: "oidc-kubernetes",
+      tokenUrl: "https://idp.example/connect/token",
+      clientId: "armada",
+      assertionFile: "/etc/hostname",
+      scopes: [],
+    });
+    expect(problemsOf({ ARMADA_OIDC_TOKEN_URL: "https://idp.example/t", ARMADA_OIDC_CLIENT_ID: "armada", ARMADA_OIDC_ASSERTION_FILE: "/no/token", ARMADA_OIDC_CLIENT_SECRET: "secret-s" })).toEqual([
+      "ARMADA_OIDC_CLIENT_SECRET (--armada-oidc-client-secret): not used with ARMADA_OIDC_ASSERTION_FILE (--armada-oidc-assertion-file) (the kubernetes grant sends the service-account token instead)",
+      'ARMADA_OIDC_ASSERTION_FILE (--armada-oidc-assertion-file): expected a readable file, but "/no/token" cannot be read',
+    ]);
+  });
+
   it("reads an exec command with JSON arguments and environment, never quoting the environment's values", () => {
     expect(
       loadServeConfig({ ARMADA_EXEC_COMMAND: "/usr/bin/armada-token", ARMADA_EXEC_ARGS: '["get", "--audience", "armada"]', ARMADA_EXEC_ENV: '{"PROFILE":"prod"}' }, []).subscriber

@@ -38,6 +38,7 @@ describe("no Armada credential reaches a log line, a metric or a CONNECTION_ERR,
   let fixture: StoreFixture;
   let store: JobStore;
   let endpoint: TokenEndpoint;
+  let grantEndpoint: TokenEndpoint;
   let dir: string;
   let saToken: string;
   let rejectedSaToken: string;
@@ -53,6 +54,7 @@ describe("no Armada credential reaches a log line, a metric or a CONNECTION_ERR,
       serviceAccountToken({ sub: "system:serviceaccount:airflow:intruder", expiresInSeconds: 600 }),
     ]);
     store = fixture.open();
+    grantEndpoint = await startTokenEndpoint({ clientId: "armada", clientSecret: "", expiresInSeconds: 300, tokenPrefix: "grant-access-token-Xx43", kubernetesAssertions: () => [saToken] });
     await writeFile(join(dir, "ca.crt"), TEST_CLUSTER_CA);
     await writeFile(join(dir, "token"), saToken);
     await writeFile(join(dir, "rejected-token"), rejectedSaToken);
@@ -61,6 +63,7 @@ describe("no Armada credential reaches a log line, a metric or a CONNECTION_ERR,
       { kind: "bearer", token: S.bearer },
       { kind: "bearer", token: S.execToken },
       ...Array.from({ length: 20 }, (_, i) => ({ kind: "bearer", token: endpoint.tokenNumber(i + 1) }) as const),
+      ...Array.from({ length: 5 }, (_, i) => ({ kind: "bearer", token: grantEndpoint.tokenNumber(i + 1) }) as const),
       { kind: "kubernetes", token: saToken, ca: TEST_CLUSTER_CA },
     ]);
   });
@@ -71,6 +74,7 @@ describe("no Armada credential reaches a log line, a metric or a CONNECTION_ERR,
     await sim?.close();
     await fixture?.stop();
     await endpoint?.stop();
+    await grantEndpoint?.stop();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -111,6 +115,18 @@ describe("no Armada credential reaches a log line, a metric or a CONNECTION_ERR,
       works: false,
       credentials: () => ({ kind: "oidc-password", ...oidc, tokenUrl: endpoint.url, clientSecret: S.clientSecret, username: "airflow", password: S.wrongUserPassword }),
       secrets: () => forms(S.wrongUserPassword, "airflow"),
+    },
+    {
+      name: "OIDC kubernetes grant (armadactl's openIdKubernetesAuth)",
+      works: true,
+      credentials: () => ({ kind: "oidc-kubernetes", tokenUrl: grantEndpoint.url, clientId: "armada", assertionFile: join(dir, "token"), scopes: [] }),
+      secrets: () => [...forms(saToken), saToken.split(".")[2] ?? "", grantEndpoint.tokenNumber(1).slice(0, -2)],
+    },
+    {
+      name: "OIDC kubernetes grant, an assertion the endpoint refuses (and echoes)",
+      works: false,
+      credentials: () => ({ kind: "oidc-kubernetes", tokenUrl: grantEndpoint.url, clientId: "armada", assertionFile: join(dir, "rejected-token"), scopes: [] }),
+      secrets: () => [...forms(rejectedSaToken), rejectedSaToken.split(".")[2] ?? ""],
     },
     { name: "exec", works: true, credentials: () => exec(["token", S.execToken]), secrets: () => [...forms(S.execToken), ...forms(S.execEnvSecret)] },
     {

@@ -262,3 +262,42 @@ describe("Kubernetes native auth", () => {
     expect(err.rawMessage).toBe(`cannot read Kubernetes CA file ${join(dir, "absent.crt")} (ENOENT)`);
   });
 });
+
+describe("OpenID Connect with the service-account token as client assertion (armadactl's openIdKubernetesAuth)", () => {
+  let dir: string;
+  let endpoint: TokenEndpoint;
+  let accepted: string[] = [];
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "k8s-grant-"));
+    endpoint = await startTokenEndpoint({ clientId: "armada", clientSecret: "", expiresInSeconds: 100, tokenPrefix: "k8s-grant", kubernetesAssertions: () => accepted });
+  });
+  afterAll(async () => {
+    await endpoint?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("posts grant_type=kubernetes with the token file's current content, and names only the OAuth error when refused", async () => {
+    const assertionFile = join(dir, "token");
+    const first = await serviceAccountToken({ sub: "system:serviceaccount:armada:jobservice", expiresInSeconds: 3600 });
+    await writeFile(assertionFile, `${first}\n`);
+    accepted = [first];
+    let now = 1_000_000;
+    const authorize = createAuthorization({ kind: "oidc-kubernetes", tokenUrl: endpoint.url, clientId: "armada", assertionFile, scopes: ["armada"] }, { now: () => now });
+    expect(await authorize()).toMatch(/^Bearer k8s-grant-\d+$/);
+    expect(endpoint.requests().at(-1)).toEqual({ grantType: "kubernetes", clientId: "armada", clientSecret: "", scope: "armada", clientAssertion: first });
+
+    // The kubelet rotated the token: the next grant sends the new one.
+    const second = await serviceAccountToken({ sub: "system:serviceaccount:armada:jobservice", expiresInSeconds: 3600 });
+    await writeFile(assertionFile, second);
+    accepted = [second];
+    now += 80_000;
+    await authorize();
+    expect(endpoint.requests().at(-1)?.clientAssertion).toBe(second);
+
+    accepted = [];
+    now += 100_000;
+    const err = await failure(authorize());
+    expect(err.code).toBe(Code.Unauthenticated);
+    expect(err.rawMessage).toBe(`OIDC token endpoint ${endpoint.url} answered HTTP 400 (invalid_grant)`);
+  });
+});

@@ -12,6 +12,8 @@ export interface TokenRequest {
   readonly password?: string;
   /** Refresh grant only. */
   readonly refreshToken?: string;
+  /** armadactl's `grant_type=kubernetes` only: the service-account token. */
+  readonly clientAssertion?: string;
 }
 
 export interface TokenEndpoint {
@@ -39,6 +41,8 @@ export interface TokenEndpointOptions {
   readonly users?: Readonly<Record<string, string>>;
   /** The password grant also issues refresh tokens (`refresh-1`, …), and refreshing rotates them. */
   readonly refreshTokens?: boolean;
+  /** Service-account tokens accepted as `client_assertion` with armadactl's `grant_type=kubernetes`. */
+  readonly kubernetesAssertions?: () => readonly string[];
 }
 
 async function readBody(request: IncomingMessage): Promise<string> {
@@ -59,7 +63,8 @@ function basicCredentials(header: string | undefined): { id: string; secret: str
 /**
  * An OpenID provider's token endpoint and discovery document, for tests only:
  * the client credentials grant (RFC 6749 §4.4), the password grant (§4.3) and
- * refresh tokens (§6). Client authentication by HTTP Basic or form fields;
+ * refresh tokens (§6), and armadactl's `grant_type=kubernetes` (the service-account
+ * token as `client_assertion`, as its openIdKubernetesAuth sends it). Client authentication by HTTP Basic or form fields;
  * `invalid_client` (401) for a wrong client, `invalid_grant` (400) for a wrong
  * password or refresh token, `unsupported_grant_type` (400) otherwise. Error
  * descriptions echo what was sent, as some real servers do, so tests can show
@@ -92,6 +97,7 @@ export async function startTokenEndpoint(options: TokenEndpointOptions): Promise
         ...(form.has("username") ? { username: form.get("username") ?? "" } : {}),
         ...(form.has("password") ? { password: form.get("password") ?? "" } : {}),
         ...(form.has("refresh_token") ? { refreshToken: form.get("refresh_token") ?? "" } : {}),
+        ...(form.has("client_assertion") ? { clientAssertion: form.get("client_assertion") ?? "" } : {}),
       };
       received.push(seen);
       if (request.method !== "POST" || request.url !== "/token") return answer(404, { error: "not_found" });
@@ -131,6 +137,11 @@ export async function startTokenEndpoint(options: TokenEndpointOptions): Promise
           }
           return access(newRefreshToken());
         }
+        case "kubernetes":
+          if (seen.clientAssertion === undefined || !(options.kubernetesAssertions?.() ?? []).includes(seen.clientAssertion)) {
+            return answer(400, { error: "invalid_grant", error_description: `assertion ${seen.clientAssertion} rejected` });
+          }
+          return access();
         default:
           return answer(400, { error: "unsupported_grant_type" });
       }
