@@ -6,7 +6,10 @@ export interface ArmadactlSettings {
   readonly values: ReadonlyMap<SettingFlag, string>;
   /** Where each value came from, for error messages: `contexts.main.basicAuth.password`. */
   readonly origins: ReadonlyMap<SettingFlag, string>;
+  /** The file itself or its context is unusable. */
   readonly problems: readonly string[];
+  /** The context's auth block is unusable: moot when explicit settings choose another method. */
+  readonly authProblems: readonly string[];
 }
 
 export interface ArmadactlSource {
@@ -66,8 +69,9 @@ export function readArmadactlConfig(source: ArmadactlSource): ArmadactlSettings 
   const values = new Map<SettingFlag, string>();
   const origins = new Map<SettingFlag, string>();
   const problems: string[] = [];
+  const authProblems: string[] = [];
   const config = source.name("armada-config");
-  const result = (): ArmadactlSettings => ({ values, origins, problems });
+  const result = (): ArmadactlSettings => ({ values, origins, problems, authProblems });
 
   const document = parseDocument(source.text);
   const [error] = document.errors;
@@ -129,9 +133,9 @@ export function readArmadactlConfig(source: ArmadactlSource): ArmadactlSettings 
   } else if (flagOn(field(block("kubernetesNativeAuth"), "enabled"))) {
     set("armada-kubernetes-auth", "true", "kubernetesNativeAuth.enabled");
   } else if (blockValue("openIdAuth", "providerUrl")) {
-    problems.push(`${config}: ${prefix}openIdAuth in ${source.file} is the interactive browser login, which a service cannot do; use openIdPasswordAuth, openIdClientCredentialsAuth or execAuth`);
+    authProblems.push(`${config}: ${prefix}openIdAuth in ${source.file} is the interactive browser login, which a service cannot do; use openIdPasswordAuth, openIdClientCredentialsAuth or execAuth`);
   } else if (blockValue("openIdDeviceAuth", "providerUrl")) {
-    problems.push(`${config}: ${prefix}openIdDeviceAuth in ${source.file} is the interactive device login, which a service cannot do; use openIdPasswordAuth, openIdClientCredentialsAuth or execAuth`);
+    authProblems.push(`${config}: ${prefix}openIdDeviceAuth in ${source.file} is the interactive device login, which a service cannot do; use openIdPasswordAuth, openIdClientCredentialsAuth or execAuth`);
   } else if (blockValue("openIdPasswordAuth", "providerUrl")) {
     set("armada-oidc-provider-url", blockValue("openIdPasswordAuth", "providerUrl"), "openIdPasswordAuth.providerUrl");
     set("armada-oidc-client-id", blockValue("openIdPasswordAuth", "clientId"), "openIdPasswordAuth.clientId");
@@ -157,10 +161,10 @@ export function readArmadactlConfig(source: ArmadactlSource): ArmadactlSettings 
     if (Array.isArray(env)) {
       const pairs = env.map((entry) => [scalar(field(entry, "name")) ?? "", scalar(field(entry, "value")) ?? ""] as const);
       const unnamed = pairs.findIndex(([name]) => name === "");
-      if (unnamed >= 0) problems.push(`${config}: ${prefix}execAuth.env[${unnamed}] in ${source.file} has no name`);
+      if (unnamed >= 0) authProblems.push(`${config}: ${prefix}execAuth.env[${unnamed}] in ${source.file} has no name`);
       else if (pairs.length > 0) set("armada-exec-env", JSON.stringify(Object.fromEntries(pairs)), "execAuth.env");
     } else if (env !== undefined) {
-      problems.push(`${config}: ${prefix}execAuth.env in ${source.file} should be a list of {name, value}`);
+      authProblems.push(`${config}: ${prefix}execAuth.env in ${source.file} should be a list of {name, value}`);
     }
   }
   return result();

@@ -201,6 +201,7 @@ function withArmadactlConfig(
   const chosen = methodsIn(explicit).map(([method]) => method);
   const fileMethod = methodsIn(fromFile.values).map(([method]) => method);
   const useFileCredentials = chosen.length === 0 || (chosen.length === 1 && fileMethod.length === 1 && chosen[0] === fileMethod[0]);
+  if (useFileCredentials) problems.push(...fromFile.authProblems);
   for (const [flag, value] of fromFile.values) {
     if (merged.has(flag) || (credentialFlags.has(flag) && !useFileCredentials)) continue;
     merged.set(flag, value);

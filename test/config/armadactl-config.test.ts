@@ -152,10 +152,11 @@ describe("ARMADA_CONFIG: armadactl's own config file", () => {
     ]);
   });
 
-  it("interactive logins are refused with what to use instead", () => {
+  it("interactive logins are refused with what to use instead, unless an explicit method replaces them", () => {
     expect(problemsOf({ ARMADA_CONFIG: file, ARMADA_CONTEXT: "auth-oidc" })).toEqual([
       `ARMADA_CONFIG (--armada-config): contexts.auth-oidc.openIdAuth in ${file} is the interactive browser login, which a service cannot do; use openIdPasswordAuth, openIdClientCredentialsAuth or execAuth`,
     ]);
+    expect(subscriber({ ARMADA_CONTEXT: "auth-oidc", ARMADA_TOKEN: "explicit" })).toMatchObject({ armadaUrl: "http://localhost:50051", credentials: { kind: "bearer" } });
   });
 
   it("a problem in a value from the file names its place in the file", () => {
