@@ -28,7 +28,10 @@ export async function startJobService(config: ServeConfig, logger: Logger): Prom
     },
   };
 
-  const service = await startService(config, { store, logger, metrics, status: subscriber, checks: [armada] });
+  const service = await startService(
+    { ...config, armada: { url: config.subscriber.armadaUrl, caFile: config.subscriber.caFile } },
+    { store, logger, metrics, status: subscriber, checks: [armada] },
+  );
   return {
     port: service.listener.port,
     async stop() {
