@@ -34,9 +34,10 @@ export interface ArmadaWatchCheckOptions {
 /**
  * The cheapest call on which Armada applies its own watch permission:
  * `GetJobSetEvents` with `watch=false` from the job set's current cursor.
- * Armada checks the credentials and the queue permission before it sends
- * anything, so response headers mean "allowed" and the stream is cancelled
- * there; a refusal arrives as a trailers-only error.
+ * Armada checks the credentials and the queue permission before it sends an
+ * event, so the first event, or the end of the (short) backlog, means
+ * "allowed", and the stream is cancelled there. Response headers alone prove
+ * nothing: some servers send them before checking.
  */
 export function createArmadaWatchCheck(options: ArmadaWatchCheckOptions): ArmadaWatchCheck {
   const baseUrl = new URL(options.url).origin;
@@ -56,8 +57,7 @@ export function createArmadaWatchCheck(options: ArmadaWatchCheckOptions): Armada
         { authorization: question.authorization },
         createAsyncIterable([{ id: question.jobSetId, queue: question.queue, fromMessageId: question.fromMessageId, watch: false, errorIfMissing: false }]),
       );
-      // Headers arrived, so Armada admitted the call: nothing it sends is needed.
-      void drain(response.message);
+      for await (const _ of response.message) break;
       return "allowed";
     } catch (error) {
       const code = ConnectError.from(error).code;
@@ -75,15 +75,6 @@ export function createArmadaWatchCheck(options: ArmadaWatchCheckOptions): Armada
     ask: (question) => gate(() => askOnce(question)),
     close: () => manager.abort(),
   };
-}
-
-/** Reads what is left of a cancelled stream so that it settles without an unhandled rejection. */
-async function drain(messages: AsyncIterable<unknown>): Promise<void> {
-  try {
-    for await (const _ of messages) break;
-  } catch {
-    // Cancelled on purpose.
-  }
 }
 
 /** Runs at most `limit` tasks at once; the rest wait in order. */

@@ -1,4 +1,5 @@
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
+import type { AuthOptions, AuthTuning } from "../../src/auth/index.js";
 import { startService, type RunningService } from "../../src/server/service.js";
 import type { JobStatusSource } from "../../src/status/answer.js";
 import { createMemoryStore } from "../../src/store/memory.js";
@@ -21,19 +22,27 @@ export async function startTestService(
     maxRequestBytes?: number;
     shutdownGraceSeconds?: number;
     healthWatchIntervalMs?: number;
+    auth?: AuthOptions;
+    armadaUrl?: string;
+    authTuning?: Partial<AuthTuning>;
+    now?: () => number;
+    logger?: Logger;
+    host?: string;
   } = {},
 ): Promise<TestService> {
   const store = options.store ?? createMemoryStore({ ttlSeconds: 3600 });
   const service = await startService(
     {
-      host: "127.0.0.1",
+      host: options.host ?? "127.0.0.1",
       port: 0,
       tls: options.tls,
+      auth: options.auth,
+      armada: options.armadaUrl === undefined ? undefined : { url: options.armadaUrl },
       maxRequestBytes: options.maxRequestBytes ?? 65536,
       shutdownGraceSeconds: options.shutdownGraceSeconds ?? 5,
       healthWatchIntervalMs: options.healthWatchIntervalMs ?? 50,
     },
-    { store, logger: pino({ level: "silent" }), status: options.status },
+    { store, logger: options.logger ?? pino({ level: "silent" }), status: options.status, authTuning: options.authTuning, now: options.now },
   );
   const port = service.listener.port;
   return {
