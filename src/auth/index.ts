@@ -144,6 +144,7 @@ export function createCallerAuth(options: AuthOptions, deps: CallerAuthDeps): Ca
       limit: createSubscriptionLimit(options.maxNewSubscriptionsPerMinute, now),
       follows: deps.follows ?? (() => false),
       record: (outcome) => decisions.inc({ outcome }),
+      logger: deps.logger,
     }),
     contextValues: (req) => createContextValues().set(CALL_TRANSPORT, callTransportOf(req)),
     metricsAuthorized(authorization) {

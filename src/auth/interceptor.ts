@@ -2,6 +2,7 @@ import { Code, ConnectError, createContextKey, type Interceptor } from "@connect
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { accessRuleFor } from "./access-rules.js";
 import type { CallTransport, QueueCheck, Target } from "./identity.js";
+import type { Logger } from "../observability/logger.js";
 import type { SubscriptionLimit } from "./subscription-limit.js";
 
 /** Set per request by the adapter, read by the interceptor: what the connection knows. */
@@ -13,6 +14,8 @@ export interface CallerAuthInterceptorDeps {
   /** Whether the job set is already followed, so reading it starts nothing new. */
   readonly follows: (target: Target) => boolean;
   readonly record: (outcome: string) => void;
+  /** Each decision at trace level: who, which queue, what outcome; never the credential. */
+  readonly logger: Logger;
 }
 
 /**
@@ -33,14 +36,18 @@ export function callerAuthInterceptor(deps: CallerAuthInterceptorDeps): Intercep
     // Nothing to ask about: the handler refuses it with INVALID_ARGUMENT before reading anything.
     if (target.queue === "") return next(request);
     const caller = { authorization: request.header.get("authorization"), transport: request.contextValues.get(CALL_TRANSPORT) };
+    let principal: string | undefined;
     try {
-      const identity = await deps.check(caller, target);
-      if (!deps.follows(target)) deps.limit.take(identity.principal);
+      principal = (await deps.check(caller, target)).principal;
+      if (!deps.follows(target)) deps.limit.take(principal);
     } catch (error) {
-      deps.record(codeToString(ConnectError.from(error).code));
+      const refusal = ConnectError.from(error);
+      deps.record(codeToString(refusal.code));
+      deps.logger.trace({ principal, queue: target.queue, outcome: codeToString(refusal.code), reason: refusal.rawMessage }, "caller refused");
       throw error;
     }
     deps.record("allowed");
+    deps.logger.trace({ principal, queue: target.queue, outcome: "allowed" }, "caller allowed");
     return next(request);
   };
 }
