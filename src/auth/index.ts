@@ -56,7 +56,8 @@ const TUNING: AuthTuning = {
 /** Everything about callers the server wires in: the RPC interceptor, the per-request transport facts and the /metrics guard. */
 export interface CallerAuth {
   readonly interceptor: Interceptor;
-  contextValues(req: IncomingMessage | Http2ServerRequest): ContextValues;
+  /** Per-request transport facts, when the mode needs them (none: the address; client certificates: the subject). */
+  readonly contextValues?: (req: IncomingMessage | Http2ServerRequest) => ContextValues;
   /** Whether a GET /metrics with this `authorization` may read the metrics. */
   metricsAuthorized(authorization: string | undefined): boolean;
   close(): void;
@@ -146,7 +147,8 @@ export function createCallerAuth(options: AuthOptions, deps: CallerAuthDeps): Ca
       record: (outcome) => decisions.inc({ outcome }),
       logger: deps.logger,
     }),
-    contextValues: (req) => createContextValues().set(CALL_TRANSPORT, callTransportOf(req)),
+    contextValues:
+      options.mode === "none" || options.clientCaFile ? (req) => createContextValues().set(CALL_TRANSPORT, callTransportOf(req)) : undefined,
     metricsAuthorized(authorization) {
       if (!metricsDigest) return true;
       const credential = parseAuthorization(authorization);

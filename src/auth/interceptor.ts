@@ -35,6 +35,7 @@ export function callerAuthInterceptor(deps: CallerAuthInterceptorDeps): Intercep
     const target = rule.target(request.message);
     // Nothing to ask about: the handler refuses it with INVALID_ARGUMENT before reading anything.
     if (target.queue === "") return next(request);
+    // Without per-request transport facts (armada, oidc and basic modes without client certificates) the key's default applies.
     const caller = { authorization: request.header.get("authorization"), transport: request.contextValues.get(CALL_TRANSPORT) };
     let principal: string | undefined;
     try {
@@ -47,7 +48,7 @@ export function callerAuthInterceptor(deps: CallerAuthInterceptorDeps): Intercep
       throw error;
     }
     deps.record("allowed");
-    deps.logger.trace({ principal, queue: target.queue, outcome: "allowed" }, "caller allowed");
+    if (deps.logger.isLevelEnabled("trace")) deps.logger.trace({ principal, queue: target.queue, outcome: "allowed" }, "caller allowed");
     return next(request);
   };
 }
