@@ -19,11 +19,17 @@ const OPEN_LOOP_CLIENTS = 4;
 const GRPC_HEADERS = { "content-type": "application/grpc", te: "trailers" };
 const JSON_HEADERS = { "content-type": "application/json" };
 const BARE_CONNECT = "bare connect-node HTTP/2 server";
+const AUTH_SUBJECT = "armada auth (cache hit): memory, terminal job";
+const NO_AUTH_SUBJECT = "memory, terminal job";
+// What armadactl sends; the bench simulator checks no credentials, so Armada allows it once and the cache answers after.
+const CALLER_AUTHORIZATION = { authorization: `basic ${Buffer.from("airflow:bench-password").toString("base64")}` };
 
 interface Subject {
   readonly name: string;
   readonly service: BenchChild<{ port: number }>;
   readonly key: JobKey;
+  /** Sent with every request, e.g. the caller's credentials. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 type Protocol = "gRPC h2c" | "Connect JSON HTTP/1.1";
@@ -34,11 +40,12 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
   const terminal: JobKey = { ...ready.readSet, jobId: ready.terminalJobId };
   const running: JobKey = { ...ready.readSet, jobId: ready.runningJobId };
   const start = (options: ServiceProcessOptions): Promise<BenchChild<{ port: number }>> => startChild(processScript("service"), options);
-  const [empty, memory, redis, bare] = await Promise.all([
+  const [empty, memory, redis, bare, memoryAuth] = await Promise.all([
     start({ answer: "empty", store: { kind: "memory" }, armadaUrl: ready.url }),
     start({ answer: "subscriber", store: { kind: "memory" }, armadaUrl: ready.url }),
     start({ answer: "subscriber", store: { kind: "redis", url: context.redisUrl }, armadaUrl: ready.url }),
     startChild<{ port: number }>(processScript("bare-connect"), {}),
+    start({ answer: "subscriber", store: { kind: "memory" }, armadaUrl: ready.url, auth: "armada" }),
   ]);
   try {
     // The first call subscribes and waits for the job set's history; every later one reads the store.
@@ -46,18 +53,20 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
       await expectState(service.ready.port, terminal, State.SUCCEEDED);
       await expectState(service.ready.port, running, State.RUNNING);
     }
+    await expectState(memoryAuth.ready.port, terminal, State.SUCCEEDED, CALLER_AUTHORIZATION);
     const keys = { terminal, running };
     const subjects: Subject[] = [
       { name: "empty handler", service: empty, key: terminal },
       ...(["memory", "redis"] as const).flatMap((store) =>
         scale.readJobKinds.map((kind) => ({ name: `${store}, ${kind} job`, service: store === "memory" ? memory : redis, key: keys[kind] })),
       ),
+      { name: AUTH_SUBJECT, service: memoryAuth, key: terminal, headers: CALLER_AUTHORIZATION },
     ];
     const grpcRun = (subject: Subject, rpsPerClient?: number): Promise<LoadResult> =>
       h2load({
         url: `http://127.0.0.1:${subject.service.ready.port}${GET_JOB_STATUS_PATH}`,
         body: grpcRequestBody(subject.key),
-        headers: GRPC_HEADERS,
+        headers: { ...GRPC_HEADERS, ...subject.headers },
         clients: rpsPerClient === undefined ? H2_CLIENTS : OPEN_LOOP_CLIENTS,
         streamsPerClient: rpsPerClient === undefined ? CONCURRENCY / H2_CLIENTS : CONCURRENCY,
         durationS: scale.loadSeconds,
@@ -68,7 +77,7 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
       autocannon({
         url: `http://127.0.0.1:${subject.service.ready.port}${GET_JOB_STATUS_PATH}`,
         body: connectJsonBody(subject.key),
-        headers: JSON_HEADERS,
+        headers: { ...JSON_HEADERS, ...subject.headers },
         connections: CONCURRENCY,
         durationS: scale.loadSeconds,
       });
@@ -128,6 +137,21 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
           met: worst >= floor,
         });
       }
+      const withAuth = (results.get(AUTH_SUBJECT) ?? []).map((r) => r.rps);
+      const withoutAuth = (results.get(NO_AUTH_SUBJECT) ?? []).map((r) => r.rps);
+      const authRatio = pairedRatio(withAuth, withoutAuth);
+      rows.push({
+        measure: `Read throughput with caller auth, ${protocol}, c=${CONCURRENCY}`,
+        subject: AUTH_SUBJECT,
+        baseline: `${NO_AUTH_SUBJECT}, no auth`,
+        ratio: authRatio,
+        absolute: `${fixed(median(withAuth))} / ${fixed(median(withoutAuth))} req/s`,
+      });
+      targets.push({
+        target: `Read path with armada auth on a cache hit ≥ 90 % of no auth, ${protocol}, c=${CONCURRENCY}`,
+        measured: percent(authRatio),
+        met: authRatio >= 0.9,
+      });
     }
     for (const [rate, results] of openLoop) {
       const openBaseline = results.get("empty handler") ?? [];
@@ -151,7 +175,7 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
     const notes = [`Read path: ${failed} failed requests over all load runs; every service answered the expected state before the load.`, ...runtimes.notes];
     return { name: "read path", data: { closedLoop: Object.fromEntries(Object.entries(closedLoop).map(([p, m]) => [p, Object.fromEntries(m)])), openLoop: Object.fromEntries([...openLoop].map(([rate, m]) => [rate, Object.fromEntries(m)])) }, rows, targets, notes };
   } finally {
-    await Promise.all([empty.stop(), memory.stop(), redis.stop(), bare.stop()]);
+    await Promise.all([empty.stop(), memory.stop(), redis.stop(), bare.stop(), memoryAuth.stop()]);
   }
 }
 
@@ -221,8 +245,8 @@ async function measure(context: BenchContext, label: string, subjects: readonly 
   return alternate(rounds, contenders, (name, result) => context.log(`  ${name}: ${fixed(result.rps)} req/s, p99 ${fixed(result.p99Ms, 2)} ms${result.failed ? `, ${result.failed} failed` : ""}`));
 }
 
-async function expectState(port: number, key: JobKey, expected: State): Promise<void> {
-  const response = await fetch(`http://127.0.0.1:${port}${GET_JOB_STATUS_PATH}`, { method: "POST", headers: JSON_HEADERS, body: connectJsonBody(key) });
+async function expectState(port: number, key: JobKey, expected: State, headers: Readonly<Record<string, string>> = {}): Promise<void> {
+  const response = await fetch(`http://127.0.0.1:${port}${GET_JOB_STATUS_PATH}`, { method: "POST", headers: { ...JSON_HEADERS, ...headers }, body: connectJsonBody(key) });
   const body = (await response.json()) as { state?: string };
   const state = body.state ?? State[State.SUBMITTED];
   if (state !== State[expected]) throw new Error(`the service answered ${JSON.stringify(body)} for ${key.jobId}, expected ${State[expected]}`);

@@ -35,15 +35,10 @@ export async function startJobService(config: ServeConfig, logger: Logger): Prom
     },
   };
 
-  const service = await startService(config, {
-    store,
-    logger,
-    metrics,
-    status: subscriber,
-    checks: [armada],
-    jobSets: () => subscriber.jobSets(),
-    errors,
-  });
+  const service = await startService(
+    { ...config, armada: { url: config.subscriber.armadaUrl, caFile: config.subscriber.caFile } },
+    { store, logger, metrics, status: subscriber, checks: [armada], jobSets: () => subscriber.jobSets(), errors },
+  );
   return {
     port: service.listener.port,
     async stop() {

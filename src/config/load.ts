@@ -7,6 +7,10 @@ import { randomBytes } from "node:crypto";
 import { SUBSCRIBER_DEFAULTS, type ArmadaCredentials, type SubscriberOptions } from "../subscriber/options.js";
 import { readFileSync } from "node:fs";
 import { readArmadactlConfig } from "./armadactl-config.js";
+import { ASYMMETRIC_ALGORITHMS, AUTH_DEFAULTS, AUTH_MODES, type AuthOptions } from "../auth/options.js";
+import { parsePermissions } from "../auth/permissions.js";
+import { loadFile } from "../auth/reloading-file.js";
+import { parseUsers } from "../auth/users-file.js";
 import { integer, list, nonEmpty, oneOf, readableFile, url, type Parse } from "./parse.js";
 import { SETTINGS, type Setting, type SettingFlag } from "./settings.js";
 
@@ -21,6 +25,7 @@ export interface ServeConfig {
   readonly logLevel: LevelWithSilent;
   readonly statusPageIntervalMs: number;
   readonly subscriber: SubscriberOptions;
+  readonly auth: AuthOptions;
 }
 
 /** Every problem found in the configuration, each naming its setting. */
@@ -64,6 +69,7 @@ export function loadServeConfig(env: Readonly<Record<string, string | undefined>
   const maxSubscriptions = get("max-subscriptions", integer(1, 1_000_000)) ?? SUBSCRIBER_DEFAULTS.maxSubscriptions;
   const maxConnections = get("armada-connections", integer(1, 256)) ?? SUBSCRIBER_DEFAULTS.maxConnections;
   const config = {
+    auth: authOptions(raw, get, problems, (flag) => describe(setting(flag))),
     host: raw.get("host") ?? "0.0.0.0",
     port: get("port", integer(0, 65535)) ?? 60003,
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,
@@ -368,4 +374,80 @@ function jsonEnvironment(raw: string): Record<string, string> {
   const wrong = Object.entries(parsed).find(([, v]) => typeof v !== "string");
   if (wrong) throw new Error(`expected a JSON object of strings; the value of ${JSON.stringify(wrong[0])} is not a string`);
   return parsed as Record<string, string>;
+}
+
+/** The caller check: one mode, with exactly the settings it uses, and its files readable and well-formed now. */
+function authOptions(
+  raw: Map<SettingFlag, string>,
+  get: <T>(flag: SettingFlag, parse: Parse<T>) => T | undefined,
+  problems: string[],
+  name: (flag: SettingFlag) => string,
+): AuthOptions {
+  const mode = get("auth", oneOf(AUTH_MODES)) ?? AUTH_DEFAULTS.mode;
+  const onlyWith = (flags: readonly SettingFlag[], modes: readonly string[]): void => {
+    for (const flag of flags) {
+      if (raw.has(flag) && !modes.includes(mode)) problems.push(`${name(flag)}: only used with ${name("auth")} ${modes.join(" or ")}, not ${mode}`);
+    }
+  };
+  const oidcFlags: SettingFlag[] = ["oidc-issuer", "oidc-audience", "oidc-algorithms", "oidc-leeway-seconds", "oidc-username-claim", "oidc-groups-claim"];
+  onlyWith(oidcFlags, ["oidc"]);
+  onlyWith(["users-file"], ["basic"]);
+  onlyWith(["permissions-file"], ["oidc", "basic", "armada"]);
+  onlyWith(["auth-cache-seconds"], ["armada", "basic"]);
+  const require = (flag: SettingFlag): void => {
+    if (!raw.has(flag)) problems.push(`${name(flag)}: required with ${name("auth")} ${mode}`);
+  };
+  const parsedFile = (flag: SettingFlag, parse: (text: string) => unknown): string | undefined => {
+    const path = raw.get(flag);
+    if (path === undefined) return undefined;
+    try {
+      loadFile(path, parse);
+    } catch (error) {
+      problems.push(`${name(flag)}: ${(error as Error).message}`);
+    }
+    return path;
+  };
+
+  const permissionsFile = parsedFile("permissions-file", parsePermissions);
+  const usersFile = mode === "basic" ? parsedFile("users-file", parseUsers) : undefined;
+  if (mode === "oidc" || mode === "basic") require("permissions-file");
+  if (mode === "basic") require("users-file");
+  let oidc: AuthOptions["oidc"];
+  if (mode === "oidc") {
+    require("oidc-issuer");
+    require("oidc-audience");
+    const issuer = get("oidc-issuer", url(["http:", "https:"]));
+    const algorithms = list(raw.get("oidc-algorithms") ?? "RS256,PS256,ES256,EdDSA");
+    const unsafe = algorithms.filter((alg) => !ASYMMETRIC_ALGORITHMS.includes(alg));
+    if (unsafe.length > 0 || algorithms.length === 0) {
+      problems.push(`${name("oidc-algorithms")}: expected asymmetric JWS algorithms (${ASYMMETRIC_ALGORITHMS.join(", ")}), got ${unsafe.join(", ") || "none"}`);
+    }
+    oidc = {
+      // As given, not normalised by URL: tokens must carry exactly this `iss`.
+      issuer: issuer ? (raw.get("oidc-issuer") ?? "") : "",
+      audience: raw.get("oidc-audience") ?? "",
+      algorithms,
+      leewaySeconds: get("oidc-leeway-seconds", integer(0, 600)) ?? 30,
+      usernameClaim: get("oidc-username-claim", nonEmpty) ?? "sub",
+      groupsClaim: get("oidc-groups-claim", nonEmpty) ?? "groups",
+    };
+  }
+
+  const clientCaFile = get("tls-client-ca-file", readableFile);
+  if (raw.has("tls-client-ca-file")) {
+    if (!raw.has("tls-cert-file")) problems.push(`${name("tls-client-ca-file")}: needs TLS (${name("tls-cert-file")} and ${name("tls-key-file")})`);
+    if (mode === "none") problems.push(`${name("tls-client-ca-file")}: needs ${name("auth")} armada, oidc or basic; with none every caller is let in anyway`);
+    if (!raw.has("permissions-file")) problems.push(`${name("tls-client-ca-file")}: needs ${name("permissions-file")}, which decides what a certificate's subject may watch`);
+  }
+
+  return {
+    mode,
+    cacheSeconds: get("auth-cache-seconds", integer(0, 86_400)) ?? AUTH_DEFAULTS.cacheSeconds,
+    oidc,
+    usersFile,
+    permissionsFile,
+    metricsToken: raw.get("metrics-token"),
+    maxNewSubscriptionsPerMinute: get("max-new-subscriptions-per-minute", integer(0, 1_000_000)) ?? AUTH_DEFAULTS.maxNewSubscriptionsPerMinute,
+    clientCaFile,
+  };
 }

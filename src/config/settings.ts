@@ -59,6 +59,19 @@ export const SETTINGS = [
   { env: "JOBSERVICE_BATCH_MAX_EVENTS", flag: "batch-max-events", default: "200", description: "Events applied to the store in one atomic write, at most." },
   { env: "JOBSERVICE_BATCH_MAX_DELAY_MS", flag: "batch-max-delay-ms", default: "5", description: "How long the first event of a batch may wait for others." },
   { env: "JOBSERVICE_STATUS_PAGE_INTERVAL_MS", flag: "status-page-interval-ms", default: "1000", description: "How often an open status page (`GET /`) receives a fresh snapshot over server-sent events." },
+  { env: "JOBSERVICE_AUTH", flag: "auth", default: "none", description: "How callers prove who they are: `none`, `armada` (Armada decides, asked with the caller's own credentials), `oidc` (JWT verified here) or `basic` (users file). See Security." },
+  { env: "JOBSERVICE_AUTH_CACHE_SECONDS", flag: "auth-cache-seconds", default: "60", description: "How long an allowed decision (armada) or a verified password (basic) is reused; refusals are kept 5 s. 0 asks every time." },
+  { env: "JOBSERVICE_OIDC_ISSUER", flag: "oidc-issuer", default: "", description: "oidc: the issuer URL; its `/.well-known/openid-configuration` names the signing keys (JWKS)." },
+  { env: "JOBSERVICE_OIDC_AUDIENCE", flag: "oidc-audience", default: "", description: "oidc: the `aud` a token must carry." },
+  { env: "JOBSERVICE_OIDC_ALGORITHMS", flag: "oidc-algorithms", default: "RS256,PS256,ES256,EdDSA", description: "oidc: accepted signature algorithms (asymmetric only), separated by commas." },
+  { env: "JOBSERVICE_OIDC_LEEWAY_SECONDS", flag: "oidc-leeway-seconds", default: "30", description: "oidc: clock skew allowed when checking `exp` and `nbf`." },
+  { env: "JOBSERVICE_OIDC_USERNAME_CLAIM", flag: "oidc-username-claim", default: "sub", description: "oidc: the claim that names the caller in the permissions file." },
+  { env: "JOBSERVICE_OIDC_GROUPS_CLAIM", flag: "oidc-groups-claim", default: "groups", description: "oidc: the claim (dotted path, e.g. `realm_access.roles`) listing the caller's groups." },
+  { env: "JOBSERVICE_USERS_FILE", flag: "users-file", default: "", description: "basic: htpasswd file of bcrypt hashes (`htpasswd -B`), each line optionally ending `:group,group`; reloaded when it changes." },
+  { env: "JOBSERVICE_PERMISSIONS_FILE", flag: "permissions-file", default: "", description: "oidc, basic and client certificates: YAML or JSON granting users and groups watch on queues; reloaded when it changes." },
+  { env: "JOBSERVICE_METRICS_TOKEN", flag: "metrics-token", default: "", description: "When set, GET /metrics needs `authorization: Bearer <token>`.", secret: true },
+  { env: "JOBSERVICE_MAX_NEW_SUBSCRIPTIONS_PER_MINUTE", flag: "max-new-subscriptions-per-minute", default: "1000", description: "New job sets one caller may make the service follow per minute (RESOURCE_EXHAUSTED beyond it); 0 for no limit." },
+  { env: "JOBSERVICE_TLS_CLIENT_CA_FILE", flag: "tls-client-ca-file", default: "", description: "PEM CA for client certificates (with TLS): a trusted certificate's subject is the caller, and the permissions file decides." },
 ] as const satisfies readonly Setting[];
 
 export type SettingFlag = (typeof SETTINGS)[number]["flag"];

@@ -7,6 +7,8 @@ export interface HttpDependencies {
   readonly readiness: () => Promise<Readiness>;
   readonly metrics: Registry;
   readonly statusPage: StatusPageDeps;
+  /** When given and false for a request's `authorization`, /metrics answers 401. */
+  readonly metricsAuthorized?: (authorization: string | undefined) => boolean;
 }
 
 /** Plain HTTP endpoints for orchestrators and scrapers, beside the RPCs on the same port. */
@@ -18,6 +20,9 @@ export function httpRoutes(deps: HttpDependencies): Hono {
     return c.json(readiness, readiness.ready ? 200 : 503);
   });
   app.get("/metrics", async (c) => {
+    if (deps.metricsAuthorized && !deps.metricsAuthorized(c.req.header("authorization"))) {
+      return c.json({ error: "metrics need authorization: Bearer <JOBSERVICE_METRICS_TOKEN>" }, 401, { "www-authenticate": 'Bearer realm="metrics"' });
+    }
     return c.text(await deps.metrics.metrics(), 200, { "content-type": deps.metrics.contentType });
   });
   app.route("/", statusPageRoutes(deps.statusPage));

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { createCallerAuth, type AuthOptions, type AuthTuning } from "../auth/index.js";
 import type { Logger } from "../observability/logger.js";
 import { createMetricsRegistry, type Registry } from "../observability/metrics.js";
 import { answerFor, type JobStatusSource } from "../status/answer.js";
@@ -15,6 +16,10 @@ export interface ServiceOptions {
   readonly port: number;
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   readonly maxRequestBytes: number;
+  /** How callers prove who they are; JOBSERVICE_AUTH=none when absent. */
+  readonly auth?: AuthOptions;
+  /** Where the armada mode asks; the subscriber's Armada. */
+  readonly armada?: { readonly url: string; readonly caFile?: string };
   readonly shutdownGraceSeconds: number;
   readonly healthWatchIntervalMs?: number;
   /** How often the status page's live view is refreshed; 1 s when absent. */
@@ -35,6 +40,9 @@ export interface ServiceDependencies {
   readonly errors?: RecentErrors;
   /** What each status page viewer may see; everything when absent. */
   readonly statusViewer?: ViewerOf;
+  readonly now?: () => number;
+  /** Shorter timings for tests of the caller check. */
+  readonly authTuning?: Partial<AuthTuning>;
 }
 
 export interface RunningService {
@@ -72,8 +80,20 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
     errors,
   );
   const shutdown = new AbortController();
+  const status = deps.status ?? storeStatus(deps.store);
+  const auth = options.auth && createCallerAuth(options.auth, {
+    armadaUrl: options.armada?.url ?? "http://localhost:50051",
+    armadaCaFile: options.armada?.caFile,
+    store: deps.store,
+    logger: deps.logger,
+    metrics,
+    follows: status.follows && ((target) => status.follows?.(target) ?? false),
+    now: deps.now,
+    tuning: deps.authTuning,
+  });
   const handler = createRequestHandler({
-    status: deps.status ?? storeStatus(deps.store),
+    status,
+    auth,
     readiness,
     metrics,
     maxRequestBytes: options.maxRequestBytes,
@@ -85,7 +105,7 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
       readiness,
       metrics,
       errors,
-      viewer: deps.statusViewer,
+      viewer: deps.statusViewer ?? (auth && ((request) => auth.statusViewer(request.headers.get("authorization"), deps.jobSets?.() ?? []))),
       intervalMs: options.statusPageIntervalMs ?? 1_000,
       shutdownSignal: shutdown.signal,
     },
@@ -94,9 +114,23 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
     host: options.host,
     port: options.port,
     handler,
-    tls: options.tls && { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) },
+    tls: options.tls && {
+      cert: readFileSync(options.tls.certFile),
+      key: readFileSync(options.tls.keyFile),
+      clientCa: options.auth?.clientCaFile ? readFileSync(options.auth.clientCaFile) : undefined,
+    },
+  }).catch((error: unknown) => {
+    auth?.close();
+    throw error;
   });
-  deps.logger.info({ host: listener.host, port: listener.port, tls: Boolean(options.tls) }, "listening");
+  const mode = options.auth?.mode ?? "none";
+  deps.logger.info({ host: listener.host, port: listener.port, tls: Boolean(options.tls), auth: mode, clientCertificates: Boolean(options.auth?.clientCaFile) }, "listening");
+  if (mode === "none" && !isLoopback(listener.host)) {
+    deps.logger.warn(
+      { host: listener.host, port: listener.port },
+      "JOBSERVICE_AUTH is none and the listener is reachable beyond loopback: anyone who can connect reads every queue's jobs under the service's Armada identity; set JOBSERVICE_AUTH=armada (or oidc, basic)",
+    );
+  }
   return {
     listener,
     metrics,
@@ -104,6 +138,12 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
       deps.logger.info({ graceSeconds: options.shutdownGraceSeconds }, "shutting down");
       shutdown.abort();
       await listener.close(options.shutdownGraceSeconds * 1000);
+      auth?.close();
     },
   };
+}
+
+/** Whether only this machine can reach the address. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\./.test(host) || /^::ffff:127\./.test(host);
 }

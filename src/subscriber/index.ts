@@ -111,6 +111,7 @@ export function createSubscriber(options: SubscriberOptions, deps: SubscriberDep
       await waitUntilReady(entry, signal, options.catchUpWaitMs);
       return answerFor(lookupWithLocalKnowledge(entry, await deps.store.read(key)));
     },
+    follows: (jobSet) => subscriptions.has(jobSet),
     armadaHealthy: (signal) => client.healthy(signal),
     jobSets: () => subscriptions.jobSets(),
     async close() {

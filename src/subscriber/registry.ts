@@ -53,6 +53,8 @@ export interface JobSetStatus extends JobSetKey {
 export interface Registry {
   /** The job set's entry, started on first use (once, however many calls race); RESOURCE_EXHAUSTED at the cap. */
   touch(jobSet: JobSetKey): Entry;
+  /** Whether the job set has an entry already, without touching it. */
+  has(jobSet: JobSetKey): boolean;
   snapshot(): SubscriptionSnapshot;
   /** Every job set in the registry, as copies: a status page may hold them while entries change. */
   jobSets(): JobSetStatus[];
@@ -194,6 +196,7 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
       }
       return start(jobSet);
     },
+    has: (jobSet) => entries.has(keyOf(jobSet)),
     snapshot() {
       const failing = new Map<string, number>();
       const secondsSinceLastEvent: number[] = [];
