@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 /** A bench process of ours (server, simulator, ingester…) driven by JSON lines over stdin/stdout. */
@@ -112,4 +113,73 @@ export function startChild<Ready>(script: string, options: unknown, nodeArgs: re
       },
     };
   }
+}
+
+/** A `jobservice serve` process as users run it: `npm start`'s command or the single binary. */
+export interface ServeLaunch {
+  readonly name: string;
+  readonly command: string;
+  readonly args: readonly string[];
+}
+
+/** The kernel's view of a process's memory: resident now and at its peak, in MiB. */
+export function residentMemory(pid: number): { rssMiB: number; peakMiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
+  return { rssMiB: kib("VmRSS") / 1024, peakMiB: kib("VmHWM") / 1024 };
+}
+
+/**
+ * Starts `jobservice serve` on a free loopback port with the given settings
+ * and resolves once it logs that it is listening. It has no command channel:
+ * `call` only answers "memory" (read from /proc); `stop` sends SIGTERM.
+ */
+export function startServe(launch: ServeLaunch, env: Record<string, string>): Promise<BenchChild<{ port: number }>> {
+  const child = spawn(launch.command, [...launch.args, "serve"], {
+    env: { ...process.env, JOBSERVICE_HOST: "127.0.0.1", JOBSERVICE_PORT: "0", JOBSERVICE_LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  live.add(child);
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => {
+    live.delete(child);
+    resolve();
+  }));
+  return new Promise((resolveReady, rejectReady) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      rejectReady(new Error(`${launch.name} was not listening within ${READY_TIMEOUT_MS} ms: ${stderr.trim()}`));
+    }, READY_TIMEOUT_MS);
+    void exited.then(() => {
+      clearTimeout(timer);
+      rejectReady(new Error(`${launch.name} exited before it listened: ${stderr.trim()}`));
+    });
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      let entry: { msg?: string; port?: number };
+      try {
+        entry = JSON.parse(line) as { msg?: string; port?: number };
+      } catch {
+        return;
+      }
+      if (entry.msg !== "listening" || entry.port === undefined) return;
+      clearTimeout(timer);
+      const pid = child.pid as number;
+      resolveReady({
+        pid,
+        ready: { port: entry.port },
+        call: <T>(command: string) =>
+          command === "memory" ? Promise.resolve(residentMemory(pid) as T) : Promise.reject(new Error(`${launch.name} takes no command ${command}`)),
+        async stop() {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          const force = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+          child.kill("SIGTERM");
+          await exited;
+          clearTimeout(force);
+        },
+      });
+    });
+  });
 }

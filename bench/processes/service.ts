@@ -3,6 +3,7 @@
 // `jobservice serve` does) or with a constant (the empty-handler baseline).
 import { pino } from "pino";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
+import { AUTH_DEFAULTS } from "../../src/auth/index.js";
 import { createMetricsRegistry } from "../../src/observability/metrics.js";
 import { startService } from "../../src/server/service.js";
 import type { JobStatusSource } from "../../src/status/answer.js";
@@ -16,6 +17,8 @@ export interface ServiceProcessOptions {
   readonly answer: "subscriber" | "empty";
   readonly store: StoreChoice;
   readonly armadaUrl: string;
+  /** "armada": callers are checked with Armada (JOBSERVICE_AUTH=armada), decisions cached. */
+  readonly auth?: "armada";
 }
 
 const options = processOptions<ServiceProcessOptions>();
@@ -34,7 +37,14 @@ if (options.answer === "subscriber") {
   status = { status: async () => ({ state: State.RUNNING, error: "" }) };
 }
 const service = await startService(
-  { host: "127.0.0.1", port: 0, maxRequestBytes: 65_536, shutdownGraceSeconds: 1 },
+  {
+    host: "127.0.0.1",
+    port: 0,
+    maxRequestBytes: 65_536,
+    shutdownGraceSeconds: 1,
+    auth: options.auth === "armada" ? { ...AUTH_DEFAULTS, mode: "armada" } : undefined,
+    armada: { url: options.armadaUrl },
+  },
   { store, logger, metrics, status },
 );
 

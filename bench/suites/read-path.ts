@@ -1,7 +1,9 @@
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import type { JobKey } from "../../src/store/store.js";
 import { alternate, type Contender } from "../lib/alternate.js";
-import { processScript, startChild, type BenchChild } from "../lib/child.js";
+import { accessSync, constants } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { processScript, startChild, startServe, type BenchChild, type ServeLaunch } from "../lib/child.js";
 import type { BenchContext } from "../lib/context.js";
 import { connectJsonBody, GET_JOB_STATUS_PATH, grpcRequestBody } from "../lib/grpc-frame.js";
 import { autocannon, h2load, type LoadResult } from "../lib/load.js";
@@ -17,11 +19,17 @@ const OPEN_LOOP_CLIENTS = 4;
 const GRPC_HEADERS = { "content-type": "application/grpc", te: "trailers" };
 const JSON_HEADERS = { "content-type": "application/json" };
 const BARE_CONNECT = "bare connect-node HTTP/2 server";
+const AUTH_SUBJECT = "armada auth (cache hit): memory, terminal job";
+const NO_AUTH_SUBJECT = "memory, terminal job";
+// What armadactl sends; the bench simulator checks no credentials, so Armada allows it once and the cache answers after.
+const CALLER_AUTHORIZATION = { authorization: `basic ${Buffer.from("airflow:bench-password").toString("base64")}` };
 
 interface Subject {
   readonly name: string;
   readonly service: BenchChild<{ port: number }>;
   readonly key: JobKey;
+  /** Sent with every request, e.g. the caller's credentials. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 type Protocol = "gRPC h2c" | "Connect JSON HTTP/1.1";
@@ -32,11 +40,12 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
   const terminal: JobKey = { ...ready.readSet, jobId: ready.terminalJobId };
   const running: JobKey = { ...ready.readSet, jobId: ready.runningJobId };
   const start = (options: ServiceProcessOptions): Promise<BenchChild<{ port: number }>> => startChild(processScript("service"), options);
-  const [empty, memory, redis, bare] = await Promise.all([
+  const [empty, memory, redis, bare, memoryAuth] = await Promise.all([
     start({ answer: "empty", store: { kind: "memory" }, armadaUrl: ready.url }),
     start({ answer: "subscriber", store: { kind: "memory" }, armadaUrl: ready.url }),
     start({ answer: "subscriber", store: { kind: "redis", url: context.redisUrl }, armadaUrl: ready.url }),
     startChild<{ port: number }>(processScript("bare-connect"), {}),
+    start({ answer: "subscriber", store: { kind: "memory" }, armadaUrl: ready.url, auth: "armada" }),
   ]);
   try {
     // The first call subscribes and waits for the job set's history; every later one reads the store.
@@ -44,18 +53,20 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
       await expectState(service.ready.port, terminal, State.SUCCEEDED);
       await expectState(service.ready.port, running, State.RUNNING);
     }
+    await expectState(memoryAuth.ready.port, terminal, State.SUCCEEDED, CALLER_AUTHORIZATION);
     const keys = { terminal, running };
     const subjects: Subject[] = [
       { name: "empty handler", service: empty, key: terminal },
       ...(["memory", "redis"] as const).flatMap((store) =>
         scale.readJobKinds.map((kind) => ({ name: `${store}, ${kind} job`, service: store === "memory" ? memory : redis, key: keys[kind] })),
       ),
+      { name: AUTH_SUBJECT, service: memoryAuth, key: terminal, headers: CALLER_AUTHORIZATION },
     ];
     const grpcRun = (subject: Subject, rpsPerClient?: number): Promise<LoadResult> =>
       h2load({
         url: `http://127.0.0.1:${subject.service.ready.port}${GET_JOB_STATUS_PATH}`,
         body: grpcRequestBody(subject.key),
-        headers: GRPC_HEADERS,
+        headers: { ...GRPC_HEADERS, ...subject.headers },
         clients: rpsPerClient === undefined ? H2_CLIENTS : OPEN_LOOP_CLIENTS,
         streamsPerClient: rpsPerClient === undefined ? CONCURRENCY / H2_CLIENTS : CONCURRENCY,
         durationS: scale.loadSeconds,
@@ -66,7 +77,7 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
       autocannon({
         url: `http://127.0.0.1:${subject.service.ready.port}${GET_JOB_STATUS_PATH}`,
         body: connectJsonBody(subject.key),
-        headers: JSON_HEADERS,
+        headers: { ...JSON_HEADERS, ...subject.headers },
         connections: CONCURRENCY,
         durationS: scale.loadSeconds,
       });
@@ -126,6 +137,21 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
           met: worst >= floor,
         });
       }
+      const withAuth = (results.get(AUTH_SUBJECT) ?? []).map((r) => r.rps);
+      const withoutAuth = (results.get(NO_AUTH_SUBJECT) ?? []).map((r) => r.rps);
+      const authRatio = pairedRatio(withAuth, withoutAuth);
+      rows.push({
+        measure: `Read throughput with caller auth, ${protocol}, c=${CONCURRENCY}`,
+        subject: AUTH_SUBJECT,
+        baseline: `${NO_AUTH_SUBJECT}, no auth`,
+        ratio: authRatio,
+        absolute: `${fixed(median(withAuth))} / ${fixed(median(withoutAuth))} req/s`,
+      });
+      targets.push({
+        target: `Read path with armada auth on a cache hit ≥ 90 % of no auth, ${protocol}, c=${CONCURRENCY}`,
+        measured: percent(authRatio),
+        met: authRatio >= 0.9,
+      });
     }
     for (const [rate, results] of openLoop) {
       const openBaseline = results.get("empty handler") ?? [];
@@ -143,11 +169,73 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
         targets.push({ target: `p99 ≤ 5 ms at ${fixed(rate)} req/s offered (${subject.name})`, measured: `${fixed(p99, 2)} ms`, met: p99 <= 5 });
       }
     }
-    const failed = [...Object.values(closedLoop), ...openLoop.values()].flatMap((m) => [...m.values()].flat()).reduce((sum, r) => sum + r.failed, 0);
-    const notes = [`Read path: ${failed} failed requests over all load runs; every service answered the expected state before the load.`];
+    const runtimes = await compareRuntimes(context, terminal, grpcRun);
+    rows.push(...runtimes.rows);
+    const failed = [...Object.values(closedLoop), ...openLoop.values(), runtimes.results].flatMap((m) => [...m.values()].flat()).reduce((sum, r) => sum + r.failed, 0);
+    const notes = [`Read path: ${failed} failed requests over all load runs; every service answered the expected state before the load.`, ...runtimes.notes];
     return { name: "read path", data: { closedLoop: Object.fromEntries(Object.entries(closedLoop).map(([p, m]) => [p, Object.fromEntries(m)])), openLoop: Object.fromEntries([...openLoop].map(([rate, m]) => [rate, Object.fromEntries(m)])) }, rows, targets, notes };
   } finally {
-    await Promise.all([empty.stop(), memory.stop(), redis.stop(), bare.stop()]);
+    await Promise.all([empty.stop(), memory.stop(), redis.stop(), bare.stop(), memoryAuth.stop()]);
+  }
+}
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const NODE_SERVE: ServeLaunch = { name: "jobservice serve on Node (npm start)", command: process.execPath, args: [`${ROOT}bin/jobservice.js`] };
+const BINARY_SERVE: ServeLaunch = { name: "jobservice serve, single binary (Bun)", command: `${ROOT}dist/jobservice`, args: [] };
+
+/**
+ * The whole `jobservice serve` process, as users run it, on Node and as the
+ * Bun single binary (when dist/jobservice is built): gRPC read throughput on
+ * the memory store and the resident memory after that load.
+ */
+async function compareRuntimes(
+  context: BenchContext,
+  key: JobKey,
+  grpcRun: (subject: Subject) => Promise<LoadResult>,
+): Promise<{ rows: Row[]; notes: string[]; results: Map<string, LoadResult[]> }> {
+  const launches = [NODE_SERVE];
+  const notes: string[] = [];
+  try {
+    accessSync(BINARY_SERVE.command, constants.X_OK);
+    launches.push(BINARY_SERVE);
+  } catch {
+    notes.push("Read path of the single binary not measured: no executable at dist/jobservice (npm run build:binary).");
+  }
+  const env = { ARMADA_URL: context.simulator.ready.url, JOBSERVICE_STORE: "memory" };
+  const started = await Promise.all(launches.map(async (launch) => ({ launch, service: await startServe(launch, env) })));
+  try {
+    const subjects: Subject[] = started.map(({ launch, service }) => ({ name: launch.name, service, key }));
+    for (const subject of subjects) {
+      await expectState(subject.service.ready.port, key, State.SUCCEEDED);
+      await grpcRun(subject);
+    }
+    const results = await measure(context, "gRPC h2c, jobservice serve per runtime", subjects, context.scale.rounds, (s) => grpcRun(s));
+    const rps = (name: string): number[] => (results.get(name) ?? []).map((r) => r.rps);
+    const memory = new Map<string, { rssMiB: number; peakMiB: number }>();
+    for (const subject of subjects) memory.set(subject.name, await subject.service.call<{ rssMiB: number; peakMiB: number }>("memory"));
+    const rows: Row[] = [];
+    for (const subject of subjects) {
+      const isBaseline = subject.name === NODE_SERVE.name;
+      const own = memory.get(subject.name);
+      const node = memory.get(NODE_SERVE.name);
+      rows.push({
+        measure: `Read throughput, gRPC h2c, c=${CONCURRENCY}, the whole process (memory store, terminal job)`,
+        subject: subject.name,
+        baseline: isBaseline ? "—" : NODE_SERVE.name,
+        ratio: isBaseline ? null : pairedRatio(rps(subject.name), rps(NODE_SERVE.name)),
+        absolute: `${fixed(median(rps(subject.name)))} req/s`,
+      });
+      rows.push({
+        measure: "Resident memory after the read load",
+        subject: subject.name,
+        baseline: isBaseline ? "—" : NODE_SERVE.name,
+        ratio: isBaseline || !own || !node ? null : own.rssMiB / node.rssMiB,
+        absolute: own ? `${fixed(own.rssMiB)} MiB (peak ${fixed(own.peakMiB)} MiB)` : "not read",
+      });
+    }
+    return { rows, notes, results };
+  } finally {
+    await Promise.all(started.map(({ service }) => service.stop()));
   }
 }
 
@@ -157,8 +245,8 @@ async function measure(context: BenchContext, label: string, subjects: readonly 
   return alternate(rounds, contenders, (name, result) => context.log(`  ${name}: ${fixed(result.rps)} req/s, p99 ${fixed(result.p99Ms, 2)} ms${result.failed ? `, ${result.failed} failed` : ""}`));
 }
 
-async function expectState(port: number, key: JobKey, expected: State): Promise<void> {
-  const response = await fetch(`http://127.0.0.1:${port}${GET_JOB_STATUS_PATH}`, { method: "POST", headers: JSON_HEADERS, body: connectJsonBody(key) });
+async function expectState(port: number, key: JobKey, expected: State, headers: Readonly<Record<string, string>> = {}): Promise<void> {
+  const response = await fetch(`http://127.0.0.1:${port}${GET_JOB_STATUS_PATH}`, { method: "POST", headers: { ...JSON_HEADERS, ...headers }, body: connectJsonBody(key) });
   const body = (await response.json()) as { state?: string };
   const state = body.state ?? State[State.SUBMITTED];
   if (state !== State[expected]) throw new Error(`the service answered ${JSON.stringify(body)} for ${key.jobId}, expected ${State[expected]}`);

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../../test/support/free-port.js";
 import { alternate } from "../lib/alternate.js";
+import { residentMemory } from "../lib/child.js";
 import type { BenchContext } from "../lib/context.js";
 import { connectJsonBody, GET_JOB_STATUS_PATH } from "../lib/grpc-frame.js";
 import { fixed, type Row, type SuiteOutcome } from "../lib/report.js";
@@ -44,27 +45,42 @@ export async function startupSuite(context: BenchContext): Promise<SuiteOutcome>
     if (typeof bundle === "string") launches.push({ name: "node, esbuild bundle", command: process.execPath, args: [bundle, "serve"], checksAnswer: true });
     else notes.push(`Start-up of the bundled build not measured: ${bundle.reason}`);
     const binary = join(ROOT, "dist/jobservice");
-    if (isExecutable(binary)) launches.push({ name: "single binary (dist/jobservice)", command: binary, args: ["serve"], checksAnswer: true });
+    if (isExecutable(binary)) launches.push({ name: "single binary (dist/jobservice, Bun)", command: binary, args: ["serve"], checksAnswer: true });
     else notes.push("Start-up of the single binary not measured: no executable at dist/jobservice in this checkout.");
 
     context.log(`start-up: ${launches.map((l) => l.name).join(", ")}; ${scale.startupRounds} alternating rounds`);
+    const memory = new Map<string, number[]>(launches.map((launch) => [launch.name, []]));
     const results = await alternate(
       scale.startupRounds,
-      launches.map((launch) => ({ name: launch.name, run: () => timeToFirstAnswer(launch, simulator.ready.url, job) })),
+      launches.map((launch) => ({
+        name: launch.name,
+        run: () => timeToFirstAnswer(launch, simulator.ready.url, job, (rssMiB) => memory.get(launch.name)?.push(rssMiB)),
+      })),
       (name, ms) => context.log(`  ${name}: ${fixed(ms)} ms`),
     );
     const bare = results.get("bare node") ?? [];
-    const rows: Row[] = launches.slice(1).map((launch) => {
+    const bareRss = memory.get("bare node") ?? [];
+    const rows: Row[] = launches.slice(1).flatMap((launch) => {
       const runs = results.get(launch.name) ?? [];
-      return {
-        measure: "Start-up: process start → first answered GetJobStatus",
-        subject: launch.name,
-        baseline: "bare node HTTP server",
-        ratio: pairedRatio(runs, bare),
-        absolute: `${fixed(median(runs))} / ${fixed(median(bare))} ms`,
-      };
+      const rss = memory.get(launch.name) ?? [];
+      return [
+        {
+          measure: "Start-up: process start → first answered GetJobStatus",
+          subject: launch.name,
+          baseline: "bare node HTTP server",
+          ratio: pairedRatio(runs, bare),
+          absolute: `${fixed(median(runs))} / ${fixed(median(bare))} ms`,
+        },
+        {
+          measure: "Resident memory right after the first answer",
+          subject: launch.name,
+          baseline: "bare node HTTP server",
+          ratio: pairedRatio(rss, bareRss),
+          absolute: `${fixed(median(rss))} / ${fixed(median(bareRss))} MiB`,
+        },
+      ];
     });
-    return { name: "start-up", data: Object.fromEntries(results), rows, targets: [], notes };
+    return { name: "start-up", data: { ...Object.fromEntries(results), residentMiB: Object.fromEntries(memory) }, rows, targets: [], notes };
   } finally {
     rmSync(buildDir, { recursive: true, force: true });
   }
@@ -92,7 +108,7 @@ function isExecutable(path: string): boolean {
   }
 }
 
-async function timeToFirstAnswer(launch: Launch, armadaUrl: string, job: ExpectedJob): Promise<number> {
+async function timeToFirstAnswer(launch: Launch, armadaUrl: string, job: ExpectedJob, onMemory: (rssMiB: number) => void): Promise<number> {
   const port = await freePort();
   const env = { ...process.env, JOBSERVICE_HOST: "127.0.0.1", JOBSERVICE_PORT: String(port), JOBSERVICE_STORE: "memory", ARMADA_URL: armadaUrl, JOBSERVICE_LOG_LEVEL: "silent" };
   const started = performance.now();
@@ -103,7 +119,11 @@ async function timeToFirstAnswer(launch: Launch, armadaUrl: string, job: Expecte
   try {
     while (performance.now() - started < START_TIMEOUT_MS) {
       if (child.exitCode !== null) throw new Error(`${launch.name} exited with ${child.exitCode}: ${stderr.trim()}`);
-      if (await answers(port, job, launch.checksAnswer)) return performance.now() - started;
+      if (await answers(port, job, launch.checksAnswer)) {
+        const elapsed = performance.now() - started;
+        onMemory(residentMemory(child.pid as number).rssMiB);
+        return elapsed;
+      }
       await sleep(POLL_MS);
     }
     throw new Error(`${launch.name} did not answer within ${START_TIMEOUT_MS} ms: ${stderr.trim()}`);

@@ -7,9 +7,12 @@ protos, so no generated stubs are needed:
     python3 examples/python/grpcio_client.py /tmp/jobservice.binpb 127.0.0.1:60003 QUEUE JOB_SET_ID JOB_ID
 
 Prints the state name and the error text, tab-separated. Add --gzip to compress
-the request as Go clients do, or --method NAME to call another method.
+the request as Go clients do, or --method NAME to call another method. When the
+service checks callers, pass the credentials armadactl would send, e.g.
+--authorization "Bearer $TOKEN" or --basic user:password.
 """
 import argparse
+import base64
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -37,7 +40,14 @@ def main():
     parser.add_argument("job_id")
     parser.add_argument("--gzip", action="store_true")
     parser.add_argument("--method", default="GetJobStatus")
+    parser.add_argument("--authorization", help="the authorization metadata, e.g. 'Bearer TOKEN'")
+    parser.add_argument("--basic", metavar="USER:PASSWORD", help="basic credentials, sent as armadactl sends them")
     args = parser.parse_args()
+    metadata = []
+    if args.basic is not None:
+        metadata.append(("authorization", "basic " + base64.b64encode(args.basic.encode()).decode()))
+    elif args.authorization is not None:
+        metadata.append(("authorization", args.authorization))
 
     Request, Response = message_classes(args.descriptor_set)
     with grpc.insecure_channel(args.target) as channel:
@@ -52,6 +62,7 @@ def main():
                 Request(queue=args.queue, job_set_id=args.job_set_id, job_id=args.job_id),
                 timeout=10,
                 compression=compression,
+                metadata=metadata,
             )
         except grpc.RpcError as error:
             print(f"{error.code().name}\t{error.details()}")

@@ -3,6 +3,7 @@ import type { Logger } from "../observability/logger.js";
 import { redactUrl } from "../observability/logger.js";
 import { createMetricsRegistry } from "../observability/metrics.js";
 import { startService } from "../server/service.js";
+import { createRecentErrors, RECENT_ERRORS_KEPT } from "../status-page/recent-errors.js";
 import { openStore } from "../store/open.js";
 import { createSubscriber } from "../subscriber/index.js";
 
@@ -18,7 +19,13 @@ export async function startJobService(config: ServeConfig, logger: Logger): Prom
   logger.info({ store: config.store.kind === "memory" ? "memory" : redactUrl(config.store.url) }, "store selected");
 
   const metrics = createMetricsRegistry({ processMetrics: true });
-  const subscriber = createSubscriber(config.subscriber, { store, logger, metrics });
+  const errors = createRecentErrors(RECENT_ERRORS_KEPT);
+  const subscriber = createSubscriber(config.subscriber, {
+    store,
+    logger,
+    metrics,
+    onStreamFailure: (jobSet, failure) => errors.record({ source: "armada", message: failure.text, ...jobSet }),
+  });
   const armadaUrl = redactUrl(config.subscriber.armadaUrl);
   logger.info({ armada: armadaUrl, auth: config.subscriber.credentials.kind, replica: config.subscriber.replicaId }, "following Armada");
   const armada = {
@@ -28,7 +35,10 @@ export async function startJobService(config: ServeConfig, logger: Logger): Prom
     },
   };
 
-  const service = await startService(config, { store, logger, metrics, status: subscriber, checks: [armada] });
+  const service = await startService(
+    { ...config, armada: { url: config.subscriber.armadaUrl, caFile: config.subscriber.caFile } },
+    { store, logger, metrics, status: subscriber, checks: [armada], jobSets: () => subscriber.jobSets(), errors },
+  );
   return {
     port: service.listener.port,
     async stop() {

@@ -28,11 +28,13 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
   const config = configOrReport(argv);
   if (!config) return 2;
   const logger = createLogger(config.logLevel);
-  const service = await startJobService(config, logger);
-  await new Promise<void>((resolve) => {
+  // Listen for the stop signal before "listening" is logged: a supervisor may send it as soon as it sees that line.
+  const stopRequested = new Promise<void>((resolve) => {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);
   });
+  const service = await startJobService(config, logger);
+  await stopRequested;
   logger.info({ graceSeconds: config.shutdownGraceSeconds }, "signal received");
   await service.stop();
   logger.info("stopped");

@@ -5,6 +5,12 @@ import type { StoreSpec } from "../store/open.js";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { SUBSCRIBER_DEFAULTS, type ArmadaCredentials, type SubscriberOptions } from "../subscriber/options.js";
+import { readFileSync } from "node:fs";
+import { readArmadactlConfig } from "./armadactl-config.js";
+import { ASYMMETRIC_ALGORITHMS, AUTH_DEFAULTS, AUTH_MODES, type AuthOptions } from "../auth/options.js";
+import { parsePermissions } from "../auth/permissions.js";
+import { loadFile } from "../auth/reloading-file.js";
+import { parseUsers } from "../auth/users-file.js";
 import { integer, list, nonEmpty, oneOf, readableFile, url, type Parse } from "./parse.js";
 import { SETTINGS, type Setting, type SettingFlag } from "./settings.js";
 
@@ -17,7 +23,9 @@ export interface ServeConfig {
   readonly maxRequestBytes: number;
   readonly shutdownGraceSeconds: number;
   readonly logLevel: LevelWithSilent;
+  readonly statusPageIntervalMs: number;
   readonly subscriber: SubscriberOptions;
+  readonly auth: AuthOptions;
 }
 
 /** Every problem found in the configuration, each naming its setting. */
@@ -35,16 +43,19 @@ export class ConfigError extends Error {
  */
 export function loadServeConfig(env: Readonly<Record<string, string | undefined>>, argv: readonly string[]): ServeConfig {
   const problems: string[] = [];
-  const raw = readRaw(env, argv, problems);
-
+  const explicit = readRaw(env, argv, problems);
   const setting = (flag: SettingFlag): Setting => SETTINGS.find((s) => s.flag === flag) as Setting;
+  const origins = new Map<SettingFlag, string>();
+  /** A setting by its variable and flag, or by its place in ARMADA_CONFIG when the value came from there. */
+  const name = (flag: SettingFlag): string => origins.get(flag) ?? describe(setting(flag));
+  const raw = withArmadactlConfig(explicit, origins, problems, name);
   function get<T>(flag: SettingFlag, parse: Parse<T>): T | undefined {
     const value = raw.get(flag);
     if (value === undefined) return undefined;
     try {
       return parse(value);
     } catch (error) {
-      problems.push(`${describe(setting(flag))}: ${(error as Error).message}`);
+      problems.push(`${name(flag)}: ${(error as Error).message}`);
       return undefined;
     }
   }
@@ -58,19 +69,21 @@ export function loadServeConfig(env: Readonly<Record<string, string | undefined>
   const maxSubscriptions = get("max-subscriptions", integer(1, 1_000_000)) ?? SUBSCRIBER_DEFAULTS.maxSubscriptions;
   const maxConnections = get("armada-connections", integer(1, 256)) ?? SUBSCRIBER_DEFAULTS.maxConnections;
   const config = {
+    auth: authOptions(raw, get, problems, (flag) => describe(setting(flag))),
     host: raw.get("host") ?? "0.0.0.0",
     port: get("port", integer(0, 65535)) ?? 60003,
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,
-    store: storeSpec(raw, problems, (flag) => describe(setting(flag))),
+    store: storeSpec(raw, problems, name),
     jobTtlSeconds: get("job-ttl-seconds", integer(1, 365 * 86400)) ?? 86400,
     maxRequestBytes: get("max-request-bytes", integer(1024, 64 * 1024 * 1024)) ?? 65536,
     shutdownGraceSeconds: get("shutdown-grace-seconds", integer(0, 3600)) ?? 10,
     logLevel: get("log-level", oneOf(LOG_LEVELS)) ?? "info",
+    statusPageIntervalMs: get("status-page-interval-ms", integer(100, 60_000)) ?? 1000,
     subscriber: {
       ...SUBSCRIBER_DEFAULTS,
       armadaUrl: (get("armada-url", url(["http:", "https:"])) ?? new URL("http://localhost:50051")).toString().replace(/\/$/, ""),
       caFile: get("armada-ca-file", readableFile),
-      credentials: credentials(raw, problems, (flag) => describe(setting(flag))),
+      credentials: credentials(raw, problems, name),
       catchUpWaitMs: get("catch-up-wait-ms", integer(0, 600_000)) ?? SUBSCRIBER_DEFAULTS.catchUpWaitMs,
       subscriptionExpirySeconds: get("subscription-expiry-seconds", integer(1, 7 * 86400)) ?? SUBSCRIBER_DEFAULTS.subscriptionExpirySeconds,
       maxSubscriptions,
@@ -134,57 +147,307 @@ function storeSpec(raw: Map<SettingFlag, string>, problems: string[], name: (fla
   return { kind: "upstash", url: value, token };
 }
 
+/** The settings that choose each way of authenticating to Armada: giving any of them picks the method. */
+const CREDENTIAL_METHODS = {
+  basic: ["armada-username", "armada-password"],
+  bearer: ["armada-token"],
+  "token-file": ["armada-token-file"],
+  oidc: [
+    "armada-oidc-token-url",
+    "armada-oidc-provider-url",
+    "armada-oidc-client-id",
+    "armada-oidc-client-secret",
+    "armada-oidc-scopes",
+    "armada-oidc-username",
+    "armada-oidc-password",
+    "armada-oidc-assertion-file",
+  ],
+  exec: ["armada-exec-command", "armada-exec-args", "armada-exec-env"],
+  kubernetes: ["armada-kubernetes-auth", "armada-kubernetes-token-file", "armada-kubernetes-ca-file"],
+} as const satisfies Record<string, readonly SettingFlag[]>;
+
+type Method = keyof typeof CREDENTIAL_METHODS;
+
+function methodsIn(values: ReadonlyMap<SettingFlag, string>): Array<[Method, SettingFlag[]]> {
+  return (Object.entries(CREDENTIAL_METHODS) as Array<[Method, readonly SettingFlag[]]>)
+    .map(([method, flags]): [Method, SettingFlag[]] => [
+      method,
+      // An explicit ARMADA_KUBERNETES_AUTH=false chooses nothing.
+      flags.filter((flag) => values.has(flag) && !(flag === "armada-kubernetes-auth" && values.get(flag) === "false")),
+    ])
+    .filter(([, flags]) => flags.length > 0);
+}
+
+/**
+ * Fills in what ARMADA_CONFIG says for every Armada setting not given
+ * explicitly. Its credentials are used only when the explicit settings name
+ * no method or the same one (so a secret can come from the environment and
+ * the rest from the file); a different explicit method wins outright.
+ */
+function withArmadactlConfig(
+  explicit: Map<SettingFlag, string>,
+  origins: Map<SettingFlag, string>,
+  problems: string[],
+  name: (flag: SettingFlag) => string,
+): Map<SettingFlag, string> {
+  const file = explicit.get("armada-config");
+  if (file === undefined) {
+    if (explicit.has("armada-context")) problems.push(`${name("armada-context")}: only used with ${name("armada-config")}`);
+    return explicit;
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    problems.push(`${name("armada-config")}: cannot read armadactl config file ${file} (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`);
+    return explicit;
+  }
+  const fromFile = readArmadactlConfig({ file, text, context: explicit.get("armada-context"), name });
+  problems.push(...fromFile.problems);
+  const merged = new Map(explicit);
+  const credentialFlags = new Set<SettingFlag>(Object.values(CREDENTIAL_METHODS).flat());
+  const chosen = methodsIn(explicit).map(([method]) => method);
+  const fileMethod = methodsIn(fromFile.values).map(([method]) => method);
+  const useFileCredentials = chosen.length === 0 || (chosen.length === 1 && fileMethod.length === 1 && chosen[0] === fileMethod[0]);
+  if (useFileCredentials) problems.push(...fromFile.authProblems);
+  for (const [flag, value] of fromFile.values) {
+    if (merged.has(flag) || (credentialFlags.has(flag) && !useFileCredentials)) continue;
+    merged.set(flag, value);
+    const origin = fromFile.origins.get(flag);
+    if (origin !== undefined) origins.set(flag, origin);
+  }
+  return merged;
+}
+
+function defaultOf(flag: SettingFlag): string {
+  return SETTINGS.find((s) => s.flag === flag)?.default ?? "";
+}
+
 /** At most one way to authenticate to Armada, complete, or none. */
 function credentials(raw: Map<SettingFlag, string>, problems: string[], name: (flag: SettingFlag) => string): ArmadaCredentials {
-  const given = (flags: readonly SettingFlag[]) => flags.filter((flag) => raw.has(flag));
-  const methods = {
-    basic: given(["armada-username", "armada-password"]),
-    bearer: given(["armada-token"]),
-    "token-file": given(["armada-token-file"]),
-    oidc: given(["armada-oidc-token-url", "armada-oidc-client-id", "armada-oidc-client-secret", "armada-oidc-scopes"]),
-  };
-  const chosen = Object.entries(methods).filter(([, flags]) => flags.length > 0);
+  const none: ArmadaCredentials = { kind: "none" };
+  const chosen = methodsIn(raw);
   if (chosen.length > 1) {
     problems.push(`Armada credentials: expected one method, got ${chosen.map(([, flags]) => flags.map(name).join(" + ")).join(" and ")}`);
-    return { kind: "none" };
+    return none;
   }
-  const requireAll = (flags: readonly SettingFlag[]): boolean => {
+  const requireAll = (flags: readonly SettingFlag[], reference?: SettingFlag): boolean => {
     const missing = flags.filter((flag) => !raw.has(flag));
-    for (const flag of missing) problems.push(`${name(flag)}: required with ${name(flags.find((f) => raw.has(f)) as SettingFlag)}`);
+    const given = reference ?? (flags.find((f) => raw.has(f)) as SettingFlag);
+    for (const flag of missing) problems.push(`${name(flag)}: required with ${name(given)}`);
     return missing.length === 0;
   };
-  const value = (flag: SettingFlag): string => raw.get(flag) ?? "";
-  switch (chosen[0]?.[0]) {
+  const value = (flag: SettingFlag): string => raw.get(flag) ?? defaultOf(flag);
+  const parsed = <T>(flag: SettingFlag, parse: Parse<T>): T | undefined => {
+    try {
+      return parse(value(flag));
+    } catch (error) {
+      problems.push(`${name(flag)}: ${(error as Error).message}`);
+      return undefined;
+    }
+  };
+  const [method, given = []] = chosen[0] ?? [];
+  switch (method) {
     case "basic":
-      return requireAll(["armada-username", "armada-password"])
-        ? { kind: "basic", username: value("armada-username"), password: value("armada-password") }
-        : { kind: "none" };
+      return requireAll(["armada-username", "armada-password"]) ? { kind: "basic", username: value("armada-username"), password: value("armada-password") } : none;
     case "bearer":
       return { kind: "bearer", token: value("armada-token") };
-    case "token-file":
-      try {
-        return { kind: "token-file", path: readableFile(value("armada-token-file")) };
-      } catch (error) {
-        problems.push(`${name("armada-token-file")}: ${(error as Error).message}`);
-        return { kind: "none" };
+    case "token-file": {
+      const path = parsed("armada-token-file", readableFile);
+      return path === undefined ? none : { kind: "token-file", path };
+    }
+    case "oidc":
+      return oidcCredentials(raw, problems, name, given);
+    case "exec": {
+      if (!requireAll(["armada-exec-command"], given[0])) return none;
+      const args = raw.has("armada-exec-args") ? parsed("armada-exec-args", jsonStrings) : [];
+      const env = raw.has("armada-exec-env") ? parsed("armada-exec-env", jsonEnvironment) : {};
+      const timeoutMs = parsed("armada-exec-timeout-ms", integer(100, 600_000));
+      const cacheSeconds = parsed("armada-exec-cache-seconds", integer(0, 86_400));
+      if (args === undefined || env === undefined || timeoutMs === undefined || cacheSeconds === undefined) return none;
+      return { kind: "exec", command: value("armada-exec-command"), args, env, timeoutMs, cacheSeconds };
+    }
+    case "kubernetes": {
+      const enabled = parsed("armada-kubernetes-auth", oneOf(["true", "false"]));
+      if (enabled === undefined) return none;
+      if (enabled === "false") {
+        for (const flag of given) problems.push(`${name(flag)}: only used with ${name("armada-kubernetes-auth")} set to true`);
+        return none;
       }
-    case "oidc": {
-      if (!requireAll(["armada-oidc-token-url", "armada-oidc-client-id", "armada-oidc-client-secret"])) return { kind: "none" };
-      try {
-        url(["http:", "https:"])(value("armada-oidc-token-url"));
-      } catch (error) {
-        problems.push(`${name("armada-oidc-token-url")}: ${(error as Error).message}`);
-        return { kind: "none" };
-      }
-      return {
-        kind: "oidc",
-        tokenUrl: value("armada-oidc-token-url"),
-        clientId: value("armada-oidc-client-id"),
-        clientSecret: value("armada-oidc-client-secret"),
-        scopes: list(value("armada-oidc-scopes")),
-      };
+      const tokenFile = parsed("armada-kubernetes-token-file", readableFile);
+      const caFile = parsed("armada-kubernetes-ca-file", readableFile);
+      return tokenFile === undefined || caFile === undefined ? none : { kind: "kubernetes", tokenFile, caFile };
     }
     default:
-      return { kind: "none" };
+      return none;
   }
+}
+
+function oidcCredentials(raw: Map<SettingFlag, string>, problems: string[], name: (flag: SettingFlag) => string, given: readonly SettingFlag[]): ArmadaCredentials {
+  const none: ArmadaCredentials = { kind: "none" };
+  const reference = given[0] as SettingFlag;
+  const value = (flag: SettingFlag): string => raw.get(flag) ?? "";
+  let ok = true;
+  const require = (flag: SettingFlag, why = `required with ${name(reference)}`): void => {
+    if (raw.has(flag)) return;
+    problems.push(`${name(flag)}: ${why}`);
+    ok = false;
+  };
+  if (raw.has("armada-oidc-token-url") && raw.has("armada-oidc-provider-url")) {
+    problems.push(`${name("armada-oidc-token-url")} and ${name("armada-oidc-provider-url")}: expected one of them, not both`);
+    ok = false;
+  } else if (!raw.has("armada-oidc-token-url") && !raw.has("armada-oidc-provider-url")) {
+    problems.push(`${name("armada-oidc-token-url")} or ${name("armada-oidc-provider-url")}: one is required with ${name(reference)}`);
+    ok = false;
+  }
+  const endpointFlag: SettingFlag = raw.has("armada-oidc-token-url") ? "armada-oidc-token-url" : "armada-oidc-provider-url";
+  if (raw.has(endpointFlag)) {
+    try {
+      url(["http:", "https:"])(value(endpointFlag));
+    } catch (error) {
+      problems.push(`${name(endpointFlag)}: ${(error as Error).message}`);
+      ok = false;
+    }
+  }
+  require("armada-oidc-client-id");
+  const passwordGrant = raw.has("armada-oidc-username") || raw.has("armada-oidc-password");
+  const kubernetesGrant = raw.has("armada-oidc-assertion-file");
+  if (kubernetesGrant) {
+    for (const flag of ["armada-oidc-username", "armada-oidc-password", "armada-oidc-client-secret"] as const) {
+      if (!raw.has(flag)) continue;
+      problems.push(`${name(flag)}: not used with ${name("armada-oidc-assertion-file")} (the kubernetes grant sends the service-account token instead)`);
+      ok = false;
+    }
+    try {
+      readableFile(value("armada-oidc-assertion-file"));
+    } catch (error) {
+      problems.push(`${name("armada-oidc-assertion-file")}: ${(error as Error).message}`);
+      ok = false;
+    }
+  } else if (passwordGrant) {
+    require("armada-oidc-username", `required with ${name("armada-oidc-password")}`);
+    require("armada-oidc-password", `required with ${name("armada-oidc-username")}`);
+  } else {
+    require("armada-oidc-client-secret", `required with ${name(reference)} (or ${name("armada-oidc-username")} and ${name("armada-oidc-password")} for the password grant)`);
+  }
+  if (!ok) return none;
+  const endpoint = endpointFlag === "armada-oidc-token-url" ? { tokenUrl: value(endpointFlag) } : { providerUrl: value(endpointFlag) };
+  const scopes = list(value("armada-oidc-scopes"));
+  if (kubernetesGrant) {
+    return { kind: "oidc-kubernetes", ...endpoint, clientId: value("armada-oidc-client-id"), assertionFile: value("armada-oidc-assertion-file"), scopes };
+  }
+  if (passwordGrant) {
+    return {
+      kind: "oidc-password",
+      ...endpoint,
+      clientId: value("armada-oidc-client-id"),
+      ...(raw.has("armada-oidc-client-secret") ? { clientSecret: value("armada-oidc-client-secret") } : {}),
+      username: value("armada-oidc-username"),
+      password: value("armada-oidc-password"),
+      scopes,
+    };
+  }
+  return { kind: "oidc", ...endpoint, clientId: value("armada-oidc-client-id"), clientSecret: value("armada-oidc-client-secret"), scopes };
+}
+
+/** ARMADA_EXEC_ARGS: a JSON array of strings. */
+function jsonStrings(raw: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error('expected a JSON array of strings, e.g. ["token","--audience","armada"], got something that is not JSON');
+  }
+  if (!Array.isArray(parsed) || !parsed.every((item) => typeof item === "string")) throw new Error("expected a JSON array of strings");
+  return parsed;
+}
+
+/** ARMADA_EXEC_ENV: a JSON object of strings. Its values may be secrets, so no message quotes them. */
+function jsonEnvironment(raw: string): Record<string, string> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error('expected a JSON object of strings, e.g. {"AWS_PROFILE":"armada"}, got something that is not JSON');
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("expected a JSON object of strings");
+  const wrong = Object.entries(parsed).find(([, v]) => typeof v !== "string");
+  if (wrong) throw new Error(`expected a JSON object of strings; the value of ${JSON.stringify(wrong[0])} is not a string`);
+  return parsed as Record<string, string>;
+}
+
+/** The caller check: one mode, with exactly the settings it uses, and its files readable and well-formed now. */
+function authOptions(
+  raw: Map<SettingFlag, string>,
+  get: <T>(flag: SettingFlag, parse: Parse<T>) => T | undefined,
+  problems: string[],
+  name: (flag: SettingFlag) => string,
+): AuthOptions {
+  const mode = get("auth", oneOf(AUTH_MODES)) ?? AUTH_DEFAULTS.mode;
+  const onlyWith = (flags: readonly SettingFlag[], modes: readonly string[]): void => {
+    for (const flag of flags) {
+      if (raw.has(flag) && !modes.includes(mode)) problems.push(`${name(flag)}: only used with ${name("auth")} ${modes.join(" or ")}, not ${mode}`);
+    }
+  };
+  const oidcFlags: SettingFlag[] = ["oidc-issuer", "oidc-audience", "oidc-algorithms", "oidc-leeway-seconds", "oidc-username-claim", "oidc-groups-claim"];
+  onlyWith(oidcFlags, ["oidc"]);
+  onlyWith(["users-file"], ["basic"]);
+  onlyWith(["permissions-file"], ["oidc", "basic", "armada"]);
+  onlyWith(["auth-cache-seconds"], ["armada", "basic"]);
+  const require = (flag: SettingFlag): void => {
+    if (!raw.has(flag)) problems.push(`${name(flag)}: required with ${name("auth")} ${mode}`);
+  };
+  const parsedFile = (flag: SettingFlag, parse: (text: string) => unknown): string | undefined => {
+    const path = raw.get(flag);
+    if (path === undefined) return undefined;
+    try {
+      loadFile(path, parse);
+    } catch (error) {
+      problems.push(`${name(flag)}: ${(error as Error).message}`);
+    }
+    return path;
+  };
+
+  const permissionsFile = parsedFile("permissions-file", parsePermissions);
+  const usersFile = mode === "basic" ? parsedFile("users-file", parseUsers) : undefined;
+  if (mode === "oidc" || mode === "basic") require("permissions-file");
+  if (mode === "basic") require("users-file");
+  let oidc: AuthOptions["oidc"];
+  if (mode === "oidc") {
+    require("oidc-issuer");
+    require("oidc-audience");
+    const issuer = get("oidc-issuer", url(["http:", "https:"]));
+    const algorithms = list(raw.get("oidc-algorithms") ?? "RS256,PS256,ES256,EdDSA");
+    const unsafe = algorithms.filter((alg) => !ASYMMETRIC_ALGORITHMS.includes(alg));
+    if (unsafe.length > 0 || algorithms.length === 0) {
+      problems.push(`${name("oidc-algorithms")}: expected asymmetric JWS algorithms (${ASYMMETRIC_ALGORITHMS.join(", ")}), got ${unsafe.join(", ") || "none"}`);
+    }
+    oidc = {
+      // As given, not normalised by URL: tokens must carry exactly this `iss`.
+      issuer: issuer ? (raw.get("oidc-issuer") ?? "") : "",
+      audience: raw.get("oidc-audience") ?? "",
+      algorithms,
+      leewaySeconds: get("oidc-leeway-seconds", integer(0, 600)) ?? 30,
+      usernameClaim: get("oidc-username-claim", nonEmpty) ?? "sub",
+      groupsClaim: get("oidc-groups-claim", nonEmpty) ?? "groups",
+    };
+  }
+
+  const clientCaFile = get("tls-client-ca-file", readableFile);
+  if (raw.has("tls-client-ca-file")) {
+    if (!raw.has("tls-cert-file")) problems.push(`${name("tls-client-ca-file")}: needs TLS (${name("tls-cert-file")} and ${name("tls-key-file")})`);
+    if (mode === "none") problems.push(`${name("tls-client-ca-file")}: needs ${name("auth")} armada, oidc or basic; with none every caller is let in anyway`);
+    if (!raw.has("permissions-file")) problems.push(`${name("tls-client-ca-file")}: needs ${name("permissions-file")}, which decides what a certificate's subject may watch`);
+  }
+
+  return {
+    mode,
+    cacheSeconds: get("auth-cache-seconds", integer(0, 86_400)) ?? AUTH_DEFAULTS.cacheSeconds,
+    oidc,
+    usersFile,
+    permissionsFile,
+    metricsToken: raw.get("metrics-token"),
+    maxNewSubscriptionsPerMinute: get("max-new-subscriptions-per-minute", integer(0, 1_000_000)) ?? AUTH_DEFAULTS.maxNewSubscriptionsPerMinute,
+    clientCaFile,
+  };
 }

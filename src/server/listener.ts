@@ -12,6 +12,12 @@ export type RequestHandler = (
 export interface TlsFiles {
   readonly cert: Buffer;
   readonly key: Buffer;
+  /**
+   * CA for client certificates. When set, clients are asked for one; a
+   * connection without one (or with an untrusted one) is still accepted, and
+   * the caller check decides what it may do.
+   */
+  readonly clientCa?: Buffer;
 }
 
 export interface ListenOptions {
@@ -76,7 +82,13 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   let h1: http.Server | undefined;
   if (options.tls) {
     const secure = http2.createSecureServer(
-      { cert: options.tls.cert, key: options.tls.key, allowHTTP1: true, ALPNProtocols: ["h2", "http/1.1"] },
+      {
+        cert: options.tls.cert,
+        key: options.tls.key,
+        allowHTTP1: true,
+        ALPNProtocols: ["h2", "http/1.1"],
+        ...(options.tls.clientCa ? { ca: options.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}),
+      },
       options.handler,
     );
     secure.on("session", trackSession);

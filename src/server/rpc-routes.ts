@@ -27,8 +27,14 @@ export interface RpcDependencies {
   readonly shutdownSignal: AbortSignal;
 }
 
-/** Names grpc.health.v1 answers for: "" is the whole server. */
-const HEALTH_SERVICE_NAMES: ReadonlySet<string> = new Set(["", JobService.typeName]);
+/**
+ * Names grpc.health.v1 answers for: "" is the whole server, readiness
+ * included. "liveness" answers SERVING whenever the process can answer at
+ * all: a Kubernetes liveness probe must not restart pods because Armada or
+ * the store is down, which restarting cannot fix.
+ */
+const LIVENESS_SERVICE_NAME = "liveness";
+const HEALTH_SERVICE_NAMES: ReadonlySet<string> = new Set(["", JobService.typeName, LIVENESS_SERVICE_NAME]);
 
 export function rpcRoutes(deps: RpcDependencies): (router: ConnectRouter) => void {
   return (router) => {
@@ -67,6 +73,7 @@ async function grpcHealthStatus(service: string, deps: RpcDependencies): Promise
   if (!HEALTH_SERVICE_NAMES.has(service)) {
     throw new ConnectError(`unknown service "${service}"`, Code.NotFound);
   }
+  if (service === LIVENESS_SERVICE_NAME) return GrpcServingStatus.SERVING;
   const { ready } = await deps.readiness();
   return ready ? GrpcServingStatus.SERVING : GrpcServingStatus.NOT_SERVING;
 }

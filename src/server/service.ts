@@ -1,19 +1,29 @@
 import { readFileSync } from "node:fs";
+import { createCallerAuth, type AuthOptions, type AuthTuning } from "../auth/index.js";
 import type { Logger } from "../observability/logger.js";
 import { createMetricsRegistry, type Registry } from "../observability/metrics.js";
 import { answerFor, type JobStatusSource } from "../status/answer.js";
+import { createRecentErrors, RECENT_ERRORS_KEPT, type RecentErrors } from "../status-page/recent-errors.js";
+import type { ViewerOf } from "../status-page/routes.js";
 import type { JobStore } from "../store/store.js";
+import type { JobSetStatus } from "../subscriber/index.js";
 import { createRequestHandler } from "./handler.js";
 import { listen, type Listener } from "./listener.js";
-import { createReadiness, type ReadinessCheck } from "./readiness.js";
+import { createReadiness, type Readiness, type ReadinessCheck } from "./readiness.js";
 
 export interface ServiceOptions {
   readonly host: string;
   readonly port: number;
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   readonly maxRequestBytes: number;
+  /** How callers prove who they are; JOBSERVICE_AUTH=none when absent. */
+  readonly auth?: AuthOptions;
+  /** Where the armada mode asks; the subscriber's Armada. */
+  readonly armada?: { readonly url: string; readonly caFile?: string };
   readonly shutdownGraceSeconds: number;
   readonly healthWatchIntervalMs?: number;
+  /** How often the status page's live view is refreshed; 1 s when absent. */
+  readonly statusPageIntervalMs?: number;
 }
 
 export interface ServiceDependencies {
@@ -24,6 +34,15 @@ export interface ServiceDependencies {
   readonly status?: JobStatusSource;
   /** Further readiness checks beside the store's (e.g. Armada's health). */
   readonly checks?: readonly ReadinessCheck[];
+  /** The job sets the status page lists (the subscriber's); none when absent. */
+  readonly jobSets?: () => Iterable<JobSetStatus>;
+  /** Recent errors the status page lists; failing readiness checks are added to it. */
+  readonly errors?: RecentErrors;
+  /** What each status page viewer may see; everything when absent. */
+  readonly statusViewer?: ViewerOf;
+  readonly now?: () => number;
+  /** Shorter timings for tests of the caller check. */
+  readonly authTuning?: Partial<AuthTuning>;
 }
 
 export interface RunningService {
@@ -38,28 +57,80 @@ export function storeStatus(store: JobStore): JobStatusSource {
   return { status: async (key) => answerFor(await store.read(key)) };
 }
 
+/** Records each failing check once per round of probes, not once per caller that shares the round. */
+function recordingFailures(readiness: () => Promise<Readiness>, errors: RecentErrors): () => Promise<Readiness> {
+  let recorded: Promise<Readiness> | undefined;
+  return () => {
+    const result = readiness();
+    if (result !== recorded) {
+      recorded = result;
+      void result.then((round) => {
+        for (const [name, check] of Object.entries(round.checks)) if (!check.ok) errors.record({ source: name, message: check.error ?? "not ready" });
+      });
+    }
+    return result;
+  };
+}
+
 export async function startService(options: ServiceOptions, deps: ServiceDependencies): Promise<RunningService> {
   const metrics = deps.metrics ?? createMetricsRegistry({ processMetrics: true });
-  const readiness = createReadiness(
-    [{ name: "store", probe: () => deps.store.ping() }, ...(deps.checks ?? [])],
-    { timeoutMs: 2_000, cacheMs: 1_000 },
+  const errors = deps.errors ?? createRecentErrors(RECENT_ERRORS_KEPT);
+  const readiness = recordingFailures(
+    createReadiness([{ name: "store", probe: () => deps.store.ping() }, ...(deps.checks ?? [])], { timeoutMs: 2_000, cacheMs: 1_000 }),
+    errors,
   );
   const shutdown = new AbortController();
+  const status = deps.status ?? storeStatus(deps.store);
+  const auth = options.auth && createCallerAuth(options.auth, {
+    armadaUrl: options.armada?.url ?? "http://localhost:50051",
+    armadaCaFile: options.armada?.caFile,
+    store: deps.store,
+    logger: deps.logger,
+    metrics,
+    follows: status.follows && ((target) => status.follows?.(target) ?? false),
+    now: deps.now,
+    tuning: deps.authTuning,
+  });
   const handler = createRequestHandler({
-    status: deps.status ?? storeStatus(deps.store),
+    status,
+    auth,
     readiness,
     metrics,
     maxRequestBytes: options.maxRequestBytes,
     shutdownSignal: shutdown.signal,
     healthWatchIntervalMs: options.healthWatchIntervalMs ?? 5_000,
+    statusPage: {
+      jobSets: deps.jobSets ?? (() => []),
+      store: deps.store,
+      readiness,
+      metrics,
+      errors,
+      viewer: deps.statusViewer ?? (auth && ((request) => auth.statusViewer(request.headers.get("authorization"), deps.jobSets?.() ?? []))),
+      intervalMs: options.statusPageIntervalMs ?? 1_000,
+      shutdownSignal: shutdown.signal,
+    },
   });
   const listener = await listen({
     host: options.host,
     port: options.port,
     handler,
-    tls: options.tls && { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) },
+    tls: options.tls && {
+      cert: readFileSync(options.tls.certFile),
+      key: readFileSync(options.tls.keyFile),
+      clientCa: options.auth?.clientCaFile ? readFileSync(options.auth.clientCaFile) : undefined,
+    },
+  }).catch((error: unknown) => {
+    auth?.close();
+    throw error;
   });
-  deps.logger.info({ host: listener.host, port: listener.port, tls: Boolean(options.tls) }, "listening");
+  const mode = options.auth?.mode ?? "none";
+  deps.logger.info({ host: listener.host, port: listener.port, tls: Boolean(options.tls), auth: mode, clientCertificates: Boolean(options.auth?.clientCaFile) }, "listening");
+  if (mode === "none" && !isLoopback(listener.host)) {
+    deps.logger.warn(
+      { host: listener.host, port: listener.port },
+      "JOBSERVICE_AUTH is none and the listener is reachable beyond loopback: anyone who can connect reads every queue's jobs under the service's Armada identity; set JOBSERVICE_AUTH=armada (or oidc, basic)",
+    );
+  }
   return {
     listener,
     metrics,
@@ -67,6 +138,12 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
       deps.logger.info({ graceSeconds: options.shutdownGraceSeconds }, "shutting down");
       shutdown.abort();
       await listener.close(options.shutdownGraceSeconds * 1000);
+      auth?.close();
     },
   };
+}
+
+/** Whether only this machine can reach the address. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\./.test(host) || /^::ffff:127\./.test(host);
 }

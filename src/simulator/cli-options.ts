@@ -219,7 +219,7 @@ Control surface on the same port (JSON; curl --http2-prior-knowledge):
   POST   /control/unstall
   POST   /control/refuse         {"count": 3, "code": "unavailable", "method": "GetJobSetEvents"}
   POST   /control/latency        {"ms": 200}
-  PUT    /control/auth           {"credentials": [{"user": "u", "password": "p", "queues": ["q"]}, {"token": "t"}]}
+  PUT    /control/auth           {"credentials": [{"user": "u", "password": "p", "queues": ["q"]}, {"token": "t"}, {"kubernetesToken": "jwt", "ca": "pem"}]}
   DELETE /control/auth
   POST   /control/reset          clear every fault; auth goes back to the flags' setting
 See docs/simulator.md for details.

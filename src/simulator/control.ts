@@ -146,10 +146,14 @@ function credentialsField(body: Body): Credential[] {
       throw new BadRequest(`credentials[${index}].queues must be an array of queue names`);
     }
     const limit = queues === undefined ? {} : { queues: queues as string[] };
+    if (typeof entry.kubernetesToken === "string" && entry.kubernetesToken !== "") {
+      if (entry.ca !== undefined && typeof entry.ca !== "string") throw new BadRequest(`credentials[${index}].ca must be a PEM string`);
+      return { kind: "kubernetes", token: entry.kubernetesToken, ...(typeof entry.ca === "string" ? { ca: entry.ca } : {}), ...limit };
+    }
     if (typeof entry.token === "string" && entry.token !== "") return { kind: "bearer", token: entry.token, ...limit };
     if (typeof entry.user === "string" && entry.user !== "" && typeof entry.password === "string") {
       return { kind: "basic", user: entry.user, password: entry.password, ...limit };
     }
-    throw new BadRequest(`credentials[${index}] needs {"user","password"} or {"token"}`);
+    throw new BadRequest(`credentials[${index}] needs {"user","password"}, {"token"} or {"kubernetesToken"[,"ca"]}`);
   });
 }

@@ -1,5 +1,5 @@
 import { JobServiceResponse_State as State } from "../gen/jobservice/jobservice_pb.js";
-import type { JobKey, JobLookup } from "../store/store.js";
+import type { JobKey, JobLookup, JobSetKey } from "../store/store.js";
 
 export interface JobAnswer {
   readonly state: State;
@@ -36,4 +36,6 @@ export function answerFor(lookup: JobLookup): JobAnswer {
  */
 export interface JobStatusSource {
   status(key: JobKey, signal: AbortSignal): Promise<JobAnswer>;
+  /** Whether the job set is already followed, so that reading it starts nothing new. */
+  follows?(jobSet: JobSetKey): boolean;
 }

@@ -1,14 +1,17 @@
 import type { Registry as MetricsRegistry } from "prom-client";
 import type { Logger } from "../observability/logger.js";
 import { answerFor, type JobAnswer, type JobStatusSource } from "../status/answer.js";
-import type { JobKey, JobLookup, JobStore } from "../store/store.js";
+import type { JobKey, JobLookup, JobSetKey, JobStore } from "../store/store.js";
 import { createArmadaClient } from "./armada-client.js";
 import { createAuthorization } from "./credentials.js";
 import { createSubscriberMetrics } from "./metrics.js";
 import type { SubscriberOptions } from "./options.js";
-import { createRegistry, type Entry } from "./registry.js";
+import { createRegistry, type Entry, type JobSetStatus } from "./registry.js";
+import type { StreamFailure } from "./subscription.js";
 
 export type { ArmadaCredentials, SubscriberOptions } from "./options.js";
+export type { JobSetStatus } from "./registry.js";
+export type { StreamFailure } from "./subscription.js";
 export { SUBSCRIBER_DEFAULTS } from "./options.js";
 
 export interface SubscriberDeps {
@@ -16,11 +19,15 @@ export interface SubscriberDeps {
   readonly logger: Logger;
   readonly metrics: MetricsRegistry;
   readonly now?: () => number;
+  /** Told of every failure of a stream this replica owns. */
+  readonly onStreamFailure?: (jobSet: JobSetKey, failure: StreamFailure) => void;
 }
 
 export interface Subscriber extends JobStatusSource {
   /** `api.Event/Health` within its deadline: false when Armada is unreachable or not serving; never hangs. */
   armadaHealthy(signal: AbortSignal): Promise<boolean>;
+  /** The job sets this replica serves, from memory (no store round trip). */
+  jobSets(): JobSetStatus[];
   /** Stops every subscription, gives up its leases and closes the connections to Armada. */
   close(): Promise<void>;
 }
@@ -83,6 +90,7 @@ export function createSubscriber(options: SubscriberOptions, deps: SubscriberDep
       maxSubscriptions: options.maxSubscriptions,
       expiryMs: options.subscriptionExpirySeconds * 1000,
       followerPollMs: FOLLOWER_POLL_MS,
+      onStreamFailure: deps.onStreamFailure,
     },
     {
       client,
@@ -103,7 +111,9 @@ export function createSubscriber(options: SubscriberOptions, deps: SubscriberDep
       await waitUntilReady(entry, signal, options.catchUpWaitMs);
       return answerFor(lookupWithLocalKnowledge(entry, await deps.store.read(key)));
     },
+    follows: (jobSet) => subscriptions.has(jobSet),
     armadaHealthy: (signal) => client.healthy(signal),
+    jobSets: () => subscriptions.jobSets(),
     async close() {
       await subscriptions.close();
       client.close();

@@ -19,6 +19,8 @@ export interface Entry {
   /** Set while this replica's stream for the job set is failing. */
   failure: StreamFailure | undefined;
   lastEventAt: number | undefined;
+  /** The last Armada message id this replica received for the job set ("" before the first). */
+  cursor: string;
   owning: { readonly stop: AbortController; readonly done: Promise<void> } | undefined;
 }
 
@@ -29,12 +31,33 @@ export interface RegistryOptions {
   readonly expiryMs: number;
   /** How often a follower that is not ready looks at the store for the owner's progress. */
   readonly followerPollMs: number;
+  /** Told of every failure of an owned stream, e.g. to keep a list of recent errors. */
+  readonly onStreamFailure?: (jobSet: JobSetKey, failure: StreamFailure) => void;
+}
+
+/**
+ * What the replica knows locally about one job set, read without touching
+ * the store. A follower knows neither cursor nor failure: its owner keeps
+ * those, in the store.
+ */
+export interface JobSetStatus extends JobSetKey {
+  readonly role: "owner" | "follower";
+  readonly cursor: string;
+  /** The history has been read (or the stream is known to be failing). */
+  readonly ready: boolean;
+  readonly failure: StreamFailure | undefined;
+  readonly lastEventAt: number | undefined;
+  readonly lastReadAt: number;
 }
 
 export interface Registry {
   /** The job set's entry, started on first use (once, however many calls race); RESOURCE_EXHAUSTED at the cap. */
   touch(jobSet: JobSetKey): Entry;
+  /** Whether the job set has an entry already, without touching it. */
+  has(jobSet: JobSetKey): boolean;
   snapshot(): SubscriptionSnapshot;
+  /** Every job set in the registry, as copies: a status page may hold them while entries change. */
+  jobSets(): JobSetStatus[];
   close(): Promise<void>;
 }
 
@@ -57,16 +80,19 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
       entry.jobSet,
       deps,
       {
-        caughtUp() {
+        caughtUp(cursor) {
           entry.failure = undefined;
+          if (cursor !== "") entry.cursor = cursor;
           markReady(entry, resolveReady);
         },
         failed(failure) {
           entry.failure = failure;
+          options.onStreamFailure?.(entry.jobSet, failure);
           markReady(entry, resolveReady);
         },
-        event() {
+        event(messageId) {
           entry.lastEventAt = now();
+          entry.cursor = messageId;
         },
       },
       stop.signal,
@@ -123,6 +149,7 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
       whenReady: new Promise<void>((resolve) => (resolveReady = resolve)),
       failure: undefined,
       lastEventAt: undefined,
+      cursor: "",
       owning: undefined,
     };
     const stop = new AbortController();
@@ -169,6 +196,7 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
       }
       return start(jobSet);
     },
+    has: (jobSet) => entries.has(keyOf(jobSet)),
     snapshot() {
       const failing = new Map<string, number>();
       const secondsSinceLastEvent: number[] = [];
@@ -181,6 +209,18 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
         if (entry.lastEventAt !== undefined) secondsSinceLastEvent.push((at - entry.lastEventAt) / 1000);
       }
       return { owned, followed: entries.size - owned, failing, secondsSinceLastEvent };
+    },
+    jobSets() {
+      return Array.from(entries.values(), ({ entry }) => ({
+        queue: entry.jobSet.queue,
+        jobSetId: entry.jobSet.jobSetId,
+        role: entry.owning ? ("owner" as const) : ("follower" as const),
+        cursor: entry.cursor,
+        ready: entry.ready,
+        failure: entry.failure,
+        lastEventAt: entry.lastEventAt,
+        lastReadAt: entry.lastReadAt,
+      }));
     },
     async close() {
       clearInterval(sweep);

@@ -15,10 +15,11 @@ export interface StreamFailure {
 
 /** What the owner of a job set's subscription learns as it goes. */
 export interface FollowHooks {
-  /** The history that existed when the stream opened is in the store, and the stream is healthy. */
-  caughtUp(): void;
+  /** The history that existed when the stream opened is in the store (up to `cursor`), and the stream is healthy. */
+  caughtUp(cursor: string): void;
   failed(failure: StreamFailure): void;
-  event(): void;
+  /** A message arrived from Armada; `messageId` is its id. */
+  event(messageId: string): void;
 }
 
 export interface FollowDeps {
@@ -104,7 +105,7 @@ export async function follow(jobSet: JobSetKey, deps: FollowDeps, hooks: FollowH
       deps.metrics.catchUpEvents.observe(replayed);
       if (attempt > 0) log.info("Armada event stream healthy again");
       attempt = 0;
-      hooks.caughtUp();
+      hooks.caughtUp(batcher.progress().cursor);
       await pump(deps, batcher, hooks, { ...jobSet, fromMessageId: batcher.progress().cursor, watch: true }, signal);
       // A watch stream never ends by itself: the server is going away. Reopen soon, not in a tight loop.
       deps.metrics.reconnects.inc({ reason: "ended" });
@@ -161,7 +162,7 @@ async function pump(deps: FollowDeps, batcher: Batcher, hooks: FollowHooks, requ
       idle.refresh();
       await batcher.add(message).catch(storeFailure);
       idle.refresh();
-      hooks.event();
+      hooks.event(message.id);
       count++;
     }
   } catch (err) {

@@ -100,7 +100,89 @@ describe("Armada connection settings", () => {
     expect(two[0]).not.toMatch(/secret-/);
     expect(problemsOf({ ARMADA_OIDC_TOKEN_URL: "https://idp.example/token" })).toEqual([
       "ARMADA_OIDC_CLIENT_ID (--armada-oidc-client-id): required with ARMADA_OIDC_TOKEN_URL (--armada-oidc-token-url)",
-      "ARMADA_OIDC_CLIENT_SECRET (--armada-oidc-client-secret): required with ARMADA_OIDC_TOKEN_URL (--armada-oidc-token-url)",
+      "ARMADA_OIDC_CLIENT_SECRET (--armada-oidc-client-secret): required with ARMADA_OIDC_TOKEN_URL (--armada-oidc-token-url) (or ARMADA_OIDC_USERNAME (--armada-oidc-username) and ARMADA_OIDC_PASSWORD (--armada-oidc-password) for the password grant)",
+    ]);
+  });
+
+  it("reads the OIDC password grant, with the token endpoint given or found from the issuer", () => {
+    const oidc = { ARMADA_OIDC_CLIENT_ID: "armadactl", ARMADA_OIDC_USERNAME: "airflow", ARMADA_OIDC_PASSWORD: "pw", ARMADA_OIDC_SCOPES: "openid armada" };
+    expect(loadServeConfig({ ...oidc, ARMADA_OIDC_PROVIDER_URL: "https://idp.example/realms/armada" }, []).subscriber.credentials).toEqual({
+      kind: "oidc-password",
+      providerUrl: "https://idp.example/realms/armada",
+      clientId: "armadactl",
+      username: "airflow",
+      password: "pw",
+      scopes: ["openid", "armada"],
+    });
+    expect(loadServeConfig({ ...oidc, ARMADA_OIDC_TOKEN_URL: "https://idp.example/token", ARMADA_OIDC_CLIENT_SECRET: "s" }, []).subscriber.credentials).toMatchObject({
+      kind: "oidc-password",
+      tokenUrl: "https://idp.example/token",
+      clientSecret: "s",
+    });
+    expect(problemsOf({ ARMADA_OIDC_PROVIDER_URL: "https://idp.example", ARMADA_OIDC_TOKEN_URL: "https://idp.example/token", ARMADA_OIDC_CLIENT_ID: "c", ARMADA_OIDC_USERNAME: "u", ARMADA_OIDC_PASSWORD: "secret-pw" })).toEqual([
+      "ARMADA_OIDC_TOKEN_URL (--armada-oidc-token-url) and ARMADA_OIDC_PROVIDER_URL (--armada-oidc-provider-url): expected one of them, not both",
+    ]);
+    expect(problemsOf({ ARMADA_OIDC_PASSWORD: "secret-pw" })).toEqual([
+      "ARMADA_OIDC_TOKEN_URL (--armada-oidc-token-url) or ARMADA_OIDC_PROVIDER_URL (--armada-oidc-provider-url): one is required with ARMADA_OIDC_PASSWORD (--armada-oidc-password)",
+      "ARMADA_OIDC_CLIENT_ID (--armada-oidc-client-id): required with ARMADA_OIDC_PASSWORD (--armada-oidc-password)",
+      "ARMADA_OIDC_USERNAME (--armada-oidc-username): required with ARMADA_OIDC_PASSWORD (--armada-oidc-password)",
+    ]);
+  });
+
+  it("reads armadactl's kubernetes grant: the service-account token file as client assertion, with no secret", () => {
+    expect(loadServeConfig({ ARMADA_OIDC_TOKEN_URL: "https://idp.example/connect/token", ARMADA_OIDC_CLIENT_ID: "armada", ARMADA_OIDC_ASSERTION_FILE: "/etc/hostname" }, []).subscriber.credentials).toEqual({
+      kind: "oidc-kubernetes",
+      tokenUrl: "https://idp.example/connect/token",
+      clientId: "armada",
+      assertionFile: "/etc/hostname",
+      scopes: [],
+    });
+    expect(problemsOf({ ARMADA_OIDC_TOKEN_URL: "https://idp.example/t", ARMADA_OIDC_CLIENT_ID: "armada", ARMADA_OIDC_ASSERTION_FILE: "/no/token", ARMADA_OIDC_CLIENT_SECRET: "secret-s" })).toEqual([
+      "ARMADA_OIDC_CLIENT_SECRET (--armada-oidc-client-secret): not used with ARMADA_OIDC_ASSERTION_FILE (--armada-oidc-assertion-file) (the kubernetes grant sends the service-account token instead)",
+      'ARMADA_OIDC_ASSERTION_FILE (--armada-oidc-assertion-file): expected a readable file, but "/no/token" cannot be read',
+    ]);
+  });
+
+  it("reads an exec command with JSON arguments and environment, never quoting the environment's values", () => {
+    expect(
+      loadServeConfig({ ARMADA_EXEC_COMMAND: "/usr/bin/armada-token", ARMADA_EXEC_ARGS: '["get", "--audience", "armada"]', ARMADA_EXEC_ENV: '{"PROFILE":"prod"}' }, []).subscriber
+        .credentials,
+    ).toEqual({ kind: "exec", command: "/usr/bin/armada-token", args: ["get", "--audience", "armada"], env: { PROFILE: "prod" }, timeoutMs: 10_000, cacheSeconds: 60 });
+    expect(loadServeConfig({ ARMADA_EXEC_COMMAND: "t", ARMADA_EXEC_TIMEOUT_MS: "500", ARMADA_EXEC_CACHE_SECONDS: "0" }, []).subscriber.credentials).toMatchObject({
+      args: [],
+      env: {},
+      timeoutMs: 500,
+      cacheSeconds: 0,
+    });
+    const problems = problemsOf({ ARMADA_EXEC_COMMAND: "t", ARMADA_EXEC_ARGS: "get --audience", ARMADA_EXEC_ENV: '{"KEY":{"nested":"secret-value"}}' });
+    expect(problems).toEqual([
+      'ARMADA_EXEC_ARGS (--armada-exec-args): expected a JSON array of strings, e.g. ["token","--audience","armada"], got something that is not JSON',
+      'ARMADA_EXEC_ENV (--armada-exec-env): expected a JSON object of strings; the value of "KEY" is not a string',
+    ]);
+    expect(problemsOf({ ARMADA_EXEC_ARGS: "[]" })).toEqual(["ARMADA_EXEC_COMMAND (--armada-exec-command): required with ARMADA_EXEC_ARGS (--armada-exec-args)"]);
+  });
+
+  it("reads Kubernetes native auth, with the pod's files by default and checked at start-up", () => {
+    expect(loadServeConfig({ ARMADA_KUBERNETES_AUTH: "true", ARMADA_KUBERNETES_TOKEN_FILE: "/etc/hostname", ARMADA_KUBERNETES_CA_FILE: "/etc/hosts" }, []).subscriber.credentials).toEqual({
+      kind: "kubernetes",
+      tokenFile: "/etc/hostname",
+      caFile: "/etc/hosts",
+    });
+    // This machine is no pod: the default paths do not exist.
+    expect(problemsOf({ ARMADA_KUBERNETES_AUTH: "true" })).toEqual([
+      'ARMADA_KUBERNETES_TOKEN_FILE (--armada-kubernetes-token-file): expected a readable file, but "/var/run/secrets/kubernetes.io/serviceaccount/token" cannot be read',
+      'ARMADA_KUBERNETES_CA_FILE (--armada-kubernetes-ca-file): expected a readable file, but "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt" cannot be read',
+    ]);
+    expect(problemsOf({ ARMADA_KUBERNETES_TOKEN_FILE: "/etc/hostname" })).toEqual([
+      "ARMADA_KUBERNETES_TOKEN_FILE (--armada-kubernetes-token-file): only used with ARMADA_KUBERNETES_AUTH (--armada-kubernetes-auth) set to true",
+    ]);
+    expect(problemsOf({ ARMADA_KUBERNETES_AUTH: "yes" })[0]).toBe('ARMADA_KUBERNETES_AUTH (--armada-kubernetes-auth): expected one of true, false, got "yes"');
+    expect(loadServeConfig({ ARMADA_KUBERNETES_AUTH: "false" }, []).subscriber.credentials).toEqual({ kind: "none" });
+  });
+
+  it("names both settings when two new methods are given at once", () => {
+    expect(problemsOf({ ARMADA_EXEC_COMMAND: "t", ARMADA_KUBERNETES_AUTH: "true", ARMADA_OIDC_PASSWORD: "secret-pw" })).toEqual([
+      "Armada credentials: expected one method, got ARMADA_OIDC_PASSWORD (--armada-oidc-password) and ARMADA_EXEC_COMMAND (--armada-exec-command) and ARMADA_KUBERNETES_AUTH (--armada-kubernetes-auth)",
     ]);
   });
 });

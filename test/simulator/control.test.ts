@@ -4,6 +4,7 @@ import { Code } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/simulator/index.js";
 import { http2Request } from "../support/http.js";
+import { armadaStyleKubernetesAuth, serviceAccountToken, TEST_CLUSTER_CA } from "../support/service-account.js";
 import { armadaClients, queuedEvent, basicAuth, eventually, readStream, type ArmadaClients } from "../support/simulator.js";
 
 const run = promisify(execFile);
@@ -68,6 +69,28 @@ describe("HTTP control surface on the gRPC port", () => {
     expect((await armadaClients(sim.url, "bearer t").events.health({})).status).toBe(1);
     await control("DELETE", "/control/auth");
     expect((await clients.events.health({})).status).toBe(1);
+  });
+
+  it("accepts Kubernetes native auth as Armada reads it: that token, unexpired, with that CA", async () => {
+    const sub = "system:serviceaccount:armada:jobservice";
+    const token = await serviceAccountToken({ sub, expiresInSeconds: 600 });
+    const expired = await serviceAccountToken({ sub, expiresInSeconds: -60 });
+    await control("PUT", "/control/auth", { credentials: [{ kubernetesToken: token, ca: TEST_CLUSTER_CA, queues: ["q"] }, { kubernetesToken: expired }] });
+    const as = (header: string) => armadaClients(sim.url, header).events;
+    expect((await as(armadaStyleKubernetesAuth(token, TEST_CLUSTER_CA)).health({})).status).toBe(1);
+    const calls = (await control("GET", "/control/calls?method=Health")).json.calls as Array<Record<string, unknown>>;
+    expect(calls.at(-1)).toMatchObject({ result: "ok" });
+
+    const refused = async (header: string) => (await as(header).health({}).then(() => undefined, (err: Error) => err))?.message;
+    expect(await refused(armadaStyleKubernetesAuth(expired, TEST_CLUSTER_CA))).toMatch(/the token has expired/);
+    expect(await refused(armadaStyleKubernetesAuth(token, "another CA"))).toMatch(/invalid credentials/);
+    expect(await refused(armadaStyleKubernetesAuth("not-a-jwt", TEST_CLUSTER_CA))).toMatch(/not a JWT with an expiry/);
+    expect(await refused(`KubernetesAuth ${Buffer.from("{").toString("base64url")}`)).toMatch(/not base64url-encoded JSON/);
+    expect(await refused(armadaStyleKubernetesAuth(token, TEST_CLUSTER_CA).replace("KubernetesAuth", "kubernetesauth"))).toMatch(/unsupported authorization scheme/);
+    await control("POST", "/control/queues", { name: "elsewhere" });
+    await expect(
+      readStream((signal) => as(armadaStyleKubernetesAuth(token, TEST_CLUSTER_CA)).getJobSetEvents({ queue: "elsewhere", id: "s" }, { signal })),
+    ).rejects.toMatchObject({ code: Code.PermissionDenied, message: expect.stringContaining(`user "${sub}" lacks permission watch`) });
   });
 
   it("sets stalls and latency, and reset clears them", async () => {

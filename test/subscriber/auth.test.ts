@@ -7,12 +7,16 @@ import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobs
 import { startSimulator, type Simulator } from "../../src/simulator/index.js";
 import type { JobStore } from "../../src/store/store.js";
 import type { ArmadaCredentials } from "../../src/subscriber/options.js";
+import { fileURLToPath } from "node:url";
+import { armadaStyleKubernetesAuth, serviceAccountToken, TEST_CLUSTER_CA } from "../support/service-account.js";
 import { startTokenEndpoint, type TokenEndpoint } from "../support/token-endpoint.js";
 import { eventually, startStoreFixture, startSubscriber, testOptions, uniqueJobSet, type StoreFixture, type TestSubscriber, FAST_LIFECYCLE, LONG_RUN, streamCalls } from "./harness.js";
 
 const QUEUE = "secured";
 const PASSWORD = "hunter2-very-secret";
 const CLIENT_SECRET = "oidc-client-secret";
+const OIDC_PASSWORD = "oidc-user-password";
+const HELPER = fileURLToPath(new URL("../support/token-helper.mjs", import.meta.url));
 
 describe("authenticating to Armada", () => {
   let sim: Simulator;
@@ -26,7 +30,14 @@ describe("authenticating to Armada", () => {
     [sim, fixture, endpoint, dir] = await Promise.all([
       startSimulator({ queues: [QUEUE], lifecycle: FAST_LIFECYCLE }),
       startStoreFixture("memory"),
-      startTokenEndpoint({ clientId: "jobservice", clientSecret: CLIENT_SECRET, expiresInSeconds: 1, tokenPrefix: "oidc" }),
+      startTokenEndpoint({
+        clientId: "jobservice",
+        clientSecret: CLIENT_SECRET,
+        expiresInSeconds: 1,
+        tokenPrefix: "oidc",
+        users: { airflow: OIDC_PASSWORD },
+        refreshTokens: true,
+      }),
       mkdtemp(join(tmpdir(), "armada-token-")),
     ]);
     store = fixture.open();
@@ -125,5 +136,63 @@ describe("authenticating to Armada", () => {
     const health = sim.calls({ method: "Health" }).map((c) => c.authorization);
     expect(new Set(health.slice(-2)).size).toBe(2);
     expect(service.logs()).not.toContain(CLIENT_SECRET);
+  });
+
+  it("OIDC password grant: found from the issuer, renewed with the refresh token, a wrong password is a clear CONNECTION_ERR", async () => {
+    const key = runningJob();
+    sim.faults.requireAuth(Array.from({ length: 50 }, (_, i) => ({ kind: "bearer", token: endpoint.tokenNumber(i + 1) }) as const));
+    const credentials = { kind: "oidc-password", providerUrl: endpoint.issuer, clientId: "jobservice", clientSecret: CLIENT_SECRET, username: "airflow", scopes: ["openid"] } as const;
+    const service = subscriberWith({ ...credentials, password: OIDC_PASSWORD });
+    expect((await eventually(() => service.status(key), (a) => a.state === State.RUNNING)).state).toBe(State.RUNNING);
+    expect(endpoint.requests().at(-1)?.grantType).toBe("password");
+    // 1 s tokens, renewed from 0.75 s on: the next call to Armada carries a refreshed one.
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(await service.subscriber.armadaHealthy(AbortSignal.timeout(2_000))).toBe(true);
+    expect(endpoint.requests().at(-1)?.grantType).toBe("refresh_token");
+
+    const wrong = subscriberWith({ ...credentials, password: "not-the-password" });
+    const answer = await wrong.status(runningJob());
+    expect(answer.state).toBe(State.CONNECTION_ERR);
+    expect(answer.error).toBe(`Armada event stream failed: UNAUTHENTICATED: OIDC token endpoint ${endpoint.url} answered HTTP 400 (invalid_grant)`);
+    expect(wrong.logs()).not.toContain("not-the-password");
+  });
+
+  it("exec: the helper's token is sent; a failing helper is a CONNECTION_ERR naming its exit, retried until it works", async () => {
+    const key = runningJob();
+    sim.faults.requireAuth([{ kind: "bearer", token: "from-the-helper" }]);
+    const tokenFile = join(dir, "helper-token");
+    const service = subscriberWith({ kind: "exec", command: process.execPath, args: [HELPER, "file", tokenFile, CLIENT_SECRET], env: {}, timeoutMs: 5_000, cacheSeconds: 60 });
+    const failing = await service.status(key);
+    expect(failing.state).toBe(State.CONNECTION_ERR);
+    expect(failing.error).toMatch(/^Armada event stream failed: UNAVAILABLE: Armada exec credential command ".+" exited with code 4 \(stderr: \d+ bytes, not shown as it may hold secrets\)$/);
+    expect(failing.error).not.toContain(CLIENT_SECRET);
+
+    await writeFile(tokenFile, "from-the-helper\n");
+    expect((await eventually(() => service.status(key), (a) => a.state === State.RUNNING)).state).toBe(State.RUNNING);
+    expect(streamCalls(sim, key.jobSetId).at(-1)?.authorization).toBe("Bearer from-the-helper");
+    expect(service.logs()).not.toContain(CLIENT_SECRET);
+  });
+
+  it("Kubernetes native auth: Armada's header from the pod's files, the rotated token on the next stream", async () => {
+    const key = runningJob();
+    const tokenFile = join(dir, "sa-token");
+    const caFile = join(dir, "ca.crt");
+    const sub = "system:serviceaccount:airflow:jobservice";
+    const [first, second] = await Promise.all([serviceAccountToken({ sub, expiresInSeconds: 600 }), serviceAccountToken({ sub, expiresInSeconds: 600 })]);
+    await writeFile(tokenFile, first);
+    await writeFile(caFile, TEST_CLUSTER_CA);
+    sim.faults.requireAuth([{ kind: "kubernetes", token: first, ca: TEST_CLUSTER_CA, queues: [QUEUE] }]);
+    const service = subscriberWith({ kind: "kubernetes", tokenFile, caFile });
+    expect((await eventually(() => service.status(key), (a) => a.state === State.RUNNING)).state).toBe(State.RUNNING);
+    expect(streamCalls(sim, key.jobSetId)[0]?.authorization).toBe(armadaStyleKubernetesAuth(first, TEST_CLUSTER_CA));
+
+    await writeFile(`${tokenFile}.new`, second);
+    await rename(`${tokenFile}.new`, tokenFile);
+    sim.faults.requireAuth([{ kind: "kubernetes", token: second, ca: TEST_CLUSTER_CA }]);
+    sim.faults.dropStreams(Code.Unavailable, "rotating");
+    sim.cancel(QUEUE, key.jobSetId, [key.jobId]);
+    expect((await eventually(() => service.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
+    expect(streamCalls(sim, key.jobSetId).at(-1)?.authorization).toBe(armadaStyleKubernetesAuth(second, TEST_CLUSTER_CA));
+    expect(service.logs()).not.toContain(first.split(".")[2]);
   });
 });

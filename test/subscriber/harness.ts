@@ -1,4 +1,5 @@
 import { Writable } from "node:stream";
+import type { LevelWithSilent } from "pino";
 import { afterAll, beforeAll } from "vitest";
 import { createLogger, type Logger } from "../../src/observability/logger.js";
 import { createMetricsRegistry, type Registry } from "../../src/observability/metrics.js";
@@ -100,7 +101,7 @@ export interface TestSubscriber {
   close(): Promise<void>;
 }
 
-export function startSubscriber(store: JobStore, options: SubscriberOptions): TestSubscriber {
+export function startSubscriber(store: JobStore, options: SubscriberOptions, level: LevelWithSilent = "debug"): TestSubscriber {
   let logged = "";
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -108,7 +109,7 @@ export function startSubscriber(store: JobStore, options: SubscriberOptions): Te
       done();
     },
   });
-  const logger: Logger = createLogger("debug", sink);
+  const logger: Logger = createLogger(level, sink);
   const metrics = createMetricsRegistry({ processMetrics: false });
   const subscriber = createSubscriber(options, { store, logger, metrics });
   return {

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { resolve as resolvePath } from "node:path";
 
 export interface RunningProcess {
   readonly child: ChildProcess;
@@ -11,14 +13,37 @@ export interface RunningProcess {
   readonly stderr: () => string;
 }
 
-/** How to launch `jobservice`: from the checkout's sources, as `npm start` does, unless told otherwise. */
-const FROM_SOURCES: readonly string[] = [process.execPath, "bin/jobservice.js"];
+/** `jobservice` from the checkout's sources on Node, as `npm start` runs it. */
+export const FROM_SOURCES: readonly string[] = [process.execPath, "bin/jobservice.js"];
+
+/**
+ * The `jobservice` the process tests launch: the built single binary when
+ * JOBSERVICE_TEST_BINARY names it (`npm run test:binary`), the sources otherwise.
+ */
+export const UNDER_TEST: readonly string[] = launcherFromEnv(process.env.JOBSERVICE_TEST_BINARY);
+
+function launcherFromEnv(binary: string | undefined): readonly string[] {
+  if (binary === undefined || binary === "") return FROM_SOURCES;
+  const path = resolvePath(binary);
+  try {
+    accessSync(path, constants.X_OK);
+  } catch {
+    throw new Error(`JOBSERVICE_TEST_BINARY=${binary}: no executable there; build it with \`npm run build:binary\``);
+  }
+  return [path];
+}
 
 /** Runs `jobservice <args>`. */
-export function runJobservice(args: string[], env: Record<string, string> = {}, launcher: readonly string[] = FROM_SOURCES): RunningProcess {
+export function runJobservice(
+  args: string[],
+  env: Record<string, string> = {},
+  launcher: readonly string[] = UNDER_TEST,
+  options: { cwd?: string; inheritEnv?: boolean } = {},
+): RunningProcess {
   const [command = process.execPath, ...prefix] = launcher;
   const child = spawn(command, [...prefix, ...args], {
-    env: { ...process.env, JOBSERVICE_LOG_LEVEL: "info", ...env },
+    cwd: options.cwd,
+    env: { ...(options.inheritEnv === false ? {} : process.env), JOBSERVICE_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: Array<Record<string, unknown>> = [];

@@ -1,8 +1,12 @@
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
+import type { AuthOptions, AuthTuning } from "../../src/auth/index.js";
+import { startJobService } from "../../src/cli/job-service.js";
+import { loadServeConfig } from "../../src/config/load.js";
 import { startService, type RunningService } from "../../src/server/service.js";
 import type { JobStatusSource } from "../../src/status/answer.js";
 import { createMemoryStore } from "../../src/store/memory.js";
 import type { JobStore } from "../../src/store/store.js";
+import type { JobSetStatus } from "../../src/subscriber/index.js";
 
 export interface TestService {
   readonly url: string;
@@ -21,19 +25,29 @@ export async function startTestService(
     maxRequestBytes?: number;
     shutdownGraceSeconds?: number;
     healthWatchIntervalMs?: number;
+    auth?: AuthOptions;
+    armadaUrl?: string;
+    authTuning?: Partial<AuthTuning>;
+    now?: () => number;
+    logger?: Logger;
+    host?: string;
+    /** The job sets the status page lists. */
+    jobSets?: () => Iterable<JobSetStatus>;
   } = {},
 ): Promise<TestService> {
   const store = options.store ?? createMemoryStore({ ttlSeconds: 3600 });
   const service = await startService(
     {
-      host: "127.0.0.1",
+      host: options.host ?? "127.0.0.1",
       port: 0,
       tls: options.tls,
+      auth: options.auth,
+      armada: options.armadaUrl === undefined ? undefined : { url: options.armadaUrl },
       maxRequestBytes: options.maxRequestBytes ?? 65536,
       shutdownGraceSeconds: options.shutdownGraceSeconds ?? 5,
       healthWatchIntervalMs: options.healthWatchIntervalMs ?? 50,
     },
-    { store, logger: pino({ level: "silent" }), status: options.status },
+    { store, logger: options.logger ?? pino({ level: "silent" }), status: options.status, authTuning: options.authTuning, now: options.now, jobSets: options.jobSets },
   );
   const port = service.listener.port;
   return {
@@ -46,4 +60,14 @@ export async function startTestService(
       await store.close();
     },
   };
+}
+
+/**
+ * The whole service as `jobservice serve` wires it (subscriber, status page,
+ * memory store) on a free loopback port, following Armada at `armadaUrl`.
+ */
+export async function startFullTestService(armadaUrl: string, flags: readonly string[] = []): Promise<{ url: string; stop(): Promise<void> }> {
+  const config = loadServeConfig({}, ["--host", "127.0.0.1", "--port", "0", "--armada-url", armadaUrl, "--log-level", "silent", ...flags]);
+  const service = await startJobService(config, pino({ level: "silent" }));
+  return { url: `http://127.0.0.1:${service.port}`, stop: () => service.stop() };
 }

@@ -16,3 +16,22 @@ export function selfSignedCertificate(): { certFile: string; keyFile: string; ce
   );
   return { certFile, keyFile, cert: readFileSync(certFile) };
 }
+
+/** A throw-away CA made with openssl, and client certificates it signs. */
+export function certificateAuthority(): { caFile: string; ca: Buffer; issue(subject: string): { cert: Buffer; key: Buffer } } {
+  const dir = mkdtempSync(join(tmpdir(), "jobservice-ca-"));
+  const caFile = join(dir, "ca.pem");
+  const caKey = join(dir, "ca-key.pem");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", caKey, "-out", caFile, "-days", "1", "-subj", "/CN=test client CA"], { stdio: "ignore" });
+  let serial = 0;
+  return {
+    caFile,
+    ca: readFileSync(caFile),
+    issue(subject) {
+      const name = join(dir, `client-${++serial}`);
+      execFileSync("openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}-key.pem`, "-out", `${name}.csr`, "-subj", subject], { stdio: "ignore" });
+      execFileSync("openssl", ["x509", "-req", "-in", `${name}.csr`, "-CA", caFile, "-CAkey", caKey, "-set_serial", String(serial), "-days", "1", "-out", `${name}.pem`], { stdio: "ignore" });
+      return { cert: readFileSync(`${name}.pem`), key: readFileSync(`${name}-key.pem`) };
+    },
+  };
+}

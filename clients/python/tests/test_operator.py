@@ -1,0 +1,114 @@
+"""The Airflow operator and trigger, on an Airflow stand-in (tests/airflow_stand_in), against
+the live Job Service and the Armada simulator."""
+import asyncio
+import importlib
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "airflow_stand_in"))
+
+from airflow.exceptions import AirflowException, TaskDeferred  # noqa: E402
+from airflow.hooks.base import CONNECTIONS  # noqa: E402
+
+from armada_jobservice import ArmadaError  # noqa: E402
+from armada_jobservice.operator import ArmadaJobOperator, ArmadaJobTrigger  # noqa: E402
+
+from conftest import ARMADA_PASSWORD, ARMADA_USER, QUEUE  # noqa: E402
+from helpers import jobservice_client, simulator_jobs, until  # noqa: E402
+
+
+class TaskInstance:
+    def __init__(self, run_id, task_id="armada_task", map_index=-1):
+        self.dag_id, self.task_id, self.run_id, self.map_index = "example_dag", task_id, run_id, map_index
+        self.xcom = {}
+
+    def xcom_push(self, key, value):
+        self.xcom[key] = value
+
+
+@pytest.fixture(autouse=True)
+def armada_connection():
+    CONNECTIONS["armada"] = {"login": ARMADA_USER, "password": ARMADA_PASSWORD}
+    yield
+    CONNECTIONS.clear()
+
+
+def operator(armada_url, jobservice, annotations, **kwargs):
+    return ArmadaJobOperator(
+        task_id="armada_task", queue=QUEUE, job_request_item={"annotations": annotations}, armada_url=armada_url,
+        jobservice_url=jobservice.url, armada_conn_id="armada", poll_interval=0.05, **kwargs,
+    )
+
+
+def test_execute_waits_for_success_and_returns_the_job_id(armada_url, jobservice):
+    ti = TaskInstance("op-success")
+    job_id = operator(armada_url, jobservice, {"armada-sim/duration-ms": "100"}).execute({"ti": ti})
+    assert job_id == ti.xcom["armada_job_id"]
+    assert jobservice_client(jobservice).status(QUEUE, "op-success", job_id).state == "SUCCEEDED"
+
+
+def test_execute_fails_the_task_with_the_jobs_reason(armada_url, jobservice):
+    op = operator(armada_url, jobservice, {"armada-sim/exit-code": "3", "armada-sim/reason": "disk full", "armada-sim/duration-ms": "20"})
+    with pytest.raises(AirflowException, match="ended FAILED: disk full"):
+        op.execute({"ti": TaskInstance("op-failure")})
+
+
+def test_deferrable_execute_hands_a_serializable_trigger_that_yields_the_outcome(armada_url, jobservice):
+    ti = TaskInstance("op-deferred")
+    op = operator(armada_url, jobservice, {"armada-sim/duration-ms": "100"}, deferrable=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute({"ti": ti})
+    assert deferred.value.method_name == "execute_complete"
+    # What the triggerer does: rebuild the trigger from its serialized form, run it to its first event.
+    classpath, kwargs = deferred.value.trigger.serialize()
+    module, name = classpath.rsplit(".", 1)
+    trigger = getattr(importlib.import_module(module), name)(**kwargs)
+    assert isinstance(trigger, ArmadaJobTrigger) and "secret" not in repr(kwargs), "credentials stay in the connection"
+
+    async def first_event():
+        async for event in trigger.run():
+            return event.payload
+
+    payload = asyncio.run(asyncio.wait_for(first_event(), timeout=20))
+    assert (payload["state"], payload["job_id"]) == ("SUCCEEDED", ti.xcom["armada_job_id"])
+    assert operator(armada_url, jobservice, {}).execute_complete({"ti": ti}, payload) == ti.xcom["armada_job_id"]
+
+
+def test_a_retried_task_reattaches_to_the_job_its_first_try_submitted(armada_url, jobservice):
+    first_try = TaskInstance("op-retry")
+    with pytest.raises(TaskDeferred):
+        operator(armada_url, jobservice, {"armada-sim/duration-ms": "1000"}, deferrable=True).execute({"ti": first_try})
+    # The triggerer dies with the first try's trigger; Airflow retries the task on a new worker.
+    second_try = TaskInstance("op-retry")
+    job_id = operator(armada_url, jobservice, {"armada-sim/duration-ms": "1000"}).execute({"ti": second_try})
+    assert job_id == first_try.xcom["armada_job_id"] == second_try.xcom["armada_job_id"]
+    assert len(simulator_jobs(armada_url, "op-retry")) == 1
+
+
+def test_on_kill_cancels_the_armada_job_and_the_task_fails(armada_url, jobservice):
+    ti = TaskInstance("op-kill")
+    op = operator(armada_url, jobservice, {"armada-sim/duration-ms": "60000"})
+    result = {}
+
+    def execute():
+        try:
+            op.execute({"ti": ti})
+        except AirflowException as error:
+            result["error"] = str(error)
+
+    worker = threading.Thread(target=execute)
+    worker.start()
+    until(lambda: "armada_job_id" in ti.xcom and jobservice_client(jobservice).status(QUEUE, "op-kill", ti.xcom["armada_job_id"]).state == "RUNNING")
+    op.on_kill()
+    worker.join(timeout=20)
+    assert "ended CANCELLED" in result["error"]
+    assert [job["outcome"]["state"] for job in simulator_jobs(armada_url, "op-kill")] == ["cancelled"]
+
+
+def test_wrong_credentials_in_the_connection_fail_the_submission(armada_url, jobservice):
+    CONNECTIONS["armada"] = {"login": ARMADA_USER, "password": "wrong"}
+    with pytest.raises(ArmadaError, match="unauthenticated"):
+        operator(armada_url, jobservice, {}).execute({"ti": TaskInstance("op-bad-credentials")})

@@ -1,0 +1,26 @@
+/**
+ * What a caller sent in `authorization`, as armadactl sends it: `basic
+ * <base64(user:password)>` with the scheme matched case-insensitively, or
+ * `Bearer <token>`. Parsing never fails: anything else is "malformed", and
+ * the caller is told which forms are accepted, never what it sent.
+ */
+export type PresentedCredential =
+  | { readonly kind: "missing" }
+  | { readonly kind: "malformed" }
+  | { readonly kind: "basic"; readonly user: string; readonly password: string; readonly raw: string }
+  | { readonly kind: "bearer"; readonly token: string; readonly raw: string };
+
+export function parseAuthorization(header: string | null | undefined): PresentedCredential {
+  const value = header?.trim() ?? "";
+  if (value === "") return { kind: "missing" };
+  const match = /^(\S+)\s+(\S+)$/.exec(value);
+  if (!match) return { kind: "malformed" };
+  const scheme = (match[1] ?? "").toLowerCase();
+  const rest = match[2] ?? "";
+  if (scheme === "bearer") return { kind: "bearer", token: rest, raw: value };
+  if (scheme !== "basic" || !/^[A-Za-z0-9+/]+={0,2}$/.test(rest)) return { kind: "malformed" };
+  const decoded = Buffer.from(rest, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon <= 0) return { kind: "malformed" };
+  return { kind: "basic", user: decoded.slice(0, colon), password: decoded.slice(colon + 1), raw: value };
+}

@@ -1,0 +1,54 @@
+import { Code, ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
+import { accessRuleFor } from "./access-rules.js";
+import type { CallTransport, QueueCheck, Target } from "./identity.js";
+import type { Logger } from "../observability/logger.js";
+import type { SubscriptionLimit } from "./subscription-limit.js";
+
+/** Set per request by the adapter, read by the interceptor: what the connection knows. */
+export const CALL_TRANSPORT = createContextKey<CallTransport>({ remoteAddress: "" });
+
+export interface CallerAuthInterceptorDeps {
+  readonly check: QueueCheck;
+  readonly limit: SubscriptionLimit;
+  /** Whether the job set is already followed, so reading it starts nothing new. */
+  readonly follows: (target: Target) => boolean;
+  readonly record: (outcome: string) => void;
+  /** Each decision at trace level: who, which queue, what outcome; never the credential. */
+  readonly logger: Logger;
+}
+
+/**
+ * The one caller check, for every protocol: it runs after the request is
+ * decoded and before the handler, so a refused caller never starts a
+ * subscription, never makes the service open a stream to Armada and never
+ * learns whether a job set exists.
+ */
+export function callerAuthInterceptor(deps: CallerAuthInterceptorDeps): Interceptor {
+  return (next) => async (request) => {
+    const rule = accessRuleFor(request.method);
+    if (rule?.kind === "anonymous") return next(request);
+    if (!rule || request.stream) {
+      deps.record("permission_denied");
+      throw new ConnectError(`${request.method.parent.typeName}/${request.method.name} has no access rule, so it is refused`, Code.PermissionDenied);
+    }
+    const target = rule.target(request.message);
+    // Nothing to ask about: the handler refuses it with INVALID_ARGUMENT before reading anything.
+    if (target.queue === "") return next(request);
+    // Without per-request transport facts (armada, oidc and basic modes without client certificates) the key's default applies.
+    const caller = { authorization: request.header.get("authorization"), transport: request.contextValues.get(CALL_TRANSPORT) };
+    let principal: string | undefined;
+    try {
+      principal = (await deps.check(caller, target)).principal;
+      if (!deps.follows(target)) deps.limit.take(principal);
+    } catch (error) {
+      const refusal = ConnectError.from(error);
+      deps.record(codeToString(refusal.code));
+      deps.logger.trace({ principal, queue: target.queue, outcome: codeToString(refusal.code), reason: refusal.rawMessage }, "caller refused");
+      throw error;
+    }
+    deps.record("allowed");
+    if (deps.logger.isLevelEnabled("trace")) deps.logger.trace({ principal, queue: target.queue, outcome: "allowed" }, "caller allowed");
+    return next(request);
+  };
+}
