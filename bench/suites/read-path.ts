@@ -19,6 +19,9 @@ const OPEN_LOOP_CLIENTS = 4;
 const GRPC_HEADERS = { "content-type": "application/grpc", te: "trailers" };
 const JSON_HEADERS = { "content-type": "application/json" };
 const BARE_CONNECT = "bare connect-node HTTP/2 server";
+const RAW_LISTENER = "raw constant on the service's listener";
+// The issue's goal: the read path at half the runtime's own speed or better.
+const OF_RAW_TARGET = 0.5;
 const AUTH_SUBJECT = "armada auth (cache hit): memory, terminal job";
 const NO_AUTH_SUBJECT = "memory, terminal job";
 // What armadactl sends; the bench simulator checks no credentials, so Armada allows it once and the cache answers after.
@@ -40,12 +43,13 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
   const terminal: JobKey = { ...ready.readSet, jobId: ready.terminalJobId };
   const running: JobKey = { ...ready.readSet, jobId: ready.runningJobId };
   const start = (options: ServiceProcessOptions): Promise<BenchChild<{ port: number }>> => startChild(processScript("service"), options);
-  const [empty, memory, redis, bare, memoryAuth] = await Promise.all([
+  const [empty, memory, redis, bare, memoryAuth, raw] = await Promise.all([
     start({ answer: "empty", store: { kind: "memory" }, armadaUrl: ready.url }),
     start({ answer: "subscriber", store: { kind: "memory" }, armadaUrl: ready.url }),
     start({ answer: "subscriber", store: { kind: "redis", url: context.redisUrl }, armadaUrl: ready.url }),
     startChild<{ port: number }>(processScript("bare-connect"), {}),
     start({ answer: "subscriber", store: { kind: "memory" }, armadaUrl: ready.url, auth: "armada" }),
+    startChild<{ port: number }>(processScript("raw-listener"), {}),
   ]);
   try {
     // The first call subscribes and waits for the job set's history; every later one reads the store.
@@ -90,10 +94,13 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
 
     // HTTP/2 only, so it joins the gRPC runs: the floor under the empty handler itself.
     const bareConnect: Subject = { name: BARE_CONNECT, service: bare, key: terminal };
+    const rawListener: Subject = { name: RAW_LISTENER, service: raw, key: terminal };
     await grpcRun(bareConnect);
+    await grpcRun(rawListener);
+    await jsonRun(rawListener);
     const closedLoop: Record<Protocol, Map<string, LoadResult[]>> = {
-      "gRPC h2c": await measure(context, "gRPC h2c, concurrency 64", [...subjects, bareConnect], scale.rounds, (s) => grpcRun(s)),
-      "Connect JSON HTTP/1.1": await measure(context, "Connect JSON, concurrency 64", subjects, scale.rounds, jsonRun),
+      "gRPC h2c": await measure(context, "gRPC h2c, concurrency 64", [...subjects, bareConnect, rawListener], scale.rounds, (s) => grpcRun(s)),
+      "Connect JSON HTTP/1.1": await measure(context, "Connect JSON, concurrency 64", [...subjects, rawListener], scale.rounds, jsonRun),
     };
     const openSubjects = subjects.filter((s) => s.key === terminal);
     const openLoop = new Map<number, Map<string, LoadResult[]>>();
@@ -137,6 +144,25 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
           met: worst >= floor,
         });
       }
+      const rawRps = (results.get(RAW_LISTENER) ?? []).map((r) => r.rps);
+      for (const subject of subjects.filter((s) => s.name !== AUTH_SUBJECT)) {
+        const runs = (results.get(subject.name) ?? []).map((r) => r.rps);
+        rows.push({
+          measure: `Read throughput against the runtime, ${protocol}, c=${CONCURRENCY}`,
+          subject: subject.name,
+          baseline: RAW_LISTENER,
+          ratio: pairedRatio(runs, rawRps),
+          absolute: `${fixed(median(runs))} / ${fixed(median(rawRps))} req/s`,
+        });
+      }
+      for (const store of ["memory", "redis"] as const) {
+        const worst = Math.min(...subjects.filter((s) => s.name.startsWith(`${store},`)).map((s) => pairedRatio((results.get(s.name) ?? []).map((r) => r.rps), rawRps)));
+        targets.push({
+          target: `Read path on ${store} ≥ ${percent(OF_RAW_TARGET)} of a raw constant on the same listener, ${protocol}, c=${CONCURRENCY}`,
+          measured: `${percent(worst)}${scale.readJobKinds.length > 1 ? " (worse of terminal / running job)" : " (terminal job)"}`,
+          met: worst >= OF_RAW_TARGET,
+        });
+      }
       const withAuth = (results.get(AUTH_SUBJECT) ?? []).map((r) => r.rps);
       const withoutAuth = (results.get(NO_AUTH_SUBJECT) ?? []).map((r) => r.rps);
       const authRatio = pairedRatio(withAuth, withoutAuth);
@@ -175,7 +201,7 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
     const notes = [`Read path: ${failed} failed requests over all load runs; every service answered the expected state before the load.`, ...runtimes.notes];
     return { name: "read path", data: { closedLoop: Object.fromEntries(Object.entries(closedLoop).map(([p, m]) => [p, Object.fromEntries(m)])), openLoop: Object.fromEntries([...openLoop].map(([rate, m]) => [rate, Object.fromEntries(m)])) }, rows, targets, notes };
   } finally {
-    await Promise.all([empty.stop(), memory.stop(), redis.stop(), bare.stop(), memoryAuth.stop()]);
+    await Promise.all([empty.stop(), memory.stop(), redis.stop(), bare.stop(), memoryAuth.stop(), raw.stop()]);
   }
 }
 

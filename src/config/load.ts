@@ -21,6 +21,7 @@ export interface ServeConfig {
   readonly store: StoreSpec;
   readonly jobTtlSeconds: number;
   readonly maxRequestBytes: number;
+  readonly fastPath: boolean;
   readonly shutdownGraceSeconds: number;
   readonly logLevel: LevelWithSilent;
   readonly statusPageIntervalMs: number;
@@ -76,6 +77,7 @@ export function loadServeConfig(env: Readonly<Record<string, string | undefined>
     store: storeSpec(raw, problems, name),
     jobTtlSeconds: get("job-ttl-seconds", integer(1, 365 * 86400)) ?? 86400,
     maxRequestBytes: get("max-request-bytes", integer(1024, 64 * 1024 * 1024)) ?? 65536,
+    fastPath: (get("fast-path", oneOf(["true", "false"])) ?? "true") === "true",
     shutdownGraceSeconds: get("shutdown-grace-seconds", integer(0, 3600)) ?? 10,
     logLevel: get("log-level", oneOf(LOG_LEVELS)) ?? "info",
     statusPageIntervalMs: get("status-page-interval-ms", integer(100, 60_000)) ?? 1000,

@@ -23,6 +23,7 @@ export const SETTINGS = [
   { env: "UPSTASH_REDIS_REST_TOKEN", flag: "upstash-token", default: "", description: "Upstash REST token (required with an https:// store).", secret: true },
   { env: "JOBSERVICE_JOB_TTL_SECONDS", flag: "job-ttl-seconds", default: "86400", description: "How long a job set's data is kept after its last activity." },
   { env: "JOBSERVICE_MAX_REQUEST_BYTES", flag: "max-request-bytes", default: "65536", description: "Larger requests are refused with RESOURCE_EXHAUSTED." },
+  { env: "JOBSERVICE_FAST_PATH", flag: "fast-path", default: "true", description: "`true`: the plain forms of GetJobStatus and the health checks (gRPC, Connect JSON and binary) are answered straight on Node's request, with the same bytes connect would send; `false`: everything goes through connect." },
   { env: "JOBSERVICE_SHUTDOWN_GRACE_SECONDS", flag: "shutdown-grace-seconds", default: "10", description: "On SIGTERM/SIGINT, how long in-flight calls may take to finish." },
   { env: "JOBSERVICE_LOG_LEVEL", flag: "log-level", default: "info", description: "fatal, error, warn, info, debug, trace or silent." },
   { env: "ARMADA_URL", flag: "armada-url", default: "http://localhost:50051", description: "Armada's gRPC API: `http://…` for cleartext HTTP/2, `https://…` for TLS." },

@@ -1,13 +1,14 @@
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
-import type { Registry } from "prom-client";
+import { Counter, type Registry } from "prom-client";
 import type { StatusPageDeps } from "../status-page/routes.js";
 import type { RequestHandler } from "./listener.js";
 import { httpRoutes } from "./http-routes.js";
 import type { CallerAuth } from "../auth/index.js";
 import type { Readiness } from "./readiness.js";
 import { rpcMetricsInterceptor } from "./rpc-metrics.js";
-import { rpcRoutes, type RpcDependencies } from "./rpc-routes.js";
+import { createFastUnary } from "./fast-unary.js";
+import { hotUnarySpecs, rpcRoutes, type RpcDependencies } from "./rpc-routes.js";
 import { answerUnknownRpc } from "./unknown-rpc.js";
 
 export interface HandlerOptions extends RpcDependencies {
@@ -15,6 +16,8 @@ export interface HandlerOptions extends RpcDependencies {
   readonly readiness: () => Promise<Readiness>;
   /** Requests above this size are refused with RESOURCE_EXHAUSTED. */
   readonly maxRequestBytes: number;
+  /** Answer the hot unary RPCs' plain forms without connect's pipeline (same bytes; connect serves the rest). */
+  readonly fastPath: boolean;
   readonly statusPage: StatusPageDeps;
   /** The caller check; absent, every call is let through (JOBSERVICE_AUTH=none without the per-caller limit). */
   readonly auth?: CallerAuth;
@@ -28,11 +31,14 @@ export interface HandlerOptions extends RpcDependencies {
  */
 export function createRequestHandler(options: HandlerOptions): RequestHandler {
   const http = getRequestListener(httpRoutes({ ...options, metricsAuthorized: options.auth?.metricsAuthorized }).fetch, { autoCleanupIncoming: false });
-  return connectNodeAdapter({
+  // Metrics outermost, so that refused calls are counted too.
+  const interceptors = options.auth ? [rpcMetricsInterceptor(options.metrics), options.auth.interceptor] : [rpcMetricsInterceptor(options.metrics)];
+  const acceptCompression = [compressionGzip, compressionBrotli];
+  const connect = connectNodeAdapter({
     routes: rpcRoutes(options),
     readMaxBytes: options.maxRequestBytes,
-    // Metrics outermost, so that refused calls are counted too.
-    interceptors: options.auth ? [rpcMetricsInterceptor(options.metrics), options.auth.interceptor] : [rpcMetricsInterceptor(options.metrics)],
+    acceptCompression,
+    interceptors,
     contextValues: options.auth?.contextValues,
     fallback: (req, res) => {
       // Hono's listener takes Node's own response types; connect-node only
@@ -40,4 +46,22 @@ export function createRequestHandler(options: HandlerOptions): RequestHandler {
       if (!answerUnknownRpc(req, res)) void http(req, res as Parameters<typeof http>[1]);
     },
   }) as RequestHandler;
+  if (!options.fastPath) return connect;
+  const fastPathCalls = new Counter({
+    name: "jobservice_rpc_fast_path_total",
+    help: "RPCs answered on the fast path, by method (the rest go through connect).",
+    labelNames: ["method"],
+    registers: [options.metrics],
+  });
+  const fast = createFastUnary({
+    specs: hotUnarySpecs(options),
+    interceptors,
+    contextValues: options.auth?.contextValues,
+    readMaxBytes: options.maxRequestBytes,
+    acceptCompression,
+    onServed: (method) => fastPathCalls.inc({ method }),
+  });
+  return (req, res) => {
+    if (!fast(req, res, connect)) connect(req, res);
+  };
 }

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, createMethodImplSpec, type ConnectRouter, type MethodImplSpec, type ServiceImpl } from "@connectrpc/connect";
 import {
   HealthCheckResponse_ServingStatus as GrpcServingStatus,
   HealthCheckResponseSchema as GrpcHealthCheckResponseSchema,
@@ -36,37 +36,57 @@ export interface RpcDependencies {
 const LIVENESS_SERVICE_NAME = "liveness";
 const HEALTH_SERVICE_NAMES: ReadonlySet<string> = new Set(["", JobService.typeName, LIVENESS_SERVICE_NAME]);
 
-export function rpcRoutes(deps: RpcDependencies): (router: ConnectRouter) => void {
-  return (router) => {
-    router.service(JobService, {
-      async getJobStatus(request, context) {
-        const answer = await deps.status.status(jobKeyOf(request), context.signal);
-        return create(JobServiceResponseSchema, answer);
-      },
-      async health() {
-        const { ready } = await deps.readiness();
-        return create(HealthCheckResponseSchema, { status: ready ? ServingStatus.SERVING : ServingStatus.NOT_SERVING });
-      },
-    });
-
-    router.service(GrpcHealth, {
-      async check(request) {
-        return create(GrpcHealthCheckResponseSchema, { status: await grpcHealthStatus(request.service, deps) });
-      },
-      async *watch(request, context) {
-        let previous: GrpcServingStatus | undefined;
-        const stop = AbortSignal.any([context.signal, deps.shutdownSignal]);
-        while (!stop.aborted) {
-          const status = HEALTH_SERVICE_NAMES.has(request.service)
-            ? await grpcHealthStatus(request.service, deps)
-            : GrpcServingStatus.SERVICE_UNKNOWN;
-          if (status !== previous) yield create(GrpcHealthCheckResponseSchema, { status });
-          previous = status;
-          await sleep(deps.healthWatchIntervalMs, stop);
-        }
-      },
-    });
+function jobServiceImpl(deps: RpcDependencies): ServiceImpl<typeof JobService> {
+  return {
+    async getJobStatus(request, context) {
+      const answer = await deps.status.status(jobKeyOf(request), context.signal);
+      return create(JobServiceResponseSchema, answer);
+    },
+    async health() {
+      const { ready } = await deps.readiness();
+      return create(HealthCheckResponseSchema, { status: ready ? ServingStatus.SERVING : ServingStatus.NOT_SERVING });
+    },
   };
+}
+
+function grpcHealthImpl(deps: RpcDependencies): ServiceImpl<typeof GrpcHealth> {
+  return {
+    async check(request) {
+      return create(GrpcHealthCheckResponseSchema, { status: await grpcHealthStatus(request.service, deps) });
+    },
+    async *watch(request, context) {
+      let previous: GrpcServingStatus | undefined;
+      const stop = AbortSignal.any([context.signal, deps.shutdownSignal]);
+      while (!stop.aborted) {
+        const status = HEALTH_SERVICE_NAMES.has(request.service)
+          ? await grpcHealthStatus(request.service, deps)
+          : GrpcServingStatus.SERVICE_UNKNOWN;
+        if (status !== previous) yield create(GrpcHealthCheckResponseSchema, { status });
+        previous = status;
+        await sleep(deps.healthWatchIntervalMs, stop);
+      }
+    },
+  };
+}
+
+export function rpcRoutes(deps: RpcDependencies): (router: ConnectRouter) => void {
+  const jobService = jobServiceImpl(deps);
+  const health = grpcHealthImpl(deps);
+  return (router) => {
+    router.service(JobService, jobService);
+    router.service(GrpcHealth, health);
+  };
+}
+
+/** The unary RPCs polled hardest, with the implementations the router has, for the fast path. */
+export function hotUnarySpecs(deps: RpcDependencies): MethodImplSpec[] {
+  const jobService = jobServiceImpl(deps);
+  const health = grpcHealthImpl(deps);
+  return [
+    createMethodImplSpec(JobService.method.getJobStatus, jobService.getJobStatus),
+    createMethodImplSpec(JobService.method.health, jobService.health),
+    createMethodImplSpec(GrpcHealth.method.check, health.check),
+  ];
 }
 
 async function grpcHealthStatus(service: string, deps: RpcDependencies): Promise<GrpcServingStatus> {

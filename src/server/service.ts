@@ -16,6 +16,8 @@ export interface ServiceOptions {
   readonly port: number;
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   readonly maxRequestBytes: number;
+  /** Serve the hot unary RPCs' plain forms without connect's pipeline; on unless false. */
+  readonly fastPath?: boolean;
   /** How callers prove who they are; JOBSERVICE_AUTH=none when absent. */
   readonly auth?: AuthOptions;
   /** Where the armada mode asks; the subscriber's Armada. */
@@ -97,6 +99,7 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
     readiness,
     metrics,
     maxRequestBytes: options.maxRequestBytes,
+    fastPath: options.fastPath ?? true,
     shutdownSignal: shutdown.signal,
     healthWatchIntervalMs: options.healthWatchIntervalMs ?? 5_000,
     statusPage: {

@@ -31,6 +31,8 @@ export async function startTestService(
     now?: () => number;
     logger?: Logger;
     host?: string;
+    /** Off: every RPC through connect (the fast path's reference). */
+    fastPath?: boolean;
     /** The job sets the status page lists. */
     jobSets?: () => Iterable<JobSetStatus>;
   } = {},
@@ -44,6 +46,7 @@ export async function startTestService(
       auth: options.auth,
       armada: options.armadaUrl === undefined ? undefined : { url: options.armadaUrl },
       maxRequestBytes: options.maxRequestBytes ?? 65536,
+      fastPath: options.fastPath,
       shutdownGraceSeconds: options.shutdownGraceSeconds ?? 5,
       healthWatchIntervalMs: options.healthWatchIntervalMs ?? 50,
     },
