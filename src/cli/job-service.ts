@@ -5,6 +5,7 @@ import { createMetricsRegistry } from "../observability/metrics.js";
 import { startService } from "../server/service.js";
 import { openStore } from "../store/open.js";
 import { createSubscriber } from "../subscriber/index.js";
+import { withWriteNotices } from "../watch/write-notices.js";
 
 export interface JobServiceProcess {
   readonly port: number;
@@ -14,7 +15,7 @@ export interface JobServiceProcess {
 
 /** The whole service from its configuration: store, subscriber, and the one-port server in front. */
 export async function startJobService(config: ServeConfig, logger: Logger): Promise<JobServiceProcess> {
-  const store = openStore(config.store, { ttlSeconds: config.jobTtlSeconds, logger });
+  const { store, notices } = withWriteNotices(openStore(config.store, { ttlSeconds: config.jobTtlSeconds, logger }));
   logger.info({ store: config.store.kind === "memory" ? "memory" : redactUrl(config.store.url) }, "store selected");
 
   const metrics = createMetricsRegistry({ processMetrics: true });
@@ -28,7 +29,7 @@ export async function startJobService(config: ServeConfig, logger: Logger): Prom
     },
   };
 
-  const service = await startService(config, { store, logger, metrics, status: subscriber, checks: [armada] });
+  const service = await startService(config, { store, logger, metrics, status: subscriber, checks: [armada], notices });
   return {
     port: service.listener.port,
     async stop() {

@@ -44,6 +44,9 @@ export const SETTINGS = [
   { env: "JOBSERVICE_ARMADA_CONNECTIONS", flag: "armada-connections", default: "4", description: "Most HTTP/2 connections to Armada; streams are multiplexed over them, as many per connection as Armada allows." },
   { env: "JOBSERVICE_BATCH_MAX_EVENTS", flag: "batch-max-events", default: "200", description: "Events applied to the store in one atomic write, at most." },
   { env: "JOBSERVICE_BATCH_MAX_DELAY_MS", flag: "batch-max-delay-ms", default: "5", description: "How long the first event of a batch may wait for others." },
+  { env: "JOBSERVICE_MAX_BATCH_IDS", flag: "max-batch-ids", default: "1000", description: "Most job ids one GetJobStatuses call may ask about; more is INVALID_ARGUMENT." },
+  { env: "JOBSERVICE_MAX_WATCHES", flag: "max-watches", default: "20000", description: "Most WatchJobStatus and WatchJobSet streams one process serves at once; beyond it RESOURCE_EXHAUSTED." },
+  { env: "JOBSERVICE_WATCH_POLL_MS", flag: "watch-poll-ms", default: "1000", description: "How often a watched job set is read for changes written by another replica (this replica's own writes reach its watchers at once)." },
 ] as const satisfies readonly Setting[];
 
 export type SettingFlag = (typeof SETTINGS)[number]["flag"];

@@ -3,6 +3,8 @@ import type { Logger } from "../observability/logger.js";
 import { createMetricsRegistry, type Registry } from "../observability/metrics.js";
 import { answerFor, type JobStatusSource } from "../status/answer.js";
 import type { JobStore } from "../store/store.js";
+import { createWatchHub } from "../watch/hub.js";
+import type { WriteNotices } from "../watch/write-notices.js";
 import { createRequestHandler } from "./handler.js";
 import { listen, type Listener } from "./listener.js";
 import { createReadiness, type ReadinessCheck } from "./readiness.js";
@@ -14,6 +16,12 @@ export interface ServiceOptions {
   readonly maxRequestBytes: number;
   readonly shutdownGraceSeconds: number;
   readonly healthWatchIntervalMs?: number;
+  /** Most job ids per GetJobStatuses call (default 1000). */
+  readonly maxBatchIds?: number;
+  /** Most WatchJobStatus and WatchJobSet streams open at once (default 20000). */
+  readonly maxWatches?: number;
+  /** How often watched job sets are read for changes other replicas wrote (default 1000 ms). */
+  readonly watchPollMs?: number;
 }
 
 export interface ServiceDependencies {
@@ -24,6 +32,8 @@ export interface ServiceDependencies {
   readonly status?: JobStatusSource;
   /** Further readiness checks beside the store's (e.g. Armada's health). */
   readonly checks?: readonly ReadinessCheck[];
+  /** Writes through this process's store, so its watchers hear of them without polling. */
+  readonly notices?: WriteNotices;
 }
 
 export interface RunningService {
@@ -33,9 +43,15 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/** As in the settings table (src/config/settings.ts). */
+const WATCH_DEFAULTS = { pollMs: 1_000, maxWatches: 20_000, maxBatchIds: 1_000 } as const;
+
 /** The status source that only reads what the store already holds. */
 export function storeStatus(store: JobStore): JobStatusSource {
-  return { status: async (key) => answerFor(await store.read(key)) };
+  return {
+    status: async (key) => answerFor(await store.read(key)),
+    lookup: (jobSet, jobIds) => store.readJobSet(jobSet, jobIds),
+  };
 }
 
 export async function startService(options: ServiceOptions, deps: ServiceDependencies): Promise<RunningService> {
@@ -45,8 +61,17 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
     { timeoutMs: 2_000, cacheMs: 1_000 },
   );
   const shutdown = new AbortController();
+  const status = deps.status ?? storeStatus(deps.store);
+  const watches = createWatchHub({
+    source: status,
+    notices: deps.notices,
+    pollMs: options.watchPollMs ?? WATCH_DEFAULTS.pollMs,
+    maxWatches: options.maxWatches ?? WATCH_DEFAULTS.maxWatches,
+  });
   const handler = createRequestHandler({
-    status: deps.status ?? storeStatus(deps.store),
+    status,
+    watches,
+    maxBatchIds: options.maxBatchIds ?? WATCH_DEFAULTS.maxBatchIds,
     readiness,
     metrics,
     maxRequestBytes: options.maxRequestBytes,
@@ -67,6 +92,7 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
       deps.logger.info({ graceSeconds: options.shutdownGraceSeconds }, "shutting down");
       shutdown.abort();
       await listener.close(options.shutdownGraceSeconds * 1000);
+      watches.close();
     },
   };
 }
