@@ -3,6 +3,7 @@ import { startService, type RunningService } from "../../src/server/service.js";
 import type { JobStatusSource } from "../../src/status/answer.js";
 import { createMemoryStore } from "../../src/store/memory.js";
 import type { JobStore } from "../../src/store/store.js";
+import { withWriteNotices } from "../../src/watch/write-notices.js";
 
 export interface TestService {
   readonly url: string;
@@ -21,9 +22,13 @@ export async function startTestService(
     maxRequestBytes?: number;
     shutdownGraceSeconds?: number;
     healthWatchIntervalMs?: number;
+    maxBatchIds?: number;
+    maxWatches?: number;
+    watchPollMs?: number;
   } = {},
 ): Promise<TestService> {
-  const store = options.store ?? createMemoryStore({ ttlSeconds: 3600 });
+  // Writes through `store` reach watchers at once, as the subscriber's do.
+  const { store, notices } = withWriteNotices(options.store ?? createMemoryStore({ ttlSeconds: 3600 }));
   const service = await startService(
     {
       host: "127.0.0.1",
@@ -32,8 +37,11 @@ export async function startTestService(
       maxRequestBytes: options.maxRequestBytes ?? 65536,
       shutdownGraceSeconds: options.shutdownGraceSeconds ?? 5,
       healthWatchIntervalMs: options.healthWatchIntervalMs ?? 50,
+      maxBatchIds: options.maxBatchIds,
+      maxWatches: options.maxWatches,
+      watchPollMs: options.watchPollMs,
     },
-    { store, logger: pino({ level: "silent" }), status: options.status },
+    { store, logger: pino({ level: "silent" }), status: options.status, notices },
   );
   const port = service.listener.port;
   return {
