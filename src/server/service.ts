@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { Gauge } from "prom-client";
 import type { Logger } from "../observability/logger.js";
 import { createMetricsRegistry, type Registry } from "../observability/metrics.js";
 import { answerFor, type JobStatusSource } from "../status/answer.js";
@@ -67,6 +68,14 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
     notices: deps.notices,
     pollMs: options.watchPollMs ?? WATCH_DEFAULTS.pollMs,
     maxWatches: options.maxWatches ?? WATCH_DEFAULTS.maxWatches,
+  });
+  new Gauge({
+    name: "jobservice_watches_open",
+    help: "WatchJobStatus and WatchJobSet streams open now.",
+    registers: [metrics],
+    collect() {
+      this.set(watches.active());
+    },
   });
   const handler = createRequestHandler({
     status,
