@@ -82,6 +82,9 @@ let watches: OpenWatches | undefined;
 
 /** Opens `count` watches of `key` over `connections` HTTP/2 connections; resolves once each has its first answer. */
 async function openWatches({ url, key, count, connections }: { url: string; key: JobKey; count: number; connections: number }) {
+  // A connection's first streams wait for the server's SETTINGS: until then the
+  // client allows only 100 at once and cancels the rest. One call each first.
+  await Promise.all(Array.from({ length: connections }, (_, i) => clientFor(url, i).health({})));
   const controller = new AbortController();
   const open: OpenWatches = { terminalAt: [], failures: [], done: Promise.resolve(), controller };
   let firsts = 0;

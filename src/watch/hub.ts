@@ -45,8 +45,10 @@ interface Group {
   readonly members: Set<Member>;
   readonly stop: AbortController;
   reading: boolean;
-  /** A change (or a new member) arrived while reading: read again. */
+  /** Something arrived while reading (a change or a new member): read again. */
   again: boolean;
+  /** The job set changed since every member was last told. */
+  changed: boolean;
   /** Progress of the last view delivered to every member. */
   seen: string | undefined;
 }
@@ -60,8 +62,8 @@ function signature(progress: JobSetProgress | undefined): string {
   return progress === undefined ? "" : `${progress.updatedAt}|${progress.cursor}|${progress.caughtUp}|${progress.error}`;
 }
 
-/** The ids every member wants, or undefined when one wants them all. */
-function idsToRead(members: ReadonlySet<Member>): string[] | undefined {
+/** The ids the members want, or undefined when one wants them all. */
+function idsToRead(members: readonly Member[]): string[] | undefined {
   const ids = new Set<string>();
   for (const member of members) {
     if (member.jobIds === undefined) return undefined;
@@ -80,7 +82,15 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
   const groups = new Map<string, Group>();
   let open = 0;
 
-  async function refresh(group: Group): Promise<void> {
+  /**
+   * Reads until nothing is pending. A change (a write or a poll that saw
+   * one) reads every member's jobs and tells every member; members that only
+   * joined get a read of their own jobs, so thousands of watchers joining one
+   * job set do not each re-read all the others' jobs. If such a read finds
+   * the job set moved on, a full read follows, so nobody misses the change.
+   */
+  async function refresh(group: Group, changed: boolean): Promise<void> {
+    if (changed) group.changed = true;
     if (group.reading) {
       group.again = true;
       return;
@@ -89,11 +99,13 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
     try {
       do {
         group.again = false;
-        const members = [...group.members];
-        if (members.length === 0) return;
+        const everyone = group.changed || group.seen === undefined;
+        group.changed = false;
+        const members = [...group.members].filter((member) => everyone || member.fresh);
+        if (members.length === 0) continue;
         let view: JobSetLookup;
         try {
-          view = await options.source.lookup(group.jobSet, idsToRead(group.members), group.stop.signal);
+          view = await options.source.lookup(group.jobSet, idsToRead(members), group.stop.signal);
         } catch (error) {
           // A member still waiting for its first view hears why; the others
           // keep their last view and the next change or poll tries again.
@@ -101,10 +113,12 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
           continue;
         }
         const seen = signature(view.progress);
-        const changed = seen !== group.seen;
-        group.seen = seen;
+        if (everyone) group.seen = seen;
+        else if (seen !== group.seen) {
+          group.changed = true;
+          group.again = true;
+        }
         for (const member of members) {
-          if (!changed && !member.fresh) continue;
           member.fresh = false;
           member.deliver(view);
         }
@@ -119,7 +133,7 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
     if (group.reading) return;
     try {
       const { progress } = await options.source.lookup(group.jobSet, [], group.stop.signal);
-      if (signature(progress) !== group.seen) await refresh(group);
+      if (signature(progress) !== group.seen) await refresh(group, true);
     } catch {
       // The next poll tries again; watchers keep their last view meanwhile.
     }
@@ -127,7 +141,7 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
 
   const unlisten = options.notices?.listen((jobSet) => {
     const group = groups.get(groupKey(jobSet));
-    if (group) void refresh(group);
+    if (group) void refresh(group, true);
   });
   const timer = setInterval(() => {
     for (const group of groups.values()) void poll(group);
@@ -138,11 +152,11 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
     const key = groupKey(jobSet);
     let group = groups.get(key);
     if (!group) {
-      group = { jobSet, members: new Set(), stop: new AbortController(), reading: false, again: false, seen: undefined };
+      group = { jobSet, members: new Set(), stop: new AbortController(), reading: false, again: false, changed: false, seen: undefined };
       groups.set(key, group);
     }
     group.members.add(member);
-    void refresh(group);
+    void refresh(group, false);
     const joined = group;
     return () => {
       joined.members.delete(member);
