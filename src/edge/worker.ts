@@ -27,7 +27,8 @@ function handlerFor(vars: Vars): EdgeHandler {
   const token = vars.UPSTASH_REDIS_REST_TOKEN;
   if (!url || !token) throw new Error("UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN are required: the store a full job service writes");
   return createEdgeHandler({
-    store: createUpstashStore({ url, token, ttlSeconds: positive(vars, "JOBSERVICE_JOB_TTL_SECONDS", 86_400) }),
+    // The edge never writes, so the time to live it would give data is unused.
+    store: createUpstashStore({ url, token, ttlSeconds: 86_400 }),
     maxBatchIds: positive(vars, "JOBSERVICE_MAX_BATCH_IDS", 1_000),
     staleAfterMs: positive(vars, "JOBSERVICE_EDGE_STALE_AFTER_MS", 300_000),
   });

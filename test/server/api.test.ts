@@ -286,6 +286,20 @@ describe("watch limits and followers", () => {
     }
   });
 
+  it("opens hundreds of watches of one job set, each answered for its own job, and tells all of them a change", async () => {
+    const set = freshJobSet();
+    const ids = Array.from({ length: 300 }, (_, i) => `job-${i}`);
+    await service.store.write(set, { jobs: new Map(ids.map((id) => [id, jobRecord(State.RUNNING)])), progress: healthy("1:0:0:0") });
+    const client = createClient(JobService, createGrpcTransport({ baseUrl: service.url }));
+    await client.health({});
+    const watches = [...ids, "not-yet"].map((jobId) => collect(client.watchJobStatus({ ...set, jobId })));
+    await Promise.all(watches.map((w) => w.next(1)));
+    expect(new Set(watches.map((w) => State[w.messages[0]?.state ?? 0]))).toEqual(new Set(["RUNNING", "JOB_ID_NOT_FOUND"]));
+    await service.store.write(set, { jobs: new Map([...ids, "not-yet"].map((id) => [id, jobRecord(State.SUCCEEDED)])), progress: healthy("2:0:0:0") });
+    await Promise.all(watches.map((w) => w.done));
+    expect(watches.every((w) => w.messages.length === 2 && w.messages[1]?.state === State.SUCCEEDED)).toBe(true);
+  });
+
   it("finds changes another replica wrote by polling the store", async () => {
     const shared = createMemoryStore({ ttlSeconds: 600 });
     const follower = await startTestService({ store: shared, watchPollMs: 50 });
