@@ -2,6 +2,7 @@
 // and many open WatchJobStatus streams that note when each sees the end.
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Health } from "../../src/gen/grpc/health/v1/health_pb.js";
 import { JobService, JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import type { JobKey, JobSetKey } from "../../src/store/store.js";
 import { serveCommands } from "../lib/serve-commands.js";
@@ -121,6 +122,47 @@ async function awaitTerminal({ timeoutMs }: { timeoutMs: number }) {
   return { terminalAt: open.terminalAt, failures: open.failures.length, firstFailure: open.failures[0] ?? "" };
 }
 
-serveCommands({}, { batchLoad, openWatches, awaitTerminal }, async () => {
+let healthWatches: AbortController | undefined;
+
+/** Opens `count` grpc.health.v1 Watch streams (connect-node's own kind of server stream), for the memory baseline; they stay open until `closeHealthWatches`. */
+async function openHealthWatches({ url, count, connections }: { url: string; count: number; connections: number }) {
+  const clients = Array.from({ length: connections }, () => createClient(Health, createGrpcTransport({ baseUrl: url })));
+  await Promise.all(clients.map((client) => client.check({ service: "" })));
+  const controller = new AbortController();
+  healthWatches = controller;
+  let answered = 0;
+  let failures = 0;
+  let allAnswered!: () => void;
+  const opened = new Promise<void>((resolve) => (allAnswered = resolve));
+  const count1 = (): void => {
+    if (++answered === count) allAnswered();
+  };
+  for (let i = 0; i < count; i++) {
+    void (async () => {
+      let first = true;
+      try {
+        for await (const _status of (clients[i % connections] as (typeof clients)[number]).watch({ service: "" }, { signal: controller.signal })) {
+          if (first) count1();
+          first = false;
+        }
+      } catch {
+        if (first) {
+          failures++;
+          count1();
+        }
+      }
+    })();
+  }
+  await opened;
+  return { failures };
+}
+
+async function closeHealthWatches() {
+  healthWatches?.abort();
+  healthWatches = undefined;
+}
+
+serveCommands({}, { batchLoad, openWatches, awaitTerminal, openHealthWatches, closeHealthWatches }, async () => {
   watches?.controller.abort();
+  healthWatches?.abort();
 });

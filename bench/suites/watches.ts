@@ -21,6 +21,9 @@ interface WatchRound {
   readonly lastMs: number;
   readonly rssBefore: number;
   readonly rssOpen: number;
+  /** V8 heap in use (after a GC) with and without the watches: what they hold, unlike RSS, which keeps freed pages. */
+  readonly heapBefore: number;
+  readonly heapOpen: number;
   readonly failures: number;
 }
 
@@ -41,9 +44,9 @@ export async function watchesSuite(context: BenchContext): Promise<SuiteOutcome>
   const load = await startChild<Record<string, never>>(processScript("api-load"), {});
   const url = `http://127.0.0.1:${service.ready.port}`;
   const client = createClient(JobService, createGrpcTransport({ baseUrl: url }));
-  const rss = async (): Promise<number> => {
+  const memory = async (): Promise<NodeJS.MemoryUsage> => {
     await service.call("gc");
-    return (await service.call<NodeJS.MemoryUsage>("memory")).rss;
+    return service.call<NodeJS.MemoryUsage>("memory");
   };
   const probe = (key: JobKey, step: ProbeStep) => simulator.call<{ emittedAt: number }>("probe", { key, step });
 
@@ -55,10 +58,10 @@ export async function watchesSuite(context: BenchContext): Promise<SuiteOutcome>
       if (attempt > 100) throw new Error(`job ${key.jobSetId} never showed RUNNING`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    const rssBefore = await rss();
+    const before = await memory();
     const opened = await load.call<{ failures: number; firstFailure: string }>("openWatches", { url, key, count: watches, connections: CONNECTIONS });
     if (opened.failures > 0) throw new Error(`${opened.failures} of ${watches} watches failed to open: ${opened.firstFailure}`);
-    const rssOpen = await rss();
+    const open = await memory();
     const { emittedAt } = await probe(key, "succeeded");
     const ended = await load.call<{ terminalAt: number[]; failures: number; firstFailure: string }>("awaitTerminal", { timeoutMs: TERMINAL_TIMEOUT_MS });
     if (ended.terminalAt.length !== watches) throw new Error(`${ended.terminalAt.length} of ${watches} watches saw SUCCEEDED: ${ended.firstFailure}`);
@@ -68,11 +71,13 @@ export async function watchesSuite(context: BenchContext): Promise<SuiteOutcome>
       firstMs: Math.min(...ended.terminalAt) - emittedAt,
       p50Ms: delays.p50Ms,
       lastMs: delays.maxMs,
-      rssBefore,
-      rssOpen,
+      rssBefore: before.rss,
+      rssOpen: open.rss,
+      heapBefore: before.heapUsed,
+      heapOpen: open.heapUsed,
       failures: ended.failures,
     };
-    context.log(`watches, ${watches} open: event → first ${result.firstMs.toFixed(1)} ms, all ${result.lastMs.toFixed(1)} ms; RSS ${fixed(rssBefore / MIB)} → ${fixed(rssOpen / MIB)} MiB`);
+    context.log(`watches, ${watches} open: event → first ${result.firstMs.toFixed(1)} ms, all ${result.lastMs.toFixed(1)} ms; RSS ${fixed(result.rssBefore / MIB)} → ${fixed(result.rssOpen / MIB)} MiB, heap ${fixed(result.heapBefore / MIB)} → ${fixed(result.heapOpen / MIB)} MiB`);
     return result;
   };
 
@@ -83,9 +88,17 @@ export async function watchesSuite(context: BenchContext): Promise<SuiteOutcome>
       single.push(await runOnce(1, round));
       fanOut.push(await runOnce(many, round));
     }
+    // The same number of connect-node's own server streams, for what a stream costs before our part.
+    const healthBefore = (await memory()).heapUsed;
+    const health = await load.call<{ failures: number }>("openHealthWatches", { url, count: many, connections: CONNECTIONS });
+    if (health.failures > 0) throw new Error(`${health.failures} of ${many} grpc.health.v1 Watch streams failed`);
+    const healthPerStream = ((await memory()).heapUsed - healthBefore) / many;
+    await load.call("closeHealthWatches");
+    context.log(`watches: ${fixed(many)} grpc.health.v1 Watch streams cost ${fixed(healthPerStream / 1024, 1)} KiB each`);
+
     const last = (runs: readonly WatchRound[]) => runs.map((r) => r.lastMs);
     const rssOpen = median(fanOut.map((r) => r.rssOpen));
-    const perWatch = median(fanOut.map((r) => (r.rssOpen - r.rssBefore) / r.watches));
+    const perWatch = median(fanOut.map((r) => (r.heapOpen - r.heapBefore) / r.watches));
     const rows: Row[] = [
       {
         measure: "Terminal event in Armada → every watcher has it (ms)",
@@ -95,11 +108,11 @@ export async function watchesSuite(context: BenchContext): Promise<SuiteOutcome>
         absolute: `${fixed(median(last(fanOut)), 1)} / ${fixed(median(last(single)), 1)} ms (first watcher ${fixed(median(fanOut.map((r) => r.firstMs)), 1)} ms, median ${fixed(median(fanOut.map((r) => r.p50Ms)), 1)} ms)`,
       },
       {
-        measure: "Service RSS with the watches open",
+        measure: "Service heap held per open stream (KiB, after GC)",
         subject: `${fixed(many)} WatchJobStatus streams`,
-        baseline: "—",
-        ratio: null,
-        absolute: `${fixed(rssOpen / MIB)} MiB (${fixed(perWatch / 1024, 1)} KiB per watch over the ${fixed(median(fanOut.map((r) => r.rssBefore)) / MIB)} MiB before)`,
+        baseline: `${fixed(many)} grpc.health.v1 Watch streams`,
+        ratio: perWatch / healthPerStream,
+        absolute: `${fixed(perWatch / 1024, 1)} / ${fixed(healthPerStream / 1024, 1)} KiB per stream; ${fixed(rssOpen / MIB)} MiB RSS with the watches open (${fixed(median(fanOut.map((r) => r.rssBefore)) / MIB)} MiB before)`,
       },
     ];
     const targets: TargetCheck[] = [

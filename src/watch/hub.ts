@@ -53,6 +53,9 @@ interface Group {
   seen: string | undefined;
 }
 
+/** Watchers told per turn of the event loop. */
+const FAN_OUT_SLICE = 250;
+
 function groupKey(jobSet: JobSetKey): string {
   return JSON.stringify([jobSet.queue, jobSet.jobSetId]);
 }
@@ -118,9 +121,13 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
           group.changed = true;
           group.again = true;
         }
-        for (const member of members) {
+        for (let i = 0; i < members.length; i++) {
+          const member = members[i] as Member;
           member.fresh = false;
           member.deliver(view);
+          // Each delivery sets off a response write; letting I/O run between
+          // slices gets the first watchers their answer before the last are served.
+          if ((i + 1) % FAN_OUT_SLICE === 0) await new Promise((resolve) => setTimeout(resolve, 0));
         }
       } while (group.again);
     } finally {
