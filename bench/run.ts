@@ -11,12 +11,14 @@ import { describeMachine, describeVersions } from "./lib/machine.js";
 import { markdownReport, type BenchMeta, type SuiteOutcome } from "./lib/report.js";
 import { MissingTools, requireTools } from "./lib/tools.js";
 import type { SimulatorReady } from "./processes/protocol.js";
+import { batchReadsSuite } from "./suites/batch-reads.js";
 import { freshnessSuite } from "./suites/freshness.js";
 import { ingestSuite } from "./suites/ingest.js";
 import { naiveReplaySuite } from "./suites/naive-replay.js";
 import { readPathSuite } from "./suites/read-path.js";
 import { scaleSuite } from "./suites/scale.js";
 import { startupSuite } from "./suites/startup.js";
+import { watchesSuite } from "./suites/watches.js";
 
 const SUITES: Readonly<Record<string, (context: BenchContext) => Promise<SuiteOutcome>>> = {
   "read-path": readPathSuite,
@@ -25,6 +27,8 @@ const SUITES: Readonly<Record<string, (context: BenchContext) => Promise<SuiteOu
   freshness: freshnessSuite,
   scale: scaleSuite,
   startup: startupSuite,
+  "batch-reads": batchReadsSuite,
+  watches: watchesSuite,
 };
 const READ_SET_JOBS = 1_000;
 const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));

@@ -34,7 +34,12 @@ if (options.answer === "subscriber") {
   );
   status = subscriber;
 } else {
-  status = { status: async () => ({ state: State.RUNNING, error: "" }) };
+  // The handler floor: every job RUNNING, no store.
+  const running = { state: State.RUNNING, error: "", lastEvent: "running", messageId: "1", runAttempts: 1 };
+  status = {
+    status: async () => ({ state: State.RUNNING, error: "" }),
+    lookup: async (_jobSet, jobIds = []) => ({ jobs: new Map(jobIds.map((id) => [id, running])) }),
+  };
 }
 const service = await startService(
   {

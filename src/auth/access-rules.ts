@@ -1,6 +1,6 @@
 import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
 import { Health as GrpcHealth } from "../gen/grpc/health/v1/health_pb.js";
-import { JobService, JobServiceRequestSchema } from "../gen/jobservice/jobservice_pb.js";
+import { JobService, JobServiceRequestSchema, JobSetWatchRequestSchema, JobStatusesRequestSchema } from "../gen/jobservice/jobservice_pb.js";
 import type { Target } from "./identity.js";
 
 /** What a method needs from its caller. */
@@ -23,6 +23,10 @@ function watchQueue<S extends DescMessage>(_schema: S, target: (message: Message
  */
 export const ACCESS_RULES: Readonly<Record<string, AccessRule>> = {
   [`${JobService.typeName}/GetJobStatus`]: watchQueue(JobServiceRequestSchema, (r) => ({ queue: r.queue, jobSetId: r.jobSetId })),
+  [`${JobService.typeName}/GetJobStatuses`]: watchQueue(JobStatusesRequestSchema, (r) => ({ queue: r.queue, jobSetId: r.jobSetId })),
+  [`${JobService.typeName}/GetJobDetails`]: watchQueue(JobServiceRequestSchema, (r) => ({ queue: r.queue, jobSetId: r.jobSetId })),
+  [`${JobService.typeName}/WatchJobStatus`]: watchQueue(JobServiceRequestSchema, (r) => ({ queue: r.queue, jobSetId: r.jobSetId })),
+  [`${JobService.typeName}/WatchJobSet`]: watchQueue(JobSetWatchRequestSchema, (r) => ({ queue: r.queue, jobSetId: r.jobSetId })),
   [`${JobService.typeName}/Health`]: ANONYMOUS,
 };
 

@@ -1,6 +1,7 @@
-import { Code, ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey, type ContextValues, type Interceptor } from "@connectrpc/connect";
+import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
-import { accessRuleFor } from "./access-rules.js";
+import { accessRuleFor, type AccessRule } from "./access-rules.js";
 import type { CallTransport, QueueCheck, Target } from "./identity.js";
 import type { Logger } from "../observability/logger.js";
 import type { SubscriptionLimit } from "./subscription-limit.js";
@@ -25,18 +26,13 @@ export interface CallerAuthInterceptorDeps {
  * learns whether a job set exists.
  */
 export function callerAuthInterceptor(deps: CallerAuthInterceptorDeps): Interceptor {
-  return (next) => async (request) => {
-    const rule = accessRuleFor(request.method);
-    if (rule?.kind === "anonymous") return next(request);
-    if (!rule || request.stream) {
-      deps.record("permission_denied");
-      throw new ConnectError(`${request.method.parent.typeName}/${request.method.name} has no access rule, so it is refused`, Code.PermissionDenied);
-    }
-    const target = rule.target(request.message);
+  /** Resolves when the caller may make this call; throws the refusal otherwise. */
+  async function authorize(rule: Extract<AccessRule, { kind: "watch-queue" }>, message: unknown, header: Headers, values: ContextValues): Promise<void> {
+    const target = rule.target(message);
     // Nothing to ask about: the handler refuses it with INVALID_ARGUMENT before reading anything.
-    if (target.queue === "") return next(request);
+    if (target.queue === "") return;
     // Without per-request transport facts (armada, oidc and basic modes without client certificates) the key's default applies.
-    const caller = { authorization: request.header.get("authorization"), transport: request.contextValues.get(CALL_TRANSPORT) };
+    const caller = { authorization: header.get("authorization"), transport: values.get(CALL_TRANSPORT) };
     let principal: string | undefined;
     try {
       principal = (await deps.check(caller, target)).principal;
@@ -49,6 +45,23 @@ export function callerAuthInterceptor(deps: CallerAuthInterceptorDeps): Intercep
     }
     deps.record("allowed");
     if (deps.logger.isLevelEnabled("trace")) deps.logger.trace({ principal, queue: target.queue, outcome: "allowed" }, "caller allowed");
-    return next(request);
+  }
+
+  return (next) => async (request) => {
+    const rule = accessRuleFor(request.method);
+    if (rule?.kind === "anonymous") return next(request);
+    if (!rule || (request.stream && request.method.methodKind !== "server_streaming")) {
+      deps.record("permission_denied");
+      throw new ConnectError(`${request.method.parent.typeName}/${request.method.name} has no access rule, so it is refused`, Code.PermissionDenied);
+    }
+    if (!request.stream) {
+      await authorize(rule, request.message, request.header, request.contextValues);
+      return next(request);
+    }
+    // A server stream's request is one message, read here before the handler sees it, then handed on unchanged.
+    const messages: unknown[] = [];
+    for await (const message of request.message) messages.push(message);
+    if (messages.length > 0) await authorize(rule, messages[0], request.header, request.contextValues);
+    return next({ ...request, message: createAsyncIterable(messages) } as typeof request);
   };
 }

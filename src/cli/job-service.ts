@@ -6,6 +6,7 @@ import { startService } from "../server/service.js";
 import { createRecentErrors, RECENT_ERRORS_KEPT } from "../status-page/recent-errors.js";
 import { openStore } from "../store/open.js";
 import { createSubscriber } from "../subscriber/index.js";
+import { withWriteNotices } from "../watch/write-notices.js";
 
 export interface JobServiceProcess {
   readonly port: number;
@@ -15,7 +16,7 @@ export interface JobServiceProcess {
 
 /** The whole service from its configuration: store, subscriber, and the one-port server in front. */
 export async function startJobService(config: ServeConfig, logger: Logger): Promise<JobServiceProcess> {
-  const store = openStore(config.store, { ttlSeconds: config.jobTtlSeconds, logger });
+  const { store, notices } = withWriteNotices(openStore(config.store, { ttlSeconds: config.jobTtlSeconds, logger }));
   logger.info({ store: config.store.kind === "memory" ? "memory" : redactUrl(config.store.url) }, "store selected");
 
   const metrics = createMetricsRegistry({ processMetrics: true });
@@ -37,7 +38,7 @@ export async function startJobService(config: ServeConfig, logger: Logger): Prom
 
   const service = await startService(
     { ...config, armada: { url: config.subscriber.armadaUrl, caFile: config.subscriber.caFile } },
-    { store, logger, metrics, status: subscriber, checks: [armada], jobSets: () => subscriber.jobSets(), errors },
+    { store, logger, metrics, status: subscriber, checks: [armada], jobSets: () => subscriber.jobSets(), errors, notices },
   );
   return {
     port: service.listener.port,

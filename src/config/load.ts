@@ -22,6 +22,9 @@ export interface ServeConfig {
   readonly jobTtlSeconds: number;
   readonly maxRequestBytes: number;
   readonly fastPath: boolean;
+  readonly maxBatchIds: number;
+  readonly maxWatches: number;
+  readonly watchPollMs: number;
   readonly shutdownGraceSeconds: number;
   readonly logLevel: LevelWithSilent;
   readonly statusPageIntervalMs: number;
@@ -78,6 +81,9 @@ export function loadServeConfig(env: Readonly<Record<string, string | undefined>
     jobTtlSeconds: get("job-ttl-seconds", integer(1, 365 * 86400)) ?? 86400,
     maxRequestBytes: get("max-request-bytes", integer(1024, 64 * 1024 * 1024)) ?? 65536,
     fastPath: (get("fast-path", oneOf(["true", "false"])) ?? "true") === "true",
+    maxBatchIds: get("max-batch-ids", integer(1, 100_000)) ?? 1000,
+    maxWatches: get("max-watches", integer(1, 1_000_000)) ?? 20_000,
+    watchPollMs: get("watch-poll-ms", integer(10, 600_000)) ?? 1000,
     shutdownGraceSeconds: get("shutdown-grace-seconds", integer(0, 3600)) ?? 10,
     logLevel: get("log-level", oneOf(LOG_LEVELS)) ?? "info",
     statusPageIntervalMs: get("status-page-interval-ms", integer(100, 60_000)) ?? 1000,

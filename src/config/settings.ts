@@ -73,6 +73,9 @@ export const SETTINGS = [
   { env: "JOBSERVICE_METRICS_TOKEN", flag: "metrics-token", default: "", description: "When set, GET /metrics needs `authorization: Bearer <token>`.", secret: true },
   { env: "JOBSERVICE_MAX_NEW_SUBSCRIPTIONS_PER_MINUTE", flag: "max-new-subscriptions-per-minute", default: "1000", description: "New job sets one caller may make the service follow per minute (RESOURCE_EXHAUSTED beyond it); 0 for no limit." },
   { env: "JOBSERVICE_TLS_CLIENT_CA_FILE", flag: "tls-client-ca-file", default: "", description: "PEM CA for client certificates (with TLS): a trusted certificate's subject is the caller, and the permissions file decides." },
+  { env: "JOBSERVICE_MAX_BATCH_IDS", flag: "max-batch-ids", default: "1000", description: "Most job ids one GetJobStatuses call may ask about; more is INVALID_ARGUMENT." },
+  { env: "JOBSERVICE_MAX_WATCHES", flag: "max-watches", default: "20000", description: "Most WatchJobStatus and WatchJobSet streams one process serves at once; beyond it RESOURCE_EXHAUSTED." },
+  { env: "JOBSERVICE_WATCH_POLL_MS", flag: "watch-poll-ms", default: "1000", description: "How often a watched job set is read for changes written by another replica (this replica's own writes reach its watchers at once)." },
 ] as const satisfies readonly Setting[];
 
 export type SettingFlag = (typeof SETTINGS)[number]["flag"];

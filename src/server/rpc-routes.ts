@@ -5,18 +5,20 @@ import {
   HealthCheckResponseSchema as GrpcHealthCheckResponseSchema,
   Health as GrpcHealth,
 } from "../gen/grpc/health/v1/health_pb.js";
-import {
-  HealthCheckResponse_ServingStatus as ServingStatus,
-  HealthCheckResponseSchema,
-  JobService,
-  JobServiceResponseSchema,
-} from "../gen/jobservice/jobservice_pb.js";
-import type { JobStatusSource } from "../status/answer.js";
+import { JobService, JobServiceResponseSchema, JobSetChangeSchema } from "../gen/jobservice/jobservice_pb.js";
+import { answerFor, jobLookupOf, type JobAnswer, type JobStatusSource } from "../status/answer.js";
+import { watchStep } from "../status/watch.js";
+import type { WatchHub } from "../watch/hub.js";
+import { readRpcs } from "./read-rpcs.js";
 import type { Readiness } from "./readiness.js";
-import { jobKeyOf } from "./request.js";
+import { jobKeyOf, jobSetKeyOf } from "./request.js";
 
 export interface RpcDependencies {
   readonly status: JobStatusSource;
+  /** Where WatchJobStatus and WatchJobSet learn about changes. */
+  readonly watches: WatchHub;
+  /** Most job ids one GetJobStatuses call may ask about. */
+  readonly maxBatchIds: number;
   readonly readiness: () => Promise<Readiness>;
   /** How often grpc.health.v1 Watch re-checks readiness. */
   readonly healthWatchIntervalMs: number;
@@ -38,13 +40,37 @@ const HEALTH_SERVICE_NAMES: ReadonlySet<string> = new Set(["", JobService.typeNa
 
 function jobServiceImpl(deps: RpcDependencies): ServiceImpl<typeof JobService> {
   return {
-    async getJobStatus(request, context) {
-      const answer = await deps.status.status(jobKeyOf(request), context.signal);
-      return create(JobServiceResponseSchema, answer);
+    ...readRpcs({ source: deps.status, maxBatchIds: deps.maxBatchIds, ready: async () => (await deps.readiness()).ready }),
+    async *watchJobStatus(request, context) {
+      const key = jobKeyOf(request);
+      const stop = AbortSignal.any([context.signal, deps.shutdownSignal]);
+      let sent: JobAnswer | undefined;
+      for await (const view of deps.watches.views(key, [key.jobId], stop)) {
+        const answer = answerFor(jobLookupOf(view, key.jobId));
+        const step = watchStep(sent, answer);
+        if (step.send) {
+          yield create(JobServiceResponseSchema, answer);
+          sent = answer;
+        }
+        if (step.end) return;
+      }
+      endOfWatch(deps.shutdownSignal);
     },
-    async health() {
-      const { ready } = await deps.readiness();
-      return create(HealthCheckResponseSchema, { status: ready ? ServingStatus.SERVING : ServingStatus.NOT_SERVING });
+    async *watchJobSet(request, context) {
+      const jobSet = jobSetKeyOf(request);
+      const stop = AbortSignal.any([context.signal, deps.shutdownSignal]);
+      const sent = new Map<string, JobAnswer>();
+      for await (const view of deps.watches.views(jobSet, undefined, stop)) {
+        for (const [jobId, job] of view.jobs) {
+          const answer = answerFor({ job, ...(view.progress && { progress: view.progress }) });
+          if (!watchStep(sent.get(jobId), answer).send) continue;
+          sent.set(jobId, answer);
+          // A CONNECTION_ERR comes from the job set's stream, not from one of the job's events.
+          const messageId = answer.state === answerFor({ job }).state ? job.messageId : "";
+          yield create(JobSetChangeSchema, { jobId, status: create(JobServiceResponseSchema, answer), messageId });
+        }
+      }
+      endOfWatch(deps.shutdownSignal);
     },
   };
 }
@@ -84,9 +110,15 @@ export function hotUnarySpecs(deps: RpcDependencies): MethodImplSpec[] {
   const health = grpcHealthImpl(deps);
   return [
     createMethodImplSpec(JobService.method.getJobStatus, jobService.getJobStatus),
+    createMethodImplSpec(JobService.method.getJobStatuses, jobService.getJobStatuses),
     createMethodImplSpec(JobService.method.health, jobService.health),
     createMethodImplSpec(GrpcHealth.method.check, health.check),
   ];
+}
+
+/** A watch ends without its terminal state only when the caller left (nothing to say) or the server is stopping. */
+function endOfWatch(shutdownSignal: AbortSignal): void {
+  if (shutdownSignal.aborted) throw new ConnectError("the server is shutting down; watch again on another replica", Code.Unavailable);
 }
 
 async function grpcHealthStatus(service: string, deps: RpcDependencies): Promise<GrpcServingStatus> {

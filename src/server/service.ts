@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createCallerAuth, type AuthOptions, type AuthTuning } from "../auth/index.js";
+import { Gauge } from "prom-client";
 import type { Logger } from "../observability/logger.js";
 import { createMetricsRegistry, type Registry } from "../observability/metrics.js";
 import { answerFor, type JobStatusSource } from "../status/answer.js";
@@ -7,6 +8,8 @@ import { createRecentErrors, RECENT_ERRORS_KEPT, type RecentErrors } from "../st
 import type { ViewerOf } from "../status-page/routes.js";
 import type { JobStore } from "../store/store.js";
 import type { JobSetStatus } from "../subscriber/index.js";
+import { createWatchHub } from "../watch/hub.js";
+import type { WriteNotices } from "../watch/write-notices.js";
 import { createRequestHandler } from "./handler.js";
 import { listen, type Listener } from "./listener.js";
 import { createReadiness, type Readiness, type ReadinessCheck } from "./readiness.js";
@@ -26,6 +29,12 @@ export interface ServiceOptions {
   readonly healthWatchIntervalMs?: number;
   /** How often the status page's live view is refreshed; 1 s when absent. */
   readonly statusPageIntervalMs?: number;
+  /** Most job ids per GetJobStatuses call (default 1000). */
+  readonly maxBatchIds?: number;
+  /** Most WatchJobStatus and WatchJobSet streams open at once (default 20000). */
+  readonly maxWatches?: number;
+  /** How often watched job sets are read for changes other replicas wrote (default 1000 ms). */
+  readonly watchPollMs?: number;
 }
 
 export interface ServiceDependencies {
@@ -45,6 +54,8 @@ export interface ServiceDependencies {
   readonly now?: () => number;
   /** Shorter timings for tests of the caller check. */
   readonly authTuning?: Partial<AuthTuning>;
+  /** Writes through this process's store, so its watchers hear of them without polling. */
+  readonly notices?: WriteNotices;
 }
 
 export interface RunningService {
@@ -54,9 +65,15 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/** As in the settings table (src/config/settings.ts). */
+const WATCH_DEFAULTS = { pollMs: 1_000, maxWatches: 20_000, maxBatchIds: 1_000 } as const;
+
 /** The status source that only reads what the store already holds. */
 export function storeStatus(store: JobStore): JobStatusSource {
-  return { status: async (key) => answerFor(await store.read(key)) };
+  return {
+    status: async (key) => answerFor(await store.read(key)),
+    lookup: (jobSet, jobIds) => store.readJobSet(jobSet, jobIds),
+  };
 }
 
 /** Records each failing check once per round of probes, not once per caller that shares the round. */
@@ -93,9 +110,25 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
     now: deps.now,
     tuning: deps.authTuning,
   });
+  const watches = createWatchHub({
+    source: status,
+    notices: deps.notices,
+    pollMs: options.watchPollMs ?? WATCH_DEFAULTS.pollMs,
+    maxWatches: options.maxWatches ?? WATCH_DEFAULTS.maxWatches,
+  });
+  new Gauge({
+    name: "jobservice_watches_open",
+    help: "WatchJobStatus and WatchJobSet streams open now.",
+    registers: [metrics],
+    collect() {
+      this.set(watches.active());
+    },
+  });
   const handler = createRequestHandler({
     status,
     auth,
+    watches,
+    maxBatchIds: options.maxBatchIds ?? WATCH_DEFAULTS.maxBatchIds,
     readiness,
     metrics,
     maxRequestBytes: options.maxRequestBytes,
@@ -142,6 +175,7 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
       shutdown.abort();
       await listener.close(options.shutdownGraceSeconds * 1000);
       auth?.close();
+      watches.close();
     },
   };
 }

@@ -1,5 +1,5 @@
 import { JobServiceResponse_State as State } from "../gen/jobservice/jobservice_pb.js";
-import type { JobKey, JobLookup, JobSetKey } from "../store/store.js";
+import type { JobKey, JobLookup, JobSetKey, JobSetLookup } from "../store/store.js";
 
 export interface JobAnswer {
   readonly state: State;
@@ -38,4 +38,17 @@ export interface JobStatusSource {
   status(key: JobKey, signal: AbortSignal): Promise<JobAnswer>;
   /** Whether the job set is already followed, so that reading it starts nothing new. */
   follows?(jobSet: JobSetKey): boolean;
+  /**
+   * Jobs of one job set (the listed ids, or all when undefined) with the
+   * progress `status` would judge them by, from one store round trip, so
+   * `answerFor` gives each exactly what `status` would. Starts or keeps the
+   * job set's subscription like `status`.
+   */
+  lookup(jobSet: JobSetKey, jobIds: readonly string[] | undefined, signal: AbortSignal): Promise<JobSetLookup>;
+}
+
+/** The lookup of one job out of its job set's. */
+export function jobLookupOf(lookup: JobSetLookup, jobId: string): JobLookup {
+  const job = lookup.jobs.get(jobId);
+  return { ...(job && { job }), ...(lookup.progress && { progress: lookup.progress }) };
 }

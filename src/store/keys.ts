@@ -27,6 +27,13 @@ export function escapeId(id: string): string {
   });
 }
 
+/** The inverse of `escapeId`, for ids read back from hash field names. */
+export function unescapeId(escaped: string): string {
+  return escaped.replace(/%u([0-9A-F]{4})|%([0-9A-F]{2})/g, (_, wide: string | undefined, narrow: string | undefined) =>
+    String.fromCharCode(parseInt(wide ?? narrow ?? "", 16)),
+  );
+}
+
 /** What identifies a job set inside one key; also the Cluster hash tag. */
 export function jobSetTag(jobSet: JobSetKey): string {
   return `${escapeId(jobSet.queue)}:${escapeId(jobSet.jobSetId)}`;
@@ -40,4 +47,9 @@ export function jobSetKeys(jobSet: JobSetKey): JobSetKeys {
 /** The field of a job inside its job set's hash. */
 export function jobField(jobId: string): string {
   return escapeId(jobId);
+}
+
+/** The job id a hash field names. */
+export function jobIdOfField(field: string): string {
+  return unescapeId(field);
 }

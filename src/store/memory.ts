@@ -1,5 +1,5 @@
 import { requirePositiveInteger } from "./checks.js";
-import { decodeJobs, decodeLookup, encodeUpdate } from "./codec.js";
+import { decodeJobs, decodeLookup, decodeProgress, encodeUpdate } from "./codec.js";
 import { jobSetTag } from "./keys.js";
 import type { JobSetKey, JobStore } from "./store.js";
 
@@ -58,6 +58,15 @@ export function createMemoryStore(options: { ttlSeconds: number; now?: () => num
     async readJobs(jobSet, jobIds) {
       const stored = live(jobSets, open(jobSet));
       return decodeJobs(jobSet, jobIds, jobIds.map((jobId) => stored?.jobs.get(jobId)));
+    },
+    async readJobSet(jobSet, jobIds) {
+      const stored = live(jobSets, open(jobSet));
+      if (stored === undefined) return { jobs: new Map() };
+      const ids = jobIds ?? [...stored.jobs.keys()];
+      return {
+        jobs: decodeJobs(jobSet, ids, ids.map((jobId) => stored.jobs.get(jobId))),
+        progress: decodeProgress(stored.progress),
+      };
     },
     async write(jobSet, update) {
       const tag = open(jobSet);

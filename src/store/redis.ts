@@ -1,7 +1,8 @@
+import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import { redactUrl, type Logger } from "../observability/logger.js";
 import { createScriptedStore } from "./scripted.js";
-import type { ScriptRunner } from "./scripts.js";
+import type { LuaScript, ScriptRunner } from "./scripts.js";
 import type { JobStore } from "./store.js";
 
 // Callers (readiness probes, the subscriber's retries) must see an outage
@@ -40,10 +41,16 @@ export function createRedisStore(options: { url: string; ttlSeconds: number; log
     failing = false;
   });
 
+  const digests = new Map<LuaScript, string>();
+  const digestOf = (script: LuaScript): string => {
+    let digest = digests.get(script);
+    if (digest === undefined) digests.set(script, (digest = createHash("sha1").update(script.source).digest("hex")));
+    return digest;
+  };
   const run: ScriptRunner = async (script, keys, args) => {
     const rest = [keys.length, ...keys, ...args];
     try {
-      return await client.call("EVALSHA", [script.sha, ...rest]);
+      return await client.call("EVALSHA", [digestOf(script), ...rest]);
     } catch (error) {
       // The script cache is empty after a restart or failover; EVAL loads it again.
       if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;

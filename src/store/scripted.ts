@@ -1,8 +1,8 @@
 import { requirePositiveInteger } from "./checks.js";
-import { decodeJobs, decodeLookup, encodeUpdate } from "./codec.js";
-import { escapeId, jobField, jobSetKeys } from "./keys.js";
-import { LEASE_SCRIPT, READ_JOBS_SCRIPT, READ_SCRIPT, RELEASE_SCRIPT, WRITE_SCRIPT, type ScriptRunner } from "./scripts.js";
-import type { JobStore } from "./store.js";
+import { decodeJobs, decodeLookup, decodeProgress, encodeUpdate } from "./codec.js";
+import { escapeId, jobField, jobIdOfField, jobSetKeys } from "./keys.js";
+import { LEASE_SCRIPT, READ_JOB_SET_SCRIPT, READ_JOBS_SCRIPT, READ_SCRIPT, RELEASE_SCRIPT, WRITE_SCRIPT, type ScriptRunner } from "./scripts.js";
+import type { JobSetKey, JobSetLookup, JobStore } from "./store.js";
 
 /** What a Redis-protocol backend must offer; everything else is shared. */
 export interface ScriptBackend {
@@ -32,6 +32,12 @@ export function createScriptedStore(backend: ScriptBackend, options: { ttlSecond
       if (jobIds.length === 0) return new Map();
       const reply = await run(READ_JOBS_SCRIPT, [jobSetKeys(jobSet).jobs], jobIds.map(jobField));
       return decodeJobs(jobSet, jobIds, expectValues(READ_JOBS_SCRIPT.name, reply, jobIds.length));
+    },
+    async readJobSet(jobSet, jobIds) {
+      const keys = jobSetKeys(jobSet);
+      const args = jobIds === undefined ? ["all"] : ["some", ...jobIds.map(jobField)];
+      const reply = await run(READ_JOB_SET_SCRIPT, [keys.jobs, keys.progress], args);
+      return decodeJobSet(jobSet, jobIds, reply);
     },
     async write(jobSet, update) {
       const encoded = encodeUpdate(update);
@@ -64,6 +70,24 @@ function expectValues(script: string, reply: unknown, count: number): (string | 
     return reply as (string | null)[];
   }
   throw unexpectedReply(script, reply);
+}
+
+function decodeJobSet(jobSet: JobSetKey, jobIds: readonly string[] | undefined, reply: unknown): JobSetLookup {
+  const name = READ_JOB_SET_SCRIPT.name;
+  if (!Array.isArray(reply) || reply.length !== 2) throw unexpectedReply(name, reply);
+  const [progress, values] = reply as [unknown, unknown];
+  if (progress !== null && typeof progress !== "string") throw unexpectedReply(name, reply);
+  const withProgress = progress === null ? {} : { progress: decodeProgress(progress) };
+  if (jobIds !== undefined) return { jobs: decodeJobs(jobSet, jobIds, expectValues(name, values, jobIds.length)), ...withProgress };
+  if (!Array.isArray(values) || values.length % 2 !== 0) throw unexpectedReply(name, reply);
+  const pairs = expectValues(name, values, values.length);
+  const ids: string[] = [];
+  const found: (string | null)[] = [];
+  for (let i = 0; i < pairs.length; i += 2) {
+    ids.push(jobIdOfField(pairs[i] ?? ""));
+    found.push(pairs[i + 1] ?? null);
+  }
+  return { jobs: decodeJobs(jobSet, ids, found), ...withProgress };
 }
 
 function expectFlag(script: string, reply: unknown): boolean {

@@ -1,5 +1,3 @@
-import { createHash } from "node:crypto";
-
 /**
  * The Lua scripts both Redis adapters run, so a job set's update, lookup and
  * lease are each one atomic round trip (one HTTP request for Upstash). Every
@@ -8,12 +6,12 @@ import { createHash } from "node:crypto";
 export interface LuaScript {
   readonly name: string;
   readonly source: string;
-  /** SHA-1 of the source, for EVALSHA. */
-  readonly sha: string;
 }
 
+// No hashing here: the edge entry runs these scripts too, without Node's crypto
+// (the RESP adapter computes its EVALSHA digests itself).
 function script(name: string, source: string): LuaScript {
-  return { name, source, sha: createHash("sha1").update(source).digest("hex") };
+  return { name, source };
 }
 
 // Lua's unpack() is bounded by the C stack (about 8000 values), so long
@@ -55,6 +53,25 @@ for i = 1, #ARGV, ${CHUNK} do
   for j = 1, #part do found[#found + 1] = part[j] end
 end
 return found
+`,
+);
+
+/**
+ * KEYS: jobs hash, progress. ARGV: "all", or "some" then fields.
+ * Returns {progress or false, values}: for "some" one value or false per
+ * field in order; for "all" field/value pairs of every job. One snapshot.
+ */
+export const READ_JOB_SET_SCRIPT = script(
+  "readJobSet",
+  `
+local progress = redis.call('GET', KEYS[2])
+if ARGV[1] == 'all' then return {progress, redis.call('HGETALL', KEYS[1])} end
+local found = {}
+for i = 2, #ARGV, ${CHUNK} do
+  local part = redis.call('HMGET', KEYS[1], unpack(ARGV, i, math.min(i + ${CHUNK - 1}, #ARGV)))
+  for j = 1, #part do found[#found + 1] = part[j] end
+end
+return {progress, found}
 `,
 );
 

@@ -54,6 +54,12 @@ export interface JobLookup {
   readonly progress?: JobSetProgress;
 }
 
+/** Jobs of one job set with its progress, read together. */
+export interface JobSetLookup {
+  readonly jobs: ReadonlyMap<string, JobRecord>;
+  readonly progress?: JobSetProgress;
+}
+
 /**
  * The only thing the rest of the service knows about storage. Every write of a
  * job set is atomic (its jobs and its cursor together), and all of a job set's
@@ -64,6 +70,12 @@ export interface JobStore {
   read(key: JobKey): Promise<JobLookup>;
   /** Several jobs of one job set, for merging a batch of events; absent ids are left out. */
   readJobs(jobSet: JobSetKey, jobIds: readonly string[]): Promise<Map<string, JobRecord>>;
+  /**
+   * Jobs of one job set and its progress in one round trip, one consistent
+   * snapshot: the listed ids (absent ones left out), or every job it holds
+   * when `jobIds` is undefined.
+   */
+  readJobSet(jobSet: JobSetKey, jobIds?: readonly string[]): Promise<JobSetLookup>;
   /** Writes jobs and progress atomically and refreshes the job set's time to live. */
   write(jobSet: JobSetKey, update: JobSetUpdate): Promise<void>;
   /**

@@ -1,7 +1,7 @@
 import type { Registry as MetricsRegistry } from "prom-client";
 import type { Logger } from "../observability/logger.js";
 import { answerFor, type JobAnswer, type JobStatusSource } from "../status/answer.js";
-import type { JobKey, JobLookup, JobSetKey, JobStore } from "../store/store.js";
+import type { JobKey, JobLookup, JobSetKey, JobSetLookup, JobSetProgress, JobStore } from "../store/store.js";
 import { createArmadaClient } from "./armada-client.js";
 import { createAuthorization } from "./credentials.js";
 import { createSubscriberMetrics } from "./metrics.js";
@@ -43,10 +43,13 @@ const NOT_READ_YET = { cursor: "", caughtUp: false, error: "", updatedAt: 0 };
  * not: that its own stream is failing (if recording that failed too), and
  * that a job set it has just started has not been read yet.
  */
-function lookupWithLocalKnowledge(entry: Entry, lookup: JobLookup): JobLookup {
-  const stored = lookup.progress ?? (entry.ready && !entry.failure ? undefined : NOT_READ_YET);
-  const progress = entry.failure && stored && !stored.error ? { ...stored, error: entry.failure.text } : stored;
-  return { ...lookup, progress };
+function lookupWithLocalKnowledge<T extends JobLookup | JobSetLookup>(entry: Entry, lookup: T): T {
+  return { ...lookup, progress: progressWithLocalKnowledge(entry, lookup.progress) };
+}
+
+function progressWithLocalKnowledge(entry: Entry, progress: JobSetProgress | undefined): JobSetProgress | undefined {
+  const stored = progress ?? (entry.ready && !entry.failure ? undefined : NOT_READ_YET);
+  return entry.failure && stored && !stored.error ? { ...stored, error: entry.failure.text } : stored;
 }
 
 /** Resolves when the entry is ready, the caller gives up, or the catch-up wait is over, whichever comes first. */
@@ -112,6 +115,11 @@ export function createSubscriber(options: SubscriberOptions, deps: SubscriberDep
       return answerFor(lookupWithLocalKnowledge(entry, await deps.store.read(key)));
     },
     follows: (jobSet) => subscriptions.has(jobSet),
+    async lookup(jobSet: JobSetKey, jobIds: readonly string[] | undefined, signal: AbortSignal): Promise<JobSetLookup> {
+      const entry = subscriptions.touch({ queue: jobSet.queue, jobSetId: jobSet.jobSetId });
+      await waitUntilReady(entry, signal, options.catchUpWaitMs);
+      return lookupWithLocalKnowledge(entry, await deps.store.readJobSet(jobSet, jobIds));
+    },
     armadaHealthy: (signal) => client.healthy(signal),
     jobSets: () => subscriptions.jobSets(),
     async close() {

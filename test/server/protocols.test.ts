@@ -86,7 +86,10 @@ describe("grpc.health.v1 Watch", () => {
 describe("deadlines", () => {
   it("gives up with DEADLINE_EXCEEDED when the answer takes longer than the caller allows", async () => {
     const slow = await startTestService({
-      status: { status: (_key, signal) => new Promise((_resolve, reject) => signal.addEventListener("abort", () => reject(signal.reason))) },
+      status: {
+        status: (_key, signal) => new Promise((_resolve, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
+        lookup: (_jobSet, _ids, signal) => new Promise((_resolve, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
+      },
     });
     try {
       for (const transport of [createGrpcTransport({ baseUrl: slow.url }), createConnectTransport({ baseUrl: slow.url, httpVersion: "1.1" })]) {

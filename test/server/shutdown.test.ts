@@ -20,6 +20,7 @@ function heldAnswers() {
         waiting.push(() => resolve({ state: State.RUNNING, error: "" }));
         arrived();
       }),
+    lookup: async () => ({ jobs: new Map() }),
   };
 }
 

@@ -166,6 +166,29 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
       await expect(store.readJobs(jobSet, [])).resolves.toStrictEqual(new Map());
     });
 
+    it("reads listed jobs of a job set with its progress in one snapshot, duplicates and absent ids included", async () => {
+      const jobSet = freshJobSet();
+      const jobs = new Map(Array.from({ length: 1200 }, (_, i) => [`job-${i}`, record({ runAttempts: i })] as const));
+      await store.write(jobSet, { jobs, progress: progress("c7", { error: "stream broke" }) });
+      const asked = ["job-1199", "missing", "job-3", "job-3", ...Array.from({ length: 1100 }, (_, i) => `job-${i}`)];
+      const lookup = await store.readJobSet(jobSet, asked);
+      expect(lookup.progress).toStrictEqual(progress("c7", { error: "stream broke" }));
+      expect(lookup.jobs.size).toBe(1101);
+      expect(lookup.jobs.get("job-1199")).toStrictEqual(record({ runAttempts: 1199 }));
+      expect(lookup.jobs.get("job-3")).toStrictEqual(record({ runAttempts: 3 }));
+      expect(lookup.jobs.has("missing")).toBe(false);
+      await expect(store.readJobSet(jobSet, [])).resolves.toStrictEqual({ jobs: new Map(), progress: progress("c7", { error: "stream broke" }) });
+    });
+
+    it("reads every job of a job set with its progress, whatever the ids contain", async () => {
+      const jobSet = freshJobSet();
+      const jobs = new Map(NASTY.map((text, i) => [text, record({ runAttempts: i })] as const));
+      await store.write(jobSet, { jobs, progress: progress("c1") });
+      await expect(store.readJobSet(jobSet)).resolves.toStrictEqual({ jobs, progress: progress("c1") });
+      await expect(store.readJobSet(freshJobSet())).resolves.toStrictEqual({ jobs: new Map() });
+      await expect(store.readJobSet(freshJobSet(), ["a"])).resolves.toStrictEqual({ jobs: new Map() });
+    });
+
     it("writes nothing at all when any job of a write cannot be stored", async () => {
       const jobSet = freshJobSet();
       const bad = record({ runAttempts: Number.NaN });
@@ -279,6 +302,7 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
       await expect(store.ping()).rejects.toThrow(/closed/);
       await expect(store.read({ ...jobSet, jobId: "j" })).rejects.toThrow(/closed/);
       await expect(store.readJobs(jobSet, ["j"])).rejects.toThrow(/closed/);
+      await expect(store.readJobSet(jobSet)).rejects.toThrow(/closed/);
       await expect(store.write(jobSet, { jobs: new Map(), progress: progress("c") })).rejects.toThrow(/closed/);
       await expect(store.lease(jobSet, "replica-a", 1000)).rejects.toThrow(/closed/);
       await expect(store.release(jobSet, "replica-a")).rejects.toThrow(/closed/);

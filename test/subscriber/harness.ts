@@ -175,6 +175,7 @@ export function withWriteFaults(inner: JobStore, failWrites: ReadonlySet<number>
       reads++;
       return inner.readJobs(jobSet, jobIds);
     },
+    readJobSet: (jobSet, jobIds) => inner.readJobSet(jobSet, jobIds),
     write: async (jobSet, update) => {
       const n = writes.length + 1;
       writes.push(update);

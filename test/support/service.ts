@@ -7,6 +7,7 @@ import type { JobStatusSource } from "../../src/status/answer.js";
 import { createMemoryStore } from "../../src/store/memory.js";
 import type { JobStore } from "../../src/store/store.js";
 import type { JobSetStatus } from "../../src/subscriber/index.js";
+import { withWriteNotices } from "../../src/watch/write-notices.js";
 
 export interface TestService {
   readonly url: string;
@@ -35,9 +36,13 @@ export async function startTestService(
     fastPath?: boolean;
     /** The job sets the status page lists. */
     jobSets?: () => Iterable<JobSetStatus>;
+    maxBatchIds?: number;
+    maxWatches?: number;
+    watchPollMs?: number;
   } = {},
 ): Promise<TestService> {
-  const store = options.store ?? createMemoryStore({ ttlSeconds: 3600 });
+  // Writes through `store` reach watchers at once, as the subscriber's do.
+  const { store, notices } = withWriteNotices(options.store ?? createMemoryStore({ ttlSeconds: 3600 }));
   const service = await startService(
     {
       host: options.host ?? "127.0.0.1",
@@ -49,8 +54,11 @@ export async function startTestService(
       fastPath: options.fastPath,
       shutdownGraceSeconds: options.shutdownGraceSeconds ?? 5,
       healthWatchIntervalMs: options.healthWatchIntervalMs ?? 50,
+      maxBatchIds: options.maxBatchIds,
+      maxWatches: options.maxWatches,
+      watchPollMs: options.watchPollMs,
     },
-    { store, logger: options.logger ?? pino({ level: "silent" }), status: options.status, authTuning: options.authTuning, now: options.now, jobSets: options.jobSets },
+    { store, logger: options.logger ?? pino({ level: "silent" }), status: options.status, authTuning: options.authTuning, now: options.now, jobSets: options.jobSets, notices },
   );
   const port = service.listener.port;
   return {

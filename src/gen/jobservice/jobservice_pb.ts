@@ -7,15 +7,15 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { EmptySchema } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_empty } from "@bufbuild/protobuf/wkt";
+import type { EmptySchema, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_empty, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file jobservice/jobservice.proto.
  */
 export const file_jobservice_jobservice: GenFile = /*@__PURE__*/
-  fileDesc("Chtqb2JzZXJ2aWNlL2pvYnNlcnZpY2UucHJvdG8SCmpvYnNlcnZpY2UiRgoRSm9iU2VydmljZVJlcXVlc3QSDgoGam9iX2lkGAEgASgJEhIKCmpvYl9zZXRfaWQYAiABKAkSDQoFcXVldWUYAyABKAki5wEKEkpvYlNlcnZpY2VSZXNwb25zZRIzCgVzdGF0ZRgBIAEoDjIkLmpvYnNlcnZpY2UuSm9iU2VydmljZVJlc3BvbnNlLlN0YXRlEg0KBWVycm9yGAIgASgJIowBCgVTdGF0ZRINCglTVUJNSVRURUQQABITCg9EVVBMSUNBVEVfRk9VTkQQARILCgdSVU5OSU5HEAISCgoGRkFJTEVEEAMSDQoJU1VDQ0VFREVEEAQSDQoJQ0FOQ0VMTEVEEAUSFAoQSk9CX0lEX05PVF9GT1VORBAGEhIKDkNPTk5FQ1RJT05fRVJSEAcikAEKE0hlYWx0aENoZWNrUmVzcG9uc2USPQoGc3RhdHVzGAEgASgOMi0uam9ic2VydmljZS5IZWFsdGhDaGVja1Jlc3BvbnNlLlNlcnZpbmdTdGF0dXMiOgoNU2VydmluZ1N0YXR1cxILCgdVTktOT1dOEAASCwoHU0VSVklORxABEg8KC05PVF9TRVJWSU5HEAIyngEKCkpvYlNlcnZpY2USTQoMR2V0Sm9iU3RhdHVzEh0uam9ic2VydmljZS5Kb2JTZXJ2aWNlUmVxdWVzdBoeLmpvYnNlcnZpY2UuSm9iU2VydmljZVJlc3BvbnNlEkEKBkhlYWx0aBIWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eRofLmpvYnNlcnZpY2UuSGVhbHRoQ2hlY2tSZXNwb25zZUIUWhJwa2cvYXBpL2pvYnNlcnZpY2ViBnByb3RvMw", [file_google_protobuf_empty]);
+  fileDesc("Chtqb2JzZXJ2aWNlL2pvYnNlcnZpY2UucHJvdG8SCmpvYnNlcnZpY2UiRgoRSm9iU2VydmljZVJlcXVlc3QSDgoGam9iX2lkGAEgASgJEhIKCmpvYl9zZXRfaWQYAiABKAkSDQoFcXVldWUYAyABKAki5wEKEkpvYlNlcnZpY2VSZXNwb25zZRIzCgVzdGF0ZRgBIAEoDjIkLmpvYnNlcnZpY2UuSm9iU2VydmljZVJlc3BvbnNlLlN0YXRlEg0KBWVycm9yGAIgASgJIowBCgVTdGF0ZRINCglTVUJNSVRURUQQABITCg9EVVBMSUNBVEVfRk9VTkQQARILCgdSVU5OSU5HEAISCgoGRkFJTEVEEAMSDQoJU1VDQ0VFREVEEAQSDQoJQ0FOQ0VMTEVEEAUSFAoQSk9CX0lEX05PVF9GT1VORBAGEhIKDkNPTk5FQ1RJT05fRVJSEAcikAEKE0hlYWx0aENoZWNrUmVzcG9uc2USPQoGc3RhdHVzGAEgASgOMi0uam9ic2VydmljZS5IZWFsdGhDaGVja1Jlc3BvbnNlLlNlcnZpbmdTdGF0dXMiOgoNU2VydmluZ1N0YXR1cxILCgdVTktOT1dOEAASCwoHU0VSVklORxABEg8KC05PVF9TRVJWSU5HEAIiSAoSSm9iU3RhdHVzZXNSZXF1ZXN0Eg0KBXF1ZXVlGAEgASgJEhIKCmpvYl9zZXRfaWQYAiABKAkSDwoHam9iX2lkcxgDIAMoCSKnAQoTSm9iU3RhdHVzZXNSZXNwb25zZRI/CghzdGF0dXNlcxgBIAMoCzItLmpvYnNlcnZpY2UuSm9iU3RhdHVzZXNSZXNwb25zZS5TdGF0dXNlc0VudHJ5Gk8KDVN0YXR1c2VzRW50cnkSCwoDa2V5GAEgASgJEi0KBXZhbHVlGAIgASgLMh4uam9ic2VydmljZS5Kb2JTZXJ2aWNlUmVzcG9uc2U6AjgBIjcKEkpvYlNldFdhdGNoUmVxdWVzdBINCgVxdWV1ZRgBIAEoCRISCgpqb2Jfc2V0X2lkGAIgASgJImIKDEpvYlNldENoYW5nZRIOCgZqb2JfaWQYASABKAkSLgoGc3RhdHVzGAIgASgLMh4uam9ic2VydmljZS5Kb2JTZXJ2aWNlUmVzcG9uc2USEgoKbWVzc2FnZV9pZBgDIAEoCSLxBAoKSm9iRGV0YWlscxIuCgZzdGF0dXMYASABKAsyHi5qb2JzZXJ2aWNlLkpvYlNlcnZpY2VSZXNwb25zZRIrCgVzdGF0ZRgCIAEoDjIcLmpvYnNlcnZpY2UuSm9iRGV0YWlscy5TdGF0ZRIwCgxzdWJtaXR0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2ZpbmlzaGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdjbHVzdGVyGAYgASgJEgwKBG5vZGUYByABKAkSFgoJZXhpdF9jb2RlGAggASgFSACIAQESFQoNZmFpbHVyZV9jYXVzZRgJIAEoCRIWCg5mYWlsdXJlX3JlYXNvbhgKIAEoCRIUCgxydW5fYXR0ZW1wdHMYCyABKA0SFwoPbGFzdF9tZXNzYWdlX2lkGAwgASgJEhIKCmxhc3RfZXZlbnQYDSABKAkSKAoJZnJlc2huZXNzGA4gASgLMhUuam9ic2VydmljZS5GcmVzaG5lc3MikQEKBVN0YXRlEg8KC1VOU1BFQ0lGSUVEEAASCgoGUVVFVUVEEAESCgoGTEVBU0VEEAISCwoHUEVORElORxADEgsKB1JVTk5JTkcQBBINCglTVUNDRUVERUQQBRIKCgZGQUlMRUQQBhINCglDQU5DRUxMRUQQBxINCglQUkVFTVBURUQQCBIMCghSRUpFQ1RFRBAJQgwKCl9leGl0X2NvZGUigQEKCUZyZXNobmVzcxIOCgZjdXJzb3IYASABKAkSMQoNbGFzdF9oZWFyZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHaGVhbHRoeRgDIAEoCBINCgVlcnJvchgEIAEoCRIRCgljYXVnaHRfdXAYBSABKAgy6wMKCkpvYlNlcnZpY2USUgoMR2V0Sm9iU3RhdHVzEh0uam9ic2VydmljZS5Kb2JTZXJ2aWNlUmVxdWVzdBoeLmpvYnNlcnZpY2UuSm9iU2VydmljZVJlc3BvbnNlIgOQAgESRgoGSGVhbHRoEhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5Gh8uam9ic2VydmljZS5IZWFsdGhDaGVja1Jlc3BvbnNlIgOQAgESVgoOR2V0Sm9iU3RhdHVzZXMSHi5qb2JzZXJ2aWNlLkpvYlN0YXR1c2VzUmVxdWVzdBofLmpvYnNlcnZpY2UuSm9iU3RhdHVzZXNSZXNwb25zZSIDkAIBElEKDldhdGNoSm9iU3RhdHVzEh0uam9ic2VydmljZS5Kb2JTZXJ2aWNlUmVxdWVzdBoeLmpvYnNlcnZpY2UuSm9iU2VydmljZVJlc3BvbnNlMAESSQoLV2F0Y2hKb2JTZXQSHi5qb2JzZXJ2aWNlLkpvYlNldFdhdGNoUmVxdWVzdBoYLmpvYnNlcnZpY2UuSm9iU2V0Q2hhbmdlMAESSwoNR2V0Sm9iRGV0YWlscxIdLmpvYnNlcnZpY2UuSm9iU2VydmljZVJlcXVlc3QaFi5qb2JzZXJ2aWNlLkpvYkRldGFpbHMiA5ACAUIUWhJwa2cvYXBpL2pvYnNlcnZpY2ViBnByb3RvMw", [file_google_protobuf_empty, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message jobservice.JobServiceRequest
@@ -163,10 +163,327 @@ export const HealthCheckResponse_ServingStatusSchema: GenEnum<HealthCheckRespons
   enumDesc(file_jobservice_jobservice, 2, 0);
 
 /**
+ * Up to the server's batch limit (JOBSERVICE_MAX_BATCH_IDS) job ids of one
+ * job set. Duplicates are allowed.
+ *
+ * @generated from message jobservice.JobStatusesRequest
+ */
+export type JobStatusesRequest = Message<"jobservice.JobStatusesRequest"> & {
+  /**
+   * @generated from field: string queue = 1;
+   */
+  queue: string;
+
+  /**
+   * @generated from field: string job_set_id = 2;
+   */
+  jobSetId: string;
+
+  /**
+   * @generated from field: repeated string job_ids = 3;
+   */
+  jobIds: string[];
+};
+
+/**
+ * Describes the message jobservice.JobStatusesRequest.
+ * Use `create(JobStatusesRequestSchema)` to create a new message.
+ */
+export const JobStatusesRequestSchema: GenMessage<JobStatusesRequest> = /*@__PURE__*/
+  messageDesc(file_jobservice_jobservice, 3);
+
+/**
+ * Job id -> exactly what GetJobStatus answers for it.
+ *
+ * @generated from message jobservice.JobStatusesResponse
+ */
+export type JobStatusesResponse = Message<"jobservice.JobStatusesResponse"> & {
+  /**
+   * @generated from field: map<string, jobservice.JobServiceResponse> statuses = 1;
+   */
+  statuses: { [key: string]: JobServiceResponse };
+};
+
+/**
+ * Describes the message jobservice.JobStatusesResponse.
+ * Use `create(JobStatusesResponseSchema)` to create a new message.
+ */
+export const JobStatusesResponseSchema: GenMessage<JobStatusesResponse> = /*@__PURE__*/
+  messageDesc(file_jobservice_jobservice, 4);
+
+/**
+ * @generated from message jobservice.JobSetWatchRequest
+ */
+export type JobSetWatchRequest = Message<"jobservice.JobSetWatchRequest"> & {
+  /**
+   * @generated from field: string queue = 1;
+   */
+  queue: string;
+
+  /**
+   * @generated from field: string job_set_id = 2;
+   */
+  jobSetId: string;
+};
+
+/**
+ * Describes the message jobservice.JobSetWatchRequest.
+ * Use `create(JobSetWatchRequestSchema)` to create a new message.
+ */
+export const JobSetWatchRequestSchema: GenMessage<JobSetWatchRequest> = /*@__PURE__*/
+  messageDesc(file_jobservice_jobservice, 5);
+
+/**
+ * One job's new answer; message_id is the Armada message that caused it
+ * ("" for answers that come from the job set's health, not from an event).
+ *
+ * @generated from message jobservice.JobSetChange
+ */
+export type JobSetChange = Message<"jobservice.JobSetChange"> & {
+  /**
+   * @generated from field: string job_id = 1;
+   */
+  jobId: string;
+
+  /**
+   * @generated from field: jobservice.JobServiceResponse status = 2;
+   */
+  status?: JobServiceResponse | undefined;
+
+  /**
+   * @generated from field: string message_id = 3;
+   */
+  messageId: string;
+};
+
+/**
+ * Describes the message jobservice.JobSetChange.
+ * Use `create(JobSetChangeSchema)` to create a new message.
+ */
+export const JobSetChangeSchema: GenMessage<JobSetChange> = /*@__PURE__*/
+  messageDesc(file_jobservice_jobservice, 6);
+
+/**
+ * What the service keeps about one job, and how fresh that is.
+ *
+ * @generated from message jobservice.JobDetails
+ */
+export type JobDetails = Message<"jobservice.JobDetails"> & {
+  /**
+   * Exactly what GetJobStatus answers for the job.
+   *
+   * @generated from field: jobservice.JobServiceResponse status = 1;
+   */
+  status?: JobServiceResponse | undefined;
+
+  /**
+   * UNSPECIFIED when the job is not known (or was found a duplicate).
+   *
+   * @generated from field: jobservice.JobDetails.State state = 2;
+   */
+  state: JobDetails_State;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp submitted_at = 3;
+   */
+  submittedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp started_at = 4;
+   */
+  startedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp finished_at = 5;
+   */
+  finishedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string cluster = 6;
+   */
+  cluster: string;
+
+  /**
+   * @generated from field: string node = 7;
+   */
+  node: string;
+
+  /**
+   * The first non-zero container exit code; absent when none was reported.
+   *
+   * @generated from field: optional int32 exit_code = 8;
+   */
+  exitCode?: number | undefined;
+
+  /**
+   * Armada's failure cause, e.g. "OOM", "Rejected", "Evicted".
+   *
+   * @generated from field: string failure_cause = 9;
+   */
+  failureCause: string;
+
+  /**
+   * Armada's failure reason (GetJobStatus' error for a FAILED job).
+   *
+   * @generated from field: string failure_reason = 10;
+   */
+  failureReason: string;
+
+  /**
+   * How many times the job was leased to a cluster.
+   *
+   * @generated from field: uint32 run_attempts = 11;
+   */
+  runAttempts: number;
+
+  /**
+   * Armada message id of the last event applied to this job.
+   *
+   * @generated from field: string last_message_id = 12;
+   */
+  lastMessageId: string;
+
+  /**
+   * Armada's name of that event, e.g. "running".
+   *
+   * @generated from field: string last_event = 13;
+   */
+  lastEvent: string;
+
+  /**
+   * @generated from field: jobservice.Freshness freshness = 14;
+   */
+  freshness?: Freshness | undefined;
+};
+
+/**
+ * Describes the message jobservice.JobDetails.
+ * Use `create(JobDetailsSchema)` to create a new message.
+ */
+export const JobDetailsSchema: GenMessage<JobDetails> = /*@__PURE__*/
+  messageDesc(file_jobservice_jobservice, 7);
+
+/**
+ * Armada's finer state, named as Armada's Query API names it.
+ *
+ * @generated from enum jobservice.JobDetails.State
+ */
+export enum JobDetails_State {
+  /**
+   * @generated from enum value: UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: QUEUED = 1;
+   */
+  QUEUED = 1,
+
+  /**
+   * @generated from enum value: LEASED = 2;
+   */
+  LEASED = 2,
+
+  /**
+   * @generated from enum value: PENDING = 3;
+   */
+  PENDING = 3,
+
+  /**
+   * @generated from enum value: RUNNING = 4;
+   */
+  RUNNING = 4,
+
+  /**
+   * @generated from enum value: SUCCEEDED = 5;
+   */
+  SUCCEEDED = 5,
+
+  /**
+   * @generated from enum value: FAILED = 6;
+   */
+  FAILED = 6,
+
+  /**
+   * @generated from enum value: CANCELLED = 7;
+   */
+  CANCELLED = 7,
+
+  /**
+   * @generated from enum value: PREEMPTED = 8;
+   */
+  PREEMPTED = 8,
+
+  /**
+   * @generated from enum value: REJECTED = 9;
+   */
+  REJECTED = 9,
+}
+
+/**
+ * Describes the enum jobservice.JobDetails.State.
+ */
+export const JobDetails_StateSchema: GenEnum<JobDetails_State> = /*@__PURE__*/
+  enumDesc(file_jobservice_jobservice, 7, 0);
+
+/**
+ * How fresh an answer is: what the job set's subscription has applied.
+ *
+ * @generated from message jobservice.Freshness
+ */
+export type Freshness = Message<"jobservice.Freshness"> & {
+  /**
+   * The job set's last applied Armada message id ("" before the first).
+   *
+   * @generated from field: string cursor = 1;
+   */
+  cursor: string;
+
+  /**
+   * When the subscription last heard from Armada: its last write of the job
+   * set, made after every batch of events and every healthy stream reopen.
+   *
+   * @generated from field: google.protobuf.Timestamp last_heard_at = 2;
+   */
+  lastHeardAt?: Timestamp | undefined;
+
+  /**
+   * True when the job set's history has been read and its stream is healthy.
+   *
+   * @generated from field: bool healthy = 3;
+   */
+  healthy: boolean;
+
+  /**
+   * Why the subscription is failing; "" while healthy.
+   *
+   * @generated from field: string error = 4;
+   */
+  error: string;
+
+  /**
+   * True once the job set's history up to the subscription's start is applied.
+   *
+   * @generated from field: bool caught_up = 5;
+   */
+  caughtUp: boolean;
+};
+
+/**
+ * Describes the message jobservice.Freshness.
+ * Use `create(FreshnessSchema)` to create a new message.
+ */
+export const FreshnessSchema: GenMessage<Freshness> = /*@__PURE__*/
+  messageDesc(file_jobservice_jobservice, 8);
+
+/**
  * @generated from service jobservice.JobService
  */
 export const JobService: GenService<{
   /**
+   * Read-only (starting to follow a job set is not a side effect callers
+   * see), so Connect clients, curl and browsers may call it with HTTP GET.
+   *
    * @generated from rpc jobservice.JobService.GetJobStatus
    */
   getJobStatus: {
@@ -181,6 +498,46 @@ export const JobService: GenService<{
     methodKind: "unary";
     input: typeof EmptySchema;
     output: typeof HealthCheckResponseSchema;
+  },
+  /**
+   * Many jobs of one job set, from one store read.
+   *
+   * @generated from rpc jobservice.JobService.GetJobStatuses
+   */
+  getJobStatuses: {
+    methodKind: "unary";
+    input: typeof JobStatusesRequestSchema;
+    output: typeof JobStatusesResponseSchema;
+  },
+  /**
+   * The current answer at once, then every change; ends after a terminal state.
+   *
+   * @generated from rpc jobservice.JobService.WatchJobStatus
+   */
+  watchJobStatus: {
+    methodKind: "server_streaming";
+    input: typeof JobServiceRequestSchema;
+    output: typeof JobServiceResponseSchema;
+  },
+  /**
+   * Every job's current answer, then every change, until the caller cancels.
+   *
+   * @generated from rpc jobservice.JobService.WatchJobSet
+   */
+  watchJobSet: {
+    methodKind: "server_streaming";
+    input: typeof JobSetWatchRequestSchema;
+    output: typeof JobSetChangeSchema;
+  },
+  /**
+   * The record the service keeps for one job, with its freshness.
+   *
+   * @generated from rpc jobservice.JobService.GetJobDetails
+   */
+  getJobDetails: {
+    methodKind: "unary";
+    input: typeof JobServiceRequestSchema;
+    output: typeof JobDetailsSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_jobservice_jobservice, 0);

@@ -1,0 +1,173 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { create } from "@bufbuild/protobuf";
+import { EmptySchema } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { build } from "esbuild";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HealthCheckResponse_ServingStatus as Serving, JobDetails_State as Fine, JobService, JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
+import { createMetricsRegistry } from "../../src/observability/metrics.js";
+import { startService, type RunningService } from "../../src/server/service.js";
+import { startSimulator, type Simulator } from "../../src/simulator/index.js";
+import { createUpstashStore } from "../../src/store/upstash.js";
+import { createSubscriber, type Subscriber } from "../../src/subscriber/index.js";
+import { eventually, FAST_LIFECYCLE, LONG_RUN, testOptions } from "../subscriber/harness.js";
+import { freePort } from "../support/free-port.js";
+import { startRedisServer, type RedisServer } from "../support/redis-server.js";
+import { startUpstashGateway, type UpstashGateway } from "../support/upstash-gateway.js";
+
+const run = promisify(execFile);
+const QUEUE = "edge";
+const JOB_SET = "dag-run-1";
+const TOKEN = "edge-test-token";
+const dir = mkdtempSync(join(tmpdir(), "jobservice-edge-"));
+
+let redis: RedisServer;
+let gateway: UpstashGateway;
+let sim: Simulator;
+let subscriber: Subscriber;
+let full: RunningService;
+let fullClient: Client<typeof JobService>;
+const jobs: Record<"done" | "failed" | "running", string> = { done: "", failed: "", running: "" };
+
+/** The read path bundled for a fetch runtime; the build fails if anything in it needs a Node module. */
+async function bundleEdge(): Promise<string> {
+  const outfile = join(dir, "worker.mjs");
+  await build({ entryPoints: ["src/edge/worker.ts"], bundle: true, platform: "browser", format: "esm", outfile, logLevel: "silent" });
+  return outfile;
+}
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  gateway = await startUpstashGateway({ redisUrl: redis.url, token: TOKEN });
+  sim = await startSimulator({ queues: [QUEUE], lifecycle: FAST_LIFECYCLE });
+  // The full service: follows Armada and keeps the Upstash store current.
+  const store = createUpstashStore({ url: gateway.url, token: TOKEN, ttlSeconds: 600 });
+  const logger = pino({ level: "silent" });
+  const metrics = createMetricsRegistry({ processMetrics: false });
+  subscriber = createSubscriber(testOptions(sim.url), { store, logger, metrics });
+  full = await startService({ host: "127.0.0.1", port: 0, maxRequestBytes: 65_536, shutdownGraceSeconds: 0 }, { store, logger, metrics, status: subscriber });
+  fullClient = createClient(JobService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${full.listener.port}` }));
+  [jobs.done, jobs.failed, jobs.running] = sim.submit(QUEUE, JOB_SET, [
+    { annotations: { "armada-sim/duration-ms": "10" } },
+    { annotations: { "armada-sim/duration-ms": "10", "armada-sim/exit-code": "137" } },
+    LONG_RUN,
+  ]) as [string, string, string];
+  const settled = async () => (await fullClient.getJobStatuses({ queue: QUEUE, jobSetId: JOB_SET, jobIds: Object.values(jobs) })).statuses;
+  await eventually(settled, (s) => s[jobs.done]?.state === State.SUCCEEDED && s[jobs.failed]?.state === State.FAILED && s[jobs.running]?.state === State.RUNNING);
+}, 30_000);
+
+afterAll(async () => {
+  await full?.stop();
+  await subscriber?.close();
+  await sim?.close();
+  await gateway?.stop();
+  await redis?.stop();
+});
+
+interface Runtime {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+async function serveUntilUp(command: string, args: readonly string[], port: number): Promise<Runtime> {
+  const env = { ...process.env, UPSTASH_REDIS_REST_URL: gateway.url, UPSTASH_REDIS_REST_TOKEN: TOKEN, DENO_DIR: join(dir, "deno"), NO_COLOR: "1" };
+  const child: ChildProcess = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  await eventually(
+    () => fetch(`${url}/healthz`).then((r) => r.status, () => 0),
+    (status) => status === 200 || child.exitCode !== null,
+    15_000,
+    100,
+  );
+  if (child.exitCode !== null) throw new Error(`${command} exited: ${output}`);
+  return {
+    url,
+    stop: async () => {
+      child.kill("SIGTERM");
+      if (child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
+    },
+  };
+}
+
+const runtimes: Record<string, (bundle: string) => Promise<Runtime>> = {
+  "Deno (deno serve)": async (bundle) => {
+    const port = await freePort();
+    return serveUntilUp("npx", ["deno", "serve", "--host", "127.0.0.1", "--port", String(port), "--allow-net", "--allow-env", bundle], port);
+  },
+  "Bun (Bun.serve)": async (bundle) => {
+    const port = await freePort();
+    const runner = join(dir, `bun-${port}.mjs`);
+    writeFileSync(runner, `import worker from ${JSON.stringify(bundle)};\nBun.serve({ hostname: "127.0.0.1", port: ${port}, fetch: (request) => worker.fetch(request) });\n`);
+    return serveUntilUp("npx", ["bun", runner], port);
+  },
+};
+
+describe.each(Object.entries(runtimes))("the edge entry under %s", (_name, start) => {
+  let runtime: Runtime;
+  beforeAll(async () => {
+    runtime = await start(await bundleEdge());
+  }, 30_000);
+  afterAll(() => runtime?.stop());
+
+  const protocols: Record<string, () => Transport> = {
+    "Connect JSON": () => createConnectTransport({ baseUrl: runtime.url, httpVersion: "1.1" }),
+    "Connect binary": () => createConnectTransport({ baseUrl: runtime.url, httpVersion: "1.1", useBinaryFormat: true }),
+    "Connect JSON by GET": () => createConnectTransport({ baseUrl: runtime.url, httpVersion: "1.1", useHttpGet: true }),
+    "gRPC-Web": () => createGrpcWebTransport({ baseUrl: runtime.url, httpVersion: "1.1" }),
+  };
+
+  it.each(Object.keys(protocols))("answers every read RPC over %s exactly as the full service does", async (protocol) => {
+    const edge = createClient(JobService, protocols[protocol]!());
+    for (const jobId of [...Object.values(jobs), "nope"]) {
+      const key = { queue: QUEUE, jobSetId: JOB_SET, jobId };
+      expect(await edge.getJobStatus(key)).toEqual(await fullClient.getJobStatus(key));
+      const [edgeDetails, fullDetails] = await Promise.all([edge.getJobDetails(key), fullClient.getJobDetails(key)]);
+      expect(edgeDetails).toEqual(fullDetails);
+    }
+    const batch = { queue: QUEUE, jobSetId: JOB_SET, jobIds: [...Object.values(jobs), "nope", jobs.done] };
+    expect(await edge.getJobStatuses(batch)).toEqual(await fullClient.getJobStatuses(batch));
+    expect((await edge.getJobDetails({ queue: QUEUE, jobSetId: JOB_SET, jobId: jobs.failed })).state).toBe(Fine.FAILED);
+    expect((await edge.health(create(EmptySchema))).status).toBe(Serving.SERVING);
+  });
+
+  it("serves GET with Cache-Control that matches the answer", async () => {
+    const get = async (jobId: string) => {
+      const message = encodeURIComponent(JSON.stringify({ queue: QUEUE, jobSetId: JOB_SET, jobId }));
+      const { stdout } = await run("curl", ["-s", "-i", "--max-time", "10", `${runtime.url}/jobservice.JobService/GetJobStatus?encoding=json&message=${message}`]);
+      return stdout.toLowerCase();
+    };
+    expect(await get(jobs.done)).toMatch(/cache-control: max-age=31536000, immutable/);
+    expect(await get(jobs.running)).toMatch(/cache-control: max-age=1\r\n/);
+    expect(await get("nope")).toMatch(/cache-control: no-store/);
+  });
+
+  it("says CONNECTION_ERR, not JOB_ID_NOT_FOUND, for a job set no full service follows", async () => {
+    const edge = createClient(JobService, protocols["Connect JSON"]!());
+    const answer = await edge.getJobStatus({ queue: QUEUE, jobSetId: "never-asked", jobId: "j" });
+    expect(answer.state).toBe(State.CONNECTION_ERR);
+    expect(answer.error).toMatch(/^no job service follows this job set yet/);
+  });
+
+  it("refuses what it cannot serve: watches UNIMPLEMENTED, native gRPC, bad batches", async () => {
+    const edge = createClient(JobService, protocols["Connect JSON"]!());
+    const watch = await (async () => {
+      for await (const _ of edge.watchJobStatus({ queue: QUEUE, jobSetId: JOB_SET, jobId: jobs.done })) return "streamed";
+      return "ended";
+    })().catch((e: unknown) => ConnectError.from(e));
+    expect((watch as ConnectError).code).toBe(Code.Unimplemented);
+    const tooMany = await edge.getJobStatuses({ queue: QUEUE, jobSetId: JOB_SET, jobIds: Array.from({ length: 1001 }, (_, i) => `j${i}`) }).catch((e: unknown) => ConnectError.from(e));
+    expect((tooMany as ConnectError).code).toBe(Code.InvalidArgument);
+    const grpc = createClient(JobService, createGrpcTransport({ baseUrl: runtime.url }));
+    await expect(grpc.getJobStatus({ queue: QUEUE, jobSetId: JOB_SET, jobId: jobs.done }, { timeoutMs: 5_000 })).rejects.toThrow();
+  });
+});
