@@ -11,6 +11,9 @@ import { createMemoryStore } from "../../src/store/memory.js";
 import type { JobKey } from "../../src/store/store.js";
 import { createSubscriber, type Subscriber } from "../../src/subscriber/index.js";
 import { AUTH_DEFAULTS } from "../../src/auth/index.js";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { JobService, JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import { freePort } from "../support/free-port.js";
 import { http1Request } from "../support/http.js";
 import { startTestService, type TestService } from "../support/service.js";
@@ -269,5 +272,60 @@ describe("the status page in armada mode", () => {
     expect(asBob).not.toContain(a.jobSetId);
     const wrong = await page({ authorization: `basic ${Buffer.from(`${ALICE[0]}:wrong`).toString("base64")}` });
     expect(wrong).not.toContain(a.jobSetId);
+  });
+});
+
+describe("the caller check on the RPCs beyond v1", () => {
+  const client = (authorization: string) =>
+    createClient(
+      JobService,
+      createGrpcTransport({
+        baseUrl: service.url,
+        interceptors: [(next) => (request) => {
+          request.header.set("authorization", authorization);
+          return next(request);
+        }],
+      }),
+    );
+  const alice = `basic ${Buffer.from(ALICE.join(":")).toString("base64")}`;
+
+  async function firstOfWatch(authorization: string, key: JobKey): Promise<string> {
+    try {
+      for await (const answer of client(authorization).watchJobStatus(key, { timeoutMs: 5_000 })) return State[answer.state] ?? "";
+      return "ended";
+    } catch (error) {
+      return Code[ConnectError.from(error).code] ?? "";
+    }
+  }
+
+  it("applies to batch reads, details and both watches as to GetJobStatus", async () => {
+    const [a, b] = await Promise.all([finishedJob(A), finishedJob(B)]);
+    const code = async (call: () => Promise<unknown>): Promise<string> => {
+      try {
+        await call();
+        return "OK";
+      } catch (error) {
+        return Code[ConnectError.from(error).code] ?? "";
+      }
+    };
+    const batch = (key: JobKey) => ({ queue: key.queue, jobSetId: key.jobSetId, jobIds: [key.jobId] });
+    expect(await code(() => client(alice).getJobStatuses(batch(a)))).toBe("OK");
+    expect(await code(() => client(alice).getJobStatuses(batch(b)))).toBe("PermissionDenied");
+    expect(await code(() => client(alice).getJobDetails(a))).toBe("OK");
+    expect(await code(() => client(alice).getJobDetails(b))).toBe("PermissionDenied");
+    expect(await code(() => client("basic bm9ib2R5Om5vcGU=").getJobDetails(a))).toBe("Unauthenticated");
+    expect(await firstOfWatch(alice, a)).toBe("SUCCEEDED");
+    expect(await firstOfWatch(alice, b)).toBe("PermissionDenied");
+    const setWatch = async (key: JobKey): Promise<string> => {
+      try {
+        for await (const change of client(alice).watchJobSet({ queue: key.queue, jobSetId: key.jobSetId }, { timeoutMs: 5_000 })) return change.jobId;
+        return "ended";
+      } catch (error) {
+        return Code[ConnectError.from(error).code] ?? "";
+      }
+    };
+    expect(await setWatch(a)).toBe(a.jobId);
+    expect(await setWatch(b)).toBe("PermissionDenied");
+    expect(streamsFor(b.jobSetId, { basic: ALICE })).toBe(0);
   });
 });
