@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Logger } from "../observability/logger.js";
 import { createMetricsRegistry, type Registry } from "../observability/metrics.js";
-import { answerFor, type JobStatusSource } from "../status/answer.js";
+import { answerFor, lookUp, type JobStatusSource } from "../status/answer.js";
 import type { JobStore } from "../store/store.js";
 import { createRequestHandler } from "./handler.js";
 import { listen, type Listener } from "./listener.js";
@@ -35,7 +35,7 @@ export interface RunningService {
 
 /** The status source that only reads what the store already holds. */
 export function storeStatus(store: JobStore): JobStatusSource {
-  return { status: async (key) => answerFor(await store.read(key)) };
+  return { status: async (key) => answerFor(await lookUp(store, key)) };
 }
 
 export async function startService(options: ServiceOptions, deps: ServiceDependencies): Promise<RunningService> {

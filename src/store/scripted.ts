@@ -1,8 +1,9 @@
 import { requirePositiveInteger } from "./checks.js";
 import { decodeJobs, decodeLookup, encodeUpdate } from "./codec.js";
 import { escapeId, jobField, jobSetKeys } from "./keys.js";
-import { LEASE_SCRIPT, READ_JOBS_SCRIPT, READ_SCRIPT, RELEASE_SCRIPT, WRITE_SCRIPT, type ScriptRunner } from "./scripts.js";
-import type { JobStore } from "./store.js";
+import { LEASE_SCRIPT, READ_JOBS_SCRIPT, READ_SCRIPT, RELEASE_SCRIPT, WRITE_OUTCOME, WRITE_SCRIPT, type ScriptRunner } from "./scripts.js";
+import { refusal } from "./refusal.js";
+import type { JobStore, Lease } from "./store.js";
 
 /** What a Redis-protocol backend must offer; everything else is shared. */
 export interface ScriptBackend {
@@ -13,7 +14,9 @@ export interface ScriptBackend {
 
 /**
  * A JobStore over Redis data structures, reached only through the shared Lua
- * scripts: one atomic round trip per operation whatever carries it.
+ * scripts: one atomic round trip per operation whatever carries it (a single
+ * Redis, Upstash's REST API, or a Cluster client: every script touches the
+ * keys of one job set only, which share a hash slot).
  */
 export function createScriptedStore(backend: ScriptBackend, options: { ttlSeconds: number }): JobStore {
   requirePositiveInteger("ttlSeconds", options.ttlSeconds);
@@ -24,7 +27,7 @@ export function createScriptedStore(backend: ScriptBackend, options: { ttlSecond
   return {
     async read(key) {
       const keys = jobSetKeys(key);
-      const reply = await run(READ_SCRIPT, [keys.jobs, keys.progress], [jobField(key.jobId)]);
+      const reply = await run(READ_SCRIPT, [keys.jobs], [jobField(key.jobId)]);
       const [job, progress] = expectValues(READ_SCRIPT.name, reply, 2);
       return decodeLookup(key, job, progress);
     },
@@ -33,18 +36,22 @@ export function createScriptedStore(backend: ScriptBackend, options: { ttlSecond
       const reply = await run(READ_JOBS_SCRIPT, [jobSetKeys(jobSet).jobs], jobIds.map(jobField));
       return decodeJobs(jobSet, jobIds, expectValues(READ_JOBS_SCRIPT.name, reply, jobIds.length));
     },
-    async write(jobSet, update) {
+    async write(jobSet, update, guard) {
       const encoded = encodeUpdate(update);
-      const keys = jobSetKeys(jobSet);
-      const args = [ttl, encoded.progress];
+      const fence = fenceArgument(guard.fence);
+      const args = [ttl, encoded.progress, update.progress.cursor, guard.expected === undefined ? "0" : "1", guard.expected ?? "", fence];
       for (const [jobId, value] of encoded.jobs) args.push(jobField(jobId), value);
-      await run(WRITE_SCRIPT, [keys.jobs, keys.progress], args);
+      const outcome = await run(WRITE_SCRIPT, [jobSetKeys(jobSet).jobs], args);
+      if (outcome === WRITE_OUTCOME.written) return;
+      if (outcome === WRITE_OUTCOME.stale) throw refusal("stale", jobSet, guard);
+      if (outcome === WRITE_OUTCOME.fenced) throw refusal("fenced", jobSet, guard);
+      throw unexpectedReply(WRITE_SCRIPT.name, outcome);
     },
     async lease(jobSet, owner, ttlMs) {
       requirePositiveInteger("lease ttlMs", ttlMs);
       const keys = jobSetKeys(jobSet);
-      const reply = await run(LEASE_SCRIPT, [keys.lease, keys.jobs, keys.progress], [escapeId(owner), String(ttlMs), ttl]);
-      return expectFlag(LEASE_SCRIPT.name, reply);
+      const reply = await run(LEASE_SCRIPT, [keys.lease, keys.jobs], [escapeId(owner), String(ttlMs), ttl]);
+      return expectLease(reply);
     },
     async release(jobSet, owner) {
       const reply = await run(RELEASE_SCRIPT, [jobSetKeys(jobSet).lease], [escapeId(owner)]);
@@ -64,6 +71,21 @@ function expectValues(script: string, reply: unknown, count: number): (string | 
     return reply as (string | null)[];
   }
   throw unexpectedReply(script, reply);
+}
+
+function expectLease(reply: unknown): Lease | undefined {
+  if (reply === 0) return undefined;
+  if (Array.isArray(reply) && reply.length === 2 && typeof reply[0] === "string" && /^[1-9][0-9]{0,15}$/.test(reply[0]) && (reply[1] === 0 || reply[1] === 1)) {
+    const fence = Number(reply[0]);
+    if (Number.isSafeInteger(fence)) return { fence, stored: reply[1] === 1 };
+  }
+  throw unexpectedReply(LEASE_SCRIPT.name, reply);
+}
+
+/** Tokens travel as decimal text; only whole numbers Lua's doubles hold exactly are valid. */
+function fenceArgument(fence: number): string {
+  if (!Number.isSafeInteger(fence) || fence < 0) throw new Error(`a write's fencing token must be a non-negative integer, got ${String(fence)}`);
+  return String(fence);
 }
 
 function expectFlag(script: string, reply: unknown): boolean {

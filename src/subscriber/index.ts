@@ -1,6 +1,6 @@
 import type { Registry as MetricsRegistry } from "prom-client";
 import type { Logger } from "../observability/logger.js";
-import { answerFor, type JobAnswer, type JobStatusSource } from "../status/answer.js";
+import { answerFor, lookUp, type JobAnswer, type JobStatusSource } from "../status/answer.js";
 import type { JobKey, JobLookup, JobStore } from "../store/store.js";
 import { createArmadaClient } from "./armada-client.js";
 import { createAuthorization } from "./credentials.js";
@@ -101,7 +101,7 @@ export function createSubscriber(options: SubscriberOptions, deps: SubscriberDep
     async status(key: JobKey, signal: AbortSignal): Promise<JobAnswer> {
       const entry = subscriptions.touch({ queue: key.queue, jobSetId: key.jobSetId });
       await waitUntilReady(entry, signal, options.catchUpWaitMs);
-      return answerFor(lookupWithLocalKnowledge(entry, await deps.store.read(key)));
+      return answerFor(lookupWithLocalKnowledge(entry, await lookUp(deps.store, key)));
     },
     armadaHealthy: (signal) => client.healthy(signal),
     async close() {

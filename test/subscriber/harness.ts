@@ -174,11 +174,11 @@ export function withWriteFaults(inner: JobStore, failWrites: ReadonlySet<number>
       reads++;
       return inner.readJobs(jobSet, jobIds);
     },
-    write: async (jobSet, update) => {
+    write: async (jobSet, update, guard) => {
       const n = writes.length + 1;
       writes.push(update);
       if (failWrites.has(n)) throw new Error(`write ${n} refused`);
-      return inner.write(jobSet, update);
+      return inner.write(jobSet, update, guard);
     },
     lease: (jobSet, owner, ttlMs) => inner.lease(jobSet, owner, ttlMs),
     release: (jobSet, owner) => inner.release(jobSet, owner),

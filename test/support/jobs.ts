@@ -5,12 +5,13 @@ export function jobRecord(state: State, fields: Partial<JobRecord> = {}): JobRec
   return { state, error: "", lastEvent: "queued", messageId: "1:0:0:0", runAttempts: 0, ...fields };
 }
 
-/** Puts jobs straight into a store, as a caught-up subscription would have. */
+/** Puts jobs straight into a store that holds nothing for the job set yet, as a caught-up subscription would have. */
 export async function seedJobs(store: JobStore, jobSet: JobSetKey, jobs: Record<string, JobRecord>): Promise<void> {
-  await store.write(jobSet, {
-    jobs: new Map(Object.entries(jobs)),
-    progress: { cursor: "9:0:0:0", caughtUp: true, error: "", updatedAt: Date.now() },
-  });
+  await store.write(
+    jobSet,
+    { jobs: new Map(Object.entries(jobs)), progress: { cursor: "9:0:0:0", caughtUp: true, error: "", updatedAt: Date.now() } },
+    { expected: undefined, fence: 0 },
+  );
 }
 
 export { State };
