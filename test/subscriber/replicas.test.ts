@@ -14,6 +14,8 @@ describe.each(SHARED_STORES)("replicas sharing the %s store", (kind) => {
     const jobSetId = uniqueJobSet("pair");
     const [jobId] = world.sim.submit(QUEUE, jobSetId, [LONG_RUN]);
     const key = { queue: QUEUE, jobSetId, jobId: jobId! };
+    // The job must be running in Armada before the race, or a quick first answer is rightly SUBMITTED.
+    await eventually(() => world.sim.events(QUEUE, jobSetId).some((m) => m.message?.events.case === "running"), Boolean);
     const first = startSubscriber(world.fixture.open(), testOptions(world.sim.url));
     const second = startSubscriber(world.fixture.open(), testOptions(world.sim.url));
     try {
