@@ -48,11 +48,8 @@ export function redisAdmin(url: string): RedisAdmin {
     async memoryUsage(jobSets) {
       let bytes = 0;
       for (const jobSet of jobSets) {
-        const keys = jobSetKeys(jobSet);
-        for (const key of [keys.jobs, keys.progress]) {
-          const usage = (await client.call("MEMORY", "USAGE", key, "SAMPLES", "0")) as number | null;
-          bytes += usage ?? 0;
-        }
+        const usage = (await client.call("MEMORY", "USAGE", jobSetKeys(jobSet).jobs, "SAMPLES", "0")) as number | null;
+        bytes += usage ?? 0;
       }
       return bytes;
     },

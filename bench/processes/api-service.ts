@@ -31,7 +31,7 @@ function counted(store: JobStore, calls: Record<keyof StoreCalls, number>): JobS
     read: (key) => (calls.read++, store.read(key)),
     readJobs: (jobSet, ids) => (calls.readJobs++, store.readJobs(jobSet, ids)),
     readJobSet: (jobSet, ids) => (calls.readJobSet++, store.readJobSet(jobSet, ids)),
-    write: (jobSet, update) => (calls.write++, store.write(jobSet, update)),
+    write: (jobSet, update, guard) => (calls.write++, store.write(jobSet, update, guard)),
   };
 }
 

@@ -3,7 +3,7 @@ import { createCallerAuth, type AuthOptions, type AuthTuning } from "../auth/ind
 import { Gauge } from "prom-client";
 import type { Logger } from "../observability/logger.js";
 import { createMetricsRegistry, type Registry } from "../observability/metrics.js";
-import { answerFor, type JobStatusSource } from "../status/answer.js";
+import { answerFor, lookUp, lookUpJobSet, type JobStatusSource } from "../status/answer.js";
 import { createRecentErrors, RECENT_ERRORS_KEPT, type RecentErrors } from "../status-page/recent-errors.js";
 import type { ViewerOf } from "../status-page/routes.js";
 import type { JobStore } from "../store/store.js";
@@ -71,8 +71,8 @@ const WATCH_DEFAULTS = { pollMs: 1_000, maxWatches: 20_000, maxBatchIds: 1_000 }
 /** The status source that only reads what the store already holds. */
 export function storeStatus(store: JobStore): JobStatusSource {
   return {
-    status: async (key) => answerFor(await store.read(key)),
-    lookup: (jobSet, jobIds) => store.readJobSet(jobSet, jobIds),
+    status: async (key) => answerFor(await lookUp(store, key)),
+    lookup: (jobSet, jobIds) => lookUpJobSet(store, jobSet, jobIds),
   };
 }
 

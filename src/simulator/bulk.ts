@@ -23,6 +23,8 @@ export interface BulkLoad {
   readonly jobs: readonly BulkJob[];
   readonly totalEvents: number;
   emitted(): number;
+  /** Whether the job's first event is in the log: from then on Armada has the job. */
+  appended(jobId: string): boolean;
   /** Resolves when every event is in the log, or when the load is stopped. */
   readonly done: Promise<void>;
   stop(): void;
@@ -73,6 +75,7 @@ export function startBulkLoad(armada: Armada, clock: Clock, options: BulkLoadOpt
   const startedAt = clock.now();
   let next = 0;
   let emitted = 0;
+  const seen = new Set<string>();
   let cancelTick: (() => void) | undefined;
   let finish: () => void = () => {};
   const done = new Promise<void>((resolve) => (finish = resolve));
@@ -83,6 +86,7 @@ export function startBulkLoad(armada: Armada, clock: Clock, options: BulkLoadOpt
       : emitted + UNPACED_EVENTS_PER_TICK;
     for (let entry = timeline[next]; entry && emitted < allowed; entry = timeline[++next]) {
       armada.log.append(entry.key, stampCreated(entry.step.events, clock.now()));
+      seen.add(entry.key.jobId);
       emitted += entry.step.events.length;
     }
     if (next >= timeline.length) {
@@ -98,6 +102,7 @@ export function startBulkLoad(armada: Armada, clock: Clock, options: BulkLoadOpt
     jobs,
     totalEvents,
     emitted: () => emitted,
+    appended: (jobId) => seen.has(jobId),
     done,
     stop() {
       cancelTick?.();

@@ -1,5 +1,7 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import { JobServiceResponse_State as State } from "../gen/jobservice/jobservice_pb.js";
-import type { JobKey, JobLookup, JobSetKey, JobSetLookup } from "../store/store.js";
+import { CorruptValue } from "../store/codec.js";
+import type { JobKey, JobLookup, JobSetKey, JobSetLookup, JobStore } from "../store/store.js";
 
 export interface JobAnswer {
   readonly state: State;
@@ -16,18 +18,46 @@ export function isTerminal(state: State): boolean {
  * The v1 answer for what the store holds. A terminal state always wins: a
  * failing subscription cannot change a finished job. Otherwise a subscription
  * error is reported as CONNECTION_ERR so callers keep polling and see why.
- * JOB_ID_NOT_FOUND is only said once the job set's backlog has been applied:
- * before that, absence proves nothing.
+ * JOB_ID_NOT_FOUND is only said when the store holds the job set, read to
+ * the end of its backlog, without the job: before that, or when the store
+ * holds nothing for the job set (never written, or lost), absence proves
+ * nothing.
  */
 export function answerFor(lookup: JobLookup): JobAnswer {
   const { job, progress } = lookup;
   if (job && isTerminal(job.state)) return { state: job.state, error: job.error };
   if (progress?.error) return { state: State.CONNECTION_ERR, error: progress.error };
   if (job) return { state: job.state, error: job.error };
-  if (progress && !progress.caughtUp) {
-    return { state: State.CONNECTION_ERR, error: "still reading the job set's event history from Armada" };
-  }
+  if (!progress) return { state: State.CONNECTION_ERR, error: NOTHING_STORED };
+  if (!progress.caughtUp) return { state: State.CONNECTION_ERR, error: "still reading the job set's event history from Armada" };
   return { state: State.JOB_ID_NOT_FOUND, error: "" };
+}
+
+export const NOTHING_STORED = "the store holds nothing for this job set (not read yet, or lost and being rebuilt from Armada's history)";
+
+/**
+ * A store read for a call. A store that does not answer is the caller's
+ * UNAVAILABLE (retry later), with the store's own message, which names it; a
+ * value the store holds but this build cannot read is INTERNAL.
+ */
+export async function readForCall<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof CorruptValue) throw new ConnectError(message, Code.Internal, undefined, undefined, err);
+    throw new ConnectError(`store unavailable: ${message}`, Code.Unavailable, undefined, undefined, err);
+  }
+}
+
+/** One job and its job set's progress, for a call. */
+export function lookUp(store: JobStore, key: JobKey): Promise<JobLookup> {
+  return readForCall(() => store.read(key));
+}
+
+/** Jobs of one job set (the listed ids, or all) and its progress, for a call. */
+export function lookUpJobSet(store: JobStore, jobSet: JobSetKey, jobIds: readonly string[] | undefined): Promise<JobSetLookup> {
+  return readForCall(() => store.readJobSet(jobSet, jobIds));
 }
 
 /**

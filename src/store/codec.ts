@@ -161,8 +161,13 @@ function describe(item: unknown): string {
 
 const SHOWN_CHARS = 120;
 
+/** A stored value this build cannot read: the store answered, but with something wrong. */
+export class CorruptValue extends Error {
+  override name = "CorruptValue";
+}
+
 function corruption(what: string, text: string, reason: string): Error {
-  return new Error(`corrupt ${what} in the store (${reason}): ${quote(text)}`);
+  return new CorruptValue(`corrupt ${what} in the store (${reason}): ${quote(text)}`);
 }
 
 /** Ids and values can be huge; an error message shows their start. */

@@ -1,14 +1,29 @@
 import type { JobSetKey } from "./store.js";
 
-/** The Redis keys that hold one job set; all share one Cluster hash slot. */
+/** The Redis keys that hold one job set; both share one Cluster hash slot. */
 export interface JobSetKeys {
-  /** Hash: escaped job id → encoded JobRecord. */
+  /**
+   * Hash: escaped job id → encoded JobRecord, plus the reserved fields below.
+   * Everything a reader trusts is in this one key, so eviction, expiry or a
+   * lost write drop all of a job set or none of it.
+   */
   readonly jobs: string;
-  /** String: encoded JobSetProgress. */
-  readonly progress: string;
-  /** String: the owner of the lease to follow this job set, with its own expiry. */
+  /** String: `<escaped owner>:<fencing token>` of the lease to follow this job set, with its own expiry. */
   readonly lease: string;
 }
+
+/**
+ * Reserved fields of the jobs hash. Escaped job ids never contain `:`, so
+ * these can never be taken for a job.
+ */
+export const RESERVED_FIELDS = {
+  /** Encoded JobSetProgress. */
+  progress: ":progress",
+  /** The progress's cursor as plain text, for the write script's compare-and-set. */
+  cursor: ":cursor",
+  /** The highest fencing token that has written. */
+  fence: ":fence",
+} as const;
 
 // `%` (the escape itself), `:` (separates the ids), `{` `}` (delimit the hash
 // tag) and lone surrogates (UTF-8 cannot carry them, so two ids differing only
@@ -41,7 +56,7 @@ export function jobSetTag(jobSet: JobSetKey): string {
 
 export function jobSetKeys(jobSet: JobSetKey): JobSetKeys {
   const prefix = `jobservice:{${jobSetTag(jobSet)}}`;
-  return { jobs: `${prefix}:jobs`, progress: `${prefix}:progress`, lease: `${prefix}:lease` };
+  return { jobs: `${prefix}:jobs`, lease: `${prefix}:lease` };
 }
 
 /** The field of a job inside its job set's hash. */

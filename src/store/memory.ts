@@ -1,17 +1,22 @@
 import { requirePositiveInteger } from "./checks.js";
 import { decodeJobs, decodeLookup, decodeProgress, encodeUpdate } from "./codec.js";
 import { jobSetTag } from "./keys.js";
+import { refusal } from "./refusal.js";
 import type { JobSetKey, JobStore } from "./store.js";
 
 interface StoredJobSet {
   /** Job id → encoded record: the same bytes a Redis store would hold, so both refuse the same input. */
   readonly jobs: Map<string, string>;
   progress: string;
+  cursor: string;
+  /** The highest fencing token that has written. */
+  fence: number;
   expiresAt: number;
 }
 
-interface Lease {
+interface HeldLease {
   readonly owner: string;
+  readonly fence: number;
   readonly expiresAt: number;
 }
 
@@ -28,8 +33,10 @@ export function createMemoryStore(options: { ttlSeconds: number; now?: () => num
   const ttlMs = options.ttlSeconds * 1000;
   const now = options.now ?? Date.now;
   const jobSets = new Map<string, StoredJobSet>();
-  const leases = new Map<string, Lease>();
+  const leases = new Map<string, HeldLease>();
   let closed = false;
+  // Keeps tokens growing when the clock does not (a test's manual clock).
+  let lastFence = 0;
 
   const live = <T extends { expiresAt: number }>(entries: Map<string, T>, tag: string): T | undefined => {
     const entry = entries.get(tag);
@@ -68,28 +75,36 @@ export function createMemoryStore(options: { ttlSeconds: number; now?: () => num
         progress: decodeProgress(stored.progress),
       };
     },
-    async write(jobSet, update) {
+    async write(jobSet, update, guard) {
       const tag = open(jobSet);
       const encoded = encodeUpdate(update);
+      if (!Number.isSafeInteger(guard.fence) || guard.fence < 0) {
+        throw new Error(`a write's fencing token must be a non-negative integer, got ${String(guard.fence)}`);
+      }
       const expiresAt = now() + ttlMs;
       const stored = live(jobSets, tag);
+      if (stored !== undefined && guard.fence < stored.fence) throw refusal("fenced", jobSet, guard);
+      if (stored?.cursor !== guard.expected) throw refusal("stale", jobSet, guard);
+      const cursor = update.progress.cursor;
       if (stored === undefined) {
-        jobSets.set(tag, { jobs: new Map(encoded.jobs), progress: encoded.progress, expiresAt });
+        jobSets.set(tag, { jobs: new Map(encoded.jobs), progress: encoded.progress, cursor, fence: guard.fence, expiresAt });
         return;
       }
       for (const [jobId, value] of encoded.jobs) stored.jobs.set(jobId, value);
-      stored.progress = encoded.progress;
-      stored.expiresAt = expiresAt;
+      Object.assign(stored, { progress: encoded.progress, cursor, fence: guard.fence, expiresAt });
     },
     async lease(jobSet, owner, leaseMs) {
       requirePositiveInteger("lease ttlMs", leaseMs);
       const tag = open(jobSet);
       const held = live(leases, tag);
-      if (held !== undefined && held.owner !== owner) return false;
-      leases.set(tag, { owner, expiresAt: now() + leaseMs });
+      if (held !== undefined && held.owner !== owner) return undefined;
       const stored = live(jobSets, tag);
+      // As in Redis: a new token from the clock (in microseconds), above every token that wrote.
+      const fence = held?.fence ?? Math.max(now() * 1000, (stored?.fence ?? 0) + 1, lastFence + 1);
+      lastFence = fence;
+      leases.set(tag, { owner, fence, expiresAt: now() + leaseMs });
       if (stored !== undefined) stored.expiresAt = now() + ttlMs;
-      return true;
+      return { fence, stored: stored !== undefined };
     },
     async release(jobSet, owner) {
       const tag = open(jobSet);

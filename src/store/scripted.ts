@@ -1,8 +1,9 @@
 import { requirePositiveInteger } from "./checks.js";
 import { decodeJobs, decodeLookup, decodeProgress, encodeUpdate } from "./codec.js";
-import { escapeId, jobField, jobIdOfField, jobSetKeys } from "./keys.js";
-import { LEASE_SCRIPT, READ_JOB_SET_SCRIPT, READ_JOBS_SCRIPT, READ_SCRIPT, RELEASE_SCRIPT, WRITE_SCRIPT, type ScriptRunner } from "./scripts.js";
-import type { JobSetKey, JobSetLookup, JobStore } from "./store.js";
+import { escapeId, jobField, jobIdOfField, jobSetKeys, RESERVED_FIELDS } from "./keys.js";
+import { LEASE_SCRIPT, READ_JOB_SET_SCRIPT, READ_JOBS_SCRIPT, READ_SCRIPT, RELEASE_SCRIPT, WRITE_OUTCOME, WRITE_SCRIPT, type ScriptRunner } from "./scripts.js";
+import { refusal } from "./refusal.js";
+import type { JobSetKey, JobSetLookup, JobStore, Lease } from "./store.js";
 
 /** What a Redis-protocol backend must offer; everything else is shared. */
 export interface ScriptBackend {
@@ -13,7 +14,9 @@ export interface ScriptBackend {
 
 /**
  * A JobStore over Redis data structures, reached only through the shared Lua
- * scripts: one atomic round trip per operation whatever carries it.
+ * scripts: one atomic round trip per operation whatever carries it (a single
+ * Redis, Upstash's REST API, or a Cluster client: every script touches the
+ * keys of one job set only, which share a hash slot).
  */
 export function createScriptedStore(backend: ScriptBackend, options: { ttlSeconds: number }): JobStore {
   requirePositiveInteger("ttlSeconds", options.ttlSeconds);
@@ -24,7 +27,7 @@ export function createScriptedStore(backend: ScriptBackend, options: { ttlSecond
   return {
     async read(key) {
       const keys = jobSetKeys(key);
-      const reply = await run(READ_SCRIPT, [keys.jobs, keys.progress], [jobField(key.jobId)]);
+      const reply = await run(READ_SCRIPT, [keys.jobs], [jobField(key.jobId)]);
       const [job, progress] = expectValues(READ_SCRIPT.name, reply, 2);
       return decodeLookup(key, job, progress);
     },
@@ -34,23 +37,26 @@ export function createScriptedStore(backend: ScriptBackend, options: { ttlSecond
       return decodeJobs(jobSet, jobIds, expectValues(READ_JOBS_SCRIPT.name, reply, jobIds.length));
     },
     async readJobSet(jobSet, jobIds) {
-      const keys = jobSetKeys(jobSet);
       const args = jobIds === undefined ? ["all"] : ["some", ...jobIds.map(jobField)];
-      const reply = await run(READ_JOB_SET_SCRIPT, [keys.jobs, keys.progress], args);
+      const reply = await run(READ_JOB_SET_SCRIPT, [jobSetKeys(jobSet).jobs], args);
       return decodeJobSet(jobSet, jobIds, reply);
     },
-    async write(jobSet, update) {
+    async write(jobSet, update, guard) {
       const encoded = encodeUpdate(update);
-      const keys = jobSetKeys(jobSet);
-      const args = [ttl, encoded.progress];
+      const fence = fenceArgument(guard.fence);
+      const args = [ttl, encoded.progress, update.progress.cursor, guard.expected === undefined ? "0" : "1", guard.expected ?? "", fence];
       for (const [jobId, value] of encoded.jobs) args.push(jobField(jobId), value);
-      await run(WRITE_SCRIPT, [keys.jobs, keys.progress], args);
+      const outcome = await run(WRITE_SCRIPT, [jobSetKeys(jobSet).jobs], args);
+      if (outcome === WRITE_OUTCOME.written) return;
+      if (outcome === WRITE_OUTCOME.stale) throw refusal("stale", jobSet, guard);
+      if (outcome === WRITE_OUTCOME.fenced) throw refusal("fenced", jobSet, guard);
+      throw unexpectedReply(WRITE_SCRIPT.name, outcome);
     },
     async lease(jobSet, owner, ttlMs) {
       requirePositiveInteger("lease ttlMs", ttlMs);
       const keys = jobSetKeys(jobSet);
-      const reply = await run(LEASE_SCRIPT, [keys.lease, keys.jobs, keys.progress], [escapeId(owner), String(ttlMs), ttl]);
-      return expectFlag(LEASE_SCRIPT.name, reply);
+      const reply = await run(LEASE_SCRIPT, [keys.lease, keys.jobs], [escapeId(owner), String(ttlMs), ttl]);
+      return expectLease(reply);
     },
     async release(jobSet, owner) {
       const reply = await run(RELEASE_SCRIPT, [jobSetKeys(jobSet).lease], [escapeId(owner)]);
@@ -74,20 +80,39 @@ function expectValues(script: string, reply: unknown, count: number): (string | 
 
 function decodeJobSet(jobSet: JobSetKey, jobIds: readonly string[] | undefined, reply: unknown): JobSetLookup {
   const name = READ_JOB_SET_SCRIPT.name;
-  if (!Array.isArray(reply) || reply.length !== 2) throw unexpectedReply(name, reply);
-  const [progress, values] = reply as [unknown, unknown];
-  if (progress !== null && typeof progress !== "string") throw unexpectedReply(name, reply);
-  const withProgress = progress === null ? {} : { progress: decodeProgress(progress) };
-  if (jobIds !== undefined) return { jobs: decodeJobs(jobSet, jobIds, expectValues(name, values, jobIds.length)), ...withProgress };
-  if (!Array.isArray(values) || values.length % 2 !== 0) throw unexpectedReply(name, reply);
-  const pairs = expectValues(name, values, values.length);
+  if (jobIds !== undefined) {
+    const [progress = null, ...values] = expectValues(name, reply, jobIds.length + 1);
+    return { jobs: decodeJobs(jobSet, jobIds, values), ...(progress === null ? {} : { progress: decodeProgress(progress) }) };
+  }
+  if (!Array.isArray(reply) || reply.length % 2 !== 0) throw unexpectedReply(name, reply);
+  const pairs = expectValues(name, reply, reply.length);
+  const reserved: ReadonlySet<string> = new Set(Object.values(RESERVED_FIELDS));
   const ids: string[] = [];
   const found: (string | null)[] = [];
+  let progress: string | null = null;
   for (let i = 0; i < pairs.length; i += 2) {
-    ids.push(jobIdOfField(pairs[i] ?? ""));
+    const field = pairs[i] ?? "";
+    if (field === RESERVED_FIELDS.progress) progress = pairs[i + 1] ?? null;
+    if (reserved.has(field)) continue;
+    ids.push(jobIdOfField(field));
     found.push(pairs[i + 1] ?? null);
   }
-  return { jobs: decodeJobs(jobSet, ids, found), ...withProgress };
+  return { jobs: decodeJobs(jobSet, ids, found), ...(progress === null ? {} : { progress: decodeProgress(progress) }) };
+}
+
+function expectLease(reply: unknown): Lease | undefined {
+  if (reply === 0) return undefined;
+  if (Array.isArray(reply) && reply.length === 2 && typeof reply[0] === "string" && /^[1-9][0-9]{0,15}$/.test(reply[0]) && (reply[1] === 0 || reply[1] === 1)) {
+    const fence = Number(reply[0]);
+    if (Number.isSafeInteger(fence)) return { fence, stored: reply[1] === 1 };
+  }
+  throw unexpectedReply(LEASE_SCRIPT.name, reply);
+}
+
+/** Tokens travel as decimal text; only whole numbers Lua's doubles hold exactly are valid. */
+function fenceArgument(fence: number): string {
+  if (!Number.isSafeInteger(fence) || fence < 0) throw new Error(`a write's fencing token must be a non-negative integer, got ${String(fence)}`);
+  return String(fence);
 }
 
 function expectFlag(script: string, reply: unknown): boolean {

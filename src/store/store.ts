@@ -49,6 +49,46 @@ export interface JobSetUpdate {
   readonly progress: JobSetProgress;
 }
 
+/**
+ * What a write must find in the store to go ahead, checked in the same atomic
+ * step as the write: proof that the store still holds what this writer last
+ * wrote (or read), and that no newer lease holder has written since.
+ */
+export interface WriteGuard {
+  /** The cursor the store must hold for the job set; undefined: the store must hold nothing for it. */
+  readonly expected: string | undefined;
+  /** The fencing token of the writer's lease. A write with a lower token than one already written is refused. */
+  readonly fence: number;
+}
+
+/** Why a guarded write was refused: nothing of it was written. */
+export type WriteRefusal =
+  /** The store no longer holds what the guard expected: the job set vanished (eviction, flush, restart) or was rewritten. */
+  | "stale"
+  /** A writer with a newer lease has written: this one lost its lease. */
+  | "fenced";
+
+export class WriteRefused extends Error {
+  constructor(
+    readonly reason: WriteRefusal,
+    message: string,
+  ) {
+    super(message);
+    this.name = "WriteRefused";
+  }
+}
+
+/** A lease held on a job set. */
+export interface Lease {
+  /**
+   * Fencing token: larger than every token handed out for this job set
+   * before, the same for every renewal by the holder. Writes carry it.
+   */
+  readonly fence: number;
+  /** Whether the store holds the job set's data (false once it was evicted, flushed or lost). */
+  readonly stored: boolean;
+}
+
 export interface JobLookup {
   readonly job?: JobRecord;
   readonly progress?: JobSetProgress;
@@ -62,8 +102,9 @@ export interface JobSetLookup {
 
 /**
  * The only thing the rest of the service knows about storage. Every write of a
- * job set is atomic (its jobs and its cursor together), and all of a job set's
- * data lives and expires together.
+ * job set is atomic (its jobs and its cursor together) and guarded, and all of
+ * a job set's data lives, expires and is evicted together: a store can lose a
+ * job set, but never part of one.
  */
 export interface JobStore {
   /** One job and its job set's progress, in one round trip. */
@@ -76,14 +117,18 @@ export interface JobStore {
    * when `jobIds` is undefined.
    */
   readJobSet(jobSet: JobSetKey, jobIds?: readonly string[]): Promise<JobSetLookup>;
-  /** Writes jobs and progress atomically and refreshes the job set's time to live. */
-  write(jobSet: JobSetKey, update: JobSetUpdate): Promise<void>;
   /**
-   * Takes or renews the lease that lets one replica follow a job set.
-   * True when `owner` holds it for the next `ttlMs`. Renewing also refreshes
-   * the job set's time to live, so an active job set never expires.
+   * Writes jobs and progress atomically and refreshes the job set's time to
+   * live, if the guard holds; rejects with WriteRefused (writing nothing) if not.
    */
-  lease(jobSet: JobSetKey, owner: string, ttlMs: number): Promise<boolean>;
+  write(jobSet: JobSetKey, update: JobSetUpdate, guard: WriteGuard): Promise<void>;
+  /**
+   * Takes or renews the lease that lets one replica follow a job set: the
+   * lease when `owner` holds it for the next `ttlMs`, undefined when another
+   * owner does. Renewing also refreshes the job set's time to live, so an
+   * active job set never expires.
+   */
+  lease(jobSet: JobSetKey, owner: string, ttlMs: number): Promise<Lease | undefined>;
   /** Gives the lease up if `owner` holds it. */
   release(jobSet: JobSetKey, owner: string): Promise<void>;
   /** Resolves when the backing store answers; rejects with the reason otherwise. */

@@ -7,6 +7,8 @@ import type { SubscriberMetrics } from "./metrics.js";
 export interface StoredProgress {
   readonly cursor: string;
   readonly caughtUp: boolean;
+  /** False while the store holds nothing for the job set: the first write must find it still empty. */
+  readonly stored: boolean;
 }
 
 export interface BatcherOptions {
@@ -19,13 +21,20 @@ export interface BatcherOptions {
   readonly maxDelayMs: number;
   readonly metrics: SubscriberMetrics;
   readonly now: () => number;
+  /** The fencing token of this replica's lease, carried by every write. */
+  readonly fence: () => number;
+  /** What readers see as the error until the history is applied (e.g. that the job set is being rebuilt); none when absent. */
+  readonly replayNote?: string;
 }
 
 /**
  * The only writer of one job set's stream into the store. Events are applied
  * in message order, a batch at a time: one readJobs and one atomic write of
  * the changed jobs together with the cursor, so the cursor never runs ahead of
- * the states it covers.
+ * the states it covers. Every write is guarded by the cursor this batcher
+ * last wrote (or started from) and the lease's fencing token: if the store
+ * lost the job set, or a newer owner wrote it, the write is refused and the
+ * stream must be re-read from what the store holds.
  */
 export interface Batcher {
   /**
@@ -60,11 +69,13 @@ export function createBatcher(options: BatcherOptions): Batcher {
     try {
       const stored = messages.length > 0 ? await store.readJobs(jobSet, jobIdsOf(messages)) : new Map();
       const batch = applyBatch(stored, messages, written.cursor);
-      await store.write(jobSet, {
-        jobs: batch.changed,
-        progress: { cursor: batch.cursor, caughtUp, error, updatedAt: options.now() },
-      });
-      written = { cursor: batch.cursor, caughtUp };
+      const shown = error || (caughtUp ? "" : (options.replayNote ?? ""));
+      await store.write(
+        jobSet,
+        { jobs: batch.changed, progress: { cursor: batch.cursor, caughtUp, error: shown, updatedAt: options.now() } },
+        { expected: written.stored ? written.cursor : undefined, fence: options.fence() },
+      );
+      written = { cursor: batch.cursor, caughtUp, stored: true };
       for (const [type, count] of batch.appliedByType) metrics.eventsApplied.inc({ type }, count);
       metrics.batchEvents.observe(messages.length);
       metrics.batchWriteSeconds.observe((performance.now() - started) / 1000);

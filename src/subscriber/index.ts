@@ -1,6 +1,6 @@
 import type { Registry as MetricsRegistry } from "prom-client";
 import type { Logger } from "../observability/logger.js";
-import { answerFor, type JobAnswer, type JobStatusSource } from "../status/answer.js";
+import { answerFor, lookUp, lookUpJobSet, type JobAnswer, type JobStatusSource } from "../status/answer.js";
 import type { JobKey, JobLookup, JobSetKey, JobSetLookup, JobSetProgress, JobStore } from "../store/store.js";
 import { createArmadaClient } from "./armada-client.js";
 import { createAuthorization } from "./credentials.js";
@@ -112,13 +112,13 @@ export function createSubscriber(options: SubscriberOptions, deps: SubscriberDep
     async status(key: JobKey, signal: AbortSignal): Promise<JobAnswer> {
       const entry = subscriptions.touch({ queue: key.queue, jobSetId: key.jobSetId });
       await waitUntilReady(entry, signal, options.catchUpWaitMs);
-      return answerFor(lookupWithLocalKnowledge(entry, await deps.store.read(key)));
+      return answerFor(lookupWithLocalKnowledge(entry, await lookUp(deps.store, key)));
     },
     follows: (jobSet) => subscriptions.has(jobSet),
     async lookup(jobSet: JobSetKey, jobIds: readonly string[] | undefined, signal: AbortSignal): Promise<JobSetLookup> {
       const entry = subscriptions.touch({ queue: jobSet.queue, jobSetId: jobSet.jobSetId });
       await waitUntilReady(entry, signal, options.catchUpWaitMs);
-      return lookupWithLocalKnowledge(entry, await deps.store.readJobSet(jobSet, jobIds));
+      return lookupWithLocalKnowledge(entry, await lookUpJobSet(deps.store, jobSet, jobIds));
     },
     armadaHealthy: (signal) => client.healthy(signal),
     jobSets: () => subscriptions.jobSets(),

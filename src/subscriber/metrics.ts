@@ -16,6 +16,7 @@ export interface SubscriberMetrics {
   readonly batchWriteSeconds: Histogram;
   readonly batchEvents: Histogram;
   readonly storeWriteFailures: Counter;
+  readonly storeLosses: Counter;
   readonly reconnects: Counter<"reason">;
   readonly catchUpSeconds: Histogram;
   readonly catchUpEvents: Histogram;
@@ -81,9 +82,14 @@ export function createSubscriberMetrics(registry: Registry, snapshot: () => Subs
       help: "Store writes of a batch that failed (the events are read again from Armada)",
       registers,
     }),
+    storeLosses: new Counter({
+      name: "jobservice_store_job_set_losses_total",
+      help: "Job sets found gone from the store after this replica had written them (eviction, flush, restart), each rebuilt from Armada's history",
+      registers,
+    }),
     reconnects: new Counter({
       name: "jobservice_armada_reconnects_total",
-      help: "Armada event streams reopened, by reason (a gRPC code name, idle or store)",
+      help: "Armada event streams reopened, by reason (a gRPC code name, idle, store, stale, fenced or store-lost)",
       labelNames: ["reason"],
       registers,
     }),

@@ -3,7 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "../observability/logger.js";
 import type { JobSetKey, JobStore } from "../store/store.js";
 import type { SubscriptionSnapshot } from "./metrics.js";
-import { follow, readProgress, type FollowDeps, type StreamFailure } from "./subscription.js";
+import { STORE_LOST_EVENT, follow, readProgress, type FollowDeps, type StreamFailure } from "./subscription.js";
 
 /**
  * One job set this replica has been asked about. It either owns the job set
@@ -21,7 +21,9 @@ export interface Entry {
   lastEventAt: number | undefined;
   /** The last Armada message id this replica received for the job set ("" before the first). */
   cursor: string;
-  owning: { readonly stop: AbortController; readonly done: Promise<void> } | undefined;
+  /** The fencing token of this replica's lease on the job set; 0 while it holds none. */
+  fence: number;
+  owning: { readonly stop: AbortController; readonly done: Promise<void>; readonly alarms: EventTarget } | undefined;
 }
 
 export interface RegistryOptions {
@@ -76,6 +78,7 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
 
   function startOwning(entry: Entry, resolveReady: () => void): void {
     const stop = new AbortController();
+    const alarms = new EventTarget();
     const done = follow(
       entry.jobSet,
       deps,
@@ -94,10 +97,12 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
           entry.lastEventAt = now();
           entry.cursor = messageId;
         },
+        fence: () => entry.fence,
       },
       stop.signal,
+      alarms,
     ).catch((err: unknown) => logger.error({ err, ...entry.jobSet }, "job set subscription stopped unexpectedly"));
-    entry.owning = { stop, done };
+    entry.owning = { stop, done, alarms };
   }
 
   async function stopOwning(entry: Entry): Promise<void> {
@@ -119,13 +124,18 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
     let owned = false;
     while (!signal.aborted) {
       owned = false;
+      let stored = true;
       try {
-        owned = await store.lease(entry.jobSet, options.replicaId, options.leaseTtlMs);
+        const lease = await store.lease(entry.jobSet, options.replicaId, options.leaseTtlMs);
+        owned = lease !== undefined;
+        if (lease) ({ fence: entry.fence, stored } = lease);
       } catch (err) {
         logger.warn({ err, ...entry.jobSet }, "cannot take or renew a job set's lease");
       }
       if (signal.aborted) break;
+      if (!owned) entry.fence = 0;
       if (owned && !entry.owning) startOwning(entry, resolveReady);
+      else if (owned && !stored) entry.owning?.alarms.dispatchEvent(new Event(STORE_LOST_EVENT));
       if (!owned && entry.owning) await stopOwning(entry);
       if (!owned && !entry.ready) {
         const progress = await readProgress(store, entry.jobSet).catch(() => undefined);
@@ -150,6 +160,7 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
       failure: undefined,
       lastEventAt: undefined,
       cursor: "",
+      fence: 0,
       owning: undefined,
     };
     const stop = new AbortController();

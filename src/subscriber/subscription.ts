@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "../observability/logger.js";
-import type { JobSetKey, JobSetProgress, JobStore } from "../store/store.js";
+import { WriteRefused, type JobSetKey, type JobSetProgress, type JobStore } from "../store/store.js";
 import type { ArmadaClient, JobSetStreamRequest } from "./armada-client.js";
 import { retryDelayMs, type BackoffPolicy } from "./backoff.js";
 import { createBatcher, type Batcher, type StoredProgress } from "./batcher.js";
@@ -20,7 +20,15 @@ export interface FollowHooks {
   failed(failure: StreamFailure): void;
   /** A message arrived from Armada; `messageId` is its id. */
   event(messageId: string): void;
+  /** The fencing token of the lease this replica holds now. */
+  fence(): number;
 }
+
+/** What readers see while a job set the store lost is read again from the start of its history. */
+export const REBUILDING = "rebuilding: the store lost this job set's data; reading its history from Armada again";
+
+/** Dispatched on the target given to `follow` when the lease says the store no longer holds the job set. */
+export const STORE_LOST_EVENT = "store-lost";
 
 export interface FollowDeps {
   readonly client: ArmadaClient;
@@ -43,6 +51,8 @@ class QuietStream extends Error {}
 class StalledStream extends Error {}
 /** The store refused a write: the stream is re-read from the stored cursor. */
 class StoreFailure extends Error {}
+/** The lease renewal found the job set gone from the store: it is read again from what the store holds. */
+class StoreLost extends Error {}
 
 /** "NotFound" → "NOT_FOUND", as gRPC names its codes. */
 function grpcCodeName(code: Code): string {
@@ -67,7 +77,7 @@ export async function readProgress(store: JobStore, jobSet: JobSetKey): Promise<
 async function readStoredProgress(store: JobStore, jobSet: JobSetKey): Promise<StoredProgress> {
   try {
     const progress = await readProgress(store, jobSet);
-    return { cursor: progress?.cursor ?? "", caughtUp: progress?.caughtUp ?? false };
+    return { cursor: progress?.cursor ?? "", caughtUp: progress?.caughtUp ?? false, stored: progress !== undefined };
   } catch (err) {
     throw new StoreFailure(`store unavailable: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -77,58 +87,107 @@ async function readStoredProgress(store: JobStore, jobSet: JobSetKey): Promise<S
  * Follows one job set until `signal` aborts: reads its history (watch=false)
  * from the stored cursor to the end, then tails it (watch=true) from there.
  * Every error and every silence longer than the idle limit reopens the
- * stream from the last written cursor, after a backoff for errors. A failure
- * is written to the store for all replicas' readers; only a healthy stream
- * (a history read to its end) clears it.
+ * stream, after a backoff for errors. After an error the stream resumes from
+ * what the store holds, read again: if the store lost the job set (a write
+ * refused as stale, or the lease renewal finding it gone), that is nothing,
+ * and the job set is rebuilt from the start of its history while readers see
+ * REBUILDING. A failure is written to the store for all replicas' readers;
+ * only a healthy stream (a history read to its end) clears it.
  */
-export async function follow(jobSet: JobSetKey, deps: FollowDeps, hooks: FollowHooks, signal: AbortSignal): Promise<void> {
+export async function follow(jobSet: JobSetKey, deps: FollowDeps, hooks: FollowHooks, signal: AbortSignal, alarms?: EventTarget): Promise<void> {
   const log = deps.logger.child({ queue: jobSet.queue, jobSetId: jobSet.jobSetId });
   let start: StoredProgress | undefined;
+  // What this subscription last knew the store to hold; a loss is only a loss if it had written.
+  let known: StoredProgress | undefined;
+  let rebuilding = false;
   let attempt = 0;
-  while (!signal.aborted) {
-    let batcher: Batcher | undefined;
-    try {
-      start ??= await readStoredProgress(deps.store, jobSet);
-      batcher = createBatcher({
-        store: deps.store,
-        jobSet,
-        start,
-        maxEvents: deps.batchMaxEvents,
-        maxDelayMs: deps.batchMaxDelayMs,
-        metrics: deps.metrics,
-        now: deps.now,
-      });
-      const opened = performance.now();
-      const replayed = await pump(deps, batcher, hooks, { ...jobSet, fromMessageId: start.cursor, watch: false }, signal);
-      await batcher.flush(true).catch(storeFailure);
-      deps.metrics.catchUpSeconds.observe((performance.now() - opened) / 1000);
-      deps.metrics.catchUpEvents.observe(replayed);
-      if (attempt > 0) log.info("Armada event stream healthy again");
-      attempt = 0;
-      hooks.caughtUp(batcher.progress().cursor);
-      await pump(deps, batcher, hooks, { ...jobSet, fromMessageId: batcher.progress().cursor, watch: true }, signal);
-      // A watch stream never ends by itself: the server is going away. Reopen soon, not in a tight loop.
-      deps.metrics.reconnects.inc({ reason: "ended" });
-      await batcher.flush().catch(storeFailure);
-      await sleep(retryDelayMs(deps.backoff, 0, false), undefined, { signal }).catch(() => undefined);
-    } catch (err) {
-      if (signal.aborted) break;
-      if (err instanceof QuietStream && batcher) {
-        deps.metrics.reconnects.inc({ reason: "idle" });
-        await batcher.flush().catch(() => undefined);
-      } else {
-        const failure = describeFailure(err);
-        deps.metrics.reconnects.inc({ reason: failure.reason });
-        log.warn({ reason: failure.reason, error: failure.text, attempt }, "Armada event stream failing; retrying");
-        hooks.failed(failure);
-        await batcher?.fail(failure.text).catch((writeErr: unknown) => log.warn({ err: writeErr }, "cannot record the stream failure in the store"));
-        await sleep(retryDelayMs(deps.backoff, attempt++, failure.slow), undefined, { signal }).catch(() => undefined);
+  let pumping: AbortController | undefined;
+  const onStoreLost = (): void => {
+    if (known?.stored) pumping?.abort(new StoreLost("the lease renewal found the job set gone from the store"));
+  };
+  alarms?.addEventListener(STORE_LOST_EVENT, onStoreLost);
+  try {
+    while (!signal.aborted) {
+      let batcher: Batcher | undefined;
+      try {
+        if (start === undefined) {
+          start = await readStoredProgress(deps.store, jobSet);
+          if (known?.stored && !start.stored) {
+            rebuilding = true;
+            deps.metrics.storeLosses.inc();
+            log.warn({ cursor: known.cursor }, "the store lost the job set's data; rebuilding it from Armada's history");
+          }
+          known = start;
+        }
+        batcher = createBatcher({
+          store: deps.store,
+          jobSet,
+          start,
+          maxEvents: deps.batchMaxEvents,
+          maxDelayMs: deps.batchMaxDelayMs,
+          metrics: deps.metrics,
+          now: deps.now,
+          fence: hooks.fence,
+          ...(rebuilding && { replayNote: REBUILDING }),
+        });
+        const opened = performance.now();
+        pumping = new AbortController();
+        const replayed = await pump(deps, batcher, hooks, { ...jobSet, fromMessageId: start.cursor, watch: false }, signal, pumping.signal);
+        await batcher.flush(true).catch(storeFailure);
+        known = batcher.progress();
+        deps.metrics.catchUpSeconds.observe((performance.now() - opened) / 1000);
+        deps.metrics.catchUpEvents.observe(replayed);
+        if (attempt > 0) log.info("Armada event stream healthy again");
+        if (rebuilding) log.info("job set rebuilt from Armada's history");
+        attempt = 0;
+        rebuilding = false;
+        hooks.caughtUp(batcher.progress().cursor);
+        pumping = new AbortController();
+        await pump(deps, batcher, hooks, { ...jobSet, fromMessageId: batcher.progress().cursor, watch: true }, signal, pumping.signal);
+        // A watch stream never ends by itself: the server is going away. Reopen soon, not in a tight loop.
+        deps.metrics.reconnects.inc({ reason: "ended" });
+        await batcher.flush().catch(storeFailure);
+        await sleep(retryDelayMs(deps.backoff, 0, false), undefined, { signal }).catch(() => undefined);
+        start = batcher.progress();
+      } catch (err) {
+        if (signal.aborted) break;
+        const refused = refusalOf(err);
+        if (err instanceof QuietStream && batcher) {
+          deps.metrics.reconnects.inc({ reason: "idle" });
+          await batcher.flush().catch(() => undefined);
+          start = batcher.progress();
+        } else if (refused || err instanceof StoreLost) {
+          // Not a stream failure: the store holds something else than this subscription wrote. Read what it holds.
+          deps.metrics.reconnects.inc({ reason: refused?.reason ?? "store-lost" });
+          log.warn({ reason: refused?.reason ?? "store-lost", error: err instanceof Error ? err.message : String(err) }, "job set write refused; re-reading the store");
+          start = undefined;
+          if (refused?.reason === "fenced") await sleep(retryDelayMs(deps.backoff, attempt++, false), undefined, { signal }).catch(() => undefined);
+        } else {
+          const failure = describeFailure(err);
+          deps.metrics.reconnects.inc({ reason: failure.reason });
+          log.warn({ reason: failure.reason, error: failure.text, attempt }, "Armada event stream failing; retrying");
+          hooks.failed(failure);
+          await batcher?.fail(failure.text).catch((writeErr: unknown) => log.warn({ err: writeErr }, "cannot record the stream failure in the store"));
+          // A write that failed may still have been applied: resume from what the store holds.
+          start = undefined;
+          await sleep(retryDelayMs(deps.backoff, attempt++, failure.slow), undefined, { signal }).catch(() => undefined);
+        }
+      } finally {
+        pumping = undefined;
+        if (batcher) known = batcher.progress();
+        batcher?.discard();
       }
-    } finally {
-      batcher?.discard();
     }
-    if (batcher) start = batcher.progress();
+  } finally {
+    alarms?.removeEventListener(STORE_LOST_EVENT, onStoreLost);
   }
+}
+
+/** A refused write, as it reached the subscription (directly or as the cause of a StoreFailure). */
+function refusalOf(err: unknown): WriteRefused | undefined {
+  if (err instanceof WriteRefused) return err;
+  if (err instanceof Error && err.cause instanceof WriteRefused) return err.cause;
+  return undefined;
 }
 
 /** Between three quarters of `ms` and all of it, so that job sets started together do not all reopen together. */
@@ -137,7 +196,7 @@ function spreadOut(ms: number): number {
 }
 
 function storeFailure(err: unknown): never {
-  throw new StoreFailure(`store write failed: ${err instanceof Error ? err.message : String(err)}`);
+  throw new StoreFailure(`store write failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }
 
 /**
@@ -145,11 +204,23 @@ function storeFailure(err: unknown): never {
  * when the stream ends. Silence longer than the idle limit aborts the stream:
  * for history that is a stall (an error), for a live stream a quiet job set.
  */
-async function pump(deps: FollowDeps, batcher: Batcher, hooks: FollowHooks, request: JobSetStreamRequest, signal: AbortSignal): Promise<number> {
+async function pump(
+  deps: FollowDeps,
+  batcher: Batcher,
+  hooks: FollowHooks,
+  request: JobSetStreamRequest,
+  signal: AbortSignal,
+  interrupt: AbortSignal,
+): Promise<number> {
   const controller = new AbortController();
   const stop = (): void => controller.abort(signal.reason);
   signal.addEventListener("abort", stop, { once: true });
   let silence: Error | undefined;
+  const interrupted = (): void => {
+    silence ??= interrupt.reason instanceof Error ? interrupt.reason : new Error(String(interrupt.reason));
+    controller.abort(silence);
+  };
+  interrupt.addEventListener("abort", interrupted, { once: true });
   const idle = setTimeout(() => {
     silence = request.watch
       ? new QuietStream("no events within the idle limit")
@@ -170,6 +241,7 @@ async function pump(deps: FollowDeps, batcher: Batcher, hooks: FollowHooks, requ
   } finally {
     clearTimeout(idle);
     signal.removeEventListener("abort", stop);
+    interrupt.removeEventListener("abort", interrupted);
   }
   if (silence) throw silence;
   return count;

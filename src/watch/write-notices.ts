@@ -16,8 +16,8 @@ export function withWriteNotices(store: JobStore): { readonly store: JobStore; r
   return {
     store: {
       ...store,
-      async write(jobSet, update) {
-        await store.write(jobSet, update);
+      async write(jobSet, update, guard) {
+        await store.write(jobSet, update, guard);
         for (const listener of listeners) listener(jobSet);
       },
     },

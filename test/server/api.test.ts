@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JobDetails_State as FineState, JobService, type JobServiceResponse } from "../../src/gen/jobservice/jobservice_pb.js";
 import { createMemoryStore } from "../../src/store/memory.js";
 import type { JobSetKey, JobSetProgress } from "../../src/store/store.js";
-import { jobRecord, seedJobs, State } from "../support/jobs.js";
+import { jobRecord, seedJobs, State, writeNext } from "../support/jobs.js";
 import { startTestService, type TestService } from "../support/service.js";
 
 const run = promisify(execFile);
@@ -128,7 +128,7 @@ describe.each(Object.entries(protocols))("%s", (_name, transport) => {
 
   it("GetJobStatuses says CONNECTION_ERR for unfinished jobs of a failing job set, like GetJobStatus", async () => {
     const failing = freshJobSet();
-    await service.store.write(failing, {
+    await writeNext(service.store, failing, {
       jobs: new Map([["done", jobRecord(State.SUCCEEDED)], ["busy", jobRecord(State.RUNNING)]]),
       progress: healthy("1:0:0:0", { error: "Armada event stream failed: UNAVAILABLE: gone" }),
     });
@@ -164,14 +164,14 @@ describe.each(Object.entries(protocols))("%s", (_name, transport) => {
 
   it("WatchJobStatus sends the current answer, then each change, and ends right after the terminal one", async () => {
     const set = freshJobSet();
-    await service.store.write(set, { jobs: new Map([["j", jobRecord(State.SUBMITTED)]]), progress: healthy("1:0:0:0") });
+    await writeNext(service.store, set, { jobs: new Map([["j", jobRecord(State.SUBMITTED)]]), progress: healthy("1:0:0:0") });
     const watch = collect(client.watchJobStatus({ ...set, jobId: "j" }));
     await watch.next(1);
-    await service.store.write(set, { jobs: new Map([["j", jobRecord(State.RUNNING, { messageId: "2:0:0:0" })]]), progress: healthy("2:0:0:0") });
+    await writeNext(service.store, set, { jobs: new Map([["j", jobRecord(State.RUNNING, { messageId: "2:0:0:0" })]]), progress: healthy("2:0:0:0") });
     await watch.next(2);
     // A write that changes nothing for this job sends nothing.
-    await service.store.write(set, { jobs: new Map([["other", jobRecord(State.RUNNING)]]), progress: healthy("3:0:0:0") });
-    await service.store.write(set, { jobs: new Map([["j", jobRecord(State.FAILED, { error: "boom", messageId: "4:0:0:0" })]]), progress: healthy("4:0:0:0") });
+    await writeNext(service.store, set, { jobs: new Map([["other", jobRecord(State.RUNNING)]]), progress: healthy("3:0:0:0") });
+    await writeNext(service.store, set, { jobs: new Map([["j", jobRecord(State.FAILED, { error: "boom", messageId: "4:0:0:0" })]]), progress: healthy("4:0:0:0") });
     await expect(watch.done).resolves.toBe("ended");
     expect(states(watch.messages)).toEqual(["SUBMITTED", "RUNNING", "FAILED"]);
     expect(watch.messages[2]?.error).toBe("boom");
@@ -185,12 +185,12 @@ describe.each(Object.entries(protocols))("%s", (_name, transport) => {
 
   it("WatchJobStatus of an unknown job stays open with JOB_ID_NOT_FOUND until the job appears", async () => {
     const set = freshJobSet();
-    await service.store.write(set, { jobs: new Map(), progress: healthy("1:0:0:0") });
+    await writeNext(service.store, set, { jobs: new Map(), progress: healthy("1:0:0:0") });
     const watch = collect(client.watchJobStatus({ ...set, jobId: "late" }));
     await watch.next(1);
-    await service.store.write(set, { jobs: new Map([["late", jobRecord(State.RUNNING)]]), progress: healthy("2:0:0:0") });
+    await writeNext(service.store, set, { jobs: new Map([["late", jobRecord(State.RUNNING)]]), progress: healthy("2:0:0:0") });
     await watch.next(2);
-    await service.store.write(set, { jobs: new Map([["late", jobRecord(State.CANCELLED)]]), progress: healthy("3:0:0:0") });
+    await writeNext(service.store, set, { jobs: new Map([["late", jobRecord(State.CANCELLED)]]), progress: healthy("3:0:0:0") });
     await expect(watch.done).resolves.toBe("ended");
     expect(states(watch.messages)).toEqual(["JOB_ID_NOT_FOUND", "RUNNING", "CANCELLED"]);
   });
@@ -208,22 +208,22 @@ describe.each(Object.entries(protocols))("%s", (_name, transport) => {
 
   it("WatchJobStatus says CONNECTION_ERR once while the upstream fails, then the real state", async () => {
     const set = freshJobSet();
-    await service.store.write(set, { jobs: new Map([["j", jobRecord(State.RUNNING)]]), progress: healthy("1:0:0:0") });
+    await writeNext(service.store, set, { jobs: new Map([["j", jobRecord(State.RUNNING)]]), progress: healthy("1:0:0:0") });
     const watch = collect(client.watchJobStatus({ ...set, jobId: "j" }));
     await watch.next(1);
-    await service.store.write(set, { jobs: new Map(), progress: healthy("1:0:0:0", { error: "Armada event stream failed: UNAVAILABLE: a" }) });
+    await writeNext(service.store, set, { jobs: new Map(), progress: healthy("1:0:0:0", { error: "Armada event stream failed: UNAVAILABLE: a" }) });
     await watch.next(2);
-    await service.store.write(set, { jobs: new Map(), progress: healthy("1:0:0:0", { error: "Armada event stream failed: UNAVAILABLE: b" }) });
-    await service.store.write(set, { jobs: new Map(), progress: healthy("1:0:0:0") });
+    await writeNext(service.store, set, { jobs: new Map(), progress: healthy("1:0:0:0", { error: "Armada event stream failed: UNAVAILABLE: b" }) });
+    await writeNext(service.store, set, { jobs: new Map(), progress: healthy("1:0:0:0") });
     await watch.next(3);
-    await service.store.write(set, { jobs: new Map([["j", jobRecord(State.SUCCEEDED)]]), progress: healthy("2:0:0:0") });
+    await writeNext(service.store, set, { jobs: new Map([["j", jobRecord(State.SUCCEEDED)]]), progress: healthy("2:0:0:0") });
     await expect(watch.done).resolves.toBe("ended");
     expect(states(watch.messages)).toEqual(["RUNNING", "CONNECTION_ERR", "RUNNING", "SUCCEEDED"]);
   });
 
   it("WatchJobSet sends every job's current answer, then every change, until cancelled", async () => {
     const set = freshJobSet();
-    await service.store.write(set, {
+    await writeNext(service.store, set, {
       jobs: new Map([["a", jobRecord(State.RUNNING, { messageId: "1:0:0:1" })], ["b", jobRecord(State.SUCCEEDED, { messageId: "1:0:0:2" })]]),
       progress: healthy("1:0:0:2"),
     });
@@ -234,8 +234,8 @@ describe.each(Object.entries(protocols))("%s", (_name, transport) => {
       ["a", "RUNNING", "1:0:0:1"],
       ["b", "SUCCEEDED", "1:0:0:2"],
     ]);
-    await service.store.write(set, { jobs: new Map([["c", jobRecord(State.SUBMITTED, { messageId: "2:0:0:0" })]]), progress: healthy("2:0:0:0") });
-    await service.store.write(set, { jobs: new Map([["a", jobRecord(State.FAILED, { error: "x", messageId: "3:0:0:0" })]]), progress: healthy("3:0:0:0") });
+    await writeNext(service.store, set, { jobs: new Map([["c", jobRecord(State.SUBMITTED, { messageId: "2:0:0:0" })]]), progress: healthy("2:0:0:0") });
+    await writeNext(service.store, set, { jobs: new Map([["a", jobRecord(State.FAILED, { error: "x", messageId: "3:0:0:0" })]]), progress: healthy("3:0:0:0") });
     const all = await watch.next(4);
     expect(all.slice(2).map((c) => [c.jobId, State[c.status?.state ?? 0], c.messageId])).toEqual([
       ["c", "SUBMITTED", "2:0:0:0"],
@@ -289,13 +289,13 @@ describe("watch limits and followers", () => {
   it("opens hundreds of watches of one job set, each answered for its own job, and tells all of them a change", async () => {
     const set = freshJobSet();
     const ids = Array.from({ length: 300 }, (_, i) => `job-${i}`);
-    await service.store.write(set, { jobs: new Map(ids.map((id) => [id, jobRecord(State.RUNNING)])), progress: healthy("1:0:0:0") });
+    await writeNext(service.store, set, { jobs: new Map(ids.map((id) => [id, jobRecord(State.RUNNING)])), progress: healthy("1:0:0:0") });
     const client = createClient(JobService, createGrpcTransport({ baseUrl: service.url }));
     await client.health({});
     const watches = [...ids, "not-yet"].map((jobId) => collect(client.watchJobStatus({ ...set, jobId })));
     await Promise.all(watches.map((w) => w.next(1)));
     expect(new Set(watches.map((w) => State[w.messages[0]?.state ?? 0]))).toEqual(new Set(["RUNNING", "JOB_ID_NOT_FOUND"]));
-    await service.store.write(set, { jobs: new Map([...ids, "not-yet"].map((id) => [id, jobRecord(State.SUCCEEDED)])), progress: healthy("2:0:0:0") });
+    await writeNext(service.store, set, { jobs: new Map([...ids, "not-yet"].map((id) => [id, jobRecord(State.SUCCEEDED)])), progress: healthy("2:0:0:0") });
     await Promise.all(watches.map((w) => w.done));
     expect(watches.every((w) => w.messages.length === 2 && w.messages[1]?.state === State.SUCCEEDED)).toBe(true);
   });
@@ -305,12 +305,12 @@ describe("watch limits and followers", () => {
     const follower = await startTestService({ store: shared, watchPollMs: 50 });
     try {
       const set = freshJobSet();
-      await shared.write(set, { jobs: new Map([["j", jobRecord(State.RUNNING)]]), progress: healthy("1:0:0:0") });
+      await writeNext(shared, set, { jobs: new Map([["j", jobRecord(State.RUNNING)]]), progress: healthy("1:0:0:0") });
       const client = createClient(JobService, createGrpcTransport({ baseUrl: follower.url }));
       const watch = collect(client.watchJobStatus({ ...set, jobId: "j" }));
       await watch.next(1);
       // Straight into the shared store, as another replica's subscription writes: no notice reaches this process.
-      await shared.write(set, { jobs: new Map([["j", jobRecord(State.SUCCEEDED)]]), progress: healthy("2:0:0:0") });
+      await writeNext(shared, set, { jobs: new Map([["j", jobRecord(State.SUCCEEDED)]]), progress: healthy("2:0:0:0") });
       await expect(watch.done).resolves.toBe("ended");
       expect(states(watch.messages)).toEqual(["RUNNING", "SUCCEEDED"]);
     } finally {

@@ -1,11 +1,13 @@
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grpcFrame, http1Request, http2Request } from "../support/http.js";
+import { seedJobs } from "../support/jobs.js";
 import { startTestService, type TestService } from "../support/service.js";
 
 let service: TestService;
 beforeAll(async () => {
   service = await startTestService({ maxRequestBytes: 4096 });
+  await seedJobs(service.store, { queue: "q", jobSetId: "s" }, {});
 });
 afterAll(() => service.stop());
 
@@ -13,7 +15,7 @@ const getJobStatus = "/jobservice.JobService/GetJobStatus";
 const json = { "content-type": "application/json" };
 
 describe("Connect JSON over plain HTTP/1.1 (what Airflow sends)", () => {
-  it("answers JOB_ID_NOT_FOUND for an unknown job", async () => {
+  it("answers JOB_ID_NOT_FOUND for a job its job set, read to the end, does not have", async () => {
     const res = await http1Request(service.url + getJobStatus, {
       method: "POST",
       headers: json,

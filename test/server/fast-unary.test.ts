@@ -56,6 +56,7 @@ async function seed(store: JobStore): Promise<void> {
       ]),
       progress: { cursor: "1:0:0:0", caughtUp: true, error: "", updatedAt: Date.now() },
     },
+    { expected: undefined, fence: 0 },
   );
 }
 

@@ -18,6 +18,9 @@ beforeAll(async () => {
     "job-bad": jobRecord(State.FAILED, { lastEvent: "failed", error: "OOMKilled: exit code 137" }),
     "job-run": jobRecord(State.RUNNING, { lastEvent: "running" }),
   });
+  // Job sets read to their end without that job: only then is "not found" the truth.
+  await seedJobs(service.store, { queue: "other", jobSetId: jobSet.jobSetId }, {});
+  await seedJobs(service.store, { queue: jobSet.queue, jobSetId: "other" }, {});
 });
 afterAll(() => service.stop());
 

@@ -107,7 +107,7 @@ describe("what the page reads", () => {
   it("reads a follower's progress from the store once per interval, however many pages are open", async () => {
     const inner = createMemoryStore({ ttlSeconds: 60 });
     const progress: JobSetProgress = { cursor: "8:0:0:0", caughtUp: true, error: "", updatedAt: Date.now() };
-    await inner.write({ queue: "q", jobSetId: "followed" }, { jobs: new Map(), progress });
+    await inner.write({ queue: "q", jobSetId: "followed" }, { jobs: new Map(), progress }, { expected: undefined, fence: 0 });
     let reads = 0;
     const store: JobStore = { ...inner, read: (key) => (reads++, inner.read(key)) };
     jobSets = [status("q", "followed", { role: "follower" }), status("q", "owned")];

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
-import type { JobLookup, JobRecord, JobSetKey, JobSetProgress, JobStore } from "../../src/store/store.js";
+import type { JobLookup, JobRecord, JobSetKey, JobSetProgress, JobStore, WriteGuard } from "../../src/store/store.js";
 
 /** A store opened for the contract, with a way to make time pass for it. */
 export interface StoreUnderTest {
@@ -38,6 +38,22 @@ export function record(overrides: Partial<JobRecord> = {}): JobRecord {
     ...overrides,
   };
 }
+
+/** The guard of a first write: the store holds nothing for the job set yet. */
+export const FIRST: WriteGuard = { expected: undefined, fence: 0 };
+
+/** The guard of a first write by the holder of a lease with token `fence`. */
+export function firstBy(fence = 0): WriteGuard {
+  return { expected: undefined, fence };
+}
+
+/** The guard of a write that follows one which left `cursor`. */
+export function after(cursor: string, fence = 0): WriteGuard {
+  return { expected: cursor, fence };
+}
+
+/** What a lease that is held looks like. */
+const HELD = { fence: expect.any(Number), stored: expect.any(Boolean) };
 
 export function progress(cursor: string, overrides: Partial<JobSetProgress> = {}): JobSetProgress {
   return { cursor, caughtUp: true, error: "", updatedAt: 1732300009999, ...overrides };
@@ -87,7 +103,7 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
         runAttempts: 3,
       });
       const minimal: JobRecord = { state: State.SUBMITTED, error: "", lastEvent: "submitted", messageId: "m1", runAttempts: 0 };
-      await store.write(jobSet, { jobs: new Map([["full", full], ["minimal", minimal]]), progress: progress("c1", { caughtUp: false }) });
+      await store.write(jobSet, { jobs: new Map([["full", full], ["minimal", minimal]]), progress: progress("c1", { caughtUp: false }) }, FIRST);
       await expect(store.read({ ...jobSet, jobId: "full" })).resolves.toStrictEqual({ job: full, progress: progress("c1", { caughtUp: false }) });
       await expect(store.read({ ...jobSet, jobId: "minimal" })).resolves.toStrictEqual({ job: minimal, progress: progress("c1", { caughtUp: false }) });
       await expect(store.read({ ...jobSet, jobId: "other" })).resolves.toStrictEqual({ progress: progress("c1", { caughtUp: false }) });
@@ -98,7 +114,7 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
         const jobSet = { queue: `q${text}`, jobSetId: `s${text}` };
         const job = record({ error: text, lastEvent: text, messageId: text, cluster: text, node: text, cause: text });
         const cursor = progress(text, { error: text });
-        await store.write(jobSet, { jobs: new Map([[text, job]]), progress: cursor });
+        await store.write(jobSet, { jobs: new Map([[text, job]]), progress: cursor }, FIRST);
         await expect(store.read({ ...jobSet, jobId: text })).resolves.toStrictEqual({ job, progress: cursor });
         await expect(store.readJobs(jobSet, [text])).resolves.toStrictEqual(new Map([[text, job]]));
       }
@@ -120,7 +136,7 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
         { queue: `q${suffix}`, jobSetId: "s2" },
       ];
       for (const [index, jobSet] of jobSets.entries()) {
-        await store.write(jobSet, { jobs: new Map([["job", record({ runAttempts: index })]]), progress: progress(`c${index}`) });
+        await store.write(jobSet, { jobs: new Map([["job", record({ runAttempts: index })]]), progress: progress(`c${index}`) }, FIRST);
       }
       for (const [index, jobSet] of jobSets.entries()) {
         await expect(store.read({ ...jobSet, jobId: "job" })).resolves.toStrictEqual({
@@ -132,7 +148,7 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
 
     it("keeps job ids apart that only UTF-8 would confuse", async () => {
       const jobSet = freshJobSet();
-      await store.write(jobSet, { jobs: new Map([["\uD800", record({ node: "lone" })], ["\uFFFD", record({ node: "replacement" })]]), progress: progress("c") });
+      await store.write(jobSet, { jobs: new Map([["\uD800", record({ node: "lone" })], ["\uFFFD", record({ node: "replacement" })]]), progress: progress("c") }, FIRST);
       const jobs = await store.readJobs(jobSet, ["\uD800", "\uFFFD"]);
       expect(jobs.get("\uD800")?.node).toBe("lone");
       expect(jobs.get("\uFFFD")?.node).toBe("replacement");
@@ -140,17 +156,17 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
 
     it("handles 100 KB queue, job set and job ids", async () => {
       const jobSet = { queue: `${HUGE}q`, jobSetId: `${HUGE}s` };
-      await store.write(jobSet, { jobs: new Map([[`${HUGE}j`, record()]]), progress: progress("c") });
+      await store.write(jobSet, { jobs: new Map([[`${HUGE}j`, record()]]), progress: progress("c") }, FIRST);
       await expect(store.read({ ...jobSet, jobId: `${HUGE}j` })).resolves.toStrictEqual({ job: record(), progress: progress("c") });
       await expect(store.read({ queue: `${HUGE}q`, jobSetId: HUGE, jobId: `${HUGE}j` })).resolves.toStrictEqual({});
     });
 
     it("merges later writes into the job set: updates jobs, keeps the others, replaces the progress", async () => {
       const jobSet = freshJobSet();
-      await store.write(jobSet, { jobs: new Map([["a", record()], ["b", record()]]), progress: progress("c1") });
+      await store.write(jobSet, { jobs: new Map([["a", record()], ["b", record()]]), progress: progress("c1") }, FIRST);
       const done = record({ state: State.SUCCEEDED, lastEvent: "succeeded", finishedAt: 1732300010000, exitCode: 0 });
-      await store.write(jobSet, { jobs: new Map([["b", done], ["c", record()]]), progress: progress("c2") });
-      await store.write(jobSet, { jobs: new Map(), progress: progress("c3", { error: "stream broke" }) });
+      await store.write(jobSet, { jobs: new Map([["b", done], ["c", record()]]), progress: progress("c2") }, after("c1"));
+      await store.write(jobSet, { jobs: new Map(), progress: progress("c3", { error: "stream broke" }) }, after("c2"));
       await expect(store.readJobs(jobSet, ["a", "b", "c"])).resolves.toStrictEqual(new Map([["a", record()], ["b", done], ["c", record()]]));
       await expect(store.read({ ...jobSet, jobId: "b" })).resolves.toStrictEqual({ job: done, progress: progress("c3", { error: "stream broke" }) });
     });
@@ -158,7 +174,7 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
     it("reads several jobs at once, leaving out the ones it does not have", async () => {
       const jobSet = freshJobSet();
       const jobs = new Map(Array.from({ length: 50 }, (_, i) => [`job-${i}`, record({ runAttempts: i })] as const));
-      await store.write(jobSet, { jobs, progress: progress("c") });
+      await store.write(jobSet, { jobs, progress: progress("c") }, FIRST);
       const asked = ["missing-1", "job-3", "job-49", "missing-2", "job-0"];
       await expect(store.readJobs(jobSet, asked)).resolves.toStrictEqual(
         new Map([["job-3", record({ runAttempts: 3 })], ["job-49", record({ runAttempts: 49 })], ["job-0", record({ runAttempts: 0 })]]),
@@ -169,7 +185,7 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
     it("reads listed jobs of a job set with its progress in one snapshot, duplicates and absent ids included", async () => {
       const jobSet = freshJobSet();
       const jobs = new Map(Array.from({ length: 1200 }, (_, i) => [`job-${i}`, record({ runAttempts: i })] as const));
-      await store.write(jobSet, { jobs, progress: progress("c7", { error: "stream broke" }) });
+      await store.write(jobSet, { jobs, progress: progress("c7", { error: "stream broke" }) }, FIRST);
       const asked = ["job-1199", "missing", "job-3", "job-3", ...Array.from({ length: 1100 }, (_, i) => `job-${i}`)];
       const lookup = await store.readJobSet(jobSet, asked);
       expect(lookup.progress).toStrictEqual(progress("c7", { error: "stream broke" }));
@@ -183,7 +199,7 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
     it("reads every job of a job set with its progress, whatever the ids contain", async () => {
       const jobSet = freshJobSet();
       const jobs = new Map(NASTY.map((text, i) => [text, record({ runAttempts: i })] as const));
-      await store.write(jobSet, { jobs, progress: progress("c1") });
+      await store.write(jobSet, { jobs, progress: progress("c1") }, FIRST);
       await expect(store.readJobSet(jobSet)).resolves.toStrictEqual({ jobs, progress: progress("c1") });
       await expect(store.readJobSet(freshJobSet())).resolves.toStrictEqual({ jobs: new Map() });
       await expect(store.readJobSet(freshJobSet(), ["a"])).resolves.toStrictEqual({ jobs: new Map() });
@@ -192,13 +208,13 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
     it("writes nothing at all when any job of a write cannot be stored", async () => {
       const jobSet = freshJobSet();
       const bad = record({ runAttempts: Number.NaN });
-      await expect(store.write(jobSet, { jobs: new Map([["good", record()], ["bad", bad]]), progress: progress("c1") })).rejects.toThrow(
+      await expect(store.write(jobSet, { jobs: new Map([["good", record()], ["bad", bad]]), progress: progress("c1") }, FIRST)).rejects.toThrow(
         /runAttempts/,
       );
       await expect(store.read({ ...jobSet, jobId: "good" })).resolves.toStrictEqual({});
 
-      await store.write(jobSet, { jobs: new Map([["good", record()]]), progress: progress("c1") });
-      await expect(store.write(jobSet, { jobs: new Map([["good", record({ runAttempts: 2 })], ["bad", bad]]), progress: progress("c2") })).rejects.toThrow();
+      await store.write(jobSet, { jobs: new Map([["good", record()]]), progress: progress("c1") }, FIRST);
+      await expect(store.write(jobSet, { jobs: new Map([["good", record({ runAttempts: 2 })], ["bad", bad]]), progress: progress("c2") }, after("c1"))).rejects.toThrow();
       await expect(store.read({ ...jobSet, jobId: "good" })).resolves.toStrictEqual({ job: record(), progress: progress("c1") });
     });
 
@@ -209,7 +225,7 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
         const watched = { ...jobSet, jobId: `r${round}-${batch - 1}` };
         const jobs = new Map(Array.from({ length: batch }, (_, i) => [`r${round}-${i}`, record({ runAttempts: round })] as const));
         let written = false;
-        const writing = store.write(jobSet, { jobs, progress: progress(`c${round}`) }).then(() => (written = true));
+        const writing = store.write(jobSet, { jobs, progress: progress(`c${round}`) }, round > 1 ? after(`c${round - 1}`) : FIRST).then(() => (written = true));
         const seen: JobLookup[] = [];
         for (let poll = 0; poll < 200 && !written; poll++) seen.push(await subject.reader.read(watched));
         await writing;
@@ -225,10 +241,10 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
     it("keeps a job set for its time to live after the last write, and each write starts it again", async () => {
       const jobSet = freshJobSet();
       const key = { ...jobSet, jobId: "j" };
-      await store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c1") });
+      await store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c1") }, FIRST);
       await subject.elapse(jobSet, TTL_MS - SECOND);
       expect((await store.read(key)).job).toStrictEqual(record());
-      await store.write(jobSet, { jobs: new Map(), progress: progress("c2") });
+      await store.write(jobSet, { jobs: new Map(), progress: progress("c2") }, after("c1"));
       await subject.elapse(jobSet, TTL_MS - SECOND);
       await expect(store.read(key)).resolves.toStrictEqual({ job: record(), progress: progress("c2") });
       await subject.elapse(jobSet, 2 * SECOND);
@@ -239,10 +255,10 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
     it("keeps an active job set alive while its lease is renewed", async () => {
       const jobSet = freshJobSet();
       const key = { ...jobSet, jobId: "j" };
-      await store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c1") });
+      await store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c1") }, FIRST);
       for (let renewal = 0; renewal < 3; renewal++) {
         await subject.elapse(jobSet, TTL_MS - SECOND);
-        await expect(store.lease(jobSet, "replica-a", 30 * SECOND)).resolves.toBe(true);
+        await expect(store.lease(jobSet, "replica-a", 30 * SECOND)).resolves.toMatchObject(HELD);
       }
       await subject.elapse(jobSet, TTL_MS - SECOND);
       await expect(store.read(key)).resolves.toStrictEqual({ job: record(), progress: progress("c1") });
@@ -252,46 +268,121 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
 
     it("gives a lease to one owner at a time, renewable by that owner only", async () => {
       const jobSet = freshJobSet();
-      await expect(store.lease(jobSet, "replica-a", 10 * SECOND)).resolves.toBe(true);
-      await expect(store.lease(jobSet, "replica-b", 10 * SECOND)).resolves.toBe(false);
-      await expect(store.lease(jobSet, "replica-a", 10 * SECOND)).resolves.toBe(true);
+      await expect(store.lease(jobSet, "replica-a", 10 * SECOND)).resolves.toMatchObject(HELD);
+      await expect(store.lease(jobSet, "replica-b", 10 * SECOND)).resolves.toBeUndefined();
+      await expect(store.lease(jobSet, "replica-a", 10 * SECOND)).resolves.toMatchObject(HELD);
       await subject.elapse(jobSet, 9 * SECOND);
-      await expect(store.lease(jobSet, "replica-b", 10 * SECOND)).resolves.toBe(false);
+      await expect(store.lease(jobSet, "replica-b", 10 * SECOND)).resolves.toBeUndefined();
       const other = freshJobSet();
-      await expect(store.lease(other, "replica-b", 10 * SECOND)).resolves.toBe(true);
+      await expect(store.lease(other, "replica-b", 10 * SECOND)).resolves.toMatchObject(HELD);
       await store.release(other, "replica-b");
     });
 
     it("lets another owner take a lease that expired", async () => {
       const jobSet = freshJobSet();
-      await expect(store.lease(jobSet, "replica-a", 10 * SECOND)).resolves.toBe(true);
+      await expect(store.lease(jobSet, "replica-a", 10 * SECOND)).resolves.toMatchObject(HELD);
       await subject.elapse(jobSet, 10 * SECOND + 1);
-      await expect(store.lease(jobSet, "replica-b", 10 * SECOND)).resolves.toBe(true);
-      await expect(store.lease(jobSet, "replica-a", 10 * SECOND)).resolves.toBe(false);
+      await expect(store.lease(jobSet, "replica-b", 10 * SECOND)).resolves.toMatchObject(HELD);
+      await expect(store.lease(jobSet, "replica-a", 10 * SECOND)).resolves.toBeUndefined();
     });
 
     it("releases a lease only for its owner", async () => {
       const jobSet = freshJobSet();
-      await expect(store.lease(jobSet, "replica-a", 10 * SECOND)).resolves.toBe(true);
+      await expect(store.lease(jobSet, "replica-a", 10 * SECOND)).resolves.toMatchObject(HELD);
       await store.release(jobSet, "replica-b");
-      await expect(store.lease(jobSet, "replica-b", 10 * SECOND)).resolves.toBe(false);
+      await expect(store.lease(jobSet, "replica-b", 10 * SECOND)).resolves.toBeUndefined();
       await store.release(jobSet, "replica-a");
-      await expect(store.lease(jobSet, "replica-b", 10 * SECOND)).resolves.toBe(true);
+      await expect(store.lease(jobSet, "replica-b", 10 * SECOND)).resolves.toMatchObject(HELD);
       await store.release(jobSet, "nobody");
       await store.release(freshJobSet(), "replica-a");
     });
 
     it("tells owners apart whatever their names contain", async () => {
       const jobSet = freshJobSet();
-      await expect(store.lease(jobSet, "\uD800", 10 * SECOND)).resolves.toBe(true);
-      await expect(store.lease(jobSet, "\uFFFD", 10 * SECOND)).resolves.toBe(false);
+      await expect(store.lease(jobSet, "\uD800", 10 * SECOND)).resolves.toMatchObject(HELD);
+      await expect(store.lease(jobSet, "\uFFFD", 10 * SECOND)).resolves.toBeUndefined();
     });
 
     it("refuses a lease time that is not a positive whole number of milliseconds", async () => {
       const jobSet = freshJobSet();
       await expect(store.lease(jobSet, "replica-a", 0)).rejects.toThrow(/lease ttlMs must be a positive integer/);
       await expect(store.lease(jobSet, "replica-a", 1.5)).rejects.toThrow(/lease ttlMs/);
-      await expect(store.lease(jobSet, "replica-b", 10 * SECOND)).resolves.toBe(true);
+      await expect(store.lease(jobSet, "replica-b", 10 * SECOND)).resolves.toMatchObject(HELD);
+    });
+
+    it("refuses a write that expects what the store does not hold, and writes nothing of it", async () => {
+      const jobSet = freshJobSet();
+      await store.write(jobSet, { jobs: new Map([["a", record()]]), progress: progress("c1") }, FIRST);
+      for (const guard of [FIRST, after("c0"), after("")]) {
+        await expect(store.write(jobSet, { jobs: new Map([["a", record({ runAttempts: 9 })], ["b", record()]]), progress: progress("c9") }, guard)).rejects.toMatchObject({
+          name: "WriteRefused",
+          reason: "stale",
+          message: expect.stringMatching(/^write refused: the store no longer holds what this writer last saw of job set/),
+        });
+      }
+      await expect(store.readJobs(jobSet, ["a", "b"])).resolves.toStrictEqual(new Map([["a", record()]]));
+      await expect(store.read({ ...jobSet, jobId: "a" })).resolves.toStrictEqual({ job: record(), progress: progress("c1") });
+      await store.write(jobSet, { jobs: new Map([["b", record()]]), progress: progress("c2") }, after("c1"));
+      await expect(store.read({ ...jobSet, jobId: "b" })).resolves.toStrictEqual({ job: record(), progress: progress("c2") });
+    });
+
+    it("refuses a write against a job set that expired since, so a writer cannot go on as if nothing was lost", async () => {
+      const jobSet = freshJobSet();
+      await store.write(jobSet, { jobs: new Map([["a", record({ state: State.SUCCEEDED })]]), progress: progress("c1") }, FIRST);
+      await subject.elapse(jobSet, TTL_MS + SECOND);
+      await expect(store.write(jobSet, { jobs: new Map([["b", record()]]), progress: progress("c2") }, after("c1"))).rejects.toMatchObject({ reason: "stale" });
+      // Nothing half-written: not b without a, not a cursor without the jobs before it.
+      await expect(store.read({ ...jobSet, jobId: "b" })).resolves.toStrictEqual({});
+      await store.write(jobSet, { jobs: new Map([["a", record({ state: State.SUCCEEDED })]]), progress: progress("c1") }, FIRST);
+      await expect(store.read({ ...jobSet, jobId: "a" })).resolves.toStrictEqual({ job: record({ state: State.SUCCEEDED }), progress: progress("c1") });
+    });
+
+    it("hands out fencing tokens that grow with every new holder, and keeps a holder's token while it renews", async () => {
+      const jobSet = freshJobSet();
+      const first = await store.lease(jobSet, "replica-a", 10 * SECOND);
+      await expect(store.lease(jobSet, "replica-a", 10 * SECOND)).resolves.toStrictEqual(first);
+      await subject.elapse(jobSet, 10 * SECOND + 1);
+      const second = await store.lease(jobSet, "replica-b", 10 * SECOND);
+      expect(second?.fence).toBeGreaterThan(first?.fence ?? Number.POSITIVE_INFINITY);
+      await store.release(jobSet, "replica-b");
+      const third = await store.lease(jobSet, "replica-a", 10 * SECOND);
+      expect(third?.fence).toBeGreaterThan(second?.fence ?? Number.POSITIVE_INFINITY);
+      expect(Number.isSafeInteger(third?.fence)).toBe(true);
+    });
+
+    it("fences off a writer whose lease was taken over: it can neither write after the new holder nor move the cursor back", async () => {
+      const jobSet = freshJobSet();
+      const old = await store.lease(jobSet, "replica-a", 10 * SECOND);
+      await store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c1") }, firstBy(old?.fence));
+      await subject.elapse(jobSet, 10 * SECOND + 1);
+      const next = await store.lease(jobSet, "replica-b", 10 * SECOND);
+      const done = record({ state: State.SUCCEEDED, lastEvent: "succeeded" });
+      await store.write(jobSet, { jobs: new Map([["j", done]]), progress: progress("c2") }, after("c1", next?.fence));
+      for (const guard of [after("c1", old?.fence), after("c2", old?.fence)]) {
+        await expect(store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c1") }, guard)).rejects.toMatchObject({
+          name: "WriteRefused",
+          reason: "fenced",
+          message: expect.stringMatching(/^write refused: a newer lease holder has written job set/),
+        });
+      }
+      await expect(store.read({ ...jobSet, jobId: "j" })).resolves.toStrictEqual({ job: done, progress: progress("c2") });
+    });
+
+    it("says with each lease whether the store holds the job set's data", async () => {
+      const jobSet = freshJobSet();
+      await expect(store.lease(jobSet, "replica-a", 10 * SECOND)).resolves.toMatchObject({ stored: false });
+      await store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c1") }, FIRST);
+      await expect(store.lease(jobSet, "replica-a", 10 * SECOND)).resolves.toMatchObject({ stored: true });
+      await subject.elapse(jobSet, TTL_MS + SECOND);
+      await expect(store.lease(jobSet, "replica-a", 10 * SECOND)).resolves.toMatchObject({ stored: false });
+    });
+
+    it("refuses a fencing token that is not a non-negative whole number", async () => {
+      const jobSet = freshJobSet();
+      for (const fence of [-1, 1.5, Number.NaN, 2 ** 53]) {
+        await expect(store.write(jobSet, { jobs: new Map(), progress: progress("c") }, { expected: undefined, fence })).rejects.toThrow(/fencing token must be a non-negative integer/);
+      }
+      await expect(store.read({ ...jobSet, jobId: "j" })).resolves.toStrictEqual({});
     });
 
     // Last: it closes the store the other cases share.
@@ -303,7 +394,7 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
       await expect(store.read({ ...jobSet, jobId: "j" })).rejects.toThrow(/closed/);
       await expect(store.readJobs(jobSet, ["j"])).rejects.toThrow(/closed/);
       await expect(store.readJobSet(jobSet)).rejects.toThrow(/closed/);
-      await expect(store.write(jobSet, { jobs: new Map(), progress: progress("c") })).rejects.toThrow(/closed/);
+      await expect(store.write(jobSet, { jobs: new Map(), progress: progress("c") }, FIRST)).rejects.toThrow(/closed/);
       await expect(store.lease(jobSet, "replica-a", 1000)).rejects.toThrow(/closed/);
       await expect(store.release(jobSet, "replica-a")).rejects.toThrow(/closed/);
     });

@@ -89,10 +89,10 @@ describe("jobSetKeys", () => {
   it("puts all of a job set's keys in one Redis Cluster slot, keyed by its hash tag", () => {
     for (const [queue, jobSetId] of [["q", "s"], ["a:b", "{c}"], ["é😀", "%3A"], ["", ""], ["x".repeat(100_000), "\uD800"]] as const) {
       const keys = jobSetKeys({ queue, jobSetId });
-      const slots = new Set([keys.jobs, keys.progress, keys.lease].map(clusterSlot));
+      const slots = new Set([keys.jobs, keys.lease].map(clusterSlot));
       expect(slots.size).toBe(1);
       expect(keys.jobs).toContain(`{${jobSetTag({ queue, jobSetId })}}`);
-      expect(new Set([keys.jobs, keys.progress, keys.lease]).size).toBe(3);
+      expect(new Set([keys.jobs, keys.lease]).size).toBe(2);
     }
   });
 

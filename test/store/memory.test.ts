@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createMemoryStore } from "../../src/store/memory.js";
-import { describeStoreContract, freshJobSet, progress, record } from "./contract.js";
+import { FIRST, describeStoreContract, freshJobSet, progress, record } from "./contract.js";
 import { moduleUrl, runScript } from "./run-script.js";
 
 describeStoreContract("memory", async ({ ttlSeconds }) => {
@@ -26,7 +26,7 @@ describe("memory store", () => {
     const store = createMemoryStore({ ttlSeconds: 60 });
     const jobSet = freshJobSet();
     const job = { ...record() };
-    await store.write(jobSet, { jobs: new Map([["j", job]]), progress: progress("c") });
+    await store.write(jobSet, { jobs: new Map([["j", job]]), progress: progress("c") }, FIRST);
     (job as { node?: string }).node = "changed after the write";
     const first = await store.read({ ...jobSet, jobId: "j" });
     (first.job as { node?: string }).node = "changed after the read";

@@ -14,7 +14,7 @@ describe("openStore", () => {
     const store = openStore(spec, { ttlSeconds: 60, logger });
     try {
       const jobSet = freshJobSet();
-      await store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c") });
+      await store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c") }, { expected: undefined, fence: 0 });
       await expect(store.read({ ...jobSet, jobId: "j" })).resolves.toStrictEqual({ job: record(), progress: progress("c") });
       return { inRedis: (await backends().admin.exists(jobSetKeys(jobSet).jobs)) === 1 };
     } finally {

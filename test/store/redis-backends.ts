@@ -60,7 +60,7 @@ export function subjectOnRedis(open: () => JobStore, admin: Redis): StoreUnderTe
 export function elapseInRedis(admin: Redis): (jobSet: JobSetKey, ms: number) => Promise<void> {
   return async (jobSet, ms) => {
     const keys = jobSetKeys(jobSet);
-    for (const key of [keys.jobs, keys.progress, keys.lease]) {
+    for (const key of [keys.jobs, keys.lease]) {
       const remaining = await admin.pttl(key);
       if (remaining === -2) continue;
       if (remaining === -1) throw new Error(`${key} has no time to live`);

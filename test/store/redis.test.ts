@@ -8,7 +8,7 @@ import type { JobStore } from "../../src/store/store.js";
 import { freePort } from "../support/free-port.js";
 import { startRedisServer, type RedisServer } from "../support/redis-server.js";
 import { selfSignedCertificate } from "../support/tls.js";
-import { CONTRACT_TTL_SECONDS, describeStoreContract, freshJobSet, progress, record } from "./contract.js";
+import { CONTRACT_TTL_SECONDS, FIRST, after, describeStoreContract, freshJobSet, progress, record } from "./contract.js";
 import { subjectOnRedis, useRedisBackends } from "./redis-backends.js";
 import { moduleUrl, runScript } from "./run-script.js";
 
@@ -47,13 +47,11 @@ describe("redis store", () => {
   it("sets every key of a job set to expire after the time to live, and the lease after its own time", async () => {
     const jobSet = freshJobSet();
     const keys = jobSetKeys(jobSet);
-    await store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c") });
+    await store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c") }, FIRST);
     await store.lease(jobSet, "replica-a", 5_000);
-    for (const key of [keys.jobs, keys.progress]) {
-      const remaining = await admin.pttl(key);
-      expect(remaining).toBeGreaterThan(ttlMs - 10_000);
-      expect(remaining).toBeLessThanOrEqual(ttlMs);
-    }
+    const remaining = await admin.pttl(keys.jobs);
+    expect(remaining).toBeGreaterThan(ttlMs - 10_000);
+    expect(remaining).toBeLessThanOrEqual(ttlMs);
     const lease = await admin.pttl(keys.lease);
     expect(lease).toBeGreaterThan(0);
     expect(lease).toBeLessThanOrEqual(5_000);
@@ -62,22 +60,20 @@ describe("redis store", () => {
   it("refreshes every data key's time to live on write and on lease, without stretching the lease", async () => {
     const jobSet = freshJobSet();
     const keys = jobSetKeys(jobSet);
-    await store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c") });
+    await store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c") }, FIRST);
     await store.lease(jobSet, "replica-a", 5_000);
-    for (const refresh of [() => store.write(jobSet, { jobs: new Map(), progress: progress("c2") }), () => store.lease(jobSet, "replica-a", 5_000)]) {
+    for (const refresh of [() => store.write(jobSet, { jobs: new Map(), progress: progress("c2") }, after("c")), () => store.lease(jobSet, "replica-a", 5_000)]) {
       await admin.pexpire(keys.jobs, 1_000);
-      await admin.pexpire(keys.progress, 1_000);
       await admin.pexpire(keys.lease, 1_000);
       await refresh();
       expect(await admin.pttl(keys.jobs)).toBeGreaterThan(ttlMs - 10_000);
-      expect(await admin.pttl(keys.progress)).toBeGreaterThan(ttlMs - 10_000);
     }
     expect(await admin.pttl(keys.lease)).toBeLessThanOrEqual(5_000);
   });
 
   it("leaves no key without a time to live", async () => {
     const jobSet = freshJobSet();
-    await store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c") });
+    await store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c") }, FIRST);
     await store.lease(jobSet, "replica-a", 5_000);
     await store.lease(freshJobSet(), "replica-a", 5_000);
     const keys = await admin.keys("*");
@@ -89,15 +85,36 @@ describe("redis store", () => {
     const jobSet = freshJobSet();
     const keys = jobSetKeys(jobSet);
     await admin.set(keys.jobs, "not a hash", "EX", 60);
-    await expect(store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c1") })).rejects.toThrow(/WRONGTYPE/);
-    expect(await admin.exists(keys.progress)).toBe(0);
+    await expect(store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c1") }, FIRST)).rejects.toThrow(/WRONGTYPE/);
+    expect(await admin.get(keys.jobs)).toBe("not a hash");
+  });
+
+  it("keeps all of a job set's data in one key, so eviction drops all of it or none", async () => {
+    const jobSet = freshJobSet();
+    await store.write(jobSet, { jobs: new Map([["a", record()], ["b", record()]]), progress: progress("c") }, FIRST);
+    await store.lease(jobSet, "replica-a", 5_000);
+    const keys = await admin.keys(`*${jobSetKeys(jobSet).jobs.slice("jobservice:".length, -":jobs".length)}*`);
+    expect(keys.sort()).toEqual([jobSetKeys(jobSet).jobs, jobSetKeys(jobSet).lease].sort());
+    await admin.del(jobSetKeys(jobSet).jobs);
+    await expect(store.read({ ...jobSet, jobId: "a" })).resolves.toStrictEqual({});
+    await expect(store.write(jobSet, { jobs: new Map([["c", record()]]), progress: progress("c2") }, after("c"))).rejects.toMatchObject({ reason: "stale" });
+  });
+
+  it("refuses a write after FLUSHALL, as after a restart without persistence or a failover to an empty replica", async () => {
+    const jobSet = freshJobSet();
+    const lease = await store.lease(jobSet, "replica-a", 5_000);
+    await store.write(jobSet, { jobs: new Map([["a", record()]]), progress: progress("c") }, { expected: undefined, fence: lease!.fence });
+    await admin.flushall();
+    await expect(store.write(jobSet, { jobs: new Map([["b", record()]]), progress: progress("c2") }, { expected: "c", fence: lease!.fence })).rejects.toMatchObject({ reason: "stale" });
+    const again = await store.lease(jobSet, "replica-a", 5_000);
+    expect(again).toMatchObject({ stored: false });
+    expect(again!.fence).toBeGreaterThan(lease!.fence);
   });
 
   it("says which job is corrupt instead of returning garbage", async () => {
     const jobSet = freshJobSet("corrupt-queue");
     const keys = jobSetKeys(jobSet);
-    await admin.hset(keys.jobs, jobField("j"), "[2,\"running\"");
-    await admin.set(keys.progress, "not json");
+    await admin.hset(keys.jobs, jobField("j"), "[2,\"running\"", ":progress", "not json");
     await expect(store.read({ ...jobSet, jobId: "j" })).rejects.toThrow(/corrupt job record of job "j" of job set ".*" in queue "corrupt-queue"/);
     await expect(store.readJobs(jobSet, ["j"])).rejects.toThrow(/corrupt job record/);
     await expect(store.read({ ...jobSet, jobId: "other" })).rejects.toThrow(/corrupt job set progress/);
@@ -106,7 +123,7 @@ describe("redis store", () => {
   it("loads its scripts again after Redis forgot them", async () => {
     const jobSet = freshJobSet();
     await admin.script("FLUSH");
-    await store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c") });
+    await store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c") }, FIRST);
     await expect(store.read({ ...jobSet, jobId: "j" })).resolves.toStrictEqual({ job: record(), progress: progress("c") });
   });
 
@@ -115,7 +132,7 @@ describe("redis store", () => {
     const db3 = new Redis(`${server.url}/3`);
     try {
       const jobSet = freshJobSet();
-      await inDb3.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c") });
+      await inDb3.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c") }, FIRST);
       expect(await db3.exists(jobSetKeys(jobSet).jobs)).toBe(1);
       expect(await admin.exists(jobSetKeys(jobSet).jobs)).toBe(0);
     } finally {
@@ -129,8 +146,9 @@ describe("redis store", () => {
     const count = 10_000;
     const jobs = new Map(Array.from({ length: count }, (_, i) => [ulidLike(i), realisticRecord(i)] as const));
     expect(jobs.size).toBe(count);
-    await store.write(jobSet, { jobs, progress: progress("1732300000000:12:0:3") });
-    expect(await admin.hlen(jobSetKeys(jobSet).jobs)).toBe(count);
+    await store.write(jobSet, { jobs, progress: progress("1732300000000:12:0:3") }, FIRST);
+    // The jobs plus the reserved progress, cursor and fence fields.
+    expect(await admin.hlen(jobSetKeys(jobSet).jobs)).toBe(count + 3);
     const bytes = Number(await admin.call("MEMORY", "USAGE", jobSetKeys(jobSet).jobs, "SAMPLES", "0"));
     expect(bytes / count).toBeLessThanOrEqual(250);
   });
@@ -213,7 +231,7 @@ describe("redis store over TLS (rediss://)", () => {
     const script = `import { createRedisStore } from ${JSON.stringify(moduleUrl("src/store/redis.ts"))};
       const store = createRedisStore({ url: ${JSON.stringify(tlsServer.url)}, ttlSeconds: 60 });
       const jobSet = { queue: "q", jobSetId: "s" };
-      await store.write(jobSet, { jobs: new Map([["j", ${JSON.stringify(record())}]]), progress: ${JSON.stringify(progress("c"))} });
+      await store.write(jobSet, { jobs: new Map([["j", ${JSON.stringify(record())}]]), progress: ${JSON.stringify(progress("c"))} }, { expected: undefined, fence: 0 });
       console.log(JSON.stringify(await store.read({ ...jobSet, jobId: "j" })));
       await store.close();`;
     const outcome = await runScript(script, { env: { NODE_EXTRA_CA_CERTS: caFile }, timeoutMs: 15_000 });

@@ -15,14 +15,14 @@ function recordingStore(failWrites: ReadonlySet<number> = new Set()) {
   return withWriteFaults(createMemoryStore({ ttlSeconds: 60 }), failWrites);
 }
 
-function batcherOn(store: JobStore, start: StoredProgress = { cursor: "", caughtUp: false }, maxEvents = 50, maxDelayMs = 5) {
+function batcherOn(store: JobStore, start: StoredProgress = { cursor: "", caughtUp: false, stored: false }, maxEvents = 50, maxDelayMs = 5, fence = 1) {
   const metrics = createSubscriberMetrics(createMetricsRegistry({ processMetrics: false }), () => ({
     owned: 0,
     followed: 0,
     failing: new Map(),
     secondsSinceLastEvent: [],
   }));
-  return createBatcher({ store, jobSet, start, maxEvents, maxDelayMs, metrics, now: () => T0 });
+  return createBatcher({ store, jobSet, start, maxEvents, maxDelayMs, metrics, now: () => T0, fence: () => fence });
 }
 
 /** A burst of `jobs` jobs each going submitted → queued → leased → running, in stream order. */
@@ -37,7 +37,7 @@ function burst(jobs: number) {
 describe("writing events in batches", () => {
   it("a live burst costs one read and one write per full batch, and the rest after a short delay", async () => {
     const { store, writes, reads } = recordingStore();
-    const batcher = batcherOn(store, { cursor: "", caughtUp: true });
+    const batcher = batcherOn(store, { cursor: "", caughtUp: true, stored: false });
     for (const message of burst(30)) await batcher.add(message);
     expect(writes).toHaveLength(2);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -55,15 +55,15 @@ describe("writing events in batches", () => {
     for (const message of burst(30)) await batcher.add(message);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(writes).toHaveLength(2);
-    expect(batcher.progress()).toEqual({ cursor: messageId(100), caughtUp: false });
+    expect(batcher.progress()).toEqual({ cursor: messageId(100), caughtUp: false, stored: true });
     await batcher.flush(true);
     expect(writes).toHaveLength(3);
-    expect(batcher.progress()).toEqual({ cursor: messageId(120), caughtUp: true });
+    expect(batcher.progress()).toEqual({ cursor: messageId(120), caughtUp: true, stored: true });
   });
 
   it("writes the cursor with the states it covers, in the same atomic write", async () => {
     const { store, writes } = recordingStore();
-    const batcher = batcherOn(store, { cursor: "", caughtUp: false }, 2);
+    const batcher = batcherOn(store, { cursor: "", caughtUp: false, stored: false }, 2);
     await batcher.add(streamMessage(1, event("queued", "a", T0)));
     await batcher.add(streamMessage(2, event("running", "a", T0)));
     expect(writes[0]?.progress.cursor).toBe(messageId(2));
@@ -72,7 +72,7 @@ describe("writing events in batches", () => {
 
   it("flush(true) marks the job set caught up even with nothing queued, and clears a recorded failure", async () => {
     const { store } = recordingStore();
-    const batcher = batcherOn(store, { cursor: messageId(4), caughtUp: false });
+    const batcher = batcherOn(store, { cursor: messageId(4), caughtUp: false, stored: false });
     await batcher.fail("Armada event stream failed: UNAVAILABLE: gone");
     expect((await store.read({ ...jobSet, jobId: "x" })).progress).toMatchObject({ cursor: messageId(4), error: "Armada event stream failed: UNAVAILABLE: gone" });
     await batcher.flush(true);
@@ -81,7 +81,7 @@ describe("writing events in batches", () => {
 
   it("after a failed write, nothing more is applied and the cursor stays where the store has it", async () => {
     const { store } = recordingStore(new Set([1]));
-    const batcher = batcherOn(store, { cursor: "", caughtUp: false }, 2);
+    const batcher = batcherOn(store, { cursor: "", caughtUp: false, stored: false }, 2);
     await batcher.add(streamMessage(1, event("queued", "a", T0)));
     await expect(batcher.add(streamMessage(2, event("running", "a", T0)))).rejects.toThrow("write 1 refused");
     await expect(batcher.add(streamMessage(3, event("succeeded", "a", T0)))).rejects.toThrow("write 1 refused");
@@ -97,9 +97,35 @@ describe("writing events in batches", () => {
 
   it("a failed timed write is reported by the next add", async () => {
     const { store } = recordingStore(new Set([1]));
-    const batcher = batcherOn(store, { cursor: "", caughtUp: true }, 100, 1);
+    const batcher = batcherOn(store, { cursor: "", caughtUp: true, stored: false }, 100, 1);
     await batcher.add(streamMessage(1, event("queued", "a", T0)));
     await new Promise((resolve) => setTimeout(resolve, 30));
     await expect(batcher.add(streamMessage(2, event("running", "a", T0)))).rejects.toThrow("write 1 refused");
+  });
+
+  it("a write against a job set the store lost since is refused, and nothing of it is written", async () => {
+    const memory = createMemoryStore({ ttlSeconds: 60 });
+    const batcher = batcherOn(memory, { cursor: "", caughtUp: true, stored: false }, 2);
+    await batcher.add(streamMessage(1, event("queued", "a", T0)));
+    await batcher.add(streamMessage(2, event("running", "a", T0)));
+    expect(batcher.progress()).toEqual({ cursor: messageId(2), caughtUp: true, stored: true });
+    // Another writer of the same job set starts over, as a store restarted empty and then filled again would.
+    await memory.write(jobSet, { jobs: new Map(), progress: { cursor: messageId(9), caughtUp: true, error: "", updatedAt: T0 } }, { expected: messageId(2), fence: 1 });
+    await batcher.add(streamMessage(3, event("succeeded", "a", T0)));
+    await expect(batcher.add(streamMessage(4, event("queued", "b", T0)))).rejects.toMatchObject({ name: "WriteRefused", reason: "stale" });
+    expect((await memory.read({ ...jobSet, jobId: "a" })).job?.state).toBe(State.RUNNING);
+    expect((await memory.read({ ...jobSet, jobId: "b" })).progress?.cursor).toBe(messageId(9));
+    await memory.close();
+  });
+
+  it("carries the lease's fencing token: a batcher of a replica whose lease was taken over is refused", async () => {
+    const memory = createMemoryStore({ ttlSeconds: 60 });
+    const stale = batcherOn(memory, { cursor: "", caughtUp: true, stored: false }, 1, 5, 10);
+    await stale.add(streamMessage(1, event("queued", "a", T0)));
+    const owner = batcherOn(memory, { cursor: messageId(1), caughtUp: true, stored: true }, 1, 5, 11);
+    await owner.add(streamMessage(2, event("running", "a", T0)));
+    await expect(stale.add(streamMessage(2, event("running", "a", T0)))).rejects.toMatchObject({ name: "WriteRefused", reason: "fenced" });
+    expect((await memory.read({ ...jobSet, jobId: "a" })).progress?.cursor).toBe(messageId(2));
+    await memory.close();
   });
 });

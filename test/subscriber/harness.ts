@@ -18,7 +18,7 @@ import { startUpstashGateway, type UpstashGateway } from "../support/upstash-gat
 export type StoreKind = "memory" | "redis" | "upstash";
 export const STORE_KINDS: readonly StoreKind[] = ["memory", "redis", "upstash"];
 
-const TTL_SECONDS = 600;
+export const TTL_SECONDS = 600;
 const UPSTASH_TOKEN = "test-upstash-token";
 
 /** One backing store per test file; `open()` gives a fresh client of it, as a new process or replica would have. */
@@ -28,6 +28,12 @@ export interface StoreFixture {
   readonly spec?: StoreSpec;
   /** HTTP requests the Upstash gateway has received (upstash only). */
   readonly httpRequests?: () => number;
+  /** The redis-server behind the store (redis and upstash), to lose its data on purpose. */
+  readonly redisUrl?: string;
+  /** The Upstash gateway (upstash only), to make it fail on purpose. */
+  readonly gateway?: UpstashGateway;
+  /** Moves the memory store's clock forward (memory only), so that its data expires. */
+  readonly advanceClock?: (ms: number) => void;
   open(): JobStore;
   stop(): Promise<void>;
 }
@@ -43,14 +49,16 @@ export async function startStoreFixture(kind: StoreKind): Promise<StoreFixture> 
   };
   if (kind === "memory") {
     // One process, one memory: every "new" client sees the same data.
-    const shared = createMemoryStore({ ttlSeconds: TTL_SECONDS });
-    return { kind, open: () => shared, stop: () => shared.close() };
+    let skew = 0;
+    const shared = createMemoryStore({ ttlSeconds: TTL_SECONDS, now: () => Date.now() + skew });
+    return { kind, open: () => shared, stop: () => shared.close(), advanceClock: (ms) => void (skew += ms) };
   }
   const redis: RedisServer = await startRedisServer();
   if (kind === "redis") {
     return {
       kind,
       spec: { kind: "redis", url: redis.url },
+      redisUrl: redis.url,
       open: () => track(createRedisStore({ url: redis.url, ttlSeconds: TTL_SECONDS })),
       stop: async () => {
         await closeAll();
@@ -63,6 +71,8 @@ export async function startStoreFixture(kind: StoreKind): Promise<StoreFixture> 
     kind,
     spec: { kind: "upstash", url: gateway.url, token: UPSTASH_TOKEN },
     httpRequests: () => gateway.requestCount(),
+    redisUrl: redis.url,
+    gateway,
     open: () => track(createUpstashStore({ url: gateway.url, token: UPSTASH_TOKEN, ttlSeconds: TTL_SECONDS })),
     stop: async () => {
       await closeAll();
@@ -176,11 +186,11 @@ export function withWriteFaults(inner: JobStore, failWrites: ReadonlySet<number>
       return inner.readJobs(jobSet, jobIds);
     },
     readJobSet: (jobSet, jobIds) => inner.readJobSet(jobSet, jobIds),
-    write: async (jobSet, update) => {
+    write: async (jobSet, update, guard) => {
       const n = writes.length + 1;
       writes.push(update);
       if (failWrites.has(n)) throw new Error(`write ${n} refused`);
-      return inner.write(jobSet, update);
+      return inner.write(jobSet, update, guard);
     },
     lease: (jobSet, owner, ttlMs) => inner.lease(jobSet, owner, ttlMs),
     release: (jobSet, owner) => inner.release(jobSet, owner),

@@ -7,12 +7,25 @@ import { freePort } from "./free-port.js";
 export interface RedisServerOptions {
   /** Serve TLS only (`rediss://`) with this certificate; clients are not asked for one. */
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /** Listen on this port (to restart a server where its clients expect it) instead of a free one. */
+  readonly port?: number;
+  /**
+   * Keep a snapshot in this directory: `SAVE` writes it, and a server started
+   * on the same directory loads it (a restart that keeps the data).
+   */
+  readonly dataDir?: string;
+  /** More `redis-server` arguments, e.g. `["--maxmemory", "2mb", "--maxmemory-policy", "volatile-lru"]`. */
+  readonly args?: readonly string[];
 }
 
 export interface RedisServer {
   /** `redis://127.0.0.1:<port>`, or `rediss://` with TLS */
   readonly url: string;
   readonly port: number;
+  readonly pid: number;
+  /** Freezes the process (SIGSTOP): connections stay open and nothing answers, as in a long pause or a partition. */
+  pause(): void;
+  resume(): void;
   /** Stops the server; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -30,11 +43,11 @@ const STOP_GRACE_MS = 5_000;
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   let lastFailure: Error | undefined;
   for (let attempt = 0; attempt < LAUNCH_ATTEMPTS; attempt++) {
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     const outcome = await launch(port, options);
     if ("server" in outcome) return outcome.server;
     lastFailure = outcome.failure;
-    if (!outcome.portClash) break;
+    if (!outcome.portClash || options.port !== undefined) break;
   }
   throw lastFailure ?? new Error("redis-server did not start");
 }
@@ -47,7 +60,23 @@ async function launch(port: number, options: RedisServerOptions): Promise<Launch
     : ["--port", String(port)];
   const child = spawn(
     "redis-server",
-    [...listen, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmpdir(), "--loglevel", "warning"],
+    [
+      ...listen,
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      options.dataDir ?? tmpdir(),
+      // Without a data directory of its own, a server's snapshot name is unique, so no server loads another's.
+      "--dbfilename",
+      options.dataDir ? "dump.rdb" : `redis-${port}-${process.pid}.rdb`,
+      "--loglevel",
+      "warning",
+      ...(options.args ?? []),
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
@@ -81,6 +110,9 @@ async function launch(port: number, options: RedisServerOptions): Promise<Launch
     server: {
       url: `${tls ? "rediss" : "redis"}://127.0.0.1:${port}`,
       port,
+      pid: child.pid!,
+      pause: () => void child.kill("SIGSTOP"),
+      resume: () => void child.kill("SIGCONT"),
       stop: async () => {
         process.off("exit", killOnExit);
         await stopChild(child);
@@ -125,6 +157,8 @@ function stopChild(child: ChildProcess): Promise<void> {
       clearTimeout(force);
       resolve();
     });
+    // A paused server would not act on SIGTERM.
+    child.kill("SIGCONT");
     child.kill("SIGTERM");
   });
 }

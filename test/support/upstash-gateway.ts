@@ -14,18 +14,60 @@ export interface UpstashGateway {
   readonly url: string;
   /** HTTP requests received so far, authorised or not. */
   requestCount(): number;
+  /** Makes the gateway misbehave as a managed service under load does, until set to undefined. */
+  setFault(fault: GatewayFault | undefined): void;
+  /** Requests answered with a fault status so far. */
+  faultsServed(): number;
   stop(): Promise<void>;
 }
+
+/**
+ * One request in `every` (counted from the fault being set) is answered with
+ * `status` (429: Upstash's rate-limit error; 5xx: a proxy's HTML page), before
+ * it reaches Redis or, with `afterRedis`, after Redis ran it (the answer is
+ * lost, the effect is not). `delayMs` holds every answer back.
+ */
+export interface GatewayFault {
+  readonly status?: 429 | 500 | 502 | 503;
+  readonly every?: number;
+  readonly afterRedis?: boolean;
+  readonly delayMs?: number;
+}
+
+const FAULT_BODIES: Record<number, { readonly type: string; readonly body: string }> = {
+  429: { type: "application/json", body: JSON.stringify({ error: "ERR max requests limit exceeded. Limit: 10000, Usage: 10000" }) },
+  500: { type: "application/json", body: JSON.stringify({ error: "Internal server error" }) },
+  502: { type: "text/html", body: "<html><body><h1>502 Bad Gateway</h1></body></html>" },
+  503: { type: "text/html", body: "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>" },
+};
 
 export async function startUpstashGateway(options: { redisUrl: string; token: string }): Promise<UpstashGateway> {
   const pool = createConnectionPool(new URL(options.redisUrl));
   let requests = 0;
+  let fault: GatewayFault | undefined;
+  let sinceFault = 0;
+  let faulted = 0;
   const server = createServer((request, response) => {
     requests++;
-    handle(request, options.token, pool).then(
-      (answer) => reply(response, answer),
-      (error: unknown) => reply(response, { status: 500, body: { error: `ERR gateway: ${String(error)}` } }),
-    );
+    const active = fault;
+    const failing = active?.status !== undefined && ++sinceFault % Math.max(1, active.every ?? 1) === 0;
+    const answer = (served: Answer): void => {
+      const send = (): void => {
+        if (!failing || active?.status === undefined) return reply(response, served);
+        faulted++;
+        const { type, body } = FAULT_BODIES[active.status] ?? { type: "text/plain", body: "fault" };
+        response.writeHead(active.status, { "content-type": type });
+        response.end(body);
+      };
+      if (active?.delayMs) setTimeout(send, active.delayMs);
+      else send();
+    };
+    if (failing && !active?.afterRedis) {
+      request.resume();
+      answer({ status: 200, body: null });
+      return;
+    }
+    handle(request, options.token, pool).then(answer, (error: unknown) => answer({ status: 500, body: { error: `ERR gateway: ${String(error)}` } }));
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -36,6 +78,11 @@ export async function startUpstashGateway(options: { redisUrl: string; token: st
   return {
     url: `http://127.0.0.1:${address.port}`,
     requestCount: () => requests,
+    setFault: (next) => {
+      fault = next;
+      sinceFault = 0;
+    },
+    faultsServed: () => faulted,
     stop: async () => {
       pool.close();
       server.closeAllConnections();

@@ -1,0 +1,15 @@
+import { WriteRefused, type JobSetKey, type WriteGuard, type WriteRefusal } from "./store.js";
+
+/** The same refusal, worded the same, from every adapter. */
+export function refusal(reason: WriteRefusal, jobSet: JobSetKey, guard: WriteGuard): WriteRefused {
+  const which = `job set ${quote(jobSet.jobSetId)} in queue ${quote(jobSet.queue)}`;
+  const expected = guard.expected === undefined ? "nothing stored" : `cursor ${quote(guard.expected)}`;
+  return reason === "stale"
+    ? new WriteRefused(reason, `write refused: the store no longer holds what this writer last saw of ${which} (expected ${expected})`)
+    : new WriteRefused(reason, `write refused: a newer lease holder has written ${which} (this writer's fencing token is ${guard.fence})`);
+}
+
+/** Ids can be huge; a message shows their start. */
+function quote(text: string): string {
+  return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);
+}
