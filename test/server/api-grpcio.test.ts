@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../subscriber/harness.js";
-import { jobRecord, seedJobs, State } from "../support/jobs.js";
+import { jobRecord, seedJobs, State, writeNext } from "../support/jobs.js";
 import { startTestService, type TestService } from "../support/service.js";
 
 const run = promisify(execFile);
@@ -53,7 +53,7 @@ describe("Python grpcio client, newer RPCs", () => {
     const watching = call("WatchJobStatus", { ...jobSet, jobId: "busy" });
     // Python has connected and been answered once the watch is open; then the job fails.
     await eventually(() => service.service.metrics.metrics(), (text) => text.includes("jobservice_watches_open 1"));
-    await seedJobs(service.store, jobSet, { busy: jobRecord(State.FAILED, { error: "OOMKilled" }) });
+    await writeNext(service.store, jobSet, { jobs: new Map([["busy", jobRecord(State.FAILED, { error: "OOMKilled" })]]), progress: { cursor: "10:0:0:0", caughtUp: true, error: "", updatedAt: Date.now() } });
     expect(await watching).toEqual([{ state: "RUNNING" }, { state: "FAILED", error: "OOMKilled" }]);
   });
 
