@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import type { LevelWithSilent } from "pino";
 import { LOG_LEVELS } from "../observability/logger.js";
+import { isClusterUrl, parseClusterUrl } from "../store/cluster-url.js";
 import type { StoreSpec } from "../store/open.js";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
@@ -118,9 +119,19 @@ function storeSpec(raw: Map<SettingFlag, string>, problems: string[], name: (fla
   const flag: SettingFlag = raw.has("store") ? "store" : raw.has("upstash-url") ? "upstash-url" : "store";
   const value = raw.get(flag) ?? "memory";
   if (value === "memory") return { kind: "memory" };
+  if (isClusterUrl(value)) {
+    try {
+      parseClusterUrl(value);
+    } catch (error) {
+      problems.push(`${name(flag)}: ${(error as Error).message}`);
+      return { kind: "memory" };
+    }
+    return { kind: "redis-cluster", url: value };
+  }
   let parsed: URL;
   try {
-    parsed = url(["redis:", "rediss:", "https:"])(value);
+    // Cluster URLs were taken above; they are listed so the message names them.
+    parsed = url(["redis:", "rediss:", "redis-cluster:", "rediss-cluster:", "https:"])(value);
   } catch (error) {
     problems.push(`${name(flag)}: expected "memory" or a URL; ${(error as Error).message}`);
     return { kind: "memory" };

@@ -18,7 +18,7 @@ export const SETTINGS = [
   { env: "JOBSERVICE_PORT", flag: "port", default: "60003", description: "TCP port for gRPC, gRPC-Web, Connect and HTTP (0 picks a free port)." },
   { env: "JOBSERVICE_TLS_CERT_FILE", flag: "tls-cert-file", default: "", description: "PEM certificate chain; with the key file, serves TLS (ALPN h2 and http/1.1) instead of cleartext." },
   { env: "JOBSERVICE_TLS_KEY_FILE", flag: "tls-key-file", default: "", description: "PEM private key for the certificate." },
-  { env: "JOBSERVICE_STORE", flag: "store", default: "memory", description: "`memory`, `redis://host:port[/db]`, `rediss://…` or an Upstash REST URL `https://…`." },
+  { env: "JOBSERVICE_STORE", flag: "store", default: "memory", description: "`memory`, `redis://[user:password@]host:port[/db]`, `rediss://…`, a Redis Cluster `redis-cluster://[user:password@]host:port,host:port,…` (`rediss-cluster://` for TLS) or an Upstash REST URL `https://…`." },
   { env: "UPSTASH_REDIS_REST_URL", flag: "upstash-url", default: "", description: "Upstash REST URL, used when JOBSERVICE_STORE is unset." },
   { env: "UPSTASH_REDIS_REST_TOKEN", flag: "upstash-token", default: "", description: "Upstash REST token (required with an https:// store).", secret: true },
   { env: "JOBSERVICE_JOB_TTL_SECONDS", flag: "job-ttl-seconds", default: "86400", description: "How long a job set's data is kept after its last activity." },
