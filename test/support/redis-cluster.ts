@@ -56,6 +56,8 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number; passw
       throw new Error(`redis-cli --cluster create failed: ${error.message}\n${error.stdout ?? ""}${error.stderr ?? ""}`);
     });
     await until(() => everyNode(nodes, isHealthy), READY_TIMEOUT_MS, "the cluster to report cluster_state:ok on every node");
+    // cluster_state:ok says nothing of replication: a replica still in its first sync would be promoted empty.
+    await until(() => everyNode(nodes, replicaInSync), READY_TIMEOUT_MS, "every replica to finish its first sync");
   } catch (error) {
     await stop();
     throw error;
@@ -99,6 +101,13 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number; passw
 async function isHealthy(client: Redis): Promise<boolean> {
   const info = String(await client.call("CLUSTER", "INFO"));
   return info.includes("cluster_state:ok") && info.includes("cluster_slots_ok:16384") && /cluster_known_nodes:[1-9]/.test(info);
+}
+
+/** A master with one online replica, or a replica whose link to its master is up. */
+async function replicaInSync(client: Redis): Promise<boolean> {
+  const info = String(await client.call("INFO", "replication"));
+  if (info.includes("role:master")) return /slave0:.*state=online/.test(info);
+  return info.includes("master_link_status:up") && info.includes("master_sync_in_progress:0");
 }
 
 async function everyNodeOf(nodes: readonly RedisClusterNode[], password: string | undefined, check: (client: Redis) => Promise<boolean>): Promise<boolean> {

@@ -58,6 +58,10 @@ async function launch(port: number, options: RedisServerOptions): Promise<Launch
         "--cluster-port", String(await freePort()),
         "--cluster-config-file", `${options.cluster.dir}/nodes-${port}.conf`,
         "--cluster-node-timeout", String(options.cluster.nodeTimeoutMs),
+        // A replica takes over however long ago it last heard from its master (a test's master may idle).
+        "--cluster-replica-validity-factor", "0",
+        // Replicas sync at once rather than after Redis's default 5 s wait for more replicas.
+        "--repl-diskless-sync-delay", "0",
         // A node must start empty: a dump.rdb left in the shared temporary directory would be loaded.
         "--dbfilename", `dump-${port}.rdb`,
       ]
