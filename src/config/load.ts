@@ -3,6 +3,7 @@ import type { LevelWithSilent } from "pino";
 import { LOG_LEVELS } from "../observability/logger.js";
 import { isClusterUrl, parseClusterUrl } from "../store/cluster-url.js";
 import type { StoreSpec } from "../store/open.js";
+import type { ConnectionLimits } from "../server/limits.js";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { SUBSCRIBER_DEFAULTS, type ArmadaCredentials, type SubscriberOptions } from "../subscriber/options.js";
@@ -16,6 +17,7 @@ export interface ServeConfig {
   readonly store: StoreSpec;
   readonly jobTtlSeconds: number;
   readonly maxRequestBytes: number;
+  readonly limits: ConnectionLimits;
   readonly shutdownGraceSeconds: number;
   readonly logLevel: LevelWithSilent;
   readonly subscriber: SubscriberOptions;
@@ -65,6 +67,13 @@ export function loadServeConfig(env: Readonly<Record<string, string | undefined>
     store: storeSpec(raw, problems, (flag) => describe(setting(flag))),
     jobTtlSeconds: get("job-ttl-seconds", integer(1, 365 * 86400)) ?? 86400,
     maxRequestBytes: get("max-request-bytes", integer(1024, 64 * 1024 * 1024)) ?? 65536,
+    limits: {
+      maxConnections: get("max-connections", integer(1, 1_000_000)) ?? 10_000,
+      maxHeaderBytes: get("max-header-bytes", integer(1024, 1024 * 1024)) ?? 16_384,
+      maxConcurrentStreams: get("max-concurrent-streams", integer(1, 100_000)) ?? 100,
+      idleTimeoutMs: (get("idle-timeout-seconds", integer(1, 86_400)) ?? 60) * 1000,
+      requestTimeoutMs: (get("request-timeout-seconds", integer(1, 3600)) ?? 30) * 1000,
+    },
     shutdownGraceSeconds: get("shutdown-grace-seconds", integer(0, 3600)) ?? 10,
     logLevel: get("log-level", oneOf(LOG_LEVELS)) ?? "info",
     subscriber: {

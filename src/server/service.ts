@@ -4,6 +4,7 @@ import { createMetricsRegistry, type Registry } from "../observability/metrics.j
 import { answerFor, type JobStatusSource } from "../status/answer.js";
 import type { JobStore } from "../store/store.js";
 import { createRequestHandler } from "./handler.js";
+import type { ConnectionLimits } from "./limits.js";
 import { listen, type Listener } from "./listener.js";
 import { createReadiness, type ReadinessCheck } from "./readiness.js";
 
@@ -12,6 +13,8 @@ export interface ServiceOptions {
   readonly port: number;
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   readonly maxRequestBytes: number;
+  /** Connection, header, stream and idle bounds; the listener's defaults when absent. */
+  readonly limits?: ConnectionLimits;
   readonly shutdownGraceSeconds: number;
   readonly healthWatchIntervalMs?: number;
 }
@@ -57,6 +60,7 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
     host: options.host,
     port: options.port,
     handler,
+    limits: options.limits,
     tls: options.tls && { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) },
   });
   deps.logger.info({ host: listener.host, port: listener.port, tls: Boolean(options.tls) }, "listening");

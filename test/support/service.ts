@@ -1,4 +1,5 @@
 import { pino } from "pino";
+import type { ConnectionLimits } from "../../src/server/limits.js";
 import { startService, type RunningService } from "../../src/server/service.js";
 import type { JobStatusSource } from "../../src/status/answer.js";
 import { createMemoryStore } from "../../src/store/memory.js";
@@ -19,6 +20,7 @@ export async function startTestService(
     status?: JobStatusSource;
     tls?: { certFile: string; keyFile: string };
     maxRequestBytes?: number;
+    limits?: ConnectionLimits;
     shutdownGraceSeconds?: number;
     healthWatchIntervalMs?: number;
   } = {},
@@ -30,6 +32,7 @@ export async function startTestService(
       port: 0,
       tls: options.tls,
       maxRequestBytes: options.maxRequestBytes ?? 65536,
+      limits: options.limits,
       shutdownGraceSeconds: options.shutdownGraceSeconds ?? 5,
       healthWatchIntervalMs: options.healthWatchIntervalMs ?? 50,
     },
