@@ -50,9 +50,28 @@ export function guardRequests(handler: RequestHandler, limits: ConnectionLimits)
       refuseHeaders(req, res, `request headers of ${bytes} bytes exceed the limit of ${limits.maxHeaderBytes} bytes`);
       return;
     }
-    if ("stream" in req && req.stream) cutOffIfIncomplete(req.stream, limits.requestTimeoutMs);
+    if ("stream" in req && req.stream) {
+      cutOffIfIncomplete(req.stream, limits.requestTimeoutMs);
+      stopRequestAfterResponse(req.stream);
+    }
     handler(req, res);
   };
+}
+
+/**
+ * A response can be complete before its request is, when it refuses one too
+ * large to read. The peer would go on sending into a stream nobody reads,
+ * blocked on flow control, and the stream would stay open; RFC 9113 §8.1 has
+ * the server ask it to stop with RST_STREAM(NO_ERROR). Node's compatibility
+ * layer ends every response with trailers (empty or not), sent after
+ * "wantTrailers": right after that the response is out.
+ */
+function stopRequestAfterResponse(stream: http2.ServerHttp2Stream): void {
+  stream.once("wantTrailers", () => {
+    setImmediate(() => {
+      if (!stream.destroyed && stream.state.remoteClose !== 1) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    });
+  });
 }
 
 function cutOffIfIncomplete(stream: http2.ServerHttp2Stream, timeoutMs: number): void {
