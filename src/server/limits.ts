@@ -69,7 +69,11 @@ export function guardRequests(handler: RequestHandler, limits: ConnectionLimits)
 function stopRequestAfterResponse(stream: http2.ServerHttp2Stream): void {
   stream.once("wantTrailers", () => {
     setImmediate(() => {
-      if (!stream.destroyed && stream.state.remoteClose !== 1) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+      if (stream.destroyed) return;
+      // Unread request data left in the stream stops the session from reading its socket at all, so
+      // it would never see the peer close: drop what is left.
+      stream.resume();
+      if (stream.state.remoteClose !== 1) stream.close(http2.constants.NGHTTP2_NO_ERROR);
     });
   });
 }

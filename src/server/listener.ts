@@ -76,11 +76,18 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   const trackSession = (session: http2.Http2Session): void => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
+    const dropLater = (): void => {
+      setTimeout(() => session.destroy(), limits.requestTimeoutMs).unref();
+    };
     // No frame either way for the idle time: say GOAWAY, then drop the socket if streams linger.
     session.setTimeout(limits.idleTimeoutMs, () => {
       session.close();
-      setTimeout(() => session.destroy(), limits.requestTimeoutMs).unref();
+      dropLater();
     });
+    // A client that said GOAWAY is going: Node then waits for every stream it thinks open, and a stream
+    // the client gave up on can keep the socket in CLOSE-WAIT until the idle timeout. Streams still
+    // running get the request timeout to finish.
+    session.once("goaway", dropLater);
   };
   const trackSocket = (socket: Socket): void => {
     sockets.add(socket);
