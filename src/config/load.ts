@@ -1,7 +1,9 @@
 import { parseArgs } from "node:util";
 import type { LevelWithSilent } from "pino";
 import { LOG_LEVELS } from "../observability/logger.js";
+import { isClusterUrl, parseClusterUrl } from "../store/cluster-url.js";
 import type { StoreSpec } from "../store/open.js";
+import type { ConnectionLimits } from "../server/limits.js";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { SUBSCRIBER_DEFAULTS, type ArmadaCredentials, type SubscriberOptions } from "../subscriber/options.js";
@@ -25,6 +27,7 @@ export interface ServeConfig {
   readonly maxBatchIds: number;
   readonly maxWatches: number;
   readonly watchPollMs: number;
+  readonly limits: ConnectionLimits;
   readonly shutdownGraceSeconds: number;
   readonly logLevel: LevelWithSilent;
   readonly statusPageIntervalMs: number;
@@ -84,6 +87,13 @@ export function loadServeConfig(env: Readonly<Record<string, string | undefined>
     maxBatchIds: get("max-batch-ids", integer(1, 100_000)) ?? 1000,
     maxWatches: get("max-watches", integer(1, 1_000_000)) ?? 20_000,
     watchPollMs: get("watch-poll-ms", integer(10, 600_000)) ?? 1000,
+    limits: {
+      maxConnections: get("max-connections", integer(1, 1_000_000)) ?? 10_000,
+      maxHeaderBytes: get("max-header-bytes", integer(1024, 1024 * 1024)) ?? 16_384,
+      maxConcurrentStreams: get("max-concurrent-streams", integer(1, 100_000)) ?? 100,
+      idleTimeoutMs: (get("idle-timeout-seconds", integer(1, 86_400)) ?? 60) * 1000,
+      requestTimeoutMs: (get("request-timeout-seconds", integer(1, 3600)) ?? 30) * 1000,
+    },
     shutdownGraceSeconds: get("shutdown-grace-seconds", integer(0, 3600)) ?? 10,
     logLevel: get("log-level", oneOf(LOG_LEVELS)) ?? "info",
     statusPageIntervalMs: get("status-page-interval-ms", integer(100, 60_000)) ?? 1000,
@@ -139,9 +149,19 @@ function storeSpec(raw: Map<SettingFlag, string>, problems: string[], name: (fla
   const flag: SettingFlag = raw.has("store") ? "store" : raw.has("upstash-url") ? "upstash-url" : "store";
   const value = raw.get(flag) ?? "memory";
   if (value === "memory") return { kind: "memory" };
+  if (isClusterUrl(value)) {
+    try {
+      parseClusterUrl(value);
+    } catch (error) {
+      problems.push(`${name(flag)}: ${(error as Error).message}`);
+      return { kind: "memory" };
+    }
+    return { kind: "redis-cluster", url: value };
+  }
   let parsed: URL;
   try {
-    parsed = url(["redis:", "rediss:", "https:"])(value);
+    // Cluster URLs were taken above; they are listed so the message names them.
+    parsed = url(["redis:", "rediss:", "redis-cluster:", "rediss-cluster:", "https:"])(value);
   } catch (error) {
     problems.push(`${name(flag)}: expected "memory" or a URL; ${(error as Error).message}`);
     return { kind: "memory" };

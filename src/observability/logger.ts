@@ -34,6 +34,11 @@ export function redactUrl(raw: string): string {
     url.search = "";
     return url.toString();
   } catch {
-    return "[unparseable url]";
+    // Multi-host URLs (redis-cluster://a:1,b:2) are no WHATWG URLs: drop everything up to the last "@".
+    const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(raw)?.[0];
+    if (!scheme) return "[unparseable url]";
+    const rest = raw.slice(scheme.length).split(/[?#]/)[0] ?? "";
+    const hosts = rest.slice(rest.lastIndexOf("@") + 1);
+    return `${scheme}${rest.includes("@") ? "redacted@" : ""}${hosts}`;
   }
 }

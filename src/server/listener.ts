@@ -2,6 +2,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { AddressInfo, Socket } from "node:net";
+import { DEFAULT_LIMITS, guardRequests, type ConnectionLimits } from "./limits.js";
 
 /** A request handler that serves both HTTP/1.1 and HTTP/2 requests. */
 export type RequestHandler = (
@@ -25,8 +26,10 @@ export interface ListenOptions {
   readonly port: number;
   readonly handler: RequestHandler;
   readonly tls?: TlsFiles;
-  /** How long a new cleartext connection may stay silent before we give up deciding its protocol. */
+  /** How long a new cleartext connection may stay silent before we give up deciding its protocol (at most the idle timeout). */
   readonly protocolSniffTimeoutMs?: number;
+  /** Bounds on what clients may hold; DEFAULT_LIMITS when absent. */
+  readonly limits?: ConnectionLimits;
 }
 
 export interface Listener {
@@ -64,6 +67,13 @@ export function sniffProtocol(head: Buffer): SniffVerdict {
  * With TLS, ALPN decides and Node's secure HTTP/2 server takes both.
  */
 export async function listen(options: ListenOptions): Promise<Listener> {
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const handler = guardRequests(options.handler, limits);
+  const h2Options = {
+    // Node's own cap on the header list is its default 64 KiB session memory; ours is checked per request.
+    maxHeaderListPairs: 256,
+    settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes },
+  };
   const sockets = new Set<Socket>();
   const sessions = new Set<http2.Http2Session>();
   // HTTP/1.1 sockets handed over by hand are unknown to http.Server's own
@@ -72,6 +82,18 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   const trackSession = (session: http2.Http2Session): void => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
+    const dropLater = (): void => {
+      setTimeout(() => session.destroy(), limits.requestTimeoutMs).unref();
+    };
+    // No frame either way for the idle time: say GOAWAY, then drop the socket if streams linger.
+    session.setTimeout(limits.idleTimeoutMs, () => {
+      session.close();
+      dropLater();
+    });
+    // A client that said GOAWAY is going: Node then waits for every stream it thinks open, and a stream
+    // the client gave up on can keep the socket in CLOSE-WAIT until the idle timeout. Streams still
+    // running get the request timeout to finish.
+    session.once("goaway", dropLater);
   };
   const trackSocket = (socket: Socket): void => {
     sockets.add(socket);
@@ -88,25 +110,42 @@ export async function listen(options: ListenOptions): Promise<Listener> {
         allowHTTP1: true,
         ALPNProtocols: ["h2", "http/1.1"],
         ...(options.tls.clientCa ? { ca: options.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}),
+        ...h2Options,
       },
-      options.handler,
+      handler,
     );
+    // HTTP/1.1 over TLS has no session: an idle socket times out by itself.
+    secure.setTimeout(limits.idleTimeoutMs);
     secure.on("session", trackSession);
     secure.on("connection", trackSocket);
     acceptor = secure;
   } else {
-    const h2 = http2.createServer({}, options.handler);
+    const h2 = http2.createServer(h2Options, handler);
     h2.on("session", trackSession);
-    h1 = http.createServer(options.handler);
+    h1 = http.createServer(
+      {
+        maxHeaderSize: limits.maxHeaderBytes,
+        keepAliveTimeout: limits.idleTimeoutMs,
+        headersTimeout: limits.requestTimeoutMs,
+        requestTimeout: limits.requestTimeoutMs,
+        connectionsCheckingInterval: Math.min(1_000, limits.requestTimeoutMs),
+      },
+      handler,
+    );
+    // http.Server starts checking headersTimeout and requestTimeout when it
+    // begins listening; this one never listens (sockets are handed to it), so
+    // it is told that it does, or slow senders would never be cut off.
+    h1.emit("listening");
     countRequestsInFlight(h1, inFlight);
     const servers = { h1, h2 };
-    const timeoutMs = options.protocolSniffTimeoutMs ?? 10_000;
+    const timeoutMs = Math.min(options.protocolSniffTimeoutMs ?? 10_000, limits.idleTimeoutMs);
     acceptor = net.createServer((socket) => {
       trackSocket(socket);
       handOver(socket, servers, timeoutMs);
     });
   }
 
+  acceptor.maxConnections = limits.maxConnections;
   await new Promise<void>((resolve, reject) => {
     acceptor.once("error", reject);
     acceptor.listen(options.port, options.host, () => {
@@ -201,5 +240,7 @@ async function drain(state: {
   }
   for (const session of sessions) session.destroy();
   for (const socket of sockets) socket.destroy();
+  // Stops the HTTP/1.1 server's timeout checks; it never listened, so close() only reports that.
+  h1?.close(() => undefined);
   await stopped;
 }

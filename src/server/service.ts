@@ -11,6 +11,7 @@ import type { JobSetStatus } from "../subscriber/index.js";
 import { createWatchHub } from "../watch/hub.js";
 import type { WriteNotices } from "../watch/write-notices.js";
 import { createRequestHandler } from "./handler.js";
+import type { ConnectionLimits } from "./limits.js";
 import { listen, type Listener } from "./listener.js";
 import { createReadiness, type Readiness, type ReadinessCheck } from "./readiness.js";
 
@@ -25,6 +26,8 @@ export interface ServiceOptions {
   readonly auth?: AuthOptions;
   /** Where the armada mode asks; the subscriber's Armada. */
   readonly armada?: { readonly url: string; readonly caFile?: string };
+  /** Connection, header, stream and idle bounds; the listener's defaults when absent. */
+  readonly limits?: ConnectionLimits;
   readonly shutdownGraceSeconds: number;
   readonly healthWatchIntervalMs?: number;
   /** How often the status page's live view is refreshed; 1 s when absent. */
@@ -150,6 +153,7 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
     host: options.host,
     port: options.port,
     handler,
+    limits: options.limits,
     tls: options.tls && {
       cert: readFileSync(options.tls.certFile),
       key: readFileSync(options.tls.keyFile),

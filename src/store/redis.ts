@@ -1,8 +1,7 @@
-import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import { redactUrl, type Logger } from "../observability/logger.js";
 import { createScriptedStore } from "./scripted.js";
-import type { LuaScript, ScriptRunner } from "./scripts.js";
+import { respScriptRunner } from "./resp-scripts.js";
 import type { JobStore } from "./store.js";
 
 // Callers (readiness probes, the subscriber's retries) must see an outage
@@ -41,22 +40,7 @@ export function createRedisStore(options: { url: string; ttlSeconds: number; log
     failing = false;
   });
 
-  const digests = new Map<LuaScript, string>();
-  const digestOf = (script: LuaScript): string => {
-    let digest = digests.get(script);
-    if (digest === undefined) digests.set(script, (digest = createHash("sha1").update(script.source).digest("hex")));
-    return digest;
-  };
-  const run: ScriptRunner = async (script, keys, args) => {
-    const rest = [keys.length, ...keys, ...args];
-    try {
-      return await client.call("EVALSHA", [digestOf(script), ...rest]);
-    } catch (error) {
-      // The script cache is empty after a restart or failover; EVAL loads it again.
-      if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
-      return await client.call("EVAL", [script.source, ...rest]);
-    }
-  };
+  const run = respScriptRunner(client);
   // ioredis's own messages ("Reached the max retries per request limit") do not say which server failed.
   const explained = async <T>(request: () => Promise<T>): Promise<T> => {
     try {

@@ -33,6 +33,37 @@ describe("serve configuration", () => {
     });
   });
 
+  it("takes a Redis Cluster from a list of nodes, and names the mistake in a bad one without echoing its password", () => {
+    const url = "redis-cluster://:pw@10.0.0.1:7000,10.0.0.2:7001";
+    expect(loadServeConfig({ JOBSERVICE_STORE: url }, []).store).toEqual({ kind: "redis-cluster", url });
+    expect(loadServeConfig({ JOBSERVICE_STORE: "rediss-cluster://cache-a:6380" }, []).store.kind).toBe("redis-cluster");
+    const [problem] = problemsOf({ JOBSERVICE_STORE: "redis-cluster://:s3cret@10.0.0.1:7000,10.0.0.2:99999" });
+    expect(problem).toBe("JOBSERVICE_STORE (--store): node 2 of the list: expected a port from 1 to 65535");
+    expect(problemsOf({ JOBSERVICE_STORE: "redis-cluster://:s3cret@h:1/3" })[0]).toMatch(/database 0 only/);
+  });
+
+  it("bounds connections, headers, streams and idle times, with documented defaults", () => {
+    expect(loadServeConfig({}, []).limits).toEqual({
+      maxConnections: 10_000,
+      maxHeaderBytes: 16_384,
+      maxConcurrentStreams: 100,
+      idleTimeoutMs: 60_000,
+      requestTimeoutMs: 30_000,
+    });
+    const env = { JOBSERVICE_MAX_CONNECTIONS: "50", JOBSERVICE_IDLE_TIMEOUT_SECONDS: "5", JOBSERVICE_REQUEST_TIMEOUT_SECONDS: "2" };
+    expect(loadServeConfig(env, ["--max-concurrent-streams", "8", "--max-header-bytes", "4096"]).limits).toEqual({
+      maxConnections: 50,
+      maxHeaderBytes: 4096,
+      maxConcurrentStreams: 8,
+      idleTimeoutMs: 5_000,
+      requestTimeoutMs: 2_000,
+    });
+    expect(problemsOf({ JOBSERVICE_MAX_HEADER_BYTES: "100", JOBSERVICE_MAX_CONNECTIONS: "0" })).toEqual([
+      'JOBSERVICE_MAX_CONNECTIONS (--max-connections): expected a whole number from 1 to 1000000, got "0"',
+      'JOBSERVICE_MAX_HEADER_BYTES (--max-header-bytes): expected a whole number from 1024 to 1048576, got "100"',
+    ]);
+  });
+
   it("uses Upstash's own variables when JOBSERVICE_STORE is unset", () => {
     expect(loadServeConfig({ UPSTASH_REDIS_REST_URL: "https://u.example.io", UPSTASH_REDIS_REST_TOKEN: "t" }, []).store.kind).toBe("upstash");
     expect(loadServeConfig({ JOBSERVICE_STORE: "memory", UPSTASH_REDIS_REST_URL: "https://u.example.io" }, []).store.kind).toBe("memory");
@@ -42,7 +73,7 @@ describe("serve configuration", () => {
     const problems = problemsOf({ JOBSERVICE_PORT: "http", JOBSERVICE_STORE: "postgres://db", JOBSERVICE_LOG_LEVEL: "loud" });
     expect(problems).toHaveLength(3);
     expect(problems[0]).toMatch(/^JOBSERVICE_PORT \(--port\): expected a whole number from 0 to 65535, got "http"$/);
-    expect(problems[1]).toMatch(/^JOBSERVICE_STORE \(--store\): expected "memory" or a URL; expected a URL starting with redis:\/\/ or rediss:\/\/ or https:\/\//);
+    expect(problems[1]).toMatch(/^JOBSERVICE_STORE \(--store\): expected "memory" or a URL; expected a URL starting with redis:\/\/ or rediss:\/\/ or redis-cluster:\/\/ or rediss-cluster:\/\/ or https:\/\//);
     expect(problems[2]).toMatch(/^JOBSERVICE_LOG_LEVEL \(--log-level\): expected one of fatal, error, warn/);
   });
 

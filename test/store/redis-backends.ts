@@ -39,8 +39,11 @@ export function useRedisBackends(): () => RedisBackends {
   };
 }
 
+/** The commands that age keys, which a single-node client and a Cluster client both have. */
+export type KeyAger = Pick<Redis, "pttl" | "pexpire" | "del">;
+
 /** A store and a second handle on its data, both from `open`, aged through `admin`. */
-export function subjectOnRedis(open: () => JobStore, admin: Redis): StoreUnderTest {
+export function subjectOnRedis(open: () => JobStore, admin: KeyAger): StoreUnderTest {
   const store = open();
   const reader = open();
   return {
@@ -57,7 +60,7 @@ export function subjectOnRedis(open: () => JobStore, admin: Redis): StoreUnderTe
  * Makes time pass for one job set in a real Redis by taking `ms` off each of
  * its keys' remaining time to live, deleting the keys whose time runs out.
  */
-export function elapseInRedis(admin: Redis): (jobSet: JobSetKey, ms: number) => Promise<void> {
+export function elapseInRedis(admin: KeyAger): (jobSet: JobSetKey, ms: number) => Promise<void> {
   return async (jobSet, ms) => {
     const keys = jobSetKeys(jobSet);
     for (const key of [keys.jobs, keys.lease]) {

@@ -16,6 +16,10 @@ export interface RedisServerOptions {
   readonly dataDir?: string;
   /** More `redis-server` arguments, e.g. `["--maxmemory", "2mb", "--maxmemory-policy", "volatile-lru"]`. */
   readonly args?: readonly string[];
+  /** Start as a Redis Cluster node whose config file lives in `dir`; the node joins no cluster by itself. */
+  readonly cluster?: { readonly dir: string; readonly nodeTimeoutMs: number };
+  /** Require this password (`requirepass`; cluster replicas also use it to reach their master). */
+  readonly password?: string;
 }
 
 export interface RedisServer {
@@ -28,6 +32,8 @@ export interface RedisServer {
   resume(): void;
   /** Stops the server; safe to call more than once. */
   stop(): Promise<void>;
+  /** Kills the server with SIGKILL, as a crash would, and resolves once it is gone. */
+  crash(): Promise<void>;
 }
 
 const LAUNCH_ATTEMPTS = 5;
@@ -58,10 +64,28 @@ async function launch(port: number, options: RedisServerOptions): Promise<Launch
   const listen = options.tls
     ? ["--port", "0", "--tls-port", String(port), "--tls-cert-file", options.tls.certFile, "--tls-key-file", options.tls.keyFile, "--tls-auth-clients", "no"]
     : ["--port", String(port)];
+  // The cluster bus gets its own free port: port + 10000, Redis's default, may be taken or beyond 65535.
+  const cluster = options.cluster
+    ? [
+        "--cluster-enabled", "yes",
+        "--cluster-port", String(await freePort()),
+        "--cluster-config-file", `${options.cluster.dir}/nodes-${port}.conf`,
+        "--cluster-node-timeout", String(options.cluster.nodeTimeoutMs),
+        // A replica takes over however long ago it last heard from its master (a test's master may idle).
+        "--cluster-replica-validity-factor", "0",
+        // Replicas sync at once rather than after Redis's default 5 s wait for more replicas.
+        "--repl-diskless-sync-delay", "0",
+        // A node must start empty: a dump.rdb left in the shared temporary directory would be loaded.
+        "--dbfilename", `dump-${port}.rdb`,
+      ]
+    : [];
+  const auth = options.password === undefined ? [] : ["--requirepass", options.password, ...(options.cluster ? ["--masterauth", options.password] : [])];
   const child = spawn(
     "redis-server",
     [
       ...listen,
+      ...cluster,
+      ...auth,
       "--bind",
       "127.0.0.1",
       "--save",
@@ -69,7 +93,7 @@ async function launch(port: number, options: RedisServerOptions): Promise<Launch
       "--appendonly",
       "no",
       "--dir",
-      options.dataDir ?? tmpdir(),
+      options.cluster?.dir ?? options.dataDir ?? tmpdir(),
       // Without a data directory of its own, a server's snapshot name is unique, so no server loads another's.
       "--dbfilename",
       options.dataDir ? "dump.rdb" : `redis-${port}-${process.pid}.rdb`,
@@ -100,7 +124,7 @@ async function launch(port: number, options: RedisServerOptions): Promise<Launch
   process.once("exit", killOnExit);
 
   const tls = options.tls !== undefined;
-  const ready = await Promise.race([waitForPing(port, tls).then(() => undefined), exited]);
+  const ready = await Promise.race([waitForPing(port, tls, options.password).then(() => undefined), exited]);
   if (ready instanceof Error) {
     process.off("exit", killOnExit);
     await stopChild(child);
@@ -117,20 +141,27 @@ async function launch(port: number, options: RedisServerOptions): Promise<Launch
         process.off("exit", killOnExit);
         await stopChild(child);
       },
+      crash: async () => {
+        process.off("exit", killOnExit);
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const gone = new Promise((resolve) => child.once("exit", resolve));
+        child.kill("SIGKILL");
+        await gone;
+      },
     },
   };
 }
 
-async function waitForPing(port: number, tls: boolean): Promise<void> {
+async function waitForPing(port: number, tls: boolean, password: string | undefined): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (await answersPing(port, tls)) return;
+    if (await answersPing(port, tls, password)) return;
     await new Promise((resolve) => setTimeout(resolve, PING_INTERVAL_MS));
   }
   throw new Error(`redis-server on port ${port} did not answer PING within ${READY_TIMEOUT_MS} ms`);
 }
 
-function answersPing(port: number, tls: boolean): Promise<boolean> {
+function answersPing(port: number, tls: boolean, password: string | undefined): Promise<boolean> {
   return new Promise((resolve) => {
     // Readiness only: the test's own client decides whether to trust the certificate.
     const socket: Socket = tls ? connectTls({ host: "127.0.0.1", port, rejectUnauthorized: false }) : connect({ host: "127.0.0.1", port });
@@ -141,10 +172,11 @@ function answersPing(port: number, tls: boolean): Promise<boolean> {
     };
     socket.setTimeout(1_000, () => finish(false));
     socket.once("error", () => finish(false));
-    socket.once(tls ? "secureConnect" : "connect", () => socket.write("PING\r\n"));
+    socket.once(tls ? "secureConnect" : "connect", () => socket.write(password === undefined ? "PING\r\n" : `AUTH ${password}\r\nPING\r\n`));
     socket.on("data", (chunk: Buffer) => {
       reply += chunk.toString();
-      if (reply.includes("\r\n")) finish(reply.startsWith("+PONG"));
+      const lines = reply.split("\r\n");
+      if (lines.length > (password === undefined ? 1 : 2)) finish(lines.at(-2) === "+PONG");
     });
   });
 }

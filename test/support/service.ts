@@ -2,6 +2,7 @@ import { pino, type Logger } from "pino";
 import type { AuthOptions, AuthTuning } from "../../src/auth/index.js";
 import { startJobService } from "../../src/cli/job-service.js";
 import { loadServeConfig } from "../../src/config/load.js";
+import type { ConnectionLimits } from "../../src/server/limits.js";
 import { startService, type RunningService } from "../../src/server/service.js";
 import type { JobStatusSource } from "../../src/status/answer.js";
 import { createMemoryStore } from "../../src/store/memory.js";
@@ -24,6 +25,7 @@ export async function startTestService(
     status?: JobStatusSource;
     tls?: { certFile: string; keyFile: string };
     maxRequestBytes?: number;
+    limits?: ConnectionLimits;
     shutdownGraceSeconds?: number;
     healthWatchIntervalMs?: number;
     auth?: AuthOptions;
@@ -52,6 +54,7 @@ export async function startTestService(
       armada: options.armadaUrl === undefined ? undefined : { url: options.armadaUrl },
       maxRequestBytes: options.maxRequestBytes ?? 65536,
       fastPath: options.fastPath,
+      limits: options.limits,
       shutdownGraceSeconds: options.shutdownGraceSeconds ?? 5,
       healthWatchIntervalMs: options.healthWatchIntervalMs ?? 50,
       maxBatchIds: options.maxBatchIds,
