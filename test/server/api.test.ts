@@ -291,9 +291,10 @@ describe("watch limits and followers", () => {
     const set = freshJobSet();
     const ids = Array.from({ length: 300 }, (_, i) => `job-${i}`);
     await writeNext(service.store, set, { jobs: new Map(ids.map((id) => [id, jobRecord(State.RUNNING)])), progress: healthy("1:0:0:0") });
-    const client = createClient(JobService, createGrpcTransport({ baseUrl: service.url }));
-    await client.health({});
-    const watches = [...ids, "not-yet"].map((jobId) => collect(client.watchJobStatus({ ...set, jobId })));
+    // Over several connections: each serves at most JOBSERVICE_MAX_CONCURRENT_STREAMS (100) streams at once.
+    const clients = Array.from({ length: 4 }, () => createClient(JobService, createGrpcTransport({ baseUrl: service.url })));
+    await Promise.all(clients.map((client) => client.health({})));
+    const watches = [...ids, "not-yet"].map((jobId, i) => collect(clients[i % clients.length]!.watchJobStatus({ ...set, jobId })));
     await Promise.all(watches.map((w) => w.next(1)));
     expect(new Set(watches.map((w) => State[w.messages[0]?.state ?? 0]))).toEqual(new Set(["RUNNING", "JOB_ID_NOT_FOUND"]));
     await writeNext(service.store, set, { jobs: new Map([...ids, "not-yet"].map((id) => [id, jobRecord(State.SUCCEEDED)])), progress: healthy("2:0:0:0") });
