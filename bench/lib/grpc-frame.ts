@@ -4,14 +4,17 @@ import type { JobKey } from "../../src/store/store.js";
 
 export const GET_JOB_STATUS_PATH = "/jobservice.JobService/GetJobStatus";
 
-/** A GetJobStatus request as one uncompressed gRPC length-prefixed message, for h2load's fixed body. */
-export function grpcRequestBody(key: JobKey): Buffer {
-  const message = toBinary(JobServiceRequestSchema, create(JobServiceRequestSchema, key));
+/** One uncompressed gRPC length-prefixed message. */
+export function grpcFrame(message: Uint8Array): Buffer {
   const frame = Buffer.alloc(5 + message.length);
-  frame.writeUInt8(0, 0);
   frame.writeUInt32BE(message.length, 1);
-  Buffer.from(message).copy(frame, 5);
+  frame.set(message, 5);
   return frame;
+}
+
+/** A GetJobStatus request as one gRPC frame, for h2load's fixed body. */
+export function grpcRequestBody(key: JobKey): Buffer {
+  return grpcFrame(toBinary(JobServiceRequestSchema, create(JobServiceRequestSchema, key)));
 }
 
 /** The same request as Connect JSON. */

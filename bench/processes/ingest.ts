@@ -13,6 +13,7 @@ import type { JobSetKey, JobStore } from "../../src/store/store.js";
 import { createArmadaClient } from "../../src/subscriber/armada-client.js";
 import { frameReader } from "../../src/subscriber/grpc-stream.js";
 import { createSubscriber, SUBSCRIBER_DEFAULTS, type Subscriber, type SubscriberOptions } from "../../src/subscriber/index.js";
+import { grpcFrame } from "../lib/grpc-frame.js";
 import { serveCommands } from "../lib/serve-commands.js";
 import type { ExpectedJob, StoreChoice } from "./protocol.js";
 
@@ -186,10 +187,7 @@ async function decodeRaw({ armadaUrl, jobSets }: { armadaUrl: string; jobSets: r
   try {
     const counts = await Promise.all(
       jobSets.map(async (jobSet) => {
-        const message = toBinary(JobSetRequestSchema, create(JobSetRequestSchema, { id: jobSet.jobSetId, queue: jobSet.queue, watch: false }));
-        const body = Buffer.alloc(5 + message.length);
-        body.writeUInt32BE(message.length, 1);
-        body.set(message, 5);
+        const body = grpcFrame(toBinary(JobSetRequestSchema, create(JobSetRequestSchema, { id: jobSet.jobSetId, queue: jobSet.queue, watch: false })));
         const stream = session.request({ ":method": "POST", ":path": "/api.Event/GetJobSetEvents", "content-type": "application/grpc+proto", te: "trailers" });
         stream.end(body);
         const frames = frameReader(undefined);

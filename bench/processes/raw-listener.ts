@@ -8,13 +8,11 @@ import type http2 from "node:http2";
 import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { JobServiceResponse_State as State, JobServiceResponseSchema } from "../../src/gen/jobservice/jobservice_pb.js";
 import { listen } from "../../src/server/listener.js";
+import { grpcFrame } from "../lib/grpc-frame.js";
 import { serveCommands } from "../lib/serve-commands.js";
 
 const answer = create(JobServiceResponseSchema, { state: State.RUNNING, error: "" });
-const message = toBinary(JobServiceResponseSchema, answer);
-const grpcBody = Buffer.alloc(5 + message.length);
-grpcBody.writeUInt32BE(message.length, 1);
-grpcBody.set(message, 5);
+const grpcBody = grpcFrame(toBinary(JobServiceResponseSchema, answer));
 const jsonBody = Buffer.from(toJsonString(JobServiceResponseSchema, answer));
 
 const listener = await listen({

@@ -10,6 +10,7 @@ import { EventStreamMessageSchema, JobSetRequestSchema } from "../../src/gen/api
 import { HealthCheckResponse_ServingStatus, HealthCheckResponseSchema } from "../../src/gen/api/health_pb.js";
 import type { JobSetKey } from "../../src/store/store.js";
 import { frameReader } from "../../src/subscriber/grpc-stream.js";
+import { grpcFrame } from "../lib/grpc-frame.js";
 import { serveCommands } from "../lib/serve-commands.js";
 
 export interface ReplayReady {
@@ -64,10 +65,7 @@ function replay(stream: ServerHttp2Stream, request: { id: string; queue: string;
 }
 
 function answerHealth(stream: ServerHttp2Stream): void {
-  const message = toBinary(HealthCheckResponseSchema, create(HealthCheckResponseSchema, { status: HealthCheckResponse_ServingStatus.SERVING }));
-  const frame = Buffer.alloc(5 + message.length);
-  frame.writeUInt32BE(message.length, 1);
-  frame.set(message, 5);
+  const frame = grpcFrame(toBinary(HealthCheckResponseSchema, create(HealthCheckResponseSchema, { status: HealthCheckResponse_ServingStatus.SERVING })));
   stream.respond({ ":status": 200, "content-type": "application/grpc+proto" }, { waitForTrailers: true });
   stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
   stream.end(frame);
@@ -75,10 +73,7 @@ function answerHealth(stream: ServerHttp2Stream): void {
 
 /** Reads a job set's whole history from `armadaUrl` and keeps its bytes. */
 async function record(session: http2.ClientHttp2Session, jobSet: JobSetKey): Promise<number> {
-  const message = toBinary(JobSetRequestSchema, create(JobSetRequestSchema, { id: jobSet.jobSetId, queue: jobSet.queue, watch: false }));
-  const body = Buffer.alloc(5 + message.length);
-  body.writeUInt32BE(message.length, 1);
-  body.set(message, 5);
+  const body = grpcFrame(toBinary(JobSetRequestSchema, create(JobSetRequestSchema, { id: jobSet.jobSetId, queue: jobSet.queue, watch: false })));
   const stream = session.request({ ":method": "POST", ":path": "/api.Event/GetJobSetEvents", "content-type": "application/grpc+proto", te: "trailers" });
   stream.end(body);
   const chunks: Buffer[] = [];
