@@ -8,7 +8,8 @@ import { Event } from "../../src/gen/api/event_pb.js";
 import { JobService, JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import { answerFor } from "../../src/status/answer.js";
 import type { JobKey, JobRecord } from "../../src/store/store.js";
-import { applyEvent, eventJobId } from "../../src/subscriber/event-to-record.js";
+import { jobEventOf } from "../../src/subscriber/decode-event.js";
+import { applyEvent } from "../../src/subscriber/event-to-record.js";
 import { serveCommands } from "../lib/serve-commands.js";
 import { summarizeLatencies } from "../lib/stats.js";
 import type { LoadResult } from "../lib/load.js";
@@ -41,7 +42,8 @@ function asker(mode: RpcLoadRequest["mode"], url: string): Ask {
     ask = async (key, signal) => {
       let job: JobRecord | undefined;
       for await (const message of client.getJobSetEvents({ id: key.jobSetId, queue: key.queue, watch: false }, { signal })) {
-        if (eventJobId(message.message) === key.jobId) job = applyEvent(job, message.id, message.message);
+        const event = jobEventOf(message.message);
+        if (event?.jobId === key.jobId) job = applyEvent(job, message.id, event);
       }
       return answerFor({ job, progress: { cursor: "", caughtUp: true, error: "", updatedAt: 0 } }).state;
     };

@@ -44,16 +44,31 @@ export function encodeJobRecord(record: JobRecord): string {
   return encode("job record", RECORD_FIELDS, record);
 }
 
-/** `where` names the job in the error a corrupt value raises. */
-export function decodeJobRecord(text: string, where = ""): JobRecord {
+/** `where` names the job in the error a corrupt value raises; it is only called then. */
+export function decodeJobRecord(text: string, where: () => string = NOWHERE): JobRecord {
   return decode<JobRecord>("job record", RECORD_FIELDS, text, where);
+}
+
+const NOWHERE = (): string => "";
+
+/**
+ * What `decodeJobRecord(encodeJobRecord(record))` gives, frozen, and refused
+ * where encoding refuses, without the JSON in between: for a store that keeps
+ * records as objects but must hold and refuse exactly what Redis would.
+ */
+export function normalizeJobRecord(record: JobRecord): JobRecord {
+  return normalize("job record", RECORD_FIELDS, record);
+}
+
+export function normalizeProgress(progress: JobSetProgress): JobSetProgress {
+  return normalize("job set progress", PROGRESS_FIELDS, progress);
 }
 
 export function encodeProgress(progress: JobSetProgress): string {
   return encode("job set progress", PROGRESS_FIELDS, progress);
 }
 
-export function decodeProgress(text: string, where = ""): JobSetProgress {
+export function decodeProgress(text: string, where: () => string = NOWHERE): JobSetProgress {
   return decode<JobSetProgress>("job set progress", PROGRESS_FIELDS, text, where);
 }
 
@@ -74,18 +89,19 @@ export function encodeUpdate(update: JobSetUpdate): EncodedUpdate {
 /** What a store holds for a job and its job set (null or undefined when absent), decoded. */
 export function decodeLookup(key: JobKey, job: string | null | undefined, progress: string | null | undefined): JobLookup {
   return {
-    ...(job != null && { job: decodeJobRecord(job, describeJob(key.jobId, key)) }),
-    ...(progress != null && { progress: decodeProgress(progress, describeJobSet(key)) }),
+    ...(job != null && { job: decodeJobRecord(job, () => describeJob(key.jobId, key)) }),
+    ...(progress != null && { progress: decodeProgress(progress, () => describeJobSet(key)) }),
   };
 }
 
 /** `values[i]` is what the store holds for `jobIds[i]`; absent jobs are left out. */
 export function decodeJobs(jobSet: JobSetKey, jobIds: readonly string[], values: readonly (string | null | undefined)[]): Map<string, JobRecord> {
   const jobs = new Map<string, JobRecord>();
-  jobIds.forEach((jobId, index) => {
+  for (let index = 0; index < jobIds.length; index++) {
+    const jobId = jobIds[index]!;
     const value = values[index];
-    if (value != null) jobs.set(jobId, decodeJobRecord(value, describeJob(jobId, jobSet)));
-  });
+    if (value != null) jobs.set(jobId, decodeJobRecord(value, () => describeJob(jobId, jobSet)));
+  }
   return jobs;
 }
 
@@ -97,20 +113,48 @@ function describeJob(jobId: string, jobSet: JobSetKey): string {
   return `job ${quote(jobId)} of ${describeJobSet(jobSet)}`;
 }
 
+// Encoding and decoding run for every job of every batch: plain loops, and no closure or message built unless it fails.
 function encode<T>(what: string, fields: readonly Field<T>[], value: T): string {
-  const values: unknown[] = fields.map((field) => {
+  const values: unknown[] = new Array(fields.length);
+  let length = 0;
+  for (let index = 0; index < fields.length; index++) {
+    const field = fields[index]!;
     const item: unknown = value[field.name];
-    if (isOmittable(field, item)) return null;
+    if (isOmittable(field, item)) {
+      values[index] = null;
+      continue;
+    }
     const problem = kindProblem(field.kind, item);
     if (problem) throw new Error(`cannot store ${what}: ${field.name} ${problem}, got ${describe(item)}`);
-    return item;
-  });
-  while (values.length > 0 && values[values.length - 1] === null) values.pop();
+    values[index] = item;
+    length = index + 1;
+  }
+  values.length = length;
   return JSON.stringify(values);
 }
 
-function decode<T>(what: string, fields: readonly Field<T>[], text: string, where: string): T {
-  const corrupt = (reason: string): Error => corruption(where ? `${what} of ${where}` : what, text, reason);
+function normalize<T>(what: string, fields: readonly Field<T>[], value: T): T {
+  const result: Record<string, unknown> = {};
+  for (let index = 0; index < fields.length; index++) {
+    const field = fields[index]!;
+    const item: unknown = value[field.name];
+    if (isOmittable(field, item)) {
+      if (field.presence !== "optional" && field.presence !== "required") result[field.name] = field.presence.fallback;
+      continue;
+    }
+    const problem = kindProblem(field.kind, item);
+    if (problem) throw new Error(`cannot store ${what}: ${field.name} ${problem}, got ${describe(item)}`);
+    // JSON has no negative zero.
+    result[field.name] = typeof item === "number" ? item + 0 : item;
+  }
+  return Object.freeze(result) as T;
+}
+
+function decode<T>(what: string, fields: readonly Field<T>[], text: string, where: () => string): T {
+  const corrupt = (reason: string): Error => {
+    const place = where();
+    return corruption(place ? `${what} of ${place}` : what, text, reason);
+  };
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -120,17 +164,18 @@ function decode<T>(what: string, fields: readonly Field<T>[], text: string, wher
   if (!Array.isArray(parsed)) throw corrupt("it is not a JSON array");
   if (parsed.length > fields.length) throw corrupt(`it has ${parsed.length} fields, at most ${fields.length} are known`);
   const result: Record<string, unknown> = {};
-  fields.forEach((field, index) => {
+  for (let index = 0; index < fields.length; index++) {
+    const field = fields[index]!;
     const item: unknown = parsed[index] ?? null;
     if (item === null) {
       if (field.presence === "required") throw corrupt(`${field.name} is missing`);
       if (field.presence !== "optional") result[field.name] = field.presence.fallback;
-      return;
+      continue;
     }
     const problem = kindProblem(field.kind, item);
     if (problem) throw corrupt(`${field.name} ${problem}`);
     result[field.name] = item;
-  });
+  }
   return result as T;
 }
 

@@ -1,13 +1,18 @@
 import { requirePositiveInteger } from "./checks.js";
-import { decodeJobs, decodeLookup, decodeProgress, encodeUpdate } from "./codec.js";
+import { normalizeJobRecord, normalizeProgress } from "./codec.js";
 import { jobSetTag } from "./keys.js";
 import { refusal } from "./refusal.js";
-import type { JobSetKey, JobStore } from "./store.js";
+import type { JobRecord, JobSetKey, JobSetProgress, JobStore } from "./store.js";
 
 interface StoredJobSet {
-  /** Job id → encoded record: the same bytes a Redis store would hold, so both refuse the same input. */
-  readonly jobs: Map<string, string>;
-  progress: string;
+  /**
+   * Job id → record, as a Redis store would give it back (normalized by the
+   * codec's rules, so both refuse the same input), kept as the object:
+   * nothing reads or changes it in place, and the JSON round trip would cost
+   * more than the rest of ingest.
+   */
+  readonly jobs: Map<string, JobRecord>;
+  progress: JobSetProgress;
   cursor: string;
   /** The highest fencing token that has written. */
   fence: number;
@@ -60,24 +65,23 @@ export function createMemoryStore(options: { ttlSeconds: number; now?: () => num
   return {
     async read(key) {
       const stored = live(jobSets, open(key));
-      return decodeLookup(key, stored?.jobs.get(key.jobId), stored?.progress);
+      const job = stored?.jobs.get(key.jobId);
+      return { ...(job !== undefined && { job }), ...(stored !== undefined && { progress: stored.progress }) };
     },
     async readJobs(jobSet, jobIds) {
       const stored = live(jobSets, open(jobSet));
-      return decodeJobs(jobSet, jobIds, jobIds.map((jobId) => stored?.jobs.get(jobId)));
+      return found(stored, jobIds);
     },
     async readJobSet(jobSet, jobIds) {
       const stored = live(jobSets, open(jobSet));
       if (stored === undefined) return { jobs: new Map() };
-      const ids = jobIds ?? [...stored.jobs.keys()];
-      return {
-        jobs: decodeJobs(jobSet, ids, ids.map((jobId) => stored.jobs.get(jobId))),
-        progress: decodeProgress(stored.progress),
-      };
+      return { jobs: jobIds === undefined ? new Map(stored.jobs) : found(stored, jobIds), progress: stored.progress };
     },
     async write(jobSet, update, guard) {
       const tag = open(jobSet);
-      const encoded = encodeUpdate(update);
+      // Normalized before anything is written, so a bad record fails the whole write.
+      const jobs = [...update.jobs].map(([jobId, record]) => [jobId, normalizeJobRecord(record)] as const);
+      const progress = normalizeProgress(update.progress);
       if (!Number.isSafeInteger(guard.fence) || guard.fence < 0) {
         throw new Error(`a write's fencing token must be a non-negative integer, got ${String(guard.fence)}`);
       }
@@ -87,11 +91,11 @@ export function createMemoryStore(options: { ttlSeconds: number; now?: () => num
       if (stored?.cursor !== guard.expected) throw refusal("stale", jobSet, guard);
       const cursor = update.progress.cursor;
       if (stored === undefined) {
-        jobSets.set(tag, { jobs: new Map(encoded.jobs), progress: encoded.progress, cursor, fence: guard.fence, expiresAt });
+        jobSets.set(tag, { jobs: new Map(jobs), progress, cursor, fence: guard.fence, expiresAt });
         return;
       }
-      for (const [jobId, value] of encoded.jobs) stored.jobs.set(jobId, value);
-      Object.assign(stored, { progress: encoded.progress, cursor, fence: guard.fence, expiresAt });
+      for (const [jobId, record] of jobs) stored.jobs.set(jobId, record);
+      Object.assign(stored, { progress, cursor, fence: guard.fence, expiresAt });
     },
     async lease(jobSet, owner, leaseMs) {
       requirePositiveInteger("lease ttlMs", leaseMs);
@@ -120,4 +124,14 @@ export function createMemoryStore(options: { ttlSeconds: number; now?: () => num
       leases.clear();
     },
   };
+}
+
+function found(stored: StoredJobSet | undefined, jobIds: readonly string[]): Map<string, JobRecord> {
+  const jobs = new Map<string, JobRecord>();
+  if (stored === undefined) return jobs;
+  for (const jobId of jobIds) {
+    const record = stored.jobs.get(jobId);
+    if (record !== undefined) jobs.set(jobId, record);
+  }
+  return jobs;
 }

@@ -1,6 +1,6 @@
-import type { EventStreamMessage } from "../gen/api/event_pb.js";
 import type { JobRecord } from "../store/store.js";
-import { EVENT_NAMES, applyEvent, eventJobId } from "./event-to-record.js";
+import type { ArmadaMessage } from "./decode-event.js";
+import { EVENT_NAMES, applyEvent } from "./event-to-record.js";
 
 export interface BatchResult {
   /** Only the jobs whose record changed, in their final state after the batch. */
@@ -12,19 +12,16 @@ export interface BatchResult {
 }
 
 /** The distinct jobs a batch touches, to read their current records in one round trip. */
-export function jobIdsOf(messages: readonly EventStreamMessage[]): string[] {
+export function jobIdsOf(messages: readonly ArmadaMessage[]): string[] {
   const ids = new Set<string>();
-  for (const m of messages) {
-    const id = eventJobId(m.message);
-    if (id !== undefined) ids.add(id);
-  }
+  for (const m of messages) if (m.event !== undefined) ids.add(m.event.jobId);
   return [...ids];
 }
 
 /** Applies messages in stream order on top of the stored records of their jobs. */
 export function applyBatch(
   stored: ReadonlyMap<string, JobRecord>,
-  messages: readonly EventStreamMessage[],
+  messages: readonly ArmadaMessage[],
   previousCursor: string,
 ): BatchResult {
   const changed = new Map<string, JobRecord>();
@@ -32,11 +29,11 @@ export function applyBatch(
   let cursor = previousCursor;
   for (const m of messages) {
     cursor = m.id;
-    const jobId = eventJobId(m.message);
-    const event = m.message?.events;
-    if (jobId === undefined || event?.case === undefined) continue;
+    const event = m.event;
+    if (event === undefined) continue;
+    const jobId = event.jobId;
     const before = changed.get(jobId) ?? stored.get(jobId);
-    const after = applyEvent(before, m.id, m.message);
+    const after = applyEvent(before, m.id, event);
     if (after === undefined || after === before) continue;
     changed.set(jobId, after);
     const type = EVENT_NAMES[event.case];

@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
 import type { ClientHttp2Stream, Http2Session, OutgoingHttpHeaders, ClientSessionRequestOptions, SecureClientSessionOptions } from "node:http2";
-import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
+import { toBinary, create } from "@bufbuild/protobuf";
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { Event, EventStreamMessageSchema, JobSetRequestSchema, type EventStreamMessage } from "../gen/api/event_pb.js";
+import { Event, JobSetRequestSchema } from "../gen/api/event_pb.js";
 import { HealthCheckResponse_ServingStatus } from "../gen/api/health_pb.js";
 import type { Authorization } from "./credentials.js";
+import { decodeArmadaMessage, type ArmadaMessage } from "./decode-event.js";
 import { readGrpcStream } from "./grpc-stream.js";
 
 export interface JobSetStreamRequest {
@@ -19,7 +20,7 @@ export interface JobSetStreamRequest {
 
 /** Armada's event API as the subscriber uses it. */
 export interface ArmadaClient {
-  jobSetEvents(request: JobSetStreamRequest, signal: AbortSignal): AsyncIterable<EventStreamMessage>;
+  jobSetEvents(request: JobSetStreamRequest, signal: AbortSignal): AsyncIterable<ArmadaMessage>;
   /** `api.Event/Health` within the deadline; false on any failure, never hangs. */
   healthy(signal: AbortSignal): Promise<boolean>;
   /** Open streams per pooled connection, for tests and diagnostics. */
@@ -170,7 +171,7 @@ export function createArmadaClient(options: ArmadaClientOptions): ArmadaClient {
         stream.end(framed(toBinary(JobSetRequestSchema, create(JobSetRequestSchema, {
           id: request.jobSetId, queue: request.queue, fromMessageId: request.fromMessageId, watch: request.watch, errorIfMissing: false,
         }))));
-        yield* readGrpcStream(stream, decodeEventMessage, () => connection.manager.notifyResponseByteRead(stream), signal);
+        yield* readGrpcStream(stream, decodeArmadaMessage, () => connection.manager.notifyResponseByteRead(stream), signal);
       } finally {
         connection.streams--;
         wakeOne();
@@ -210,11 +211,4 @@ function framed(message: Uint8Array): Uint8Array {
   new DataView(frame.buffer).setUint32(1, message.length);
   frame.set(message, 5);
   return frame;
-}
-
-/** Unknown fields (a real submitted event carries the whole pod spec) are skipped, not copied into every message. */
-const DECODE_OPTIONS = { readUnknownFields: false } as const;
-
-function decodeEventMessage(bytes: Uint8Array): EventStreamMessage {
-  return fromBinary(EventStreamMessageSchema, bytes, DECODE_OPTIONS);
 }

@@ -1,6 +1,6 @@
-import type { EventStreamMessage } from "../gen/api/event_pb.js";
 import type { JobSetKey, JobStore } from "../store/store.js";
 import { applyBatch, jobIdsOf } from "./apply-batch.js";
+import type { ArmadaMessage } from "./decode-event.js";
 import type { SubscriberMetrics } from "./metrics.js";
 
 /** What the store holds for a job set's stream. */
@@ -42,7 +42,7 @@ export interface Batcher {
    * first (back-pressure on the stream); rejects once any write has failed,
    * after which the stream must be re-read from `progress().cursor`.
    */
-  add(message: EventStreamMessage): Promise<void>;
+  add(message: ArmadaMessage): Promise<void>;
   /** Writes what is queued and marks the stream healthy (clearing a stored error); `caughtUp` once the history is applied. */
   flush(caughtUp?: boolean): Promise<void>;
   /**
@@ -59,12 +59,12 @@ export interface Batcher {
 export function createBatcher(options: BatcherOptions): Batcher {
   const { store, jobSet, metrics } = options;
   let written: StoredProgress = options.start;
-  let queued: EventStreamMessage[] = [];
+  let queued: ArmadaMessage[] = [];
   let writes: Promise<void> = Promise.resolve();
   let failure: unknown;
   let timer: NodeJS.Timeout | undefined;
 
-  async function write(messages: readonly EventStreamMessage[], caughtUp: boolean, error: string): Promise<void> {
+  async function write(messages: readonly ArmadaMessage[], caughtUp: boolean, error: string): Promise<void> {
     const started = performance.now();
     try {
       const stored = messages.length > 0 ? await store.readJobs(jobSet, jobIdsOf(messages)) : new Map();

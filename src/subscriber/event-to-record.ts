@@ -1,11 +1,8 @@
-import { timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { Cause, type EventMessage, type JobFailedEvent } from "../gen/api/event_pb.js";
+import { Cause } from "../gen/api/event_pb.js";
 import { JobServiceResponse_State as State } from "../gen/jobservice/jobservice_pb.js";
 import { isTerminal } from "../status/answer.js";
 import type { JobRecord } from "../store/store.js";
-
-type KnownEvent = Exclude<EventMessage["events"], { case: undefined }>;
-type EventCase = KnownEvent["case"];
+import type { EventCase, FailureDetail, JobEvent } from "./decode-event.js";
 
 /** Armada's wire names of the event cases, as stored in `JobRecord.lastEvent` and metric labels. */
 export const EVENT_NAMES: Readonly<Record<EventCase, string>> = {
@@ -31,13 +28,6 @@ export const EVENT_NAMES: Readonly<Record<EventCase, string>> = {
   preempting: "preempting",
 };
 
-/** The job an event is about; undefined for a case this build cannot decode (newer servers add cases). */
-export function eventJobId(message: EventMessage | undefined): string | undefined {
-  const event = message?.events;
-  if (!event || event.case === undefined) return undefined;
-  return event.value.jobId;
-}
-
 const NUMERIC_ID = /^\d+(?::\d+)*$/;
 
 /**
@@ -50,62 +40,69 @@ export function comesAfter(next: string, previous: string): boolean {
   if (previous === "") return true;
   if (next === previous) return false;
   if (!NUMERIC_ID.test(next) || !NUMERIC_ID.test(previous)) return true;
-  const a = next.split(":");
-  const b = previous.split(":");
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const order = compareDigits(a[i], b[i]);
-    if (order !== 0) return order > 0;
-  }
-  return false;
+  return compareNumericIds(next, previous) > 0;
 }
 
 /**
- * Compares two unsigned decimal numbers of any length without parsing them
- * (this runs for every event): the longer one, leading zeros aside, is larger,
- * else the first differing digit decides. An absent segment is the smallest.
+ * Compares two numeric ids segment by segment without splitting or parsing
+ * them (this runs for every event): in each segment the longer number,
+ * leading zeros aside, is larger, else the first differing digit decides; an
+ * absent segment is the smallest.
  */
-function compareDigits(x: string | undefined, y: string | undefined): number {
-  if (x === undefined || y === undefined) return x === y ? 0 : x === undefined ? -1 : 1;
-  const a = x.replace(/^0+(?=\d)/, "");
-  const b = y.replace(/^0+(?=\d)/, "");
-  if (a.length !== b.length) return a.length - b.length;
-  return a < b ? -1 : a > b ? 1 : 0;
+function compareNumericIds(a: string, b: string): number {
+  let i = 0;
+  let j = 0;
+  for (;;) {
+    const aDone = i > a.length;
+    const bDone = j > b.length;
+    if (aDone || bDone) return aDone === bDone ? 0 : aDone ? -1 : 1;
+    const aEnd = segmentEnd(a, i);
+    const bEnd = segmentEnd(b, j);
+    while (i < aEnd - 1 && a.charCodeAt(i) === ZERO) i++;
+    while (j < bEnd - 1 && b.charCodeAt(j) === ZERO) j++;
+    if (aEnd - i !== bEnd - j) return aEnd - i - (bEnd - j);
+    for (; i < aEnd; i++, j++) {
+      const order = a.charCodeAt(i) - b.charCodeAt(j);
+      if (order !== 0) return order;
+    }
+    i = aEnd + 1;
+    j = bEnd + 1;
+  }
+}
+
+const ZERO = 48;
+
+function segmentEnd(id: string, from: number): number {
+  const colon = id.indexOf(":", from);
+  return colon < 0 ? id.length : colon;
 }
 
 /** The container exit code that explains a failure: the first non-zero one. */
-function exitCodeOf(event: JobFailedEvent): number | undefined {
-  const fromContainers = event.containerStatuses.find((c) => c.exitCode !== 0)?.exitCode;
+function exitCodeOf(failure: FailureDetail): number | undefined {
+  const fromContainers = failure.containers.find((c) => c.exitCode !== 0)?.exitCode;
   if (fromContainers !== undefined) return fromContainers;
-  return Object.values(event.exitCodes).find((code) => code !== 0);
+  return failure.exitCodes.find((code) => code !== 0);
 }
 
 /**
  * Armada's cause, from the event or else from a container. `Error` is the
  * proto3 default, so it is indistinguishable from "not said" and never named.
  */
-function causeOf(event: JobFailedEvent): string | undefined {
-  const cause = event.cause !== Cause.Error ? event.cause : event.containerStatuses.find((c) => c.cause !== Cause.Error)?.cause;
+function causeOf(failure: FailureDetail): string | undefined {
+  const cause = failure.cause !== Cause.Error ? failure.cause : failure.containers.find((c) => c.cause !== Cause.Error)?.cause;
   return cause === undefined ? undefined : (Cause[cause] ?? `cause ${cause}`);
 }
 
 /** The v1 `error` text of a failure: Armada's reason, then exit code and cause when known. */
-export function failureText(event: JobFailedEvent): string {
-  const exitCode = exitCodeOf(event);
-  const cause = causeOf(event);
+export function failureText(failure: FailureDetail): string {
+  const exitCode = exitCodeOf(failure);
+  const cause = causeOf(failure);
   const details = [
     ...(exitCode !== undefined ? [`exit code ${exitCode}`] : []),
     ...(cause !== undefined ? [`cause ${cause}`] : []),
   ];
-  const reason = event.reason.trim() || "job failed";
+  const reason = failure.reason.trim() || "job failed";
   return details.length > 0 ? `${reason} (${details.join(", ")})` : reason;
-}
-
-function createdMs(created: Timestamp | undefined): number | undefined {
-  return created ? timestampMs(created) : undefined;
-}
-
-function nonEmpty(value: string): string | undefined {
-  return value === "" ? undefined : value;
 }
 
 const NEW_JOB: JobRecord = { state: State.SUBMITTED, error: "", lastEvent: "", messageId: "", runAttempts: 0 };
@@ -117,64 +114,88 @@ const NEW_JOB: JobRecord = { state: State.SUBMITTED, error: "", lastEvent: "", m
  * applies). Events that carry no state (reprioritised, utilisation, …) still
  * prove the job exists, so they create a SUBMITTED record for an unseen job.
  */
-export function applyEvent(previous: JobRecord | undefined, messageId: string, message: EventMessage | undefined): JobRecord | undefined {
-  const event = message?.events;
-  if (!event || event.case === undefined) return previous;
+export function applyEvent(previous: JobRecord | undefined, messageId: string, event: JobEvent | undefined): JobRecord | undefined {
+  if (event === undefined) return previous;
   if (previous && (isTerminal(previous.state) || !comesAfter(messageId, previous.messageId))) return previous;
-
-  const base: JobRecord = { ...(previous ?? NEW_JOB), lastEvent: EVENT_NAMES[event.case], messageId };
-  const at = createdMs(event.value.created);
+  const base = previous ?? NEW_JOB;
+  // Every record is built with all its fields in one order, so the records
+  // of a job set share one shape and the code that reads them stays fast.
+  const next = {
+    state: base.state,
+    error: base.error,
+    lastEvent: EVENT_NAMES[event.case],
+    messageId,
+    submittedAt: base.submittedAt,
+    startedAt: base.startedAt,
+    finishedAt: base.finishedAt,
+    cluster: base.cluster,
+    node: base.node,
+    exitCode: base.exitCode,
+    cause: base.cause,
+    runAttempts: base.runAttempts,
+  };
+  const at = event.createdMs;
   switch (event.case) {
     case "submitted":
-      return { ...base, state: State.SUBMITTED, submittedAt: at ?? base.submittedAt };
+      next.state = State.SUBMITTED;
+      next.submittedAt = at ?? next.submittedAt;
+      break;
     case "queued":
-      return { ...base, state: State.SUBMITTED, submittedAt: base.submittedAt ?? at };
+      next.state = State.SUBMITTED;
+      next.submittedAt = next.submittedAt ?? at;
+      break;
     case "leased":
-      return {
-        ...base,
-        state: State.SUBMITTED,
-        cluster: nonEmpty(event.value.clusterId) ?? base.cluster,
-        runAttempts: base.runAttempts + 1,
-      };
+      next.state = State.SUBMITTED;
+      next.cluster = nonEmpty(event.clusterId) ?? next.cluster;
+      next.runAttempts++;
+      break;
     case "pending":
-      return { ...base, state: State.SUBMITTED, cluster: nonEmpty(event.value.clusterId) ?? base.cluster };
+      next.state = State.SUBMITTED;
+      next.cluster = nonEmpty(event.clusterId) ?? next.cluster;
+      break;
     case "leaseReturned":
     case "leaseExpired":
     case "unableToSchedule":
     case "terminated":
-      return { ...base, state: State.SUBMITTED };
+      next.state = State.SUBMITTED;
+      break;
     case "running":
-      return {
-        ...base,
-        state: State.RUNNING,
-        startedAt: at ?? base.startedAt,
-        cluster: nonEmpty(event.value.clusterId) ?? base.cluster,
-        node: nonEmpty(event.value.nodeName) ?? base.node,
-      };
+      next.state = State.RUNNING;
+      next.startedAt = at ?? next.startedAt;
+      next.cluster = nonEmpty(event.clusterId) ?? next.cluster;
+      next.node = nonEmpty(event.nodeName) ?? next.node;
+      break;
     case "succeeded":
-      return {
-        ...base,
-        state: State.SUCCEEDED,
-        finishedAt: at,
-        cluster: nonEmpty(event.value.clusterId) ?? base.cluster,
-        node: nonEmpty(event.value.nodeName) ?? base.node,
-      };
+      next.state = State.SUCCEEDED;
+      next.finishedAt = at;
+      next.cluster = nonEmpty(event.clusterId) ?? next.cluster;
+      next.node = nonEmpty(event.nodeName) ?? next.node;
+      break;
     case "failed": {
-      const failed = event.value;
-      const detail = {
-        cluster: nonEmpty(failed.clusterId) ?? base.cluster,
-        node: nonEmpty(failed.nodeName) ?? base.node,
-        exitCode: exitCodeOf(failed),
-        cause: causeOf(failed),
-      };
+      const failure = event.failure ?? NO_FAILURE_DETAIL;
+      next.cluster = nonEmpty(event.clusterId) ?? next.cluster;
+      next.node = nonEmpty(event.nodeName) ?? next.node;
+      next.exitCode = exitCodeOf(failure);
+      next.cause = causeOf(failure);
       // A retryable failure sends the job back to the queue; only the last attempt's failure is final.
-      if (failed.retryable) return { ...base, ...detail, state: State.SUBMITTED, error: "" };
-      return { ...base, ...detail, state: State.FAILED, error: failureText(failed), finishedAt: at };
+      if (failure.retryable) {
+        next.state = State.SUBMITTED;
+        next.error = "";
+      } else {
+        next.state = State.FAILED;
+        next.error = failureText(failure);
+        next.finishedAt = at;
+      }
+      break;
     }
     case "cancelled":
-      return { ...base, state: State.CANCELLED, finishedAt: at };
+      next.state = State.CANCELLED;
+      next.finishedAt = at;
+      break;
     case "duplicateFound":
-      return { ...base, state: State.DUPLICATE_FOUND, finishedAt: at };
+      next.state = State.DUPLICATE_FOUND;
+      next.finishedAt = at;
+      break;
     case "reprioritized":
     case "reprioritizing":
     case "cancelling":
@@ -182,6 +203,13 @@ export function applyEvent(previous: JobRecord | undefined, messageId: string, m
     case "ingressInfo":
     case "preempted":
     case "preempting":
-      return base;
+      break;
   }
+  return next;
+}
+
+const NO_FAILURE_DETAIL: FailureDetail = { reason: "", retryable: false, cause: Cause.Error, exitCodes: [], containers: [] };
+
+function nonEmpty(value: string): string | undefined {
+  return value === "" ? undefined : value;
 }

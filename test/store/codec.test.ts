@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
-import { decodeJobRecord, decodeProgress, encodeJobRecord, encodeProgress } from "../../src/store/codec.js";
+import { decodeJobRecord, decodeProgress, encodeJobRecord, encodeProgress, normalizeJobRecord, normalizeProgress } from "../../src/store/codec.js";
 import type { JobRecord, JobSetProgress } from "../../src/store/store.js";
 import { record } from "./contract.js";
 
@@ -24,6 +24,15 @@ const MINIMAL: JobRecord = { state: State.SUBMITTED, error: "", lastEvent: "subm
 // Strings that JSON, numbers-by-default clients or byte handling could change.
 const NASTY = ["123", "1e5", "-0", "null", "true", "", " ", '"', "\\", '["x"]', "{}", "\u0000", "é😀", "\uD800", "\uDFFF", "\r\n", "x".repeat(100_000)];
 
+function errorOf(run: () => unknown): string {
+  try {
+    run();
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error("expected it to throw");
+}
+
 describe("job record codec", () => {
   it("round-trips every field exactly", () => {
     expect(decodeJobRecord(encodeJobRecord(FULL))).toStrictEqual(FULL);
@@ -44,6 +53,29 @@ describe("job record codec", () => {
 
   it("keeps a realistic running job small", () => {
     expect(encodeJobRecord(record()).length).toBeLessThanOrEqual(100);
+  });
+
+  it("normalizes a record to exactly what the round trip gives, without JSON, for stores that keep objects", () => {
+    const records: JobRecord[] = [
+      FULL,
+      MINIMAL,
+      { ...FULL, exitCode: -0, startedAt: -0, cause: undefined, node: undefined },
+      ...NASTY.map((text) => ({ ...FULL, error: text, lastEvent: text, messageId: text, cluster: text, node: text, cause: text })),
+    ];
+    for (const record of records) {
+      const normalized = normalizeJobRecord(record);
+      expect(normalized).toStrictEqual(decodeJobRecord(encodeJobRecord(record)));
+      expect(Object.is(normalized.exitCode, -0)).toBe(false);
+      expect(Object.isFrozen(normalized)).toBe(true);
+    }
+    const progress: JobSetProgress = { cursor: "c", caughtUp: true, error: "", updatedAt: -0 };
+    expect(normalizeProgress(progress)).toStrictEqual(decodeProgress(encodeProgress(progress)));
+  });
+
+  it("refuses to normalize what it refuses to encode, with the same message", () => {
+    for (const bad of [{ ...MINIMAL, runAttempts: Number.NaN }, { ...MINIMAL, startedAt: Number.POSITIVE_INFINITY }, { ...MINIMAL, cluster: 7 as unknown as string }, { ...MINIMAL, error: undefined as unknown as string }]) {
+      expect(errorOf(() => normalizeJobRecord(bad))).toBe(errorOf(() => encodeJobRecord(bad)));
+    }
   });
 
   it("refuses to encode what would not come back the same", () => {
@@ -76,7 +108,7 @@ describe("job record codec", () => {
     const huge = `[${"9".repeat(100_000)}`;
     let message = "";
     try {
-      decodeJobRecord(huge, "job \"j\"");
+      decodeJobRecord(huge, () => "job \"j\"");
     } catch (error) {
       message = (error as Error).message;
     }

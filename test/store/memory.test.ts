@@ -22,14 +22,16 @@ describe("memory store", () => {
     expect(() => createMemoryStore({ ttlSeconds: 1.5 })).toThrow(/ttlSeconds/);
   });
 
-  it("does not hand out the objects it holds, so callers cannot change stored jobs", async () => {
+  it("keeps copies of what it is given and hands out frozen records, so callers cannot change stored jobs", async () => {
     const store = createMemoryStore({ ttlSeconds: 60 });
     const jobSet = freshJobSet();
     const job = { ...record() };
     await store.write(jobSet, { jobs: new Map([["j", job]]), progress: progress("c") }, FIRST);
     (job as { node?: string }).node = "changed after the write";
     const first = await store.read({ ...jobSet, jobId: "j" });
-    (first.job as { node?: string }).node = "changed after the read";
+    expect(() => {
+      (first.job as { node?: string }).node = "changed after the read";
+    }).toThrow(TypeError);
     await expect(store.read({ ...jobSet, jobId: "j" })).resolves.toStrictEqual({ job: record(), progress: progress("c") });
     await store.close();
   });

@@ -3,7 +3,7 @@ import { compareMessageIds, startSimulator, type BulkJob, type BulkLoad, type Si
 import { jobSetKeys } from "../../src/store/keys.js";
 import { createRedisClusterStore } from "../../src/store/redis-cluster.js";
 import type { JobKey, JobSetKey, JobStore } from "../../src/store/store.js";
-import { eventJobId } from "../../src/subscriber/event-to-record.js";
+import { jobEventOf } from "../../src/subscriber/decode-event.js";
 import { readProgress } from "../../src/subscriber/subscription.js";
 import { startRedisCluster, type RedisCluster } from "../support/redis-cluster.js";
 import { http1Request } from "../support/http.js";
@@ -52,7 +52,7 @@ async function answer(job: JobKey): Promise<string> {
 function firstEvents(jobSetId: string): Map<string, string> {
   const first = new Map<string, string>();
   for (const m of sim.events(QUEUE, jobSetId)) {
-    const id = eventJobId(m.message);
+    const id = jobEventOf(m.message)?.jobId;
     if (id !== undefined && !first.has(id)) first.set(id, m.id);
   }
   return first;

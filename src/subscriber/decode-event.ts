@@ -1,0 +1,316 @@
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import type { EventMessage } from "../gen/api/event_pb.js";
+
+export type EventCase = Exclude<EventMessage["events"]["case"], undefined>;
+
+/** One message of Armada's event stream, reduced to what the state mapping reads. */
+export interface ArmadaMessage {
+  readonly id: string;
+  /** Undefined when the message carries no event, or one of a case this build does not know. */
+  readonly event: JobEvent | undefined;
+}
+
+export interface JobEvent {
+  readonly case: EventCase;
+  readonly jobId: string;
+  /** The event's `created` time in milliseconds since the epoch; undefined when it has none. */
+  readonly createdMs: number | undefined;
+  /** "" when the event type has no such field or it is empty. */
+  readonly clusterId: string;
+  readonly nodeName: string;
+  /** Only for `failed`. */
+  readonly failure: FailureDetail | undefined;
+}
+
+export interface FailureDetail {
+  readonly reason: string;
+  readonly retryable: boolean;
+  /** Armada's `Cause` enum value. */
+  readonly cause: number;
+  /** The values of the `exit_codes` map, in the order a decoded map object lists them. */
+  readonly exitCodes: readonly number[];
+  readonly containers: readonly ContainerDetail[];
+}
+
+export interface ContainerDetail {
+  readonly exitCode: number;
+  readonly cause: number;
+}
+
+/** Where a case keeps the fields the state mapping reads (field numbers of its event message). */
+interface Layout {
+  readonly case: EventCase;
+  readonly cluster?: number;
+  readonly node?: number;
+  readonly failure?: true;
+}
+
+// Every event message has job_id = 1 and created = 4; the rest differ by type (proto/api/event.proto).
+const LAYOUTS: ReadonlyMap<number, Layout> = new Map<number, Layout>([
+  [1, { case: "submitted" }],
+  [2, { case: "queued" }],
+  [3, { case: "leased", cluster: 5 }],
+  [4, { case: "leaseReturned" }],
+  [5, { case: "leaseExpired" }],
+  [6, { case: "pending", cluster: 5 }],
+  [7, { case: "running", cluster: 5, node: 7 }],
+  [8, { case: "unableToSchedule" }],
+  [9, { case: "failed", cluster: 5, node: 9, failure: true }],
+  [10, { case: "succeeded", cluster: 5, node: 7 }],
+  [11, { case: "reprioritized" }],
+  [12, { case: "cancelling" }],
+  [13, { case: "cancelled" }],
+  [14, { case: "terminated" }],
+  [15, { case: "utilisation" }],
+  [16, { case: "duplicateFound" }],
+  [17, { case: "ingressInfo" }],
+  [18, { case: "reprioritizing" }],
+  [21, { case: "preempted" }],
+  [22, { case: "preempting" }],
+]);
+
+const RECURSION_LIMIT = 100;
+
+/**
+ * Decodes an `api.EventStreamMessage` reading only the fields the state
+ * mapping uses and skipping the rest unread (a submitted event carries the
+ * whole pod spec). Where it reads, it reads as `fromBinary` does, merges
+ * included (a repeated singular message merges, a different oneof case
+ * replaces); test/subscriber/decode-event.test.ts holds it to that.
+ * Throws on bytes that are not a well-formed message.
+ */
+export function decodeArmadaMessage(bytes: Uint8Array): ArmadaMessage {
+  const reader = new BinaryReader(bytes);
+  readerBytes.set(reader, bytes);
+  let id = "";
+  let event: MutableEvent | undefined;
+  let layout: Layout | undefined;
+  while (reader.pos < reader.len) {
+    const tag = readTag(reader);
+    const field = tag >>> 3;
+    if (field === 1) id = reader.string(true);
+    else if (field === 2) {
+      const end = lengthEnd(reader);
+      while (reader.pos < end) {
+        const eventTag = readTag(reader);
+        const eventField = eventTag >>> 3;
+        const known = LAYOUTS.get(eventField);
+        if (known === undefined) {
+          skipField(reader, eventTag, 2);
+          continue;
+        }
+        // A oneof field replaces another case and merges into the same case.
+        if (layout !== known || event === undefined) {
+          layout = known;
+          event = newEvent(known);
+        }
+        readEvent(reader, known, event);
+      }
+    } else skipField(reader, tag, 1);
+  }
+  return { id, event: event && freeze(event) };
+}
+
+interface MutableEvent {
+  case: EventCase;
+  jobId: string;
+  createdSeconds: bigint | undefined;
+  createdNanos: number;
+  clusterId: string;
+  nodeName: string;
+  failure: MutableFailure | undefined;
+}
+
+interface MutableFailure {
+  reason: string;
+  retryable: boolean;
+  cause: number;
+  exitCodes: Record<string, number>;
+  containers: ContainerDetail[];
+}
+
+function newEvent(layout: Layout): MutableEvent {
+  return {
+    case: layout.case,
+    jobId: "",
+    createdSeconds: undefined,
+    createdNanos: 0,
+    clusterId: "",
+    nodeName: "",
+    // A null-prototype object lists its keys as a decoded map object does, "__proto__" included.
+    failure: layout.failure ? { reason: "", retryable: false, cause: 0, exitCodes: Object.create(null) as Record<string, number>, containers: [] } : undefined,
+  };
+}
+
+function readEvent(reader: BinaryReader, layout: Layout, event: MutableEvent): void {
+  const end = lengthEnd(reader);
+  const failure = event.failure;
+  while (reader.pos < end) {
+    const tag = readTag(reader);
+    const field = tag >>> 3;
+    if (field === 1) event.jobId = reader.string(true);
+    else if (field === 4) readTimestamp(reader, event);
+    else if (field === layout.cluster) event.clusterId = reader.string(true);
+    else if (field === layout.node) event.nodeName = reader.string(true);
+    else if (failure !== undefined && field === 6) failure.reason = reader.string(true);
+    else if (failure !== undefined && field === 7) readExitCode(reader, failure.exitCodes);
+    else if (failure !== undefined && field === 11) failure.containers.push(readContainer(reader));
+    else if (failure !== undefined && field === 12) failure.cause = reader.int32();
+    else if (failure !== undefined && field === 18) failure.retryable = reader.bool();
+    else skipField(reader, tag, 3);
+  }
+}
+
+function readTimestamp(reader: BinaryReader, event: MutableEvent): void {
+  const end = lengthEnd(reader);
+  event.createdSeconds ??= 0n;
+  while (reader.pos < end) {
+    const tag = readTag(reader);
+    const field = tag >>> 3;
+    if (field === 1) event.createdSeconds = BigInt(reader.int64());
+    else if (field === 2) event.createdNanos = reader.int32();
+    else skipField(reader, tag, 4);
+  }
+}
+
+function readExitCode(reader: BinaryReader, exitCodes: Record<string, number>): void {
+  const end = lengthEnd(reader);
+  let key = "";
+  let value = 0;
+  while (reader.pos < end) {
+    const tag = readTag(reader);
+    const field = tag >>> 3;
+    if (field === 1) key = reader.string(true);
+    else if (field === 2) value = reader.int32();
+    // A map entry is not a message of its own: it skips with its map's depth.
+    else skipField(reader, tag, 3);
+  }
+  exitCodes[key] = value;
+}
+
+function readContainer(reader: BinaryReader): ContainerDetail {
+  const end = lengthEnd(reader);
+  let exitCode = 0;
+  let cause = 0;
+  while (reader.pos < end) {
+    const tag = readTag(reader);
+    const field = tag >>> 3;
+    if (field === 2) exitCode = reader.int32();
+    else if (field === 5) cause = reader.int32();
+    else skipField(reader, tag, 4);
+  }
+  return { exitCode, cause };
+}
+
+function freeze(event: MutableEvent): JobEvent {
+  const failure = event.failure;
+  return {
+    case: event.case,
+    jobId: event.jobId,
+    createdMs: event.createdSeconds === undefined ? undefined : Number(event.createdSeconds) * 1000 + Math.round(event.createdNanos / 1_000_000),
+    clusterId: event.clusterId,
+    nodeName: event.nodeName,
+    failure: failure && {
+      reason: failure.reason,
+      retryable: failure.retryable,
+      cause: failure.cause,
+      exitCodes: Object.values(failure.exitCodes),
+      containers: failure.containers,
+    },
+  };
+}
+
+// BinaryReader keeps its buffer private; the few byte-level reads here need it.
+const readerBytes = new WeakMap<BinaryReader, Uint8Array>();
+
+function bytesOf(reader: BinaryReader): Uint8Array {
+  return readerBytes.get(reader)!;
+}
+
+/** The end of a length-delimited field whose length comes next; checked against the buffer as `fromBinary` does. */
+function lengthEnd(reader: BinaryReader): number {
+  const length = reader.uint32();
+  const end = reader.pos + length;
+  if (end > reader.len) throw new RangeError("premature EOF");
+  return end;
+}
+
+/** A tag as `BinaryReader.tag()` reads and checks it, without allocating its pair. */
+function readTag(reader: BinaryReader): number {
+  const bytes = bytesOf(reader);
+  const start = reader.pos;
+  const tag = reader.uint32();
+  const bytesRead = reader.pos - start;
+  if (bytesRead > 5 || (bytesRead === 5 && bytes[reader.pos - 1]! > 0x0f)) throw new Error("illegal tag: varint overflows uint32");
+  const field = tag >>> 3;
+  const wireType = tag & 7;
+  if (field <= 0 || wireType > 5) throw new Error(`illegal tag: field no ${field} wire type ${wireType}`);
+  return tag;
+}
+
+/** Skips a field this decoder does not read, as `BinaryReader.skip` does, without copying it out. */
+function skipField(reader: BinaryReader, tag: number, depth: number): void {
+  const wireType = tag & 7;
+  switch (wireType) {
+    case WireType.Varint: {
+      const bytes = bytesOf(reader);
+      while (bytes[reader.pos++]! & 0x80) {
+        // a varint ends at the first byte without its high bit
+      }
+      break;
+    }
+    case WireType.Bit64:
+      reader.pos += 8;
+      break;
+    case WireType.Bit32:
+      reader.pos += 4;
+      break;
+    case WireType.LengthDelimited: {
+      const length = reader.uint32();
+      reader.pos += length;
+      break;
+    }
+    case WireType.StartGroup:
+      if (RECURSION_LIMIT - depth <= 0) throw new Error("maximum recursion depth reached");
+      for (;;) {
+        const inner = readTag(reader);
+        if ((inner & 7) === WireType.EndGroup) {
+          if (inner >>> 3 !== tag >>> 3) throw new Error("invalid end group tag");
+          break;
+        }
+        skipField(reader, inner, depth + 1);
+      }
+      break;
+    default:
+      throw new Error(`cant skip wire type ${wireType}`);
+  }
+  if (reader.pos > reader.len) throw new RangeError("premature EOF");
+}
+
+/** The same reduction of a message `fromBinary` decoded in full: what clients of connect's API and the tests read. */
+export function jobEventOf(message: EventMessage | undefined): JobEvent | undefined {
+  const event = message?.events;
+  if (event === undefined || event.case === undefined) return undefined;
+  const value = event.value;
+  const layout = LAYOUT_OF_CASE.get(event.case);
+  const created = value.created;
+  return {
+    case: event.case,
+    jobId: value.jobId,
+    createdMs: created === undefined ? undefined : Number(created.seconds) * 1000 + Math.round(created.nanos / 1_000_000),
+    clusterId: layout?.cluster !== undefined && "clusterId" in value ? value.clusterId : "",
+    nodeName: layout?.node !== undefined && "nodeName" in value ? value.nodeName : "",
+    failure:
+      event.case === "failed"
+        ? {
+            reason: event.value.reason,
+            retryable: event.value.retryable,
+            cause: event.value.cause,
+            exitCodes: Object.values(event.value.exitCodes),
+            containers: event.value.containerStatuses.map((c) => ({ exitCode: c.exitCode, cause: c.cause })),
+          }
+        : undefined,
+  };
+}
+
+const LAYOUT_OF_CASE: ReadonlyMap<EventCase, Layout> = new Map([...LAYOUTS.values()].map((layout) => [layout.case, layout]));
