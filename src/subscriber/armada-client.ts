@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
 import type { ClientHttp2Stream, Http2Session, OutgoingHttpHeaders, ClientSessionRequestOptions, SecureClientSessionOptions } from "node:http2";
-import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
+import { toBinary, create } from "@bufbuild/protobuf";
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { Event, EventStreamMessageSchema, JobSetRequestSchema, type EventStreamMessage } from "../gen/api/event_pb.js";
+import { Event, JobSetRequestSchema, type EventStreamMessage } from "../gen/api/event_pb.js";
 import { HealthCheckResponse_ServingStatus } from "../gen/api/health_pb.js";
 import type { Authorization } from "./credentials.js";
+import { decodeEvent, isUndecodable, type UndecodableEvent } from "./decode-event.js";
 import { readGrpcStream } from "./grpc-stream.js";
 
 export interface JobSetStreamRequest {
@@ -37,6 +38,12 @@ export interface ArmadaClientOptions {
   readonly keepaliveIntervalMs: number;
   readonly keepaliveTimeoutMs: number;
   readonly healthTimeoutMs: number;
+  /**
+   * Told of each frame of a job set's stream that is not a valid message, as
+   * the stream passes it: the stream goes on without it (moving the cursor
+   * past it when its id could be read) instead of failing on it for ever.
+   */
+  readonly onUndecodable?: (request: JobSetStreamRequest, problem: UndecodableEvent) => void;
 }
 
 /**
@@ -170,7 +177,13 @@ export function createArmadaClient(options: ArmadaClientOptions): ArmadaClient {
         stream.end(framed(toBinary(JobSetRequestSchema, create(JobSetRequestSchema, {
           id: request.jobSetId, queue: request.queue, fromMessageId: request.fromMessageId, watch: request.watch, errorIfMissing: false,
         }))));
-        yield* readGrpcStream(stream, decodeEventMessage, () => connection.manager.notifyResponseByteRead(stream), signal);
+        for await (const decoded of readGrpcStream(stream, decodeEvent, () => connection.manager.notifyResponseByteRead(stream), signal)) {
+          if (!isUndecodable(decoded)) yield decoded;
+          else {
+            options.onUndecodable?.(request, decoded.undecodable);
+            if (decoded.idOnly) yield decoded.idOnly;
+          }
+        }
       } finally {
         connection.streams--;
         wakeOne();
@@ -210,11 +223,4 @@ function framed(message: Uint8Array): Uint8Array {
   new DataView(frame.buffer).setUint32(1, message.length);
   frame.set(message, 5);
   return frame;
-}
-
-/** Unknown fields (a real submitted event carries the whole pod spec) are skipped, not copied into every message. */
-const DECODE_OPTIONS = { readUnknownFields: false } as const;
-
-function decodeEventMessage(bytes: Uint8Array): EventStreamMessage {
-  return fromBinary(EventStreamMessageSchema, bytes, DECODE_OPTIONS);
 }
