@@ -31,6 +31,8 @@ export interface Armada {
   cancel(jobSet: JobSetKey, jobIds: readonly string[] | undefined, requestor: string, reason: string): string[];
   /** Appends raw events as one event sequence, stamping missing `created` times; returns their message ids. */
   appendEvents(jobSet: JobSetKey, events: readonly EventInit[]): string[];
+  /** Appends bytes sent as they are in the place of events (malformed ones, say), as one event sequence; returns their message ids. */
+  appendRawEvents(jobSet: JobSetKey, payloads: readonly Uint8Array[]): string[];
   /** A job plan for bulk load: the same planner and generator chain as submit, but nothing is scheduled. */
   plan(jobSet: JobSetKey, item: SubmitItemInit, owner: string): { identity: JobIdentity; plan: JobPlan };
   jobs(): JobView[];
@@ -108,6 +110,10 @@ export function createArmada({ clock, seed, lifecycle }: ArmadaOptions): Armada 
         return message;
       });
       return log.append(jobSet, messages);
+    },
+    appendRawEvents(jobSet, payloads) {
+      requireJobSet(jobSet, "appendRawEvents");
+      return log.appendRaw(jobSet, payloads);
     },
     plan(jobSet, item, owner) {
       requireJobSet(jobSet, "bulkLoad");

@@ -52,6 +52,12 @@ export function controlApp(deps: ControlDeps): Hono<{ Bindings: Http2Bindings }>
     return c.json({ created: body.name }, 201);
   });
 
+  app.post("/control/raw-events", async (c) => {
+    const body = await jsonBody(c);
+    const ids = armada.appendRawEvents({ queue: stringField(body, "queue"), jobSetId: stringField(body, "jobSetId") }, base64List(body, "base64"));
+    return c.json({ ids }, 201);
+  });
+
   app.post("/control/drop-streams", async (c) => {
     const body = await jsonBody(c);
     const code = optionalCode(body, "code");
@@ -125,6 +131,18 @@ function stringField(body: Body, name: string): string {
 
 function optionalString(body: Body, name: string): string | undefined {
   return body[name] === undefined ? undefined : stringField(body, name);
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Standard, padded base64 only: Node's decoder would quietly drop what is not base64, and send other bytes than meant. */
+function base64List(body: Body, name: string): Uint8Array[] {
+  const list = body[name];
+  if (!Array.isArray(list) || list.length === 0) throw new BadRequest(`"${name}" must be a non-empty array of base64 strings`);
+  return list.map((item: unknown, index) => {
+    if (typeof item !== "string" || !BASE64.test(item)) throw new BadRequest(`${name}[${index}] must be a padded base64 string`);
+    return new Uint8Array(Buffer.from(item, "base64"));
+  });
 }
 
 function optionalCode(body: Body, name: string): Code | undefined {

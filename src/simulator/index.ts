@@ -62,6 +62,8 @@ export interface Simulator {
   cancel(queue: string, jobSetId: string, jobIds?: readonly string[], reason?: string): string[];
   /** Appends raw events as one event sequence; returns their message ids. The queue must exist. */
   appendEvents(queue: string, jobSetId: string, events: readonly EventInit[]): string[];
+  /** Appends bytes sent as they are in the place of events, one message each, as one event sequence; returns their ids. */
+  appendRawEvents(queue: string, jobSetId: string, payloads: readonly Uint8Array[]): string[];
   /** The job set's log as a client reading from the start would receive it. */
   events(queue: string, jobSetId: string): EventStreamMessage[];
   /** Every submitted job with the outcome its events lead to (bulk-loaded jobs are in their BulkLoad). */
@@ -124,6 +126,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     cancel: (queue, jobSetId, jobIds, reason = "cancelled by request") =>
       armada.cancel({ queue, jobSetId }, jobIds, SIMULATOR_REQUESTOR, reason),
     appendEvents: (queue, jobSetId, events) => armada.appendEvents({ queue, jobSetId }, events),
+    appendRawEvents: (queue, jobSetId, payloads) => armada.appendRawEvents({ queue, jobSetId }, payloads),
     events: (queue, jobSetId) => armada.log.after({ queue, jobSetId }).map(streamMessage),
     jobs: () => armada.jobs(),
     bulkLoad(bulkOptions) {

@@ -6,7 +6,7 @@ import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-no
 import { Event, JobSetRequestSchema } from "../gen/api/event_pb.js";
 import { HealthCheckResponse_ServingStatus } from "../gen/api/health_pb.js";
 import type { Authorization } from "./credentials.js";
-import { decodeArmadaMessage, type ArmadaMessage } from "./decode-event.js";
+import { decodeEvent, type ArmadaMessage, type UndecodableEvent } from "./decode-event.js";
 import { readGrpcStream } from "./grpc-stream.js";
 
 export interface JobSetStreamRequest {
@@ -38,6 +38,12 @@ export interface ArmadaClientOptions {
   readonly keepaliveIntervalMs: number;
   readonly keepaliveTimeoutMs: number;
   readonly healthTimeoutMs: number;
+  /**
+   * Told of each frame of a job set's stream that is not a valid message, as
+   * the stream passes it: the stream goes on without it (moving the cursor
+   * past it when its id could be read) instead of failing on it for ever.
+   */
+  readonly onUndecodable?: (request: JobSetStreamRequest, problem: UndecodableEvent) => void;
 }
 
 /**
@@ -171,7 +177,8 @@ export function createArmadaClient(options: ArmadaClientOptions): ArmadaClient {
         stream.end(framed(toBinary(JobSetRequestSchema, create(JobSetRequestSchema, {
           id: request.jobSetId, queue: request.queue, fromMessageId: request.fromMessageId, watch: request.watch, errorIfMissing: false,
         }))));
-        yield* readGrpcStream(stream, decodeArmadaMessage, () => connection.manager.notifyResponseByteRead(stream), signal);
+        const report = (problem: UndecodableEvent): void => options.onUndecodable?.(request, problem);
+        yield* readGrpcStream(stream, (bytes) => decodeEvent(bytes, report), () => connection.manager.notifyResponseByteRead(stream), signal);
       } finally {
         connection.streams--;
         wakeOne();

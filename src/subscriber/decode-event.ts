@@ -71,6 +71,52 @@ const LAYOUTS: ReadonlyMap<number, Layout> = new Map<number, Layout>([
 
 const RECURSION_LIMIT = 100;
 
+/** What is known of a frame from Armada's event stream that is not a valid `EventStreamMessage`. Never its bytes. */
+export interface UndecodableEvent {
+  /** Its message id, when that much of it could still be read. */
+  readonly messageId?: string;
+  readonly bytes: number;
+  readonly error: string;
+}
+
+/**
+ * Decodes one payload of `GetJobSetEvents`. An event of a case this build
+ * does not know is not a problem: it decodes, with no event. Bytes that are
+ * not a valid message are reported and give no event; with their id
+ * recovered they still move the cursor, so a reconnect resumes after them
+ * instead of meeting them again; without it they are skipped (undefined).
+ */
+export function decodeEvent(bytes: Uint8Array, report: (problem: UndecodableEvent) => void): ArmadaMessage | undefined {
+  try {
+    return decodeArmadaMessage(bytes);
+  } catch (error) {
+    const messageId = readMessageId(bytes);
+    report({ ...(messageId !== undefined && { messageId }), bytes: bytes.length, error: error instanceof Error ? error.message : String(error) });
+    return messageId === undefined ? undefined : { id: messageId, event: undefined };
+  }
+}
+
+/**
+ * The id of a message whose event does not decode: only if the message's own
+ * framing is sound (every field well formed, within bounds) and the id is
+ * non-empty, valid UTF-8. Anything less could be garbage taken for a cursor.
+ */
+export function readMessageId(bytes: Uint8Array): string | undefined {
+  try {
+    const reader = new BinaryReader(bytes);
+    let id = "";
+    while (reader.pos < reader.len) {
+      const [field, wireType] = reader.tag();
+      // As protobuf reads a repeated scalar field: the last one wins.
+      if (field === 1 && wireType === WireType.LengthDelimited) id = reader.string(true);
+      else reader.skip(wireType, field);
+    }
+    return id === "" ? undefined : id;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Decodes an `api.EventStreamMessage` reading only the fields the state
  * mapping uses and skipping the rest unread (a submitted event carries the

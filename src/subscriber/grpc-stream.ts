@@ -7,11 +7,12 @@ import { findTrailerError, validateResponse } from "@connectrpc/connect/protocol
  * Reads a gRPC server-streaming response straight off an HTTP/2 stream: each
  * length-prefixed frame goes to `decode` as it completes. This replaces
  * connect's per-message async-generator pipeline on the one hot stream the
- * subscriber reads (Armada's event stream); errors come out as the same
+ * subscriber reads (Armada's event stream). A payload `decode` turns into
+ * undefined is passed over; errors come out as the same
  * ConnectErrors connect's gRPC transport raises, from connect's own
  * header and trailer validation.
  */
-export async function* readGrpcStream<T>(stream: ClientHttp2Stream, decode: (bytes: Uint8Array) => T, onBytes: () => void, signal: AbortSignal): AsyncGenerator<T> {
+export async function* readGrpcStream<T>(stream: ClientHttp2Stream, decode: (bytes: Uint8Array) => T | undefined, onBytes: () => void, signal: AbortSignal): AsyncGenerator<T> {
   let frames = frameReader(undefined);
   const ready: T[] = [];
   let failure: ConnectError | undefined;
@@ -43,7 +44,10 @@ export async function* readGrpcStream<T>(stream: ClientHttp2Stream, decode: (byt
   stream.on("data", (chunk: Buffer) => {
     onBytes();
     try {
-      frames.push(chunk, (payload) => ready.push(decode(payload)));
+      frames.push(chunk, (payload) => {
+        const message = decode(payload);
+        if (message !== undefined) ready.push(message);
+      });
     } catch (error) {
       fail(error instanceof ConnectError ? error : new ConnectError(`parse binary: ${describe(error)}`, Code.Internal));
       stream.close(constants.NGHTTP2_CANCEL);

@@ -74,6 +74,8 @@ async function waitUntilReady(entry: Entry, signal: AbortSignal, maxWaitMs: numb
 
 export function createSubscriber(options: SubscriberOptions, deps: SubscriberDeps): Subscriber {
   const now = deps.now ?? Date.now;
+  // Scrapes happen after construction, so the snapshot can name the registry made below.
+  const metrics = createSubscriberMetrics(deps.metrics, () => subscriptions.snapshot());
   const client = createArmadaClient({
     url: options.armadaUrl,
     caFile: options.caFile,
@@ -83,9 +85,14 @@ export function createSubscriber(options: SubscriberOptions, deps: SubscriberDep
     keepaliveIntervalMs: options.keepaliveIntervalMs,
     keepaliveTimeoutMs: options.keepaliveTimeoutMs,
     healthTimeoutMs: options.healthTimeoutMs,
+    onUndecodable(request, problem) {
+      metrics.undecodableEvents.inc();
+      deps.logger.warn(
+        { queue: request.queue, jobSetId: request.jobSetId, messageId: problem.messageId, bytes: problem.bytes, error: problem.error },
+        "skipped a message from Armada that does not decode; the stream goes on after it",
+      );
+    },
   });
-  // Scrapes happen after construction, so the snapshot can name the registry made below.
-  const metrics = createSubscriberMetrics(deps.metrics, () => subscriptions.snapshot());
   const subscriptions = createRegistry(
     {
       replicaId: options.replicaId,

@@ -18,6 +18,7 @@ export interface SubscriberMetrics {
   readonly storeWriteFailures: Counter;
   readonly storeLosses: Counter;
   readonly reconnects: Counter<"reason">;
+  readonly undecodableEvents: Counter;
   readonly catchUpSeconds: Histogram;
   readonly catchUpEvents: Histogram;
 }
@@ -91,6 +92,11 @@ export function createSubscriberMetrics(registry: Registry, snapshot: () => Subs
       name: "jobservice_armada_reconnects_total",
       help: "Armada event streams reopened, by reason (a gRPC code name, idle, store, stale, fenced or store-lost)",
       labelNames: ["reason"],
+      registers,
+    }),
+    undecodableEvents: new Counter({
+      name: "jobservice_armada_undecodable_events_total",
+      help: "Messages on Armada's event streams that are not valid protobuf, skipped (the stream goes on past them; the jobs they were about keep their earlier state)",
       registers,
     }),
     catchUpSeconds: new Histogram({

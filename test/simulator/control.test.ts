@@ -1,11 +1,13 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { EventMessageSchema } from "../../src/gen/api/event_pb.js";
 import { startSimulator, type Simulator } from "../../src/simulator/index.js";
 import { http2Request } from "../support/http.js";
 import { armadaStyleKubernetesAuth, serviceAccountToken, TEST_CLUSTER_CA } from "../support/service-account.js";
-import { armadaClients, queuedEvent, basicAuth, eventually, readStream, type ArmadaClients } from "../support/simulator.js";
+import { armadaClients, queuedEvent, basicAuth, caseOf, eventually, readStream, type ArmadaClients } from "../support/simulator.js";
 
 const run = promisify(execFile);
 
@@ -106,6 +108,37 @@ describe("HTTP control surface on the gRPC port", () => {
     expect((await control("POST", "/control/queues", { name: "made-over-http" })).status).toBe(201);
     expect(sim.submit("made-over-http", "js", [{}])).toHaveLength(1);
     expect(((await control("GET", "/control/jobs")).json.jobs as unknown[]).length).toBe(1);
+  });
+
+  it("appends raw bytes as events, one message each, sent as they are: good bytes decode, bad ones fail the client", async () => {
+    const queued = Buffer.from(toBinary(EventMessageSchema, create(EventMessageSchema, queuedEvent("raw-job")))).toString("base64");
+    const appended = await control("POST", "/control/raw-events", { queue: "q", jobSetId: "raw", base64: [queued, ""] });
+    expect(appended.status).toBe(201);
+    const ids = appended.json.ids as string[];
+    expect(ids).toHaveLength(2);
+    const read = () => readStream((signal) => clients.events.getJobSetEvents({ queue: "q", id: "raw" }, { signal }));
+    const { messages } = await read();
+    expect(messages.map((m) => [m.id, caseOf(m)])).toEqual([[ids[0], "queued"], [ids[1], ""]]);
+    expect(messages[0]?.message?.events.value?.jobId).toBe("raw-job");
+
+    const truncated = Buffer.of(0x12, 0x80).toString("base64");
+    expect((await control("POST", "/control/raw-events", { queue: "q", jobSetId: "raw", base64: [truncated] })).status).toBe(201);
+    await expect(read()).rejects.toMatchObject({ code: Code.Internal });
+  });
+
+  it("refuses raw events that are not a non-empty list of padded base64 strings, for a job set of a queue that exists", async () => {
+    const raw = (body: unknown) => control("POST", "/control/raw-events", body);
+    const notAList = { status: 400, json: { error: '"base64" must be a non-empty array of base64 strings' } };
+    expect(await raw({ jobSetId: "refused", base64: ["AA=="] })).toEqual({ status: 400, json: { error: '"queue" must be a non-empty string' } });
+    expect(await raw({ queue: "q", base64: ["AA=="] })).toEqual({ status: 400, json: { error: '"jobSetId" must be a non-empty string' } });
+    expect(await raw({ queue: "q", jobSetId: "refused" })).toEqual(notAList);
+    expect(await raw({ queue: "q", jobSetId: "refused", base64: [] })).toEqual(notAList);
+    expect(await raw({ queue: "q", jobSetId: "refused", base64: "AA==" })).toEqual(notAList);
+    expect(await raw({ queue: "q", jobSetId: "refused", base64: ["AA==", "AA"] })).toEqual({ status: 400, json: { error: "base64[1] must be a padded base64 string" } });
+    expect(await raw({ queue: "q", jobSetId: "refused", base64: ["not base64!"] })).toEqual({ status: 400, json: { error: "base64[0] must be a padded base64 string" } });
+    expect(await raw({ queue: "q", jobSetId: "refused", base64: [7] })).toEqual({ status: 400, json: { error: "base64[0] must be a padded base64 string" } });
+    expect(await raw({ queue: "nowhere", jobSetId: "refused", base64: ["AA=="] })).toEqual({ status: 404, json: { error: '[appendRawEvents] queue "nowhere" does not exist' } });
+    expect(sim.events("q", "refused").length).toBe(0);
   });
 
   it("answers bad requests with 400 and the field at fault", async () => {

@@ -1,7 +1,7 @@
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { EventMessageSchema } from "../../src/gen/api/event_pb.js";
-import { createEventLog, nextEntry } from "../../src/simulator/event-log.js";
+import { EventMessageSchema, EventStreamMessageSchema } from "../../src/gen/api/event_pb.js";
+import { createEventLog, nextEntry, streamMessage } from "../../src/simulator/event-log.js";
 import { MAX_SEQ, parseMessageId } from "../../src/simulator/message-id.js";
 
 const key = { queue: "q", jobSetId: "s" };
@@ -50,5 +50,19 @@ describe("the event log", () => {
     log.append(key, [event("c")]);
     expect(calls).toBe(1);
     expect(log.jobSets()).toEqual([key, { queue: "other", jobSetId: "s" }]);
+  });
+
+  it("sends raw entries' bytes as they are, in the place of the event, numbered like any other sequence", () => {
+    const log = createEventLog(() => 10);
+    log.append(key, [event("a")]);
+    const raw = Uint8Array.of(0x12, 0x7f, 0xff);
+    const ids = log.appendRaw(key, [raw, Uint8Array.of()]);
+    expect(ids).toEqual(["0000000000010:000001:000000:0", "0000000000010:000001:000001:1"]);
+    const [first, second] = log.after(key).slice(1).map((m) => toBinary(EventStreamMessageSchema, streamMessage(m)));
+    const id = (n: number) => [0x0a, ids[n]!.length, ...Buffer.from(ids[n]!)];
+    expect([...first!]).toEqual([...id(0), 0x12, raw.length, ...raw]);
+    expect([...second!]).toEqual([...id(1), 0x12, 0]);
+    // Everything else reading the log sees an event of no case.
+    expect(log.after(key).slice(1).map((m) => m.message.events.case)).toEqual([undefined, undefined]);
   });
 });

@@ -6,9 +6,9 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Event, EventStreamMessageSchema, JobSetRequestSchema, type EventStreamMessage } from "../../src/gen/api/event_pb.js";
-import { createArmadaClient, type ArmadaClient } from "../../src/subscriber/armada-client.js";
-import { jobEventOf, type ArmadaMessage } from "../../src/subscriber/decode-event.js";
-import { frameReader } from "../../src/subscriber/grpc-stream.js";
+import { createArmadaClient, type ArmadaClient, type JobSetStreamRequest } from "../../src/subscriber/armada-client.js";
+import { decodeArmadaMessage, jobEventOf, type ArmadaMessage, type UndecodableEvent } from "../../src/subscriber/decode-event.js";
+import { frameReader, readGrpcStream } from "../../src/subscriber/grpc-stream.js";
 import { startSimulator } from "../../src/simulator/index.js";
 
 /** What a reader made of one response: the messages in order, then how it ended. */
@@ -39,6 +39,8 @@ function frame(payload: Uint8Array, flags = 0): Buffer {
 const GRPC = { ":status": 200, "content-type": "application/grpc+proto" };
 const OK = { "grpc-status": "0" };
 const three = Buffer.concat([message(1), message(2), message(3)].map((m) => frame(m)));
+/** The one scenario where the client means to differ from connect's: it skips the message instead of failing. */
+const NOT_PROTOBUF = "a message that is not protobuf, between good ones";
 
 /** Each scenario answers one job set id, the way a server (Armada, a proxy, a broken peer) might. */
 const SCENARIOS: Readonly<Record<string, (stream: ServerHttp2Stream) => void>> = {
@@ -98,10 +100,10 @@ const SCENARIOS: Readonly<Record<string, (stream: ServerHttp2Stream) => void>> =
     s.on("wantTrailers", () => s.sendTrailers(OK));
     s.end(frame(message(1)));
   },
-  "a message that is not protobuf": (s) => {
+  [NOT_PROTOBUF]: (s) => {
     s.respond(GRPC, { waitForTrailers: true });
     s.on("wantTrailers", () => s.sendTrailers(OK));
-    s.end(Buffer.concat([frame(message(1)), frame(Buffer.from([0xff, 0xff, 0xff]))]));
+    s.end(Buffer.concat([frame(message(1)), frame(Buffer.from([0xff, 0xff, 0xff])), frame(message(2))]));
   },
   "reset with REFUSED_STREAM": (s) => {
     s.respond(GRPC);
@@ -116,6 +118,7 @@ const SCENARIOS: Readonly<Record<string, (stream: ServerHttp2Stream) => void>> =
 let server: http2.Http2Server;
 let baseUrl: string;
 let lean: ArmadaClient;
+const undecodable: Array<{ request: JobSetStreamRequest; problem: UndecodableEvent }> = [];
 
 const sessions = new Set<http2.ServerHttp2Session>();
 
@@ -145,6 +148,7 @@ beforeAll(async () => {
     keepaliveIntervalMs: 10_000,
     keepaliveTimeoutMs: 10_000,
     healthTimeoutMs: 1_000,
+    onUndecodable: (request, problem) => undecodable.push({ request, problem }),
   });
 });
 afterAll(async () => {
@@ -171,12 +175,36 @@ async function outcomeOf(read: AsyncIterable<ArmadaMessage>): Promise<Outcome> {
 
 describe("the event stream's lean reader speaks gRPC as connect's transport does", () => {
 
-  it.each(Object.keys(SCENARIOS))("%s", async (jobSetId) => {
+  it.each(Object.keys(SCENARIOS).filter((name) => name !== NOT_PROTOBUF))("%s", async (jobSetId) => {
     const signal = AbortSignal.timeout(5_000);
     const connect = createClient(Event, createGrpcTransport({ baseUrl }));
     const expected = await outcomeOf(reduced(connect.getJobSetEvents({ id: jobSetId, queue: QUEUE, fromMessageId: "", watch: false }, { signal })));
     const actual = await outcomeOf(lean.jobSetEvents({ queue: QUEUE, jobSetId, fromMessageId: "", watch: false }, signal));
     expect(actual).toEqual(expected);
+  });
+
+  it("fails the stream on a payload its decoder throws on, as connect does", async () => {
+    const signal = AbortSignal.timeout(5_000);
+    const connect = createClient(Event, createGrpcTransport({ baseUrl }));
+    const expected = await outcomeOf(reduced(connect.getJobSetEvents({ id: NOT_PROTOBUF, queue: QUEUE, fromMessageId: "", watch: false }, { signal })));
+    const session = http2.connect(baseUrl);
+    try {
+      const stream = session.request({ ":method": "POST", ":path": "/api.Event/GetJobSetEvents", "content-type": "application/grpc+proto", te: "trailers" });
+      stream.end(frame(toBinary(JobSetRequestSchema, create(JobSetRequestSchema, { id: NOT_PROTOBUF, queue: QUEUE }))));
+      const strict = (bytes: Uint8Array): ArmadaMessage => decodeArmadaMessage(bytes);
+      const actual = await outcomeOf(readGrpcStream(stream, strict, () => undefined, signal));
+      expect(expected).toMatchObject({ messages: [JSON.stringify(decodeArmadaMessage(message(1)))], error: { code: "Internal" } });
+      expect(actual).toEqual(expected);
+    } finally {
+      session.close();
+    }
+  });
+
+  it("but the client skips a message that is not protobuf, tells onUndecodable, and reads on", async () => {
+    const request = { queue: QUEUE, jobSetId: NOT_PROTOBUF, fromMessageId: "", watch: false };
+    const outcome = await outcomeOf(lean.jobSetEvents(request, AbortSignal.timeout(5_000)));
+    expect(outcome).toEqual({ messages: [message(1), message(2)].map((m) => JSON.stringify(decodeArmadaMessage(m))) });
+    expect(undecodable).toEqual([{ request, problem: { bytes: 3, error: expect.any(String) } }]);
   });
 
   it("is cancelled by its signal, as a connect call is, and the server sees the stream reset", async () => {
