@@ -20,7 +20,8 @@ export interface JobSetStreamRequest {
 
 /** Armada's event API as the subscriber uses it. */
 export interface ArmadaClient {
-  jobSetEvents(request: JobSetStreamRequest, signal: AbortSignal): AsyncIterable<ArmadaMessage>;
+  /** The job set's messages in order, in batches of those that arrived together. */
+  jobSetEvents(request: JobSetStreamRequest, signal: AbortSignal): AsyncIterable<readonly ArmadaMessage[]>;
   /** `api.Event/Health` within the deadline; false on any failure, never hangs. */
   healthy(signal: AbortSignal): Promise<boolean>;
   /** Open streams per pooled connection, for tests and diagnostics. */

@@ -38,11 +38,11 @@ export interface BatcherOptions {
  */
 export interface Batcher {
   /**
-   * Queues a message. Resolves at once unless a full batch has to be written
+   * Queues messages. Resolves at once unless full batches have to be written
    * first (back-pressure on the stream); rejects once any write has failed,
    * after which the stream must be re-read from `progress().cursor`.
    */
-  add(message: ArmadaMessage): Promise<void>;
+  add(messages: readonly ArmadaMessage[]): Promise<void>;
   /** Writes what is queued and marks the stream healthy (clearing a stored error); `caughtUp` once the history is applied. */
   flush(caughtUp?: boolean): Promise<void>;
   /**
@@ -87,48 +87,64 @@ export function createBatcher(options: BatcherOptions): Batcher {
   }
 
   /**
-   * Writes run one after another, each taking what is queued when its turn
-   * comes. After a failed write the queue no longer follows the cursor, so
-   * nothing more is applied until the stream is re-read; only a failure
-   * report (`recordError`) still goes through, without the queued events.
+   * Writes run one after another, each taking at most `maxEvents` of what is
+   * queued when its turn comes: the full batches, then, with `rest`, what is
+   * left (with `caughtUp` and `error`, which only the last write carries).
+   * After a failed write the queue no longer follows the cursor, so nothing
+   * more is applied until the stream is re-read; only a failure report
+   * (`recordError`) still goes through, without the queued events.
    */
-  function enqueue(caughtUp: () => boolean, error: string, recordError = false): Promise<void> {
-    clearTimeout(timer);
-    timer = undefined;
+  function enqueue(rest: boolean, caughtUp: () => boolean, error: string, recordError = false): Promise<void> {
+    if (rest) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
     writes = writes
       .catch(() => undefined)
-      .then(() => {
+      .then(async () => {
         if (failure !== undefined && !recordError) throw failure;
-        const messages = failure === undefined ? queued : [];
-        queued = [];
-        failure = undefined;
-        return write(messages, caughtUp(), error);
+        if (failure !== undefined) {
+          queued = [];
+          failure = undefined;
+          return write([], caughtUp(), error);
+        }
+        while (queued.length > options.maxEvents || (!rest && queued.length === options.maxEvents)) {
+          await write(queued.splice(0, options.maxEvents), written.caughtUp, "");
+        }
+        if (rest) {
+          const messages = queued;
+          queued = [];
+          return write(messages, caughtUp(), error);
+        }
+        if (queued.length > 0) writeLater();
       });
     return writes;
+  }
+
+  /** While the history is replayed nobody can be answered before its end, so only full batches and the final flush are written: partial writes would only add round trips. Live events are written within the delay. */
+  function writeLater(): void {
+    if (!written.caughtUp) return;
+    timer ??= setTimeout(() => {
+      // A failure here is kept and reported by the next add() or flush().
+      enqueue(true, keepCaughtUp, "").catch(() => undefined);
+    }, options.maxDelayMs);
   }
 
   const keepCaughtUp = (): boolean => written.caughtUp;
 
   return {
-    add(message) {
+    add(messages) {
       if (failure !== undefined) return Promise.reject(failure);
-      queued.push(message);
-      if (queued.length >= options.maxEvents) return enqueue(keepCaughtUp, "");
-      // While the history is replayed nobody can be answered before its end,
-      // so only full batches and the final flush are written: partial writes
-      // would only add round trips. Live events are written within the delay.
-      if (!written.caughtUp) return Promise.resolve();
-      timer ??= setTimeout(() => {
-        // A failure here is kept and reported by the next add() or flush().
-        enqueue(keepCaughtUp, "").catch(() => undefined);
-      }, options.maxDelayMs);
+      for (const message of messages) queued.push(message);
+      if (queued.length >= options.maxEvents) return enqueue(false, keepCaughtUp, "");
+      if (queued.length > 0) writeLater();
       return Promise.resolve();
     },
     flush(caughtUp) {
-      return enqueue(() => caughtUp === true || written.caughtUp, "");
+      return enqueue(true, () => caughtUp === true || written.caughtUp, "");
     },
     fail(reason) {
-      return enqueue(keepCaughtUp, reason, true);
+      return enqueue(true, keepCaughtUp, reason, true);
     },
     progress: () => written,
     discard() {

@@ -229,12 +229,13 @@ async function pump(
   }, request.watch ? spreadOut(deps.idleTimeoutMs) : deps.idleTimeoutMs);
   let count = 0;
   try {
-    for await (const message of deps.client.jobSetEvents(request, controller.signal)) {
+    for await (const messages of deps.client.jobSetEvents(request, controller.signal)) {
       idle.refresh();
-      await batcher.add(message).catch(storeFailure);
+      await batcher.add(messages).catch(storeFailure);
       idle.refresh();
-      hooks.event(message.id);
-      count++;
+      const last = messages.at(-1);
+      if (last !== undefined) hooks.event(last.id);
+      count += messages.length;
     }
   } catch (err) {
     throw silence ?? err;

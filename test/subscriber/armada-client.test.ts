@@ -154,7 +154,7 @@ describe("TLS to Armada (https://)", () => {
     try {
       expect(await client.healthy(AbortSignal.timeout(2_000))).toBe(true);
       const ids: string[] = [];
-      for await (const message of client.jobSetEvents({ queue: "q", jobSetId: "s", fromMessageId: "", watch: false }, AbortSignal.timeout(2_000))) ids.push(message.id);
+      for await (const messages of client.jobSetEvents({ queue: "q", jobSetId: "s", fromMessageId: "", watch: false }, AbortSignal.timeout(2_000))) ids.push(...messages.map((m) => m.id));
       expect(ids).toEqual(["1:0:0:1"]);
     } finally {
       client.close();

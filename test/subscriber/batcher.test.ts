@@ -38,7 +38,7 @@ describe("writing events in batches", () => {
   it("a live burst costs one read and one write per full batch, and the rest after a short delay", async () => {
     const { store, writes, reads } = recordingStore();
     const batcher = batcherOn(store, { cursor: "", caughtUp: true, stored: false });
-    for (const message of burst(30)) await batcher.add(message);
+    for (const message of burst(30)) await batcher.add([message]);
     expect(writes).toHaveLength(2);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(writes).toHaveLength(3);
@@ -49,10 +49,20 @@ describe("writing events in batches", () => {
     expect(stored.progress).toEqual({ cursor: messageId(120), caughtUp: true, error: "", updatedAt: T0 });
   });
 
+  it("writes what arrives together in writes of at most the batch size", async () => {
+    const { store, writes } = recordingStore();
+    const batcher = batcherOn(store);
+    await batcher.add(burst(30));
+    // 120 events with a batch size of 50: two full writes now, the last 20 with the flush.
+    expect(writes.map((w) => w.progress.cursor)).toEqual([messageId(50), messageId(100)]);
+    await batcher.flush(true);
+    expect(writes.map((w) => [w.progress.cursor, w.progress.caughtUp])).toEqual([[messageId(50), false], [messageId(100), false], [messageId(120), true]]);
+  });
+
   it("while replaying history, writes only full batches and leaves the rest to the final flush", async () => {
     const { store, writes } = recordingStore();
     const batcher = batcherOn(store);
-    for (const message of burst(30)) await batcher.add(message);
+    for (const message of burst(30)) await batcher.add([message]);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(writes).toHaveLength(2);
     expect(batcher.progress()).toEqual({ cursor: messageId(100), caughtUp: false, stored: true });
@@ -64,8 +74,8 @@ describe("writing events in batches", () => {
   it("writes the cursor with the states it covers, in the same atomic write", async () => {
     const { store, writes } = recordingStore();
     const batcher = batcherOn(store, { cursor: "", caughtUp: false, stored: false }, 2);
-    await batcher.add(streamMessage(1, event("queued", "a", T0)));
-    await batcher.add(streamMessage(2, event("running", "a", T0)));
+    await batcher.add([streamMessage(1, event("queued", "a", T0))]);
+    await batcher.add([streamMessage(2, event("running", "a", T0))]);
     expect(writes[0]?.progress.cursor).toBe(messageId(2));
     expect(writes[0]?.jobs.get("a")?.messageId).toBe(messageId(2));
   });
@@ -82,9 +92,9 @@ describe("writing events in batches", () => {
   it("after a failed write, nothing more is applied and the cursor stays where the store has it", async () => {
     const { store } = recordingStore(new Set([1]));
     const batcher = batcherOn(store, { cursor: "", caughtUp: false, stored: false }, 2);
-    await batcher.add(streamMessage(1, event("queued", "a", T0)));
-    await expect(batcher.add(streamMessage(2, event("running", "a", T0)))).rejects.toThrow("write 1 refused");
-    await expect(batcher.add(streamMessage(3, event("succeeded", "a", T0)))).rejects.toThrow("write 1 refused");
+    await batcher.add([streamMessage(1, event("queued", "a", T0))]);
+    await expect(batcher.add([streamMessage(2, event("running", "a", T0))])).rejects.toThrow("write 1 refused");
+    await expect(batcher.add([streamMessage(3, event("succeeded", "a", T0))])).rejects.toThrow("write 1 refused");
     expect(batcher.progress().cursor).toBe("");
     expect((await store.read({ ...jobSet, jobId: "a" })).job).toBeUndefined();
 
@@ -98,21 +108,21 @@ describe("writing events in batches", () => {
   it("a failed timed write is reported by the next add", async () => {
     const { store } = recordingStore(new Set([1]));
     const batcher = batcherOn(store, { cursor: "", caughtUp: true, stored: false }, 100, 1);
-    await batcher.add(streamMessage(1, event("queued", "a", T0)));
+    await batcher.add([streamMessage(1, event("queued", "a", T0))]);
     await new Promise((resolve) => setTimeout(resolve, 30));
-    await expect(batcher.add(streamMessage(2, event("running", "a", T0)))).rejects.toThrow("write 1 refused");
+    await expect(batcher.add([streamMessage(2, event("running", "a", T0))])).rejects.toThrow("write 1 refused");
   });
 
   it("a write against a job set the store lost since is refused, and nothing of it is written", async () => {
     const memory = createMemoryStore({ ttlSeconds: 60 });
     const batcher = batcherOn(memory, { cursor: "", caughtUp: true, stored: false }, 2);
-    await batcher.add(streamMessage(1, event("queued", "a", T0)));
-    await batcher.add(streamMessage(2, event("running", "a", T0)));
+    await batcher.add([streamMessage(1, event("queued", "a", T0))]);
+    await batcher.add([streamMessage(2, event("running", "a", T0))]);
     expect(batcher.progress()).toEqual({ cursor: messageId(2), caughtUp: true, stored: true });
     // Another writer of the same job set starts over, as a store restarted empty and then filled again would.
     await memory.write(jobSet, { jobs: new Map(), progress: { cursor: messageId(9), caughtUp: true, error: "", updatedAt: T0 } }, { expected: messageId(2), fence: 1 });
-    await batcher.add(streamMessage(3, event("succeeded", "a", T0)));
-    await expect(batcher.add(streamMessage(4, event("queued", "b", T0)))).rejects.toMatchObject({ name: "WriteRefused", reason: "stale" });
+    await batcher.add([streamMessage(3, event("succeeded", "a", T0))]);
+    await expect(batcher.add([streamMessage(4, event("queued", "b", T0))])).rejects.toMatchObject({ name: "WriteRefused", reason: "stale" });
     expect((await memory.read({ ...jobSet, jobId: "a" })).job?.state).toBe(State.RUNNING);
     expect((await memory.read({ ...jobSet, jobId: "b" })).progress?.cursor).toBe(messageId(9));
     await memory.close();
@@ -121,10 +131,10 @@ describe("writing events in batches", () => {
   it("carries the lease's fencing token: a batcher of a replica whose lease was taken over is refused", async () => {
     const memory = createMemoryStore({ ttlSeconds: 60 });
     const stale = batcherOn(memory, { cursor: "", caughtUp: true, stored: false }, 1, 5, 10);
-    await stale.add(streamMessage(1, event("queued", "a", T0)));
+    await stale.add([streamMessage(1, event("queued", "a", T0))]);
     const owner = batcherOn(memory, { cursor: messageId(1), caughtUp: true, stored: true }, 1, 5, 11);
-    await owner.add(streamMessage(2, event("running", "a", T0)));
-    await expect(stale.add(streamMessage(2, event("running", "a", T0)))).rejects.toMatchObject({ name: "WriteRefused", reason: "fenced" });
+    await owner.add([streamMessage(2, event("running", "a", T0))]);
+    await expect(stale.add([streamMessage(2, event("running", "a", T0))])).rejects.toMatchObject({ name: "WriteRefused", reason: "fenced" });
     expect((await memory.read({ ...jobSet, jobId: "a" })).progress?.cursor).toBe(messageId(2));
     await memory.close();
   });

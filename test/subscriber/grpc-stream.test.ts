@@ -162,6 +162,11 @@ async function* reduced(read: AsyncIterable<EventStreamMessage>): AsyncIterable<
   for await (const m of read) yield { id: m.id, event: jobEventOf(m.message) };
 }
 
+/** The lean reader's batches, one message at a time, as connect hands them over. */
+async function* unbatched(read: AsyncIterable<readonly ArmadaMessage[]>): AsyncIterable<ArmadaMessage> {
+  for await (const batch of read) yield* batch;
+}
+
 async function outcomeOf(read: AsyncIterable<ArmadaMessage>): Promise<Outcome> {
   const messages: string[] = [];
   try {
@@ -179,7 +184,7 @@ describe("the event stream's lean reader speaks gRPC as connect's transport does
     const signal = AbortSignal.timeout(5_000);
     const connect = createClient(Event, createGrpcTransport({ baseUrl }));
     const expected = await outcomeOf(reduced(connect.getJobSetEvents({ id: jobSetId, queue: QUEUE, fromMessageId: "", watch: false }, { signal })));
-    const actual = await outcomeOf(lean.jobSetEvents({ queue: QUEUE, jobSetId, fromMessageId: "", watch: false }, signal));
+    const actual = await outcomeOf(unbatched(lean.jobSetEvents({ queue: QUEUE, jobSetId, fromMessageId: "", watch: false }, signal)));
     expect(actual).toEqual(expected);
   });
 
@@ -192,7 +197,7 @@ describe("the event stream's lean reader speaks gRPC as connect's transport does
       const stream = session.request({ ":method": "POST", ":path": "/api.Event/GetJobSetEvents", "content-type": "application/grpc+proto", te: "trailers" });
       stream.end(frame(toBinary(JobSetRequestSchema, create(JobSetRequestSchema, { id: NOT_PROTOBUF, queue: QUEUE }))));
       const strict = (bytes: Uint8Array): ArmadaMessage => decodeArmadaMessage(bytes);
-      const actual = await outcomeOf(readGrpcStream(stream, strict, () => undefined, signal));
+      const actual = await outcomeOf(unbatched(readGrpcStream(stream, strict, () => undefined, signal)));
       expect(expected).toMatchObject({ messages: [JSON.stringify(decodeArmadaMessage(message(1)))], error: { code: "Internal" } });
       expect(actual).toEqual(expected);
     } finally {
@@ -202,7 +207,7 @@ describe("the event stream's lean reader speaks gRPC as connect's transport does
 
   it("but the client skips a message that is not protobuf, tells onUndecodable, and reads on", async () => {
     const request = { queue: QUEUE, jobSetId: NOT_PROTOBUF, fromMessageId: "", watch: false };
-    const outcome = await outcomeOf(lean.jobSetEvents(request, AbortSignal.timeout(5_000)));
+    const outcome = await outcomeOf(unbatched(lean.jobSetEvents(request, AbortSignal.timeout(5_000))));
     expect(outcome).toEqual({ messages: [message(1), message(2)].map((m) => JSON.stringify(decodeArmadaMessage(m))) });
     expect(undecodable).toEqual([{ request, problem: { bytes: 3, error: expect.any(String) } }]);
   });
@@ -218,7 +223,7 @@ describe("the event stream's lean reader speaks gRPC as connect's transport does
     const controller = new AbortController();
     const outcome = outcomeOf(
       (async function* () {
-        for await (const m of lean.jobSetEvents({ queue: QUEUE, jobSetId: "held open", fromMessageId: "", watch: true }, controller.signal)) {
+        for await (const m of unbatched(lean.jobSetEvents({ queue: QUEUE, jobSetId: "held open", fromMessageId: "", watch: true }, controller.signal))) {
           yield m;
           controller.abort(new Error("caller gave up"));
         }
@@ -240,7 +245,7 @@ describe("against the simulator", () => {
       const signal = AbortSignal.timeout(10_000);
       const connect = createClient(Event, createGrpcTransport({ baseUrl: sim.url }));
       const expected = await outcomeOf(reduced(connect.getJobSetEvents({ id: jobSetId, queue: QUEUE, fromMessageId: "", watch: false }, { signal })));
-      const actual = await outcomeOf(client.jobSetEvents({ queue: QUEUE, jobSetId, fromMessageId: "", watch: false }, signal));
+      const actual = await outcomeOf(unbatched(client.jobSetEvents({ queue: QUEUE, jobSetId, fromMessageId: "", watch: false }, signal)));
       expect(expected.messages.length).toBe(load.totalEvents);
       expect(actual).toEqual(expected);
     } finally {
