@@ -1,4 +1,4 @@
-import type { JobSetKey, JobStore } from "../store/store.js";
+import type { JobRecord, JobSetKey, JobStore } from "../store/store.js";
 import { applyBatch, jobIdsOf } from "./apply-batch.js";
 import type { ArmadaMessage } from "./decode-event.js";
 import type { SubscriberMetrics } from "./metrics.js";
@@ -56,6 +56,9 @@ export interface Batcher {
   discard(): void;
 }
 
+/** Jobs whose records a batcher keeps: a few batches' worth, so a job's next events rarely need a read. */
+const KNOWN_JOBS = 1_024;
+
 export function createBatcher(options: BatcherOptions): Batcher {
   const { store, jobSet, metrics } = options;
   let written: StoredProgress = options.start;
@@ -63,11 +66,34 @@ export function createBatcher(options: BatcherOptions): Batcher {
   let writes: Promise<void> = Promise.resolve();
   let failure: unknown;
   let timer: NodeJS.Timeout | undefined;
+  // Records this batcher knows the store holds, the most recently used last:
+  // every write is guarded by the cursor, so while writes succeed nothing
+  // else has changed them, and a job seen in the last batches needs no read.
+  const known = new Map<string, JobRecord>();
+
+  function remember(jobId: string, record: JobRecord): void {
+    known.delete(jobId);
+    known.set(jobId, record);
+    if (known.size > KNOWN_JOBS) known.delete(known.keys().next().value!);
+  }
+
+  /** The stored records of the jobs `messages` are about, read from the store only where not known. */
+  async function recordsOf(messages: readonly ArmadaMessage[]): Promise<Map<string, JobRecord>> {
+    const ids = jobIdsOf(messages);
+    const unknown = ids.filter((id) => !known.has(id));
+    const read = unknown.length > 0 ? await store.readJobs(jobSet, unknown) : undefined;
+    const records = new Map<string, JobRecord>();
+    for (const id of ids) {
+      const record = known.get(id) ?? read?.get(id);
+      if (record !== undefined) records.set(id, record);
+    }
+    return records;
+  }
 
   async function write(messages: readonly ArmadaMessage[], caughtUp: boolean, error: string): Promise<void> {
     const started = performance.now();
     try {
-      const stored = messages.length > 0 ? await store.readJobs(jobSet, jobIdsOf(messages)) : new Map();
+      const stored = messages.length > 0 ? await recordsOf(messages) : new Map<string, JobRecord>();
       const batch = applyBatch(stored, messages, written.cursor);
       const shown = error || (caughtUp ? "" : (options.replayNote ?? ""));
       await store.write(
@@ -76,6 +102,8 @@ export function createBatcher(options: BatcherOptions): Batcher {
         { expected: written.stored ? written.cursor : undefined, fence: options.fence() },
       );
       written = { cursor: batch.cursor, caughtUp, stored: true };
+      for (const [jobId, record] of stored) if (!batch.changed.has(jobId)) remember(jobId, record);
+      for (const [jobId, record] of batch.changed) remember(jobId, record);
       for (const [type, count] of batch.appliedByType) metrics.eventsApplied.inc({ type }, count);
       metrics.batchEvents.observe(messages.length);
       metrics.batchWriteSeconds.observe((performance.now() - started) / 1000);

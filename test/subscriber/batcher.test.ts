@@ -35,14 +35,15 @@ function burst(jobs: number) {
 }
 
 describe("writing events in batches", () => {
-  it("a live burst costs one read and one write per full batch, and the rest after a short delay", async () => {
+  it("a live burst costs one write per full batch and the rest after a short delay, reading only jobs it has not seen", async () => {
     const { store, writes, reads } = recordingStore();
     const batcher = batcherOn(store, { cursor: "", caughtUp: true, stored: false });
     for (const message of burst(30)) await batcher.add([message]);
     expect(writes).toHaveLength(2);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(writes).toHaveLength(3);
-    expect(reads()).toBe(3);
+    // The first batch reads its 30 jobs; later batches are about the same jobs, whose records the batcher wrote.
+    expect(reads()).toBe(1);
     expect(batcher.progress().cursor).toBe(messageId(120));
     const stored = await store.read({ ...jobSet, jobId: "job-29" });
     expect(stored.job).toMatchObject({ state: State.RUNNING, runAttempts: 1 });
