@@ -46,7 +46,7 @@ export function armadaQueueCheck(deps: ArmadaModeDeps): QueueCheck {
     if (credential.kind === "malformed") {
       throw unauthenticated("authorization must be `basic <base64(user:password)>` or `Bearer <token>`, as armadactl sends it");
     }
-    const key = `${deps.digest(credential.raw)} ${target.queue}`;
+    const key = `${await deps.digest(credential.raw)} ${target.queue}`;
     return cache.get(key, async () => {
       const fromMessageId = await deps.cursorOf(target).catch(() => "");
       let verdict: ArmadaVerdict;
@@ -59,7 +59,7 @@ export function armadaQueueCheck(deps: ArmadaModeDeps): QueueCheck {
       deps.onAsked?.(verdict);
       switch (verdict) {
         case "allowed":
-          return { principal: credential.kind === "basic" ? credential.user : bearerPrincipal(credential.token, deps.digest), groups: [] };
+          return { principal: credential.kind === "basic" ? credential.user : await bearerPrincipal(credential.token, deps.digest), groups: [] };
         case "unauthenticated":
           throw unauthenticated("Armada did not accept the caller's credentials");
         case "permission-denied":
@@ -75,12 +75,12 @@ export function armadaQueueCheck(deps: ArmadaModeDeps): QueueCheck {
  * A name for a bearer caller Armada accepted, for per-principal limits: the
  * JWT's issuer and subject when it is one (Armada verified it), else a digest.
  */
-function bearerPrincipal(token: string, digest: Digest): string {
+async function bearerPrincipal(token: string, digest: Digest): Promise<string> {
   try {
     const claims = decodeJwt(token);
     if (typeof claims.sub === "string" && claims.sub !== "") return `${claims.iss ?? ""}#${claims.sub}`;
   } catch {
     // Not a JWT: an opaque token.
   }
-  return `token:${digest(token).slice(0, 12)}`;
+  return `token:${(await digest(token)).slice(0, 12)}`;
 }

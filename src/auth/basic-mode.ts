@@ -3,14 +3,14 @@ import { parseAuthorization } from "./credential.js";
 import { createDecisionCache } from "./decision-cache.js";
 import type { Digest } from "./digest.js";
 import { unauthenticated, type Identity } from "./identity.js";
-import type { ReloadingFile } from "./reloading-file.js";
 import type { UserEntry } from "./users-file.js";
+import type { Versioned } from "./versioned.js";
 
 /** Proves who a caller is; what it may watch is decided elsewhere. */
 export type Authenticate = (authorization: string | null) => Promise<Identity>;
 
 export interface BasicModeDeps {
-  readonly users: ReloadingFile<ReadonlyMap<string, UserEntry>>;
+  readonly users: Versioned<ReadonlyMap<string, UserEntry>>;
   readonly digest: Digest;
   readonly now: () => number;
   /** How long a verified password is not re-hashed; also bounds how long a changed file takes to bite. */
@@ -40,7 +40,7 @@ export function basicAuthenticate(deps: BasicModeDeps): Authenticate {
     }
     if (credential.kind !== "basic") throw unauthenticated("authorization must be `basic <base64(user:password)>`");
     const version = deps.users.version();
-    return cache.get(`${version} ${deps.digest(credential.raw)}`, async () => {
+    return cache.get(`${version} ${await deps.digest(credential.raw)}`, async () => {
       const entry = deps.users.current().get(credential.user);
       const matches = await bcrypt.compare(credential.password, entry?.hash ?? (dummyHash ??= bcrypt.hashSync("not a password anyone has", 10)));
       if (!entry || !matches) throw unauthenticated("user name or password not accepted");

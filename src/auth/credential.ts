@@ -19,8 +19,20 @@ export function parseAuthorization(header: string | null | undefined): Presented
   const rest = match[2] ?? "";
   if (scheme === "bearer") return { kind: "bearer", token: rest, raw: value };
   if (scheme !== "basic" || !/^[A-Za-z0-9+/]+={0,2}$/.test(rest)) return { kind: "malformed" };
-  const decoded = Buffer.from(rest, "base64").toString("utf8");
+  const decoded = decodeBase64(rest);
+  if (decoded === undefined) return { kind: "malformed" };
   const colon = decoded.indexOf(":");
   if (colon <= 0) return { kind: "malformed" };
   return { kind: "basic", user: decoded.slice(0, colon), password: decoded.slice(colon + 1), raw: value };
+}
+
+/** Base64 to UTF-8 with what every fetch runtime has (atob, TextDecoder); undefined when it is not base64. */
+function decodeBase64(text: string): string | undefined {
+  let binary: string;
+  try {
+    binary = atob(text);
+  } catch {
+    return undefined;
+  }
+  return new TextDecoder().decode(Uint8Array.from(binary, (ch) => ch.charCodeAt(0)));
 }

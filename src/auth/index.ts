@@ -11,19 +11,20 @@ import { armadaQueueCheck } from "./armada-mode.js";
 import { basicAuthenticate, type Authenticate } from "./basic-mode.js";
 import { callTransportOf } from "./client-certificate.js";
 import { parseAuthorization } from "./credential.js";
-import { createDigest } from "./digest.js";
-import { permissionDenied, unauthenticated, type Identity, type QueueCheck, type Target } from "./identity.js";
+import { createDigest } from "./node-digest.js";
+import { unauthenticated, type QueueCheck, type Target } from "./identity.js";
 import { CALL_TRANSPORT, callerAuthInterceptor } from "./interceptor.js";
 import { oidcAuthenticate } from "./oidc.js";
-import type { AuthOptions } from "./options.js";
+import { AUTH_TUNING, type AuthOptions, type AuthTuning } from "./options.js";
 import { parsePermissions, type Permissions } from "./permissions.js";
+import { authenticatedCheck, permittedBy } from "./permitted.js";
 import { reloadingFile, type ReloadingFile } from "./reloading-file.js";
 import { statusViewerFor } from "./status-viewer.js";
 import { createSubscriptionLimit } from "./subscription-limit.js";
 import { parseUsers } from "./users-file.js";
 import type { Interceptor } from "@connectrpc/connect";
 
-export type { AuthOptions } from "./options.js";
+export type { AuthOptions, AuthTuning } from "./options.js";
 export { AUTH_DEFAULTS } from "./options.js";
 
 export interface CallerAuthDeps {
@@ -39,22 +40,6 @@ export interface CallerAuthDeps {
   readonly tuning?: Partial<AuthTuning>;
 }
 
-export interface AuthTuning {
-  readonly deniedTtlMs: number;
-  readonly armadaTimeoutMs: number;
-  readonly armadaMaxConcurrent: number;
-  readonly fileReloadMs: number;
-  readonly jwksCooldownMs: number;
-}
-
-const TUNING: AuthTuning = {
-  deniedTtlMs: 5_000,
-  armadaTimeoutMs: 5_000,
-  armadaMaxConcurrent: 16,
-  fileReloadMs: 2_000,
-  jwksCooldownMs: 30_000,
-};
-
 /** Everything about callers the server wires in: the RPC interceptor, the per-request transport facts and the /metrics guard. */
 export interface CallerAuth {
   readonly interceptor: Interceptor;
@@ -69,7 +54,7 @@ export interface CallerAuth {
 
 export function createCallerAuth(options: AuthOptions, deps: CallerAuthDeps): CallerAuth {
   const now = deps.now ?? Date.now;
-  const tuning = { ...TUNING, ...deps.tuning };
+  const tuning = { ...AUTH_TUNING, ...deps.tuning };
   const digest = createDigest();
   const decisions = new Counter({
     name: "jobservice_auth_decisions_total",
@@ -89,6 +74,7 @@ export function createCallerAuth(options: AuthOptions, deps: CallerAuthDeps): Ca
     ? reloadingFile(options.permissionsFile, parsePermissions, { logger: deps.logger, intervalMs: tuning.fileReloadMs, what: "permissions file" })
     : undefined;
   if (permissions) closers.push(permissions.close);
+  const decide = permittedBy(permissions);
 
   let armada: ArmadaWatchCheck | undefined;
   let modeCheck: QueueCheck;
@@ -121,17 +107,9 @@ export function createCallerAuth(options: AuthOptions, deps: CallerAuthDeps): Ca
         if (!options.oidc) throw new Error("oidc mode needs its issuer settings");
         authenticate = oidcAuthenticate(options.oidc, { jwksCooldownMs: tuning.jwksCooldownMs, fetchTimeoutMs: tuning.armadaTimeoutMs, discoveryRetryMs: 1_000, now });
       }
-      modeCheck = async (caller, target) => decide(await authenticate(caller.authorization), target);
+      modeCheck = authenticatedCheck(authenticate, decide);
       break;
     }
-  }
-
-  function decide(identity: Identity, target: Target): Identity {
-    if (!permissions) throw permissionDenied("no permissions file is configured, so no queue may be watched");
-    if (!permissions.current().mayWatch(identity, target.queue)) {
-      throw permissionDenied(`${JSON.stringify(identity.principal)} may not watch queue ${JSON.stringify(target.queue)}`);
-    }
-    return identity;
   }
 
   // A verified client certificate names the caller; the permissions file decides for it in every mode.

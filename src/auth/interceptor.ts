@@ -16,7 +16,7 @@ export interface CallerAuthInterceptorDeps {
   readonly follows: (target: Target) => boolean;
   readonly record: (outcome: string) => void;
   /** Each decision at trace level: who, which queue, what outcome; never the credential. */
-  readonly logger: Logger;
+  readonly logger: Pick<Logger, "trace" | "isLevelEnabled">;
 }
 
 /**

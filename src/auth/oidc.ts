@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
-import { redactUrl } from "../observability/logger.js";
+import { redactUrl } from "../observability/redact-url.js";
 import { parseAuthorization } from "./credential.js";
 import { unauthenticated, type Identity } from "./identity.js";
 import type { Authenticate } from "./basic-mode.js";

@@ -34,6 +34,25 @@ export interface AuthOptions {
   readonly clientCaFile?: string;
 }
 
+/** Timings of the caller check that tests shorten; the defaults suit production. */
+export interface AuthTuning {
+  /** How long a refusal is reused (basic passwords, Armada's verdicts). */
+  readonly deniedTtlMs: number;
+  /** Armada's permission check, and the OIDC issuer's discovery and keys: how long a fetch may take. */
+  readonly armadaTimeoutMs: number;
+  readonly armadaMaxConcurrent: number;
+  readonly fileReloadMs: number;
+  readonly jwksCooldownMs: number;
+}
+
+export const AUTH_TUNING: AuthTuning = {
+  deniedTtlMs: 5_000,
+  armadaTimeoutMs: 5_000,
+  armadaMaxConcurrent: 16,
+  fileReloadMs: 2_000,
+  jwksCooldownMs: 30_000,
+};
+
 export const AUTH_DEFAULTS: AuthOptions = {
   mode: "none",
   cacheSeconds: 60,

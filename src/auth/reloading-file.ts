@@ -1,12 +1,10 @@
 import { readFileSync, unwatchFile, watchFile, type Stats } from "node:fs";
 import type { Logger } from "../observability/logger.js";
 import { FileProblem } from "./permissions.js";
+import type { Versioned } from "./versioned.js";
 
 /** A parsed file that follows changes on disk. */
-export interface ReloadingFile<T> {
-  current(): T;
-  /** Counts successful loads, so caches can tell a reloaded file from the old one. */
-  version(): number;
+export interface ReloadingFile<T> extends Versioned<T> {
   close(): void;
 }
 

@@ -1,6 +1,6 @@
 import type { ServeConfig } from "../config/load.js";
 import type { Logger } from "../observability/logger.js";
-import { redactUrl } from "../observability/logger.js";
+import { redactUrl } from "../observability/redact-url.js";
 import { createMetricsRegistry } from "../observability/metrics.js";
 import { startService } from "../server/service.js";
 import { createRecentErrors, RECENT_ERRORS_KEPT } from "../status-page/recent-errors.js";

@@ -9,11 +9,13 @@ import { randomBytes } from "node:crypto";
 import { SUBSCRIBER_DEFAULTS, type ArmadaCredentials, type SubscriberOptions } from "../subscriber/options.js";
 import { readFileSync } from "node:fs";
 import { readArmadactlConfig } from "./armadactl-config.js";
-import { ASYMMETRIC_ALGORITHMS, AUTH_DEFAULTS, AUTH_MODES, type AuthOptions } from "../auth/options.js";
+import { AUTH_DEFAULTS, AUTH_MODES, type AuthOptions } from "../auth/options.js";
 import { parsePermissions } from "../auth/permissions.js";
 import { loadFile } from "../auth/reloading-file.js";
 import { parseUsers } from "../auth/users-file.js";
-import { integer, list, nonEmpty, oneOf, readableFile, url, type Parse } from "./parse.js";
+import { integer, list, nonEmpty, oneOf, url, type Parse } from "./parse.js";
+import { readableFile } from "./readable-file.js";
+import { OIDC_FLAGS, oidcOptions, onlyWith, requireFor, settingReader, type SettingReader } from "./setting-reader.js";
 import { SETTINGS, type Setting, type SettingFlag } from "./settings.js";
 
 export interface ServeConfig {
@@ -56,16 +58,7 @@ export function loadServeConfig(env: Readonly<Record<string, string | undefined>
   /** A setting by its variable and flag, or by its place in ARMADA_CONFIG when the value came from there. */
   const name = (flag: SettingFlag): string => origins.get(flag) ?? describe(setting(flag));
   const raw = withArmadactlConfig(explicit, origins, problems, name);
-  function get<T>(flag: SettingFlag, parse: Parse<T>): T | undefined {
-    const value = raw.get(flag);
-    if (value === undefined) return undefined;
-    try {
-      return parse(value);
-    } catch (error) {
-      problems.push(`${name(flag)}: ${(error as Error).message}`);
-      return undefined;
-    }
-  }
+  const { get } = settingReader(raw, name, problems);
 
   const certFile = get("tls-cert-file", readableFile);
   const keyFile = get("tls-key-file", readableFile);
@@ -76,7 +69,7 @@ export function loadServeConfig(env: Readonly<Record<string, string | undefined>
   const maxSubscriptions = get("max-subscriptions", integer(1, 1_000_000)) ?? SUBSCRIBER_DEFAULTS.maxSubscriptions;
   const maxConnections = get("armada-connections", integer(1, 256)) ?? SUBSCRIBER_DEFAULTS.maxConnections;
   const config = {
-    auth: authOptions(raw, get, problems, (flag) => describe(setting(flag))),
+    auth: authOptions(settingReader(raw, (flag) => describe(setting(flag)), problems)),
     host: raw.get("host") ?? "0.0.0.0",
     port: get("port", integer(0, 65535)) ?? 60003,
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,
@@ -405,26 +398,14 @@ function jsonEnvironment(raw: string): Record<string, string> {
 }
 
 /** The caller check: one mode, with exactly the settings it uses, and its files readable and well-formed now. */
-function authOptions(
-  raw: Map<SettingFlag, string>,
-  get: <T>(flag: SettingFlag, parse: Parse<T>) => T | undefined,
-  problems: string[],
-  name: (flag: SettingFlag) => string,
-): AuthOptions {
+function authOptions(reader: SettingReader): AuthOptions {
+  const { raw, get, problems, name } = reader;
   const mode = get("auth", oneOf(AUTH_MODES)) ?? AUTH_DEFAULTS.mode;
-  const onlyWith = (flags: readonly SettingFlag[], modes: readonly string[]): void => {
-    for (const flag of flags) {
-      if (raw.has(flag) && !modes.includes(mode)) problems.push(`${name(flag)}: only used with ${name("auth")} ${modes.join(" or ")}, not ${mode}`);
-    }
-  };
-  const oidcFlags: SettingFlag[] = ["oidc-issuer", "oidc-audience", "oidc-algorithms", "oidc-leeway-seconds", "oidc-username-claim", "oidc-groups-claim"];
-  onlyWith(oidcFlags, ["oidc"]);
-  onlyWith(["users-file"], ["basic"]);
-  onlyWith(["permissions-file"], ["oidc", "basic", "armada"]);
-  onlyWith(["auth-cache-seconds"], ["armada", "basic"]);
-  const require = (flag: SettingFlag): void => {
-    if (!raw.has(flag)) problems.push(`${name(flag)}: required with ${name("auth")} ${mode}`);
-  };
+  onlyWith(reader, mode, OIDC_FLAGS, ["oidc"]);
+  onlyWith(reader, mode, ["users-file"], ["basic"]);
+  onlyWith(reader, mode, ["permissions-file"], ["oidc", "basic", "armada"]);
+  onlyWith(reader, mode, ["auth-cache-seconds"], ["armada", "basic"]);
+  const require = (flag: SettingFlag): void => requireFor(reader, mode, flag);
   const parsedFile = (flag: SettingFlag, parse: (text: string) => unknown): string | undefined => {
     const path = raw.get(flag);
     if (path === undefined) return undefined;
@@ -440,26 +421,7 @@ function authOptions(
   const usersFile = mode === "basic" ? parsedFile("users-file", parseUsers) : undefined;
   if (mode === "oidc" || mode === "basic") require("permissions-file");
   if (mode === "basic") require("users-file");
-  let oidc: AuthOptions["oidc"];
-  if (mode === "oidc") {
-    require("oidc-issuer");
-    require("oidc-audience");
-    const issuer = get("oidc-issuer", url(["http:", "https:"]));
-    const algorithms = list(raw.get("oidc-algorithms") ?? "RS256,PS256,ES256,EdDSA");
-    const unsafe = algorithms.filter((alg) => !ASYMMETRIC_ALGORITHMS.includes(alg));
-    if (unsafe.length > 0 || algorithms.length === 0) {
-      problems.push(`${name("oidc-algorithms")}: expected asymmetric JWS algorithms (${ASYMMETRIC_ALGORITHMS.join(", ")}), got ${unsafe.join(", ") || "none"}`);
-    }
-    oidc = {
-      // As given, not normalised by URL: tokens must carry exactly this `iss`.
-      issuer: issuer ? (raw.get("oidc-issuer") ?? "") : "",
-      audience: raw.get("oidc-audience") ?? "",
-      algorithms,
-      leewaySeconds: get("oidc-leeway-seconds", integer(0, 600)) ?? 30,
-      usernameClaim: get("oidc-username-claim", nonEmpty) ?? "sub",
-      groupsClaim: get("oidc-groups-claim", nonEmpty) ?? "groups",
-    };
-  }
+  const oidc = mode === "oidc" ? oidcOptions(reader) : undefined;
 
   const clientCaFile = get("tls-client-ca-file", readableFile);
   if (raw.has("tls-client-ca-file")) {

@@ -1,5 +1,3 @@
-import { accessSync, constants } from "node:fs";
-
 /**
  * Value parsers for settings. Each throws an Error whose message says what
  * was expected; the loader prefixes the setting's name.
@@ -25,15 +23,6 @@ export function oneOf<T extends string>(choices: readonly T[]): Parse<T> {
 
 export function nonEmpty(raw: string): string {
   if (raw.trim() === "") throw new Error("expected a non-empty value");
-  return raw;
-}
-
-export function readableFile(raw: string): string {
-  try {
-    accessSync(raw, constants.R_OK);
-  } catch {
-    throw new Error(`expected a readable file, but "${raw}" cannot be read`);
-  }
   return raw;
 }
 

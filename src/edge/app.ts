@@ -1,6 +1,8 @@
 import { Code, ConnectError, createConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { universalServerRequestFromFetch, universalServerResponseToFetch, type UniversalHandler } from "@connectrpc/connect/protocol";
 import { Hono } from "hono";
+import type { QueueCheck } from "../auth/identity.js";
+import { callerAuthInterceptor } from "../auth/interceptor.js";
 import { JobService } from "../gen/jobservice/jobservice_pb.js";
 import { readRpcs } from "../server/read-rpcs.js";
 import type { JobStore } from "../store/store.js";
@@ -29,12 +31,30 @@ export interface EdgeOptions {
   readonly maxBatchIds?: number;
   /** Progress older than this means no full service follows the job set (default 300 s). */
   readonly staleAfterMs?: number;
+  /**
+   * The service's caller check (edgeCallerCheck builds it from the settings):
+   * the service's access rules decide what each method needs, so every read
+   * needs watch rights on its queue and Health none.
+   */
+  readonly callerCheck?: QueueCheck;
+  /** A check of your own, after callerCheck. */
   readonly authorize?: EdgeAuthorize;
   readonly now?: () => number;
 }
 
 export interface EdgeHandler {
   fetch(request: Request): Promise<Response>;
+}
+
+/** The service's caller interceptor; at the edge nothing is logged or counted, and no call starts following a job set. */
+function checkingCallers(check: QueueCheck): Interceptor {
+  return callerAuthInterceptor({
+    check,
+    limit: { take: () => undefined },
+    follows: () => true,
+    record: () => undefined,
+    logger: { trace: () => undefined, isLevelEnabled: () => false },
+  });
 }
 
 function authorizing(authorize: EdgeAuthorize): Interceptor {
@@ -56,7 +76,8 @@ function authorizing(authorize: EdgeAuthorize): Interceptor {
  */
 export function createEdgeHandler(options: EdgeOptions): EdgeHandler {
   const source = edgeSource({ store: options.store, staleAfterMs: options.staleAfterMs ?? 300_000, now: options.now ?? Date.now });
-  const router = createConnectRouter({ grpc: false, interceptors: options.authorize ? [authorizing(options.authorize)] : [] });
+  const interceptors = [...(options.callerCheck ? [checkingCallers(options.callerCheck)] : []), ...(options.authorize ? [authorizing(options.authorize)] : [])];
+  const router = createConnectRouter({ grpc: false, interceptors });
   router.service(JobService, {
     ...readRpcs({
       source,

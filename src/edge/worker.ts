@@ -1,8 +1,6 @@
 import { createUpstashStore } from "../store/upstash.js";
 import { createEdgeHandler, type EdgeHandler } from "./app.js";
-
-/** Settings by name: Workers pass them to fetch; Deno and Bun have them in their environment. */
-type Vars = Readonly<Record<string, string | undefined>>;
+import { edgeCallerCheck, type Vars } from "./caller-check.js";
 
 interface RuntimeGlobals {
   readonly Deno?: { readonly env: { toObject(): Record<string, string> } };
@@ -26,11 +24,13 @@ function handlerFor(vars: Vars): EdgeHandler {
   const url = vars.UPSTASH_REDIS_REST_URL;
   const token = vars.UPSTASH_REDIS_REST_TOKEN;
   if (!url || !token) throw new Error("UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN are required: the store a full job service writes");
+  const callerCheck = edgeCallerCheck(vars);
   return createEdgeHandler({
     // The edge never writes, so the time to live it would give data is unused.
     store: createUpstashStore({ url, token, ttlSeconds: 86_400 }),
     maxBatchIds: positive(vars, "JOBSERVICE_MAX_BATCH_IDS", 1_000),
     staleAfterMs: positive(vars, "JOBSERVICE_EDGE_STALE_AFTER_MS", 300_000),
+    ...(callerCheck && { callerCheck }),
   });
 }
 

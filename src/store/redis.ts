@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
-import { redactUrl, type Logger } from "../observability/logger.js";
+import type { Logger } from "../observability/logger.js";
+import { redactUrl } from "../observability/redact-url.js";
 import { createScriptedStore } from "./scripted.js";
 import { respScriptRunner } from "./resp-scripts.js";
 import type { JobStore } from "./store.js";

@@ -1,5 +1,5 @@
 import { Redis } from "@upstash/redis";
-import { redactUrl } from "../observability/logger.js";
+import { redactUrl } from "../observability/redact-url.js";
 import { createScriptedStore } from "./scripted.js";
 import type { ScriptRunner } from "./scripts.js";
 import type { JobStore } from "./store.js";

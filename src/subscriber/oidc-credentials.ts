@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { redactUrl } from "../observability/logger.js";
+import { redactUrl } from "../observability/redact-url.js";
 import type { Authorization, AuthorizationDeps } from "./credentials.js";
 import type { ArmadaCredentials, OidcEndpoint } from "./options.js";
 import { cachedAuthorization, type IssuedToken } from "./token-cache.js";

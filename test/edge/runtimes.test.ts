@@ -8,6 +8,7 @@ import { create } from "@bufbuild/protobuf";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import bcrypt from "bcryptjs";
 import { build } from "esbuild";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,6 +20,7 @@ import { createUpstashStore } from "../../src/store/upstash.js";
 import { createSubscriber, type Subscriber } from "../../src/subscriber/index.js";
 import { eventually, FAST_LIFECYCLE, LONG_RUN, testOptions } from "../subscriber/harness.js";
 import { freePort } from "../support/free-port.js";
+import { startOidcIssuer, type OidcIssuer } from "../support/oidc-issuer.js";
 import { startRedisServer, type RedisServer } from "../support/redis-server.js";
 import { startUpstashGateway, type UpstashGateway } from "../support/upstash-gateway.js";
 
@@ -34,6 +36,7 @@ let sim: Simulator;
 let subscriber: Subscriber;
 let full: RunningService;
 let fullClient: Client<typeof JobService>;
+let issuer: OidcIssuer;
 const jobs: Record<"done" | "failed" | "running", string> = { done: "", failed: "", running: "" };
 
 /** The read path bundled for a fetch runtime; the build fails if anything in it needs a Node module. */
@@ -61,9 +64,11 @@ beforeAll(async () => {
   ]) as [string, string, string];
   const settled = async () => (await fullClient.getJobStatuses({ queue: QUEUE, jobSetId: JOB_SET, jobIds: Object.values(jobs) })).statuses;
   await eventually(settled, (s) => s[jobs.done]?.state === State.SUCCEEDED && s[jobs.failed]?.state === State.FAILED && s[jobs.running]?.state === State.RUNNING);
+  issuer = await startOidcIssuer({ audience: "jobservice-edge" });
 }, 30_000);
 
 afterAll(async () => {
+  await issuer?.stop();
   await full?.stop();
   await subscriber?.close();
   await sim?.close();
@@ -76,8 +81,11 @@ interface Runtime {
   stop(): Promise<void>;
 }
 
-async function serveUntilUp(command: string, args: readonly string[], port: number): Promise<Runtime> {
-  const env = { ...process.env, UPSTASH_REDIS_REST_URL: gateway.url, UPSTASH_REDIS_REST_TOKEN: TOKEN, DENO_DIR: join(dir, "deno"), NO_COLOR: "1" };
+/** Settings beyond the store's, e.g. JOBSERVICE_AUTH and its companions. */
+type Settings = Readonly<Record<string, string>>;
+
+async function serveUntilUp(command: string, args: readonly string[], port: number, settings: Settings): Promise<Runtime> {
+  const env = { ...process.env, UPSTASH_REDIS_REST_URL: gateway.url, UPSTASH_REDIS_REST_TOKEN: TOKEN, DENO_DIR: join(dir, "deno"), NO_COLOR: "1", ...settings };
   const child: ChildProcess = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -99,16 +107,16 @@ async function serveUntilUp(command: string, args: readonly string[], port: numb
   };
 }
 
-const runtimes: Record<string, (bundle: string) => Promise<Runtime>> = {
-  "Deno (deno serve)": async (bundle) => {
+const runtimes: Record<string, (bundle: string, settings?: Settings) => Promise<Runtime>> = {
+  "Deno (deno serve)": async (bundle, settings = {}) => {
     const port = await freePort();
-    return serveUntilUp("npx", ["deno", "serve", "--host", "127.0.0.1", "--port", String(port), "--allow-net", "--allow-env", bundle], port);
+    return serveUntilUp("npx", ["deno", "serve", "--host", "127.0.0.1", "--port", String(port), "--allow-net", "--allow-env", bundle], port, settings);
   },
-  "Bun (Bun.serve)": async (bundle) => {
+  "Bun (Bun.serve)": async (bundle, settings = {}) => {
     const port = await freePort();
     const runner = join(dir, `bun-${port}.mjs`);
     writeFileSync(runner, `import worker from ${JSON.stringify(bundle)};\nBun.serve({ hostname: "127.0.0.1", port: ${port}, fetch: (request) => worker.fetch(request) });\n`);
-    return serveUntilUp("npx", ["bun", runner], port);
+    return serveUntilUp("npx", ["bun", runner], port, settings);
   },
 };
 
@@ -171,3 +179,60 @@ describe.each(Object.entries(runtimes))("the edge entry under %s", (_name, start
     await expect(grpc.getJobStatus({ queue: QUEUE, jobSetId: JOB_SET, jobId: jobs.done }, { timeoutMs: 5_000 })).rejects.toThrow();
   });
 });
+
+const PASSWORD = "edge-alice-pw-S3CRET";
+const PERMISSIONS = `users:\n  alice: [${QUEUE}]\n`;
+
+/** Each mode of caller security, with the settings the worker reads and the credentials of a good and of a bad caller. */
+const modes: Record<string, { settings: () => Settings; good: () => Promise<string>; bad: () => Promise<string> }> = {
+  "JOBSERVICE_AUTH=basic": {
+    settings: () => ({
+      JOBSERVICE_AUTH: "basic",
+      JOBSERVICE_EDGE_USERS: `alice:${bcrypt.hashSync(PASSWORD, 4)}\n`,
+      JOBSERVICE_EDGE_PERMISSIONS: PERMISSIONS,
+    }),
+    good: async () => `basic ${btoa(`alice:${PASSWORD}`)}`,
+    bad: async () => `basic ${btoa("alice:wrong-pw-S3CRET")}`,
+  },
+  "JOBSERVICE_AUTH=oidc": {
+    settings: () => ({ JOBSERVICE_AUTH: "oidc", JOBSERVICE_OIDC_ISSUER: issuer.issuer, JOBSERVICE_OIDC_AUDIENCE: "jobservice-edge", JOBSERVICE_EDGE_PERMISSIONS: PERMISSIONS }),
+    good: async () => `Bearer ${await issuer.token("alice")}`,
+    bad: async () => `Bearer ${await issuer.token("alice", {}, { unpublishedKey: true })}`,
+  },
+};
+
+describe.each(Object.entries(runtimes).flatMap(([runtime, start]) => Object.entries(modes).map(([mode, how]) => [runtime, mode, start, how] as const)))(
+  "the edge entry under %s with %s",
+  (_runtime, _mode, start, how) => {
+    let runtime: Runtime;
+    beforeAll(async () => {
+      runtime = await start(await bundleEdge(), how.settings());
+    }, 30_000);
+    afterAll(() => runtime?.stop());
+
+    const edge = () => createClient(JobService, createConnectTransport({ baseUrl: runtime.url, httpVersion: "1.1" }));
+    // The jobs exist once beforeAll has run.
+    const key = () => ({ queue: QUEUE, jobSetId: JOB_SET, jobId: jobs.done });
+    const refusal = (call: Promise<unknown>) => call.then(() => undefined, (error: unknown) => ConnectError.from(error));
+
+    it("answers an allowed caller exactly as the full service does, and Health without credentials", async () => {
+      const headers = { authorization: await how.good() };
+      expect(await edge().getJobStatus(key(), { headers })).toEqual(await fullClient.getJobStatus(key()));
+      const batch = { queue: QUEUE, jobSetId: JOB_SET, jobIds: Object.values(jobs) };
+      expect(await edge().getJobStatuses(batch, { headers })).toEqual(await fullClient.getJobStatuses(batch));
+      expect((await edge().health(create(EmptySchema))).status).toBe(Serving.SERVING);
+    });
+
+    it("refuses no credentials and bad ones with UNAUTHENTICATED, another queue with PERMISSION_DENIED, and repeats no secret", async () => {
+      const bad = await how.bad();
+      const refusals = [
+        await refusal(edge().getJobStatus(key())),
+        await refusal(edge().getJobDetails(key(), { headers: { authorization: bad } })),
+        await refusal(edge().getJobStatus({ ...key(), queue: "not-granted" }, { headers: { authorization: await how.good() } })),
+      ];
+      expect(refusals.map((e) => e?.code)).toEqual([Code.Unauthenticated, Code.Unauthenticated, Code.PermissionDenied]);
+      const said = refusals.map((e) => e?.rawMessage ?? "").join("\n");
+      for (const secret of [PASSWORD, "S3CRET", bad.replace(/^\S+ /, "")]) expect(said).not.toContain(secret);
+    });
+  },
+);

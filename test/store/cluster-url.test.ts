@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { redactUrl } from "../../src/observability/logger.js";
+import { redactUrl } from "../../src/observability/redact-url.js";
 import { describeClusterAddress, isClusterUrl, parseClusterUrl } from "../../src/store/cluster-url.js";
 
 describe("Redis Cluster store URLs", () => {

@@ -5,12 +5,15 @@ here works without Airflow.
 """
 from .armada import ArmadaClient, SubmittedJob
 from .auth import authorization_header
-from .client import GrpcJobServiceClient, JobServiceClient, JobStatus
+from .batch import JobStatusPoller, StatusReader, shared_poller, wait_for_jobs
+from .client import GrpcJobServiceClient, JobServiceClient, JobStatus, JobStatusWatch
 from .errors import ArmadaError, JobServiceError, RpcError
 from .job import Done, PollPolicy, TrackedJob, cancel_job, check, next_step, submit_or_reattach, task_instance_key, wait_for_job, wait_for_job_async
+from .watch import watch_for_job_async
 
 __all__ = [
     "ArmadaClient", "ArmadaError", "Done", "GrpcJobServiceClient", "JobServiceClient", "JobServiceError", "JobStatus",
-    "PollPolicy", "RpcError", "SubmittedJob", "TrackedJob", "authorization_header", "cancel_job", "check", "next_step",
-    "submit_or_reattach", "task_instance_key", "wait_for_job", "wait_for_job_async",
+    "JobStatusPoller", "JobStatusWatch", "PollPolicy", "RpcError", "StatusReader", "SubmittedJob", "TrackedJob",
+    "authorization_header", "cancel_job", "check", "next_step", "shared_poller", "submit_or_reattach", "task_instance_key",
+    "wait_for_job", "wait_for_job_async", "wait_for_jobs", "watch_for_job_async",
 ]

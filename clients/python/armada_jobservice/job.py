@@ -13,12 +13,9 @@ import hashlib
 import time
 from dataclasses import asdict, dataclass
 
-from .client import JobStatus
+from .client import FAILURE_STATES, SUCCESS_STATES, TERMINAL_STATES, JobStatus
 from .errors import JobServiceError
 
-SUCCESS_STATES = frozenset({"SUCCEEDED"})
-FAILURE_STATES = frozenset({"FAILED", "CANCELLED", "DUPLICATE_FOUND"})
-TERMINAL_STATES = SUCCESS_STATES | FAILURE_STATES
 TASK_ANNOTATION = "armada-jobservice/airflow-task-instance"
 
 
@@ -28,6 +25,9 @@ class PollPolicy:
     interval: float = 30.0
     # JOB_ID_NOT_FOUND for this long after the submission fails the task (Armada's operator: 7200).
     not_found_timeout: float = 7200.0
+    # Longest a WatchJobStatus stream stays open before it is opened anew: a connection that died
+    # without a word is found out within this (plus STREAM_GRACE_SECONDS).
+    watch_period: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -116,12 +116,20 @@ def check(jobservice, job, now, policy):
     """One poll. An unreachable Job Service counts as CONNECTION_ERR; a refused call (bad
     credentials, bad request) ends the wait, since asking again cannot change the answer."""
     try:
-        status = jobservice.status(job.queue, job.job_set_id, job.job_id)
+        answer = jobservice.status(job.queue, job.job_set_id, job.job_id)
     except JobServiceError as error:
-        if not error.transient:
-            return Done(False, "ERROR", f"the Job Service refused the status call for Armada job {job.job_id}: {error}")
-        status = JobStatus("CONNECTION_ERR", str(error))
-    return next_step(status, job, now, policy)
+        answer = error
+    return step_after(answer, job, now, policy, "status call")
+
+
+def step_after(answer, job, now, policy, call):
+    """next_step for what one call brought about the job: a JobStatus, or the JobServiceError it raised
+    (transient: the job counts as CONNECTION_ERR; else Done, failed). `call` names it in the message."""
+    if isinstance(answer, JobServiceError):
+        if not answer.transient:
+            return Done(False, "ERROR", f"the Job Service refused the {call} for Armada job {job.job_id}: {answer}")
+        answer = JobStatus("CONNECTION_ERR", str(answer))
+    return next_step(answer, job, now, policy)
 
 
 def wait_for_job(jobservice, job, policy=PollPolicy(), clock=time.time, sleep=time.sleep, on_status=None):

@@ -1,7 +1,7 @@
 """An Airflow operator that runs one Armada job and waits for it through the Job
 Service, and the trigger that does the waiting when the operator is deferrable.
 
-Thin on purpose: Airflow glue only. What happens is in armada_jobservice.job.
+Thin on purpose: Airflow glue only. What happens is in armada_jobservice.job, .watch and .batch.
 """
 import asyncio
 from dataclasses import asdict
@@ -13,8 +13,10 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from .armada import ArmadaClient
 from .auth import authorization_header
+from .batch import StatusReader, shared_poller
 from .client import JobServiceClient
-from .job import PollPolicy, TrackedJob, cancel_job, submit_or_reattach, task_instance_key, wait_for_job, wait_for_job_async
+from .job import PollPolicy, TrackedJob, cancel_job, submit_or_reattach, task_instance_key, wait_for_job
+from .watch import watch_for_job_async
 
 
 def connection_authorization(conn_id):
@@ -94,8 +96,11 @@ class ArmadaJobOperator(BaseOperator):
 
 
 class ArmadaJobTrigger(BaseTrigger):
-    """Polls the Job Service from the triggerer until the job ends. Holds no credentials: it
-    reads them from the Airflow connection when it runs."""
+    """Waits in the triggerer until the job ends, on a WatchJobStatus stream (reopened with backoff
+    when it breaks). Against a server without watches it polls, every `poll_interval`, in rounds
+    shared by all the triggerer's triggers for the same Job Service and credentials: one
+    GetJobStatuses call per job set and round (GetJobStatus per job where that is missing too).
+    Holds no credentials: it reads them from the Airflow connection when it runs."""
 
     def __init__(self, job, jobservice_url, armada_conn_id=None, poll_interval=30.0, not_found_timeout=7200.0):
         super().__init__()
@@ -121,5 +126,7 @@ class ArmadaJobTrigger(BaseTrigger):
         authorization = await asyncio.to_thread(connection_authorization, self.armada_conn_id)
         job = TrackedJob(**self.job)
         client = JobServiceClient(self.jobservice_url, authorization=authorization)
-        done = await wait_for_job_async(client, job, PollPolicy(self.poll_interval, self.not_found_timeout))
+        policy = PollPolicy(self.poll_interval, self.not_found_timeout)
+        poller = shared_poller((self.jobservice_url, authorization), lambda: StatusReader(client))
+        done = await watch_for_job_async(client, job, policy, poll=lambda: poller.wait(job, policy))
         yield TriggerEvent({**done.to_dict(), "job_id": job.job_id})

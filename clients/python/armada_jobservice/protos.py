@@ -31,6 +31,8 @@ def enum_name(message_class_, enum, number):
 
 JobServiceRequest = message_class("jobservice.JobServiceRequest")
 JobServiceResponse = message_class("jobservice.JobServiceResponse")
+JobStatusesRequest = message_class("jobservice.JobStatusesRequest")
+JobStatusesResponse = message_class("jobservice.JobStatusesResponse")
 JobServiceHealthResponse = message_class("jobservice.HealthCheckResponse")
 Empty = message_class("google.protobuf.Empty")
 JobSubmitRequest = message_class("api.JobSubmitRequest")

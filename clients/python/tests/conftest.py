@@ -123,3 +123,19 @@ def unused_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@pytest.fixture
+def older_server(jobservice):
+    """older_server(missing): a stand-in for an older Job Service without the methods in `missing`."""
+    from older_server import OlderServer
+
+    started = []
+
+    def start(missing):
+        started.append(OlderServer(jobservice.url, frozenset(missing)))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()

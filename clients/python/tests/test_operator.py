@@ -4,6 +4,8 @@ import asyncio
 import importlib
 import sys
 import threading
+import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -13,11 +15,11 @@ sys.path.insert(0, str(Path(__file__).parent / "airflow_stand_in"))
 from airflow.exceptions import AirflowException, TaskDeferred  # noqa: E402
 from airflow.hooks.base import CONNECTIONS  # noqa: E402
 
-from armada_jobservice import ArmadaError  # noqa: E402
+from armada_jobservice import ArmadaError, TrackedJob  # noqa: E402
 from armada_jobservice.operator import ArmadaJobOperator, ArmadaJobTrigger  # noqa: E402
 
 from conftest import ARMADA_PASSWORD, ARMADA_USER, QUEUE  # noqa: E402
-from helpers import jobservice_client, simulator_jobs, until  # noqa: E402
+from helpers import armada, jobservice_client, rpc_calls, simulator_jobs, until  # noqa: E402
 
 
 class TaskInstance:
@@ -68,13 +70,38 @@ def test_deferrable_execute_hands_a_serializable_trigger_that_yields_the_outcome
     trigger = getattr(importlib.import_module(module), name)(**kwargs)
     assert isinstance(trigger, ArmadaJobTrigger) and "secret" not in repr(kwargs), "credentials stay in the connection"
 
-    async def first_event():
-        async for event in trigger.run():
-            return event.payload
-
-    payload = asyncio.run(asyncio.wait_for(first_event(), timeout=20))
+    polls_before = rpc_calls(jobservice, "GetJobStatus")
+    payload = asyncio.run(asyncio.wait_for(first_event(trigger), timeout=20))
     assert (payload["state"], payload["job_id"]) == ("SUCCEEDED", ti.xcom["armada_job_id"])
+    assert rpc_calls(jobservice, "GetJobStatus") == polls_before, "the trigger watched: it never polled"
     assert operator(armada_url, jobservice, {}).execute_complete({"ti": ti}, payload) == ti.xcom["armada_job_id"]
+
+
+async def first_event(trigger):
+    async for event in trigger.run():
+        return event.payload
+
+
+@pytest.mark.parametrize("missing", [["WatchJobStatus"], ["WatchJobStatus", "GetJobStatuses"]], ids=["no watches", "no watches or batches"])
+def test_triggers_of_one_triggerer_poll_a_server_without_watches_together(missing, armada_url, older_server):
+    older = older_server(missing)
+    client = armada(armada_url)
+    jobs = [TrackedJob(QUEUE, "op-older", client.submit(QUEUE, "op-older", {"annotations": {"armada-sim/duration-ms": "1000"}}), time.time()) for _ in range(3)]
+    triggers = [ArmadaJobTrigger(asdict(job), older.url, "armada", poll_interval=0.05) for job in jobs]
+
+    async def triggerer():
+        return await asyncio.gather(*(first_event(trigger) for trigger in triggers))
+
+    payloads = asyncio.run(asyncio.wait_for(triggerer(), timeout=30))
+    assert [(p["state"], p["job_id"]) for p in payloads] == [("SUCCEEDED", job.job_id) for job in jobs]
+    methods = older.methods()
+    assert methods.count("WatchJobStatus") == 3, "each trigger tried to watch once"
+    batches = [sorted(body["jobIds"]) for method, body in older.calls if method == "GetJobStatuses"]
+    if "GetJobStatuses" in missing:
+        assert len(batches) == 1 and "GetJobStatus" in methods, "refused once, then one GetJobStatus per job"
+    else:
+        assert "GetJobStatus" not in methods
+        assert sorted(job.job_id for job in jobs) in batches, "a round asked about the three jobs in one call"
 
 
 def test_a_retried_task_reattaches_to_the_job_its_first_try_submitted(armada_url, jobservice):
