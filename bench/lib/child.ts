@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { readFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
 
 /** A bench process of ours (server, simulator, ingester…) driven by JSON lines over stdin/stdout. */
 export interface BenchChild<Ready> {
@@ -36,12 +38,45 @@ export function processScript(name: string): string {
 }
 
 /**
- * Starts `node --import tsx <script> <json options>` and resolves once its
- * first stdout line says it is ready. Each bench process gets its own event
+ * How a bench process runs: from the TypeScript sources through tsx (the
+ * default), or bundled as the image and the single binary ship the service
+ * (esbuild, dependencies left to node_modules) on Node or on Bun. tsx keeps
+ * every function's name with a helper that gives each closure its own
+ * property store, which costs memory the shipped build does not pay, so
+ * memory and ingest are measured on the bundle.
+ */
+export type Runtime = "tsx" | "node" | "bun";
+
+const BUNDLE_DIR = fileURLToPath(new URL("../.bundles/", import.meta.url));
+const BUN = fileURLToPath(new URL("../../node_modules/.bin/bun", import.meta.url));
+const bundles = new Map<string, Promise<string>>();
+
+/** The script bundled once per run, beside the bench so that its dependencies resolve from node_modules. */
+function bundled(script: string): Promise<string> {
+  let bundle = bundles.get(script);
+  if (!bundle) {
+    const outfile = join(BUNDLE_DIR, `${basename(script, ".ts")}.mjs`);
+    bundle = build({ entryPoints: [script], bundle: true, platform: "node", target: "node20", format: "esm", packages: "external", outfile, logLevel: "warning" }).then(() => outfile);
+    bundles.set(script, bundle);
+  }
+  return bundle;
+}
+
+async function commandLine(runtime: Runtime, script: string, nodeArgs: readonly string[]): Promise<{ command: string; args: string[] }> {
+  if (runtime === "tsx") return { command: process.execPath, args: [...PROFILING, ...nodeArgs, "--import", "tsx", script] };
+  const bundle = await bundled(script);
+  if (runtime === "node") return { command: process.execPath, args: [...PROFILING, ...nodeArgs, bundle] };
+  return { command: BUN, args: [bundle] };
+}
+
+/**
+ * Starts `script` (see Runtime) with its JSON options as the argument and
+ * resolves once its first stdout line says it is ready. Each bench process gets its own event
  * loop, so a load generator never competes with the server it measures.
  */
-export function startChild<Ready>(script: string, options: unknown, nodeArgs: readonly string[] = []): Promise<BenchChild<Ready>> {
-  const child = spawn(process.execPath, [...PROFILING, ...nodeArgs, "--import", "tsx", script, JSON.stringify(options)], {
+export async function startChild<Ready>(script: string, options: unknown, nodeArgs: readonly string[] = [], runtime: Runtime = "tsx"): Promise<BenchChild<Ready>> {
+  const { command, args } = await commandLine(runtime, script, nodeArgs);
+  const child = spawn(command, [...args, JSON.stringify(options)], {
     stdio: ["pipe", "pipe", "pipe"],
   });
   if (PROFILE_DIR) process.stderr.write(`profiling ${script} (pid ${child.pid}) into ${PROFILE_DIR}\n`);

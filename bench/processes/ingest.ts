@@ -59,9 +59,10 @@ function cpuMs(): number {
 }
 
 function settledMemory(): NodeJS.MemoryUsage {
-  const collect = (globalThis as { gc?: () => void }).gc;
-  collect?.();
-  collect?.();
+  const runtime = globalThis as { gc?: () => void; Bun?: { gc(force: boolean): void } };
+  const collect = runtime.gc ?? (() => runtime.Bun?.gc(true));
+  collect();
+  collect();
   return process.memoryUsage();
 }
 

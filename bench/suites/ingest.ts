@@ -41,7 +41,9 @@ interface IngestRun {
  */
 export async function ingestSuite(context: BenchContext): Promise<SuiteOutcome> {
   const { simulator, scale } = context;
-  const ingester = await startChild<{ pid: number }>(processScript("ingest"), {}, ["--expose-gc"]);
+  // The shipped build (the bundle) on Node, and the same bundle on Bun for the replay runs, side by side.
+  const ingester = await startChild<{ pid: number }>(processScript("ingest"), {}, ["--expose-gc"], "node");
+  const bunIngester = await startChild<{ pid: number }>(processScript("ingest"), {}, [], "bun");
   const replay = await startChild<ReplayReady>(processScript("replay"), {});
   const admin = redisAdmin(context.redisUrl);
   const fromSimulator: Upstream = { url: simulator.ready.url, cpu: () => simulator.call<number>("cpu") };
@@ -62,9 +64,9 @@ export async function ingestSuite(context: BenchContext): Promise<SuiteOutcome> 
       // The store's cost is read between the catch-up and the checks, so the checks' reads are not counted.
       await replay.call("forget");
       await replay.call("record", { armadaUrl: simulator.ready.url, jobSets: bulk.jobSets });
-      const subscribe = async (store: "memory" | "redis", upstream: Upstream, afterCatchUp: () => Promise<void> = async () => {}): Promise<IngestRun> => {
+      const subscribe = async (store: "memory" | "redis", upstream: Upstream, afterCatchUp: () => Promise<void> = async () => {}, reader = ingester): Promise<IngestRun> => {
         const run = await busyRun(upstream, async () => {
-          const result = await ingester.call<SubscribeResult>("subscribe", {
+          const result = await reader.call<SubscribeResult>("subscribe", {
             store: store === "memory" ? { kind: "memory" } : { kind: "redis", url: context.redisUrl },
             armadaUrl: upstream.url,
             jobSets: bulk.jobSets,
@@ -73,8 +75,8 @@ export async function ingestSuite(context: BenchContext): Promise<SuiteOutcome> 
           return { events: bulk.totalEvents, ms: result.ms, cpuMs: result.cpuMs };
         });
         await afterCatchUp();
-        const mismatches = await ingester.call<number>("verify", { jobs: bulk.sample });
-        await ingester.call("release");
+        const mismatches = await reader.call<number>("verify", { jobs: bulk.sample });
+        await reader.call("release");
         if (mismatches > 0) throw new Error(`ingest into ${store}: ${mismatches} of ${bulk.sample.length} checked jobs in the wrong state`);
         return run;
       };
@@ -117,6 +119,14 @@ export async function ingestSuite(context: BenchContext): Promise<SuiteOutcome> 
             run: async () => {
               await admin.reset();
               return subscribe("redis", fromReplay);
+            },
+          },
+          { name: "replay memory, Bun", run: () => subscribe("memory", fromReplay, undefined, bunIngester) },
+          {
+            name: "replay redis, Bun",
+            run: async () => {
+              await admin.reset();
+              return subscribe("redis", fromReplay, undefined, bunIngester);
             },
           },
           { name: "redis-benchmark", run: async () => ({ eventsPerSecond: await redisBenchmark(context.redisUrl) }) },
@@ -181,6 +191,8 @@ export async function ingestSuite(context: BenchContext): Promise<SuiteOutcome> 
       const rawDecode = rate("replay raw decode");
       const replayMemory = rate("replay memory");
       const replayRedis = rate("replay redis");
+      const bunMemory = rate("replay memory, Bun");
+      const bunRedis = rate("replay redis, Bun");
       rows.push(
         {
           measure: `Ingest from the replay, ${scenario.name}`,
@@ -196,11 +208,25 @@ export async function ingestSuite(context: BenchContext): Promise<SuiteOutcome> 
           ratio: pairedRatio(replayRedis, rawDecode),
           absolute: `${fixed(median(replayRedis))} / ${fixed(median(rawDecode))} events/s`,
         },
+        {
+          measure: `Ingest from the replay, ${scenario.name}, Bun`,
+          subject: "subscriber on Bun → memory store",
+          baseline: "the same on Node",
+          ratio: pairedRatio(bunMemory, replayMemory),
+          absolute: `${fixed(median(bunMemory))} / ${fixed(median(replayMemory))} events/s`,
+        },
+        {
+          measure: `Ingest from the replay, ${scenario.name}, Bun`,
+          subject: "subscriber on Bun → redis store",
+          baseline: "the same on Node",
+          ratio: pairedRatio(bunRedis, replayRedis),
+          absolute: `${fixed(median(bunRedis))} / ${fixed(median(replayRedis))} events/s`,
+        },
       );
       notes.push(
         `CPU during ${scenario.name} from the replay (median share of one core): raw decode — replay ${busy("replay raw decode", "simulatorBusy")}, reader ${busy("replay raw decode", "readerBusy")}; memory — replay ${busy("replay memory", "simulatorBusy")}, subscriber ${busy("replay memory", "readerBusy")}; redis — replay ${busy("replay redis", "simulatorBusy")}, subscriber ${busy("replay redis", "readerBusy")}.`,
       );
-      data[`${scenario.name} from the replay`] = { rawDecode, memory: replayMemory, redis: replayRedis };
+      data[`${scenario.name} from the replay`] = { rawDecode, memory: replayMemory, redis: replayRedis, bunMemory, bunRedis };
       worst.ofRawDecode = Math.min(worst.ofRawDecode, median(replayMemory) / median(rawDecode));
       notes.push(`Redis commands for ${scenario.name} (one run): ${Object.entries(redisRuns[0]?.counts?.byCommand ?? {}).map(([c, n]) => `${c} ${n}`).join(", ")}.`);
       worst.memory = Math.min(worst.memory, median(replayMemory));
@@ -219,6 +245,7 @@ export async function ingestSuite(context: BenchContext): Promise<SuiteOutcome> 
   } finally {
     await admin.close();
     await ingester.stop();
+    await bunIngester.stop();
     await replay.stop();
   }
 }

@@ -1,4 +1,4 @@
-import { processScript, startChild } from "../lib/child.js";
+import { processScript, startChild, type Runtime } from "../lib/child.js";
 import { connectionsTo } from "../lib/connections.js";
 import type { BenchContext } from "../lib/context.js";
 import { fixed, type Row, type SuiteOutcome, type TargetCheck } from "../lib/report.js";
@@ -10,8 +10,14 @@ const QUEUE = "scale";
 const TARGET = { subscriptions: 10_000, rssBytes: 300 * 1024 ** 2, connections: 10 };
 const MIB = 1024 ** 2;
 const LIVE_TIMEOUT_MS = 60_000;
+/** The shipped build on Node (what the image runs) and on Bun (what the single binary runs), side by side. */
+const RUNTIMES: readonly { readonly runtime: Runtime; readonly name: string }[] = [
+  { runtime: "node", name: "Node" },
+  { runtime: "bun", name: "Bun" },
+];
 
 interface ScaleResult {
+  readonly runtime: string;
   readonly subscriptions: number;
   readonly maxConnections: number;
   readonly catchUpMs: number;
@@ -37,55 +43,58 @@ export async function scaleSuite(context: BenchContext): Promise<SuiteOutcome> {
     const history = await simulator.call<BulkSummary>("bulk", { queue: QUEUE, prefix, jobSets: subscriptions, jobsPerSet: 1, wait: true, sample: 100 });
     // One stream per job set: the pool must hold them all (SUBSCRIBER_DEFAULTS.maxStreamsPerConnection each).
     const maxConnections = Math.max(SUBSCRIBER_DEFAULTS.maxConnections, Math.ceil(subscriptions / SUBSCRIBER_DEFAULTS.maxStreamsPerConnection));
-    const ingester = await startChild<{ pid: number }>(processScript("ingest"), {}, ["--expose-gc"]);
-    try {
-      context.log(`scale: ${fixed(subscriptions)} subscriptions (${maxConnections} connections at most)`);
-      const subscribed = await ingester.call<SubscribeResult>("subscribe", {
-        store: { kind: "memory" },
-        armadaUrl: simulator.ready.url,
-        jobSets: history.jobSets,
-        settings: { maxConnections },
-      });
-      const mismatches = await ingester.call<number>("verify", { jobs: history.sample });
-      if (subscribed.failures.length > 0 || mismatches > 0) throw new Error(`${mismatches} wrong answers; ${subscribed.failures.join("; ")}`);
-      const connections = connectionsTo(ingester.pid, simulator.ready.port);
-      // Live traffic on every subscription at once: one more job per job set, appended as fast as the simulator can.
-      await ingester.call<number>("watchEvents");
-      const live = await simulator.call<BulkSummary>("bulk", { queue: QUEUE, prefix, jobSets: subscriptions, jobsPerSet: 1, wait: false });
-      const done = await ingester.call<{ ms: number; written: number }>("waitForEvents", { count: live.totalEvents, timeoutMs: LIVE_TIMEOUT_MS });
-      const liveEventsPerSecond = (done.written / done.ms) * 1000;
-      if (done.written < live.totalEvents * 0.99) context.log(`  only ${done.written} of ${live.totalEvents} live events were written in time`);
-      const result: ScaleResult = {
-        subscriptions,
-        maxConnections,
-        catchUpMs: subscribed.ms,
-        memoryBefore: subscribed.memoryBefore,
-        memoryAfter: subscribed.memoryAfter,
-        connections,
-        liveEvents: done.written,
-        liveEventsPerSecond,
-      };
-      data.push(result);
-      const { memoryBefore: before, memoryAfter: after } = result;
-      const perSubscription = (after.rss - before.rss) / subscriptions;
-      const heapPerSubscription = (after.heapUsed - before.heapUsed) / subscriptions;
-      context.log(`  RSS ${fixed(after.rss / MIB)} MiB (+${fixed(perSubscription / 1024, 1)} KiB each, JS heap +${fixed(heapPerSubscription / 1024, 1)} KiB), ${connections} connections, ${fixed(liveEventsPerSecond)} live events/s`);
-      rows.push({
-        measure: `Scale: ${fixed(subscriptions)} concurrent subscriptions`,
-        subject: "subscriber (memory store)",
-        baseline: "same process before subscribing",
-        ratio: after.rss / before.rss,
-        absolute: `RSS ${fixed(after.rss / MIB)} / ${fixed(before.rss / MIB)} MiB (${fixed(perSubscription / 1024, 1)} KiB per subscription, of which JS heap in use ${fixed(heapPerSubscription / 1024, 1)} KiB); ${connections} upstream connections; caught up in ${fixed(result.catchUpMs)} ms; ${fixed(liveEventsPerSecond)} live events/s held across all of them`,
-      });
-      if (subscriptions === TARGET.subscriptions) {
-        targets.push({
-          target: `${fixed(TARGET.subscriptions)} subscriptions in < 300 MiB RSS on ≤ ${TARGET.connections} upstream connections`,
-          measured: `${fixed(after.rss / MIB)} MiB RSS, ${connections} connections`,
-          met: after.rss < TARGET.rssBytes && connections <= TARGET.connections,
+    for (const { runtime, name } of RUNTIMES) {
+      const ingester = await startChild<{ pid: number }>(processScript("ingest"), {}, ["--expose-gc"], runtime);
+      try {
+        context.log(`scale: ${fixed(subscriptions)} subscriptions on ${name} (${maxConnections} connections at most)`);
+        const subscribed = await ingester.call<SubscribeResult>("subscribe", {
+          store: { kind: "memory" },
+          armadaUrl: simulator.ready.url,
+          jobSets: history.jobSets,
+          settings: { maxConnections },
         });
+        const mismatches = await ingester.call<number>("verify", { jobs: history.sample });
+        if (subscribed.failures.length > 0 || mismatches > 0) throw new Error(`${mismatches} wrong answers; ${subscribed.failures.join("; ")}`);
+        const connections = connectionsTo(ingester.pid, simulator.ready.port);
+        // Live traffic on every subscription at once: one more job per job set, appended as fast as the simulator can.
+        await ingester.call<number>("watchEvents");
+        const live = await simulator.call<BulkSummary>("bulk", { queue: QUEUE, prefix, jobSets: subscriptions, jobsPerSet: 1, wait: false });
+        const done = await ingester.call<{ ms: number; written: number }>("waitForEvents", { count: live.totalEvents, timeoutMs: LIVE_TIMEOUT_MS });
+        const liveEventsPerSecond = (done.written / done.ms) * 1000;
+        if (done.written < live.totalEvents * 0.99) context.log(`  only ${done.written} of ${live.totalEvents} live events were written in time`);
+        const result: ScaleResult = {
+          runtime: name,
+          subscriptions,
+          maxConnections,
+          catchUpMs: subscribed.ms,
+          memoryBefore: subscribed.memoryBefore,
+          memoryAfter: subscribed.memoryAfter,
+          connections,
+          liveEvents: done.written,
+          liveEventsPerSecond,
+        };
+        data.push(result);
+        const { memoryBefore: before, memoryAfter: after } = result;
+        const perSubscription = (after.rss - before.rss) / subscriptions;
+        const heapPerSubscription = (after.heapUsed - before.heapUsed) / subscriptions;
+        context.log(`  RSS ${fixed(after.rss / MIB)} MiB (+${fixed(perSubscription / 1024, 1)} KiB each, JS heap +${fixed(heapPerSubscription / 1024, 1)} KiB), ${connections} connections, ${fixed(liveEventsPerSecond)} live events/s`);
+        rows.push({
+          measure: `Scale: ${fixed(subscriptions)} concurrent subscriptions`,
+          subject: `subscriber (memory store), ${name}`,
+          baseline: "same process before subscribing",
+          ratio: after.rss / before.rss,
+          absolute: `RSS ${fixed(after.rss / MIB)} / ${fixed(before.rss / MIB)} MiB (${fixed(perSubscription / 1024, 1)} KiB per subscription, of which JS heap in use ${fixed(heapPerSubscription / 1024, 1)} KiB); ${connections} upstream connections; caught up in ${fixed(result.catchUpMs)} ms; ${fixed(liveEventsPerSecond)} live events/s held across all of them`,
+        });
+        if (subscriptions === TARGET.subscriptions && runtime === "node") {
+          targets.push({
+            target: `${fixed(TARGET.subscriptions)} subscriptions in < 300 MiB RSS on ≤ ${TARGET.connections} upstream connections`,
+            measured: `${fixed(after.rss / MIB)} MiB RSS, ${connections} connections`,
+            met: after.rss < TARGET.rssBytes && connections <= TARGET.connections,
+          });
+        }
+      } finally {
+        await ingester.stop();
       }
-    } finally {
-      await ingester.stop();
     }
   }
   if (!scale.scaleSubscriptions.includes(TARGET.subscriptions)) {
@@ -96,6 +105,9 @@ export async function scaleSuite(context: BenchContext): Promise<SuiteOutcome> {
     data,
     rows,
     targets,
-    notes: ["Scale runs the subscriber with the default settings except `maxConnections`, raised to ⌈subscriptions ÷ maxStreamsPerConnection⌉ when the default pool cannot hold one stream per job set."],
+    notes: [
+      "Scale runs the subscriber with the default settings except `maxConnections`, raised to ⌈subscriptions ÷ maxStreamsPerConnection⌉ when the default pool cannot hold one stream per job set.",
+      "The subscriber runs as the shipped bundle (esbuild), on Node and on Bun; the target is checked on Node. Memory is read after a full GC on Node (`gc()`) and `Bun.gc(true)` on Bun.",
+    ],
   };
 }
