@@ -42,14 +42,15 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
   const ready = simulator.ready;
   const terminal: JobKey = { ...ready.readSet, jobId: ready.terminalJobId };
   const running: JobKey = { ...ready.readSet, jobId: ready.runningJobId };
-  const start = (options: ServiceProcessOptions): Promise<BenchChild<{ port: number }>> => startChild(processScript("service"), options);
+  // Every server runs as the shipped bundle, so that no subject pays for tsx's name-keeping helper on each closure.
+  const start = (options: ServiceProcessOptions): Promise<BenchChild<{ port: number }>> => startChild(processScript("service"), options, [], "node");
   const [empty, memory, redis, bare, memoryAuth, raw] = await Promise.all([
     start({ answer: "empty", store: { kind: "memory" }, armadaUrl: ready.url }),
     start({ answer: "subscriber", store: { kind: "memory" }, armadaUrl: ready.url }),
     start({ answer: "subscriber", store: { kind: "redis", url: context.redisUrl }, armadaUrl: ready.url }),
-    startChild<{ port: number }>(processScript("bare-connect"), {}),
+    startChild<{ port: number }>(processScript("bare-connect"), {}, [], "node"),
     start({ answer: "subscriber", store: { kind: "memory" }, armadaUrl: ready.url, auth: "armada" }),
-    startChild<{ port: number }>(processScript("raw-listener"), {}),
+    startChild<{ port: number }>(processScript("raw-listener"), {}, [], "node"),
   ]);
   try {
     // The first call subscribes and waits for the job set's history; every later one reads the store.

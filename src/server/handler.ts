@@ -53,13 +53,19 @@ export function createRequestHandler(options: HandlerOptions): RequestHandler {
     labelNames: ["method"],
     registers: [options.metrics],
   });
+  const fastPathCounters = new Map<string, { inc(): void }>();
+  const fastPathCounter = (method: string): { inc(): void } => {
+    let counter = fastPathCounters.get(method);
+    if (!counter) fastPathCounters.set(method, (counter = fastPathCalls.labels({ method })));
+    return counter;
+  };
   const fast = createFastUnary({
     specs: hotUnarySpecs(options),
     interceptors,
     contextValues: options.auth?.contextValues,
     readMaxBytes: options.maxRequestBytes,
     acceptCompression,
-    onServed: (method) => fastPathCalls.inc({ method }),
+    onServed: (method) => fastPathCounter(method).inc(),
   });
   return (req, res) => {
     if (!fast(req, res, connect)) connect(req, res);

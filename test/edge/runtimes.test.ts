@@ -86,7 +86,8 @@ type Settings = Readonly<Record<string, string>>;
 
 async function serveUntilUp(command: string, args: readonly string[], port: number, settings: Settings): Promise<Runtime> {
   const env = { ...process.env, UPSTASH_REDIS_REST_URL: gateway.url, UPSTASH_REDIS_REST_TOKEN: TOKEN, DENO_DIR: join(dir, "deno"), NO_COLOR: "1", ...settings };
-  const child: ChildProcess = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+  // Its own process group: npx starts the runtime as a child of its own, and stopping must end both.
+  const child: ChildProcess = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -101,8 +102,13 @@ async function serveUntilUp(command: string, args: readonly string[], port: numb
   return {
     url,
     stop: async () => {
-      child.kill("SIGTERM");
-      if (child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
+      const exited = child.exitCode === null ? new Promise((resolve) => child.once("exit", resolve)) : undefined;
+      try {
+        process.kill(-child.pid!, "SIGTERM");
+      } catch {
+        // The group is gone already.
+      }
+      await exited;
     },
   };
 }
