@@ -3,6 +3,7 @@
 // with a count of the store calls its answers make.
 import { pino } from "pino";
 import { createMetricsRegistry } from "../../src/observability/metrics.js";
+import { DEFAULT_LIMITS } from "../../src/server/limits.js";
 import { startService } from "../../src/server/service.js";
 import { openStore } from "../../src/store/open.js";
 import type { JobSetKey, JobStore } from "../../src/store/store.js";
@@ -45,8 +46,10 @@ const subscriber = createSubscriber(
   { ...SUBSCRIBER_DEFAULTS, armadaUrl: options.armadaUrl, credentials: { kind: "none" }, replicaId: `bench-${process.pid}` },
   { store, logger, metrics },
 );
+const WATCH_STREAMS_PER_CONNECTION = 2_500;
 const service = await startService(
-  { host: "127.0.0.1", port: 0, maxRequestBytes: 1024 * 1024, shutdownGraceSeconds: 1, maxWatches: options.maxWatches },
+  // As a deployment serving thousands of watches sets JOBSERVICE_MAX_CONCURRENT_STREAMS: the default 100 per connection is for request traffic.
+  { host: "127.0.0.1", port: 0, maxRequestBytes: 1024 * 1024, shutdownGraceSeconds: 1, maxWatches: options.maxWatches, limits: { ...DEFAULT_LIMITS, maxConcurrentStreams: WATCH_STREAMS_PER_CONNECTION } },
   { store, logger, metrics, status: subscriber, notices },
 );
 

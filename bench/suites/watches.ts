@@ -128,7 +128,7 @@ export async function watchesSuite(context: BenchContext): Promise<SuiteOutcome>
       rows,
       targets,
       notes: [
-        `Watches: ${fixed(many)} streams over ${CONNECTIONS} HTTP/2 connections from a separate client process, Redis store; the owner replica's own write wakes its watchers (no polling), so the time is Armada → subscriber → store write → one store read → fan-out.`,
+        `Watches: ${fixed(many)} streams over ${CONNECTIONS} HTTP/2 connections from a separate client process (the service allows 2,500 streams per connection, JOBSERVICE_MAX_CONCURRENT_STREAMS, as a deployment serving many watches would), Redis store; the owner replica's own write wakes its watchers (no polling), so the time is Armada → subscriber → store write → one store read → fan-out.`,
       ],
     };
   } finally {

@@ -174,15 +174,17 @@ interface Call {
 async function answer({ route, protocol, bytes, values }: Call, req: Request, res: Response, options: Settings): Promise<void> {
   const acceptCompression = [...options.acceptCompression];
   const binary = protocol === "grpc" || req.headers["content-type"] === "application/proto";
-  const timeout = protocol === "grpc" ? parseGrpcTimeout(headerValue(req, "grpc-timeout"), Number.MAX_SAFE_INTEGER) : parseConnectTimeout(headerValue(req, "connect-timeout-ms"), Number.MAX_SAFE_INTEGER);
+  const requestHeader = webHeaders(req.headers);
+  const timeout = protocol === "grpc" ? parseGrpcTimeout(requestHeader.get("grpc-timeout"), Number.MAX_SAFE_INTEGER) : parseConnectTimeout(requestHeader.get("connect-timeout-ms"), Number.MAX_SAFE_INTEGER);
   const compression = protocol === "grpc"
-    ? compressionNegotiate(acceptCompression, null, headerValue(req, "grpc-accept-encoding"), "grpc-accept-encoding")
-    : compressionNegotiate(acceptCompression, null, headerValue(req, "accept-encoding"), "accept-encoding");
+    ? compressionNegotiate(acceptCompression, null, requestHeader.get("grpc-accept-encoding"), "grpc-accept-encoding")
+    : compressionNegotiate(acceptCompression, null, requestHeader.get("accept-encoding"), "accept-encoding");
   const context = callContext({
     route,
     protocol,
     timeoutMs: timeout.timeoutMs,
-    req,
+    requestHeader,
+    url: requestUrl(req),
     responseHeader: { "content-type": protocol === "grpc" ? "application/grpc+proto" : binary ? "application/proto" : "application/json" },
     responseTrailer: protocol === "grpc" ? { "grpc-status": "0" } : {},
     values,
@@ -222,17 +224,14 @@ async function answer({ route, protocol, bytes, values }: Call, req: Request, re
 }
 
 /** Writes as connect-node's adapter does: head, body, trailers, in that order and with the same names. */
-function write(protocol: Protocol, status: number, body: Uint8Array, context: CallContext, res: Response): void {
-  let header = context.head();
+function write(protocol: Protocol, status: number, body: Uint8Array, context: HandlerContext, res: Response): void {
+  let header = context.responseHeader;
   if (protocol === "connect") {
-    // Connect unary sends trailers as prefixed headers; the call's only have to be merged when it set any.
-    header = context.touched() ? nodeHeaders(trailerMux(context.responseHeader, context.responseTrailer)) : header;
-    header["content-length"] = body.byteLength.toString(10);
-    // Web Headers list names in sorted order; the head goes out the same way whichever built it.
-    header = Object.fromEntries(Object.entries(header).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    header = trailerMux(context.responseHeader, context.responseTrailer);
+    header.set("content-length", body.byteLength.toString(10));
   }
-  (res as http.ServerResponse).writeHead(status, header);
-  if (protocol === "grpc") res.addTrailers(context.tail());
+  (res as http.ServerResponse).writeHead(status, nodeHeaders(header));
+  if (protocol === "grpc") res.addTrailers(nodeHeaders(context.responseTrailer));
   if (body.byteLength > 0) (res as http.ServerResponse).end(body);
   else res.end();
 }
@@ -255,7 +254,8 @@ interface ContextInit {
   readonly route: Route;
   readonly protocol: Protocol;
   readonly timeoutMs: number | undefined;
-  readonly req: Request;
+  readonly requestHeader: Headers;
+  readonly url: string;
   readonly responseHeader: Record<string, string>;
   readonly responseTrailer: Record<string, string>;
   readonly values: ContextValues;
@@ -264,23 +264,12 @@ interface ContextInit {
   readonly res: Response;
 }
 
-interface CallContext extends HandlerContext {
-  abort(reason: unknown): void;
-  /** The response headers and trailers as Node takes them. */
-  head(): Record<string, string>;
-  tail(): Record<string, string>;
-  /** Whether the call looked at its response headers or trailers (and so may have changed them). */
-  touched(): boolean;
-}
-
 /**
  * The handler context connect's createHandlerContext makes, on one
  * AbortController instead of three: aborted when the deadline passes (with
  * connect's DEADLINE_EXCEEDED), when the caller goes away, or by `abort`.
- * Its web Headers and URL are made only if the call asks for them: most
- * calls never do, and undici's Headers cost more than the rest of the call.
  */
-function callContext(init: ContextInit): CallContext {
+function callContext(init: ContextInit): HandlerContext & { abort(reason: unknown): void } {
   const controller = new AbortController();
   const deadline = init.timeoutMs === undefined ? undefined : Date.now() + init.timeoutMs;
   const expire = (): void => controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
@@ -293,49 +282,25 @@ function callContext(init: ContextInit): CallContext {
     if (!init.res.writableFinished) controller.abort(new ConnectError("the caller went away", Code.Canceled));
   };
   init.closed.once("close", onClose);
-  let url: string | undefined;
-  let requestHeader: Headers | undefined;
-  let responseHeader: Headers | undefined;
-  let responseTrailer: Headers | undefined;
   return {
     method: init.route.spec.method,
     service: init.route.spec.method.parent,
     requestMethod: "POST",
     protocolName: init.protocol,
-    get url() {
-      return (url ??= requestUrl(init.req));
-    },
+    url: init.url,
     signal: controller.signal,
     timeoutMs: () => (deadline === undefined ? undefined : deadline - Date.now()),
-    get requestHeader() {
-      return (requestHeader ??= webHeaders(init.req.headers));
-    },
-    get responseHeader() {
-      return (responseHeader ??= new Headers(init.responseHeader));
-    },
-    get responseTrailer() {
-      return (responseTrailer ??= new Headers(init.responseTrailer));
-    },
+    requestHeader: init.requestHeader,
+    responseHeader: new Headers(init.responseHeader),
+    responseTrailer: new Headers(init.responseTrailer),
     values: init.values,
     abort(reason) {
       clearTimeout(timer);
       init.closed.off("close", onClose);
       controller.abort(reason);
     },
-    head: () => (responseHeader ? nodeHeaders(responseHeader) : { ...init.responseHeader }),
-    tail: () => (responseTrailer ? nodeHeaders(responseTrailer) : { ...init.responseTrailer }),
-    touched: () => responseHeader !== undefined || responseTrailer !== undefined,
   };
 }
-
-/** A request header as web Headers would give it: repeated values joined, HTTP whitespace trimmed; null when absent. */
-function headerValue(req: Request, name: string): string | null {
-  const value = req.headers[name];
-  if (value === undefined) return null;
-  return (Array.isArray(value) ? value.join(", ") : value).replace(HTTP_WHITESPACE, "");
-}
-
-const HTTP_WHITESPACE = /^[\t\n\r ]+|[\t\n\r ]+$/g;
 
 /** The URL connect-node gives interceptors and the context. */
 function requestUrl(req: Request): string {
