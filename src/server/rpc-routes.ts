@@ -54,7 +54,7 @@ function jobServiceImpl(deps: RpcDependencies): ServiceImpl<typeof JobService> {
         }
         if (step.end) return;
       }
-      endOfWatch(deps.shutdownSignal);
+      endOfWatch(deps.shutdownSignal, context.signal);
     },
     async *watchJobSet(request, context) {
       const jobSet = jobSetKeyOf(request);
@@ -70,7 +70,7 @@ function jobServiceImpl(deps: RpcDependencies): ServiceImpl<typeof JobService> {
           yield create(JobSetChangeSchema, { jobId, status: create(JobServiceResponseSchema, answer), messageId });
         }
       }
-      endOfWatch(deps.shutdownSignal);
+      endOfWatch(deps.shutdownSignal, context.signal);
     },
   };
 }
@@ -117,8 +117,11 @@ export function hotUnarySpecs(deps: RpcDependencies): MethodImplSpec[] {
 }
 
 /** A watch ends without its terminal state only when the caller left (nothing to say) or the server is stopping. */
-function endOfWatch(shutdownSignal: AbortSignal): void {
+/** Why a watch that stopped before its end stopped: the server going away, or the call's deadline (or cancellation). */
+function endOfWatch(shutdownSignal: AbortSignal, callSignal: AbortSignal): void {
   if (shutdownSignal.aborted) throw new ConnectError("the server is shutting down; watch again on another replica", Code.Unavailable);
+  // Connect aborts the call's signal with DEADLINE_EXCEEDED when the caller's deadline passes; a watch must not end OK then.
+  if (callSignal.aborted) throw ConnectError.from(callSignal.reason, Code.Canceled);
 }
 
 async function grpcHealthStatus(service: string, deps: RpcDependencies): Promise<GrpcServingStatus> {

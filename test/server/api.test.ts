@@ -7,6 +7,7 @@ import { JobDetails_State as FineState, JobService, type JobServiceResponse } fr
 import { createMemoryStore } from "../../src/store/memory.js";
 import type { JobSetKey, JobSetProgress } from "../../src/store/store.js";
 import { jobRecord, seedJobs, State, writeNext } from "../support/jobs.js";
+import { http1Request } from "../support/http.js";
 import { startTestService, type TestService } from "../support/service.js";
 
 const run = promisify(execFile);
@@ -257,6 +258,29 @@ async function eventuallyOpen(open: () => ReturnType<typeof collect<JobServiceRe
   }
   throw new Error("no watch slot was freed");
 }
+
+describe("a watch's end on the wire", () => {
+  it("says deadline_exceeded when the caller's deadline passes, not OK, whatever the client does about its own deadline", async () => {
+    const message = Buffer.from(JSON.stringify({ ...jobSet, jobId: "never" }));
+    const envelope = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), message]);
+    envelope.writeUInt32BE(message.length, 1);
+    const res = await http1Request(`${service.url}/jobservice.JobService/WatchJobStatus`, {
+      method: "POST",
+      headers: { "content-type": "application/connect+json", "connect-timeout-ms": "300" },
+      body: envelope,
+    });
+    const frames: { flags: number; json: unknown }[] = [];
+    const bytes = Buffer.from(res.body, "latin1");
+    for (let at = 0; at + 5 <= bytes.length; at += 5 + bytes.readUInt32BE(at + 1)) {
+      frames.push({ flags: bytes[at]!, json: JSON.parse(bytes.subarray(at + 5, at + 5 + bytes.readUInt32BE(at + 1)).toString()) });
+    }
+    expect(res.status).toBe(200);
+    expect(frames).toEqual([
+      { flags: 0, json: { state: "JOB_ID_NOT_FOUND" } },
+      { flags: 2, json: { error: { code: "deadline_exceeded", message: expect.any(String) } } },
+    ]);
+  });
+});
 
 describe("watch limits and followers", () => {
   it("refuses watches beyond JOBSERVICE_MAX_WATCHES with RESOURCE_EXHAUSTED, and frees a slot when one ends", async () => {
