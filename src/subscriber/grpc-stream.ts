@@ -102,7 +102,8 @@ export async function* readGrpcStream<T>(stream: ClientHttp2Stream, decode: (byt
     if (error) throw error;
   } finally {
     signal.removeEventListener("abort", abort);
-    if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
+    // A stream the server ended (END_STREAM) and we had ended closes by itself; only one cut short is reset.
+    if (!stream.closed && !(ended && failure === undefined)) stream.close(constants.NGHTTP2_CANCEL);
   }
 }
 

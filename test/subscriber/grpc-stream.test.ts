@@ -212,6 +212,26 @@ describe("the event stream's lean reader speaks gRPC as connect's transport does
     expect(undecodable).toEqual([{ request, problem: { bytes: 3, error: expect.any(String) } }]);
   });
 
+  it("leaves a stream the server ended to close by itself: no reset is sent after END_STREAM", async () => {
+    server.once("stream", (stream) => {
+      stream.respond(GRPC, { waitForTrailers: true });
+      stream.on("wantTrailers", () => stream.sendTrailers(OK));
+      stream.end(frame(message(1)));
+    });
+    const session = http2.connect(baseUrl);
+    try {
+      const stream = session.request({ ":method": "POST", ":path": "/api.Event/GetJobSetEvents", "content-type": "application/grpc+proto", te: "trailers" });
+      stream.end(frame(toBinary(JobSetRequestSchema, create(JobSetRequestSchema, { id: "ends by itself", queue: QUEUE }))));
+      const closed = new Promise<void>((resolve) => stream.once("close", resolve));
+      const outcome = await outcomeOf(unbatched(readGrpcStream(stream, decodeArmadaMessage, () => undefined, AbortSignal.timeout(5_000))));
+      await closed;
+      expect(outcome).toEqual({ messages: [JSON.stringify(decodeArmadaMessage(message(1)))] });
+      expect(stream.rstCode).toBe(constants.NGHTTP2_NO_ERROR);
+    } finally {
+      session.close();
+    }
+  });
+
   it("is cancelled by its signal, as a connect call is, and the server sees the stream reset", async () => {
     const reset = new Promise<number>((resolve) => {
       server.once("stream", (stream) => {
