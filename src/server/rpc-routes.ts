@@ -91,6 +91,8 @@ function grpcHealthImpl(deps: RpcDependencies): ServiceImpl<typeof GrpcHealth> {
         previous = status;
         await sleep(deps.healthWatchIntervalMs, stop);
       }
+      // At shutdown the watch just ends; at the caller's deadline it says so, as WatchJobStatus does.
+      if (!deps.shutdownSignal.aborted) throw ConnectError.from(context.signal.reason, Code.Canceled);
     },
   };
 }

@@ -259,26 +259,37 @@ async function eventuallyOpen(open: () => ReturnType<typeof collect<JobServiceRe
   throw new Error("no watch slot was freed");
 }
 
+/** A Connect server-streaming call over HTTP/1.1 with a 300 ms deadline, and the envelopes that came back. */
+async function watchWithDeadline(path: string, request: unknown): Promise<{ status: number; frames: { flags: number; json: unknown }[] }> {
+  const message = Buffer.from(JSON.stringify(request));
+  const envelope = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), message]);
+  envelope.writeUInt32BE(message.length, 1);
+  const res = await http1Request(`${service.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/connect+json", "connect-timeout-ms": "300" },
+    body: envelope,
+  });
+  const frames: { flags: number; json: unknown }[] = [];
+  const bytes = Buffer.from(res.body, "latin1");
+  for (let at = 0; at + 5 <= bytes.length; at += 5 + bytes.readUInt32BE(at + 1)) {
+    frames.push({ flags: bytes[at]!, json: JSON.parse(bytes.subarray(at + 5, at + 5 + bytes.readUInt32BE(at + 1)).toString()) });
+  }
+  return { status: res.status, frames };
+}
+
+const DEADLINE_EXCEEDED = { flags: 2, json: { error: { code: "deadline_exceeded", message: expect.any(String) } } };
+
 describe("a watch's end on the wire", () => {
   it("says deadline_exceeded when the caller's deadline passes, not OK, whatever the client does about its own deadline", async () => {
-    const message = Buffer.from(JSON.stringify({ ...jobSet, jobId: "never" }));
-    const envelope = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), message]);
-    envelope.writeUInt32BE(message.length, 1);
-    const res = await http1Request(`${service.url}/jobservice.JobService/WatchJobStatus`, {
-      method: "POST",
-      headers: { "content-type": "application/connect+json", "connect-timeout-ms": "300" },
-      body: envelope,
-    });
-    const frames: { flags: number; json: unknown }[] = [];
-    const bytes = Buffer.from(res.body, "latin1");
-    for (let at = 0; at + 5 <= bytes.length; at += 5 + bytes.readUInt32BE(at + 1)) {
-      frames.push({ flags: bytes[at]!, json: JSON.parse(bytes.subarray(at + 5, at + 5 + bytes.readUInt32BE(at + 1)).toString()) });
-    }
-    expect(res.status).toBe(200);
-    expect(frames).toEqual([
-      { flags: 0, json: { state: "JOB_ID_NOT_FOUND" } },
-      { flags: 2, json: { error: { code: "deadline_exceeded", message: expect.any(String) } } },
-    ]);
+    const { status, frames } = await watchWithDeadline("/jobservice.JobService/WatchJobStatus", { ...jobSet, jobId: "never" });
+    expect(status).toBe(200);
+    expect(frames).toEqual([{ flags: 0, json: { state: "JOB_ID_NOT_FOUND" } }, DEADLINE_EXCEEDED]);
+  });
+
+  it("says deadline_exceeded for the health watch too", async () => {
+    const { status, frames } = await watchWithDeadline("/grpc.health.v1.Health/Watch", { service: "" });
+    expect(status).toBe(200);
+    expect(frames).toEqual([{ flags: 0, json: { status: expect.any(String) } }, DEADLINE_EXCEEDED]);
   });
 });
 
