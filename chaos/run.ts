@@ -437,6 +437,7 @@ export async function runScenario(scenario: Scenario, size: Size, log: (message:
   const sim = await startSimulator({ queues: [QUEUE], seed: 10 });
   const services: ServiceChild[] = [];
   const notes: string[] = [];
+  let env: Env | undefined;
   try {
     const load = sim.bulkLoad({
       queue: QUEUE,
@@ -458,7 +459,7 @@ export async function runScenario(scenario: Scenario, size: Size, log: (message:
         }),
       );
     }
-    const env: Env = {
+    const running: Env = {
       size,
       sim,
       load,
@@ -468,8 +469,9 @@ export async function runScenario(scenario: Scenario, size: Size, log: (message:
       services,
       notes,
       log,
-      admin: () => new Redis(env.redis.url, { maxRetriesPerRequest: 1 }),
+      admin: () => new Redis(running.redis.url, { maxRetriesPerRequest: 1 }),
     };
+    env = running;
     const started = Date.now();
     // A cache is always a little behind a live log; a silent stall is only noticed after two idle limits.
     const notFoundGraceMs = scenario.paced ? 2 * size.idleTimeoutMs + 2_000 : 0;
@@ -490,6 +492,8 @@ export async function runScenario(scenario: Scenario, size: Size, log: (message:
     await gateway?.stop();
     await sim.close();
     await redis.stop();
+    // A fault that restarted Redis left a new server in env.redis.
+    if (env && env.redis !== redis) await env.redis.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
