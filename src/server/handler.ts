@@ -53,19 +53,13 @@ export function createRequestHandler(options: HandlerOptions): RequestHandler {
     labelNames: ["method"],
     registers: [options.metrics],
   });
-  const fastPathCounters = new Map<string, { inc(): void }>();
-  const fastPathCounter = (method: string): { inc(): void } => {
-    let counter = fastPathCounters.get(method);
-    if (!counter) fastPathCounters.set(method, (counter = fastPathCalls.labels({ method })));
-    return counter;
-  };
   const fast = createFastUnary({
     specs: hotUnarySpecs(options),
     interceptors,
     contextValues: options.auth?.contextValues,
     readMaxBytes: options.maxRequestBytes,
     acceptCompression,
-    onServed: (method) => fastPathCounter(method).inc(),
+    onServed: (method) => fastPathCalls.inc({ method }),
   });
   return (req, res) => {
     if (!fast(req, res, connect)) connect(req, res);

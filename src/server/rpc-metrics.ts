@@ -16,32 +16,18 @@ export function rpcMetricsInterceptor(registry: Registry): Interceptor {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
     registers: [registry],
   });
-  // prom-client hashes the labels of every call; the label sets are few, so their children are kept.
-  const counters = new Map<string, { inc(): void }>();
-  const timers = new Map<string, { observe(seconds: number): void }>();
-  const count = (method: string, code: string): void => {
-    const key = `${method}\u0000${code}`;
-    let counter = counters.get(key);
-    if (!counter) counters.set(key, (counter = calls.labels({ method, code })));
-    counter.inc();
-  };
-  const timerOf = (method: string): { observe(seconds: number): void } => {
-    let timer = timers.get(method);
-    if (!timer) timers.set(method, (timer = duration.labels({ method })));
-    return timer;
-  };
   return (next) => async (request) => {
     const method = request.method.name;
-    const started = performance.now();
+    const stop = duration.startTimer({ method });
     try {
       const response = await next(request);
-      count(method, "ok");
+      calls.inc({ method, code: "ok" });
       return response;
     } catch (error) {
-      count(method, Code[ConnectError.from(error).code] ?? "unknown");
+      calls.inc({ method, code: Code[ConnectError.from(error).code] ?? "unknown" });
       throw error;
     } finally {
-      timerOf(method).observe((performance.now() - started) / 1000);
+      stop();
     }
   };
 }

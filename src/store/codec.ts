@@ -124,9 +124,7 @@ function encode<T>(what: string, fields: readonly Field<T>[], value: T): string 
       values[index] = null;
       continue;
     }
-    const problem = kindProblem(field.kind, item);
-    if (problem) throw new Error(`cannot store ${what}: ${field.name} ${problem}, got ${describe(item)}`);
-    values[index] = item;
+    values[index] = storable(what, field, item);
     length = index + 1;
   }
   values.length = length;
@@ -142,12 +140,18 @@ function normalize<T>(what: string, fields: readonly Field<T>[], value: T): T {
       if (field.presence !== "optional" && field.presence !== "required") result[field.name] = field.presence.fallback;
       continue;
     }
-    const problem = kindProblem(field.kind, item);
-    if (problem) throw new Error(`cannot store ${what}: ${field.name} ${problem}, got ${describe(item)}`);
+    const stored = storable(what, field, item);
     // JSON has no negative zero.
-    result[field.name] = typeof item === "number" ? item + 0 : item;
+    result[field.name] = typeof stored === "number" ? stored + 0 : stored;
   }
   return Object.freeze(result) as T;
+}
+
+/** `item` if a field of its kind may hold it; what encoding and normalizing refuse, with the same message. */
+function storable<T>(what: string, field: Field<T>, item: unknown): unknown {
+  const problem = kindProblem(field.kind, item);
+  if (problem) throw new Error(`cannot store ${what}: ${field.name} ${problem}, got ${describe(item)}`);
+  return item;
 }
 
 function decode<T>(what: string, fields: readonly Field<T>[], text: string, where: () => string): T {

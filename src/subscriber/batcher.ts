@@ -149,7 +149,12 @@ export function createBatcher(options: BatcherOptions): Batcher {
     return writes;
   }
 
-  /** While the history is replayed nobody can be answered before its end, so only full batches and the final flush are written: partial writes would only add round trips. Live events are written within the delay. */
+  /**
+   * Writes a partial batch within the delay, for live events. While the
+   * history is replayed nobody can be answered before its end, so only full
+   * batches and the final flush are written: partial writes would only add
+   * round trips.
+   */
   function writeLater(): void {
     if (!written.caughtUp) return;
     timer ??= setTimeout(() => {

@@ -266,7 +266,7 @@ function freeze(event: MutableEvent): JobEvent {
   };
 }
 
-// BinaryReader keeps its buffer private; the few byte-level reads here need it.
+// BinaryReader keeps its buffer private; the two rare byte-level reads here (a five-byte tag, a skipped varint) need it.
 const readerBytes = new WeakMap<BinaryReader, Uint8Array>();
 
 function bytesOf(reader: BinaryReader): Uint8Array {
@@ -283,11 +283,10 @@ function lengthEnd(reader: BinaryReader): number {
 
 /** A tag as `BinaryReader.tag()` reads and checks it, without allocating its pair. */
 function readTag(reader: BinaryReader): number {
-  const bytes = bytesOf(reader);
   const start = reader.pos;
   const tag = reader.uint32();
   const bytesRead = reader.pos - start;
-  if (bytesRead > 5 || (bytesRead === 5 && bytes[reader.pos - 1]! > 0x0f)) throw new Error("illegal tag: varint overflows uint32");
+  if (bytesRead > 5 || (bytesRead === 5 && bytesOf(reader)[reader.pos - 1]! > 0x0f)) throw new Error("illegal tag: varint overflows uint32");
   const field = tag >>> 3;
   const wireType = tag & 7;
   if (field <= 0 || wireType > 5) throw new Error(`illegal tag: field no ${field} wire type ${wireType}`);

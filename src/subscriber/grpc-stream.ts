@@ -5,15 +5,14 @@ import { findTrailerError, validateResponse } from "@connectrpc/connect/protocol
 
 /**
  * Reads a gRPC server-streaming response straight off an HTTP/2 stream: each
- * length-prefixed frame goes to `decode` as it completes, and the messages
- * are handed over in batches (all that arrived since the consumer last
- * asked), so that a busy stream costs one async step per batch, not per
- * message. This replaces
+ * length-prefixed frame goes to `decode` as it completes (a payload it turns
+ * into undefined is passed over), and the messages are handed over in
+ * batches, all that arrived since the consumer last asked, so a busy stream
+ * costs one async step per batch rather than per message. This replaces
  * connect's per-message async-generator pipeline on the one hot stream the
- * subscriber reads (Armada's event stream). A payload `decode` turns into
- * undefined is passed over; errors come out as the same
- * ConnectErrors connect's gRPC transport raises, from connect's own
- * header and trailer validation.
+ * subscriber reads (Armada's event stream); errors come out as the same
+ * ConnectErrors connect's gRPC transport raises, from connect's own header
+ * and trailer validation.
  */
 export async function* readGrpcStream<T>(stream: ClientHttp2Stream, decode: (bytes: Uint8Array) => T | undefined, onBytes: () => void, signal: AbortSignal): AsyncGenerator<readonly T[]> {
   let frames = frameReader(undefined);
