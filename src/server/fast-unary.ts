@@ -1,9 +1,9 @@
 import type http from "node:http";
 import type http2 from "node:http2";
-import type { DescMethodUnary } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext, type Interceptor, type MethodImplSpec } from "@connectrpc/connect";
-import { compressionNegotiate, createMethodSerializationLookup, invokeUnaryImplementation, validateReadWriteMaxBytes, type Compression } from "@connectrpc/connect/protocol";
-import { codeToHttpStatus, errorToJsonBytes, parseTimeout as parseConnectTimeout, trailerMux } from "@connectrpc/connect/protocol-connect";
+import { create, type DescMessage, type DescMethodUnary, type MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext, type Interceptor, type MethodImplSpec, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
+import { compressionNegotiate, createMethodSerializationLookup, validateReadWriteMaxBytes, type Compression } from "@connectrpc/connect/protocol";
+import { codeToHttpStatus, errorToJsonBytes, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
@@ -24,6 +24,8 @@ export interface FastUnaryOptions {
 
 /** What the fast path needs of its options, with connect's own defaults filled in. */
 interface Settings extends FastUnaryOptions {
+  /** acceptCompression as connect's negotiation takes it, copied once. */
+  readonly negotiable: Compression[];
   readonly writeMaxBytes: number;
   readonly compressMinBytes: number;
 }
@@ -35,6 +37,8 @@ interface Settings extends FastUnaryOptions {
 export type FastUnary = (req: Request, res: Response, fallback: (req: Request, res: Response) => void) => boolean;
 
 type Protocol = "grpc" | "connect";
+type Message = MessageShape<DescMessage>;
+type UnaryFn = (request: UnaryRequest) => Promise<UnaryResponse>;
 
 interface Route {
   readonly spec: MethodImplSpec & { readonly kind: "unary"; readonly method: DescMethodUnary };
@@ -47,13 +51,14 @@ interface Route {
  * `application/json` or `application/proto`, each POSTed to an exact path.
  * Everything else — other content types, GET, gRPC-Web, streaming, and any
  * request whose body is not one well-formed message — goes to connect, which
- * stays the reference: parsing, serialisation, compression, timeouts,
- * interceptors and error encoding all come from connect's own protocol
- * functions, so the answer is the same bytes. What this leaves out is
- * connect's per-call async-iterator pipeline, which dominates its CPU profile.
+ * stays the reference: parsing, serialisation, compression, timeouts and
+ * error encoding come from connect's own protocol functions, so the answer is
+ * the same bytes. What this leaves out is connect's per-call async-iterator
+ * pipeline, which dominates its CPU profile, and the Headers, abort signal and
+ * URL of a call whose interceptors and implementation never read them.
  */
 export function createFastUnary(options: FastUnaryOptions): FastUnary {
-  const settings: Settings = { ...options, ...validateReadWriteMaxBytes(options.readMaxBytes, undefined, undefined) };
+  const settings: Settings = { ...options, negotiable: [...options.acceptCompression], ...validateReadWriteMaxBytes(options.readMaxBytes, undefined, undefined) };
   const routes = new Map<string, Route>();
   for (const spec of options.specs) {
     if (spec.kind !== "unary") throw new Error(`the fast path serves unary methods only, not ${spec.method.name}`);
@@ -172,66 +177,151 @@ interface Call {
 }
 
 async function answer({ route, protocol, bytes, values }: Call, req: Request, res: Response, options: Settings): Promise<void> {
-  const acceptCompression = [...options.acceptCompression];
   const binary = protocol === "grpc" || req.headers["content-type"] === "application/proto";
-  const requestHeader = webHeaders(req.headers);
-  const timeout = protocol === "grpc" ? parseGrpcTimeout(requestHeader.get("grpc-timeout"), Number.MAX_SAFE_INTEGER) : parseConnectTimeout(requestHeader.get("connect-timeout-ms"), Number.MAX_SAFE_INTEGER);
+  const timeout = protocol === "grpc"
+    ? parseGrpcTimeout(headerValue(req.headers, "grpc-timeout"), Number.MAX_SAFE_INTEGER)
+    : parseConnectTimeout(headerValue(req.headers, "connect-timeout-ms"), Number.MAX_SAFE_INTEGER);
   const compression = protocol === "grpc"
-    ? compressionNegotiate(acceptCompression, null, requestHeader.get("grpc-accept-encoding"), "grpc-accept-encoding")
-    : compressionNegotiate(acceptCompression, null, requestHeader.get("accept-encoding"), "accept-encoding");
-  const context = callContext({
-    route,
-    protocol,
-    timeoutMs: timeout.timeoutMs,
-    requestHeader,
-    url: requestUrl(req),
-    responseHeader: { "content-type": protocol === "grpc" ? "application/grpc+proto" : binary ? "application/proto" : "application/json" },
-    responseTrailer: protocol === "grpc" ? { "grpc-status": "0" } : {},
-    values,
-    closed: "stream" in req ? req : res,
+    ? compressionNegotiate(options.negotiable, null, headerValue(req.headers, "grpc-accept-encoding"), "grpc-accept-encoding")
+    : compressionNegotiate(options.negotiable, null, headerValue(req.headers, "accept-encoding"), "accept-encoding");
+  const responseHeader: Record<string, string> = protocol === "grpc"
+    ? { "content-type": "application/grpc+proto", ...(compression.response ? { "grpc-encoding": compression.response.name } : {}) }
+    : { "content-type": binary ? "application/proto" : "application/json" };
+  const call = lazyCall({
+    req,
     res,
+    timeoutMs: timeout.timeoutMs,
+    closed: "stream" in req ? req : res,
+    responseHeader,
+    responseTrailer: protocol === "grpc" ? GRPC_OK : NO_TRAILERS,
   });
-  if (protocol === "grpc" && compression.response) context.responseHeader.set("grpc-encoding", compression.response.name);
   let body: Uint8Array;
   let status = 200;
   try {
     if (timeout.error) throw timeout.error;
     const input = route.serialization.getI(binary).parse(bytes);
-    const output = await invokeUnaryImplementation(route.spec, context, input, [...options.interceptors]);
+    const output = await invoke(route.spec, protocol, call, input, values, options.interceptors);
     body = route.serialization.getO(binary).serialize(output);
     if (protocol === "grpc") body = await envelope(body, compression.response, options.compressMinBytes);
   } catch (error) {
     const failure = error instanceof ConnectError ? error : new ConnectError("internal error", Code.Internal, undefined, undefined, error);
-    context.abort(failure);
+    call.abort(failure);
     if (protocol === "grpc") {
-      setTrailerStatus(context.responseTrailer, failure);
+      setTrailerStatus(call.responseTrailer, failure);
       body = new Uint8Array(0);
     } else {
       status = codeToHttpStatus(failure.code);
-      context.responseHeader.set("content-type", "application/json");
-      failure.metadata.forEach((value, key) => context.responseHeader.set(key, value));
+      call.responseHeader.set("content-type", "application/json");
+      failure.metadata.forEach((value, key) => call.responseHeader.set(key, value));
       body = errorToJsonBytes(failure, {});
     }
   }
   // Ends the deadline timer and detaches the call's signal, as connect does once a call is answered;
   // with a reason made once, not a DOMException per call.
-  context.abort(CALL_ANSWERED);
+  call.abort(CALL_ANSWERED);
+  let contentEncoding: string | undefined;
   if (protocol === "connect" && compression.response && body.byteLength >= options.compressMinBytes) {
     body = await compression.response.compress(body);
-    context.responseHeader.set("content-encoding", compression.response.name);
+    contentEncoding = compression.response.name;
   }
-  write(protocol, status, body, context, res);
+  write(protocol, status, body, call.headersToWrite(protocol, contentEncoding), res);
+}
+
+/**
+ * Runs the interceptors and the implementation as connect's
+ * invokeUnaryImplementation does — the same request and response objects,
+ * the same context for the implementation — except that the costly parts
+ * (Headers, the abort signal, the URL) are made only when something reads them.
+ */
+async function invoke(spec: Route["spec"], protocol: Protocol, call: LazyCall, input: Message, values: ContextValues, interceptors: readonly Interceptor[]): Promise<Message> {
+  const { method } = spec;
+  let own: UnaryResponse | undefined;
+  const implementation = async (request: UnaryRequest): Promise<UnaryResponse> => {
+    const output = await spec.impl(request.message, implementationContext(protocol, call, request));
+    own = {
+      stream: false,
+      message: create(method.output, output),
+      method,
+      service: method.parent,
+      get header() {
+        return call.responseHeader;
+      },
+      get trailer() {
+        return call.responseTrailer;
+      },
+    };
+    return own;
+  };
+  const next = applyInterceptors(implementation, interceptors);
+  const response = await next({
+    stream: false,
+    message: input,
+    method,
+    service: method.parent,
+    requestMethod: "POST",
+    get url() {
+      return call.url;
+    },
+    get signal() {
+      return call.signal;
+    },
+    get header() {
+      return call.requestHeader;
+    },
+    contextValues: values,
+  });
+  // An interceptor that answered with headers of its own: connect copies them over the call's.
+  if (response !== own) {
+    copyHeaders(response.header, call.responseHeader);
+    copyHeaders(response.trailer, call.responseTrailer);
+  }
+  return response.message;
+}
+
+/** What connect's mergeRequest gives the implementation, read through to the request the interceptors passed on. */
+function implementationContext(protocol: Protocol, call: LazyCall, request: UnaryRequest): HandlerContext {
+  return {
+    method: request.method,
+    service: request.service,
+    requestMethod: "POST",
+    protocolName: protocol,
+    get url() {
+      return call.url;
+    },
+    get signal() {
+      return request.signal;
+    },
+    timeoutMs: call.timeoutMs,
+    get requestHeader() {
+      return request.header;
+    },
+    get responseHeader() {
+      return call.responseHeader;
+    },
+    get responseTrailer() {
+      return call.responseTrailer;
+    },
+    values: request.contextValues,
+  };
+}
+
+function applyInterceptors(implementation: UnaryFn, interceptors: readonly Interceptor[]): UnaryFn {
+  let next = implementation;
+  for (let i = interceptors.length - 1; i >= 0; i--) next = interceptors[i]!(next as Parameters<Interceptor>[0]) as UnaryFn;
+  return next;
+}
+
+function copyHeaders(from: Headers, to: Headers): void {
+  if (from === to) return;
+  for (const key of [...to.keys()]) to.delete(key);
+  from.forEach((value, key) => to.set(key, value));
 }
 
 /** Writes as connect-node's adapter does: head, body, trailers, in that order and with the same names. */
-function write(protocol: Protocol, status: number, body: Uint8Array, context: HandlerContext, res: Response): void {
-  let header = context.responseHeader;
-  if (protocol === "connect") {
-    header = trailerMux(context.responseHeader, context.responseTrailer);
-    header.set("content-length", body.byteLength.toString(10));
-  }
-  (res as http.ServerResponse).writeHead(status, nodeHeaders(header));
-  if (protocol === "grpc") res.addTrailers(nodeHeaders(context.responseTrailer));
+function write(protocol: Protocol, status: number, body: Uint8Array, headers: { head: NodeHeaders; trailers: NodeHeaders }, res: Response): void {
+  const head = protocol === "connect" ? { ...headers.head, "content-length": body.byteLength.toString(10) } : headers.head;
+  (res as http.ServerResponse).writeHead(status, sortedHeaders(head));
+  if (protocol === "grpc") res.addTrailers(headers.trailers);
   if (body.byteLength > 0) (res as http.ServerResponse).end(body);
   else res.end();
 }
@@ -250,54 +340,100 @@ async function envelope(message: Uint8Array, compression: Compression | null, co
   return framed;
 }
 
-interface ContextInit {
-  readonly route: Route;
-  readonly protocol: Protocol;
+type NodeHeaders = Record<string, string>;
+
+interface LazyCallInit {
+  readonly req: Request;
+  readonly res: Response;
   readonly timeoutMs: number | undefined;
-  readonly requestHeader: Headers;
-  readonly url: string;
-  readonly responseHeader: Record<string, string>;
-  readonly responseTrailer: Record<string, string>;
-  readonly values: ContextValues;
   /** What emits "close" when the caller goes away: the HTTP/2 request, or the HTTP/1.1 response. */
   readonly closed: NodeJS.EventEmitter;
-  readonly res: Response;
+  /** The response's headers and trailers before anything sets one: the protocol's own. */
+  readonly responseHeader: NodeHeaders;
+  readonly responseTrailer: NodeHeaders;
+}
+
+/** One call's context, each costly part made on first use. */
+interface LazyCall {
+  readonly requestHeader: Headers;
+  readonly responseHeader: Headers;
+  readonly responseTrailer: Headers;
+  readonly signal: AbortSignal;
+  readonly url: string;
+  timeoutMs(): number | undefined;
+  /** Aborts the call's signal (now, or when it is made) and stops watching the deadline and the caller. */
+  abort(reason: unknown): void;
+  /**
+   * The head and trailers to write: the protocol's constants when nothing
+   * touched them; for Connect, trailers ride in the head as `trailer-` fields.
+   */
+  headersToWrite(protocol: Protocol, contentEncoding: string | undefined): { head: NodeHeaders; trailers: NodeHeaders };
 }
 
 /**
- * The handler context connect's createHandlerContext makes, on one
- * AbortController instead of three: aborted when the deadline passes (with
- * connect's DEADLINE_EXCEEDED), when the caller goes away, or by `abort`.
+ * Connect's createHandlerContext on one lazily made AbortController instead
+ * of three: aborted when the deadline passes (with connect's
+ * DEADLINE_EXCEEDED), when the caller goes away, or by `abort`.
  */
-function callContext(init: ContextInit): HandlerContext & { abort(reason: unknown): void } {
-  const controller = new AbortController();
+function lazyCall(init: LazyCallInit): LazyCall {
+  let requestHeader: Headers | undefined;
+  let responseHeader: Headers | undefined;
+  let responseTrailer: Headers | undefined;
+  let url: string | undefined;
+  let controller: AbortController | undefined;
+  let aborted = false;
+  let reason: unknown;
   const deadline = init.timeoutMs === undefined ? undefined : Date.now() + init.timeoutMs;
-  const expire = (): void => controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
   let timer: NodeJS.Timeout | undefined;
+  const abort = (why: unknown): void => {
+    if (aborted) return;
+    aborted = true;
+    reason = why;
+    controller?.abort(why);
+  };
+  const expire = (): void => abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
+  const onClose = (): void => {
+    if (!init.res.writableFinished) abort(new ConnectError("the caller went away", Code.Canceled));
+  };
   if (init.timeoutMs !== undefined) {
     if (init.timeoutMs <= 0) expire();
     else timer = setTimeout(expire, init.timeoutMs);
   }
-  const onClose = (): void => {
-    if (!init.res.writableFinished) controller.abort(new ConnectError("the caller went away", Code.Canceled));
-  };
   init.closed.once("close", onClose);
   return {
-    method: init.route.spec.method,
-    service: init.route.spec.method.parent,
-    requestMethod: "POST",
-    protocolName: init.protocol,
-    url: init.url,
-    signal: controller.signal,
+    get requestHeader() {
+      return (requestHeader ??= webHeaders(init.req.headers));
+    },
+    get responseHeader() {
+      return (responseHeader ??= new Headers(init.responseHeader));
+    },
+    get responseTrailer() {
+      return (responseTrailer ??= new Headers(init.responseTrailer));
+    },
+    get signal() {
+      if (!controller) {
+        controller = new AbortController();
+        if (aborted) controller.abort(reason);
+      }
+      return controller.signal;
+    },
+    get url() {
+      return (url ??= requestUrl(init.req));
+    },
     timeoutMs: () => (deadline === undefined ? undefined : deadline - Date.now()),
-    requestHeader: init.requestHeader,
-    responseHeader: new Headers(init.responseHeader),
-    responseTrailer: new Headers(init.responseTrailer),
-    values: init.values,
-    abort(reason) {
+    abort(why) {
       clearTimeout(timer);
       init.closed.off("close", onClose);
-      controller.abort(reason);
+      abort(why);
+    },
+    headersToWrite(protocol, contentEncoding) {
+      const head = responseHeader ? nodeHeaders(responseHeader) : { ...init.responseHeader };
+      const trailers = responseTrailer ? nodeHeaders(responseTrailer) : init.responseTrailer;
+      if (contentEncoding !== undefined) head["content-encoding"] = contentEncoding;
+      if (protocol === "grpc") return { head, trailers };
+      // connect's trailerMux: a Connect unary answer has no trailers, only `trailer-` fields in its head.
+      for (const [key, value] of Object.entries(trailers)) head[`trailer-${key}`] = value;
+      return { head, trailers: NO_TRAILERS };
     },
   };
 }
@@ -319,10 +455,31 @@ function webHeaders(headers: http.IncomingHttpHeaders): Headers {
   return web;
 }
 
-function nodeHeaders(headers: Headers): Record<string, string> {
-  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+function nodeHeaders(headers: Headers): NodeHeaders {
+  const out: NodeHeaders = Object.create(null) as NodeHeaders;
   headers.forEach((value, key) => (out[key] = value));
   return out;
 }
+
+/** In the order a Headers object iterates, which is the order connect-node writes them in. */
+function sortedHeaders(headers: NodeHeaders): NodeHeaders {
+  const out: NodeHeaders = Object.create(null) as NodeHeaders;
+  for (const key of Object.keys(headers).sort()) out[key] = headers[key]!;
+  return out;
+}
+
+/** What `Headers.get` would answer for a request header, without building the Headers. */
+function headerValue(headers: http.IncomingHttpHeaders, name: string): string | null {
+  const value = headers[name];
+  if (value === undefined) return null;
+  const joined = typeof value === "string" ? value : value.join(", ");
+  return HTTP_WHITESPACE_AT_ENDS.test(joined) ? joined.replace(HTTP_WHITESPACE_TRIM, "") : joined;
+}
+
+// What the fetch standard strips from both ends of a header value.
+const HTTP_WHITESPACE_AT_ENDS = /^[\t\n\r ]|[\t\n\r ]$/;
+const HTTP_WHITESPACE_TRIM = /^[\t\n\r ]+|[\t\n\r ]+$/g;
+const GRPC_OK: NodeHeaders = { "grpc-status": "0" };
+const NO_TRAILERS: NodeHeaders = {};
 
 export type { Request as FastRequest, Response as FastResponse };

@@ -29,7 +29,7 @@ export function http2Request(
   origin: string,
   headers: http2.OutgoingHttpHeaders,
   body?: Buffer | string,
-): Promise<RawResponse & { trailers: http2.IncomingHttpHeaders }> {
+): Promise<RawResponse & { trailers: http2.IncomingHttpHeaders; bytes: Buffer }> {
   return new Promise((resolve, reject) => {
     const session = http2.connect(origin);
     session.on("error", reject);
@@ -46,7 +46,8 @@ export function http2Request(
     stream.on("data", (chunk: Buffer) => chunks.push(chunk));
     stream.on("end", () => {
       session.close();
-      resolve({ status, headers: responseHeaders, trailers, body: Buffer.concat(chunks).toString() });
+      const bytes = Buffer.concat(chunks);
+      resolve({ status, headers: responseHeaders, trailers, body: bytes.toString(), bytes });
     });
     stream.on("error", reject);
     stream.end(body);
