@@ -91,10 +91,10 @@ async function subscribe(request: SubscribeRequest): Promise<SubscribeResult> {
     { store, logger, metrics },
   );
   held = { subscriber, store, metrics };
-  const signal = new AbortController().signal;
+  const call = new AbortController();
   const started = performance.now();
   const cpuBefore = cpuMs();
-  const answers = await Promise.all(request.jobSets.map((jobSet) => subscriber.status({ ...jobSet, jobId: "bench-no-such-job" }, signal)));
+  const answers = await Promise.all(request.jobSets.map((jobSet) => subscriber.status({ ...jobSet, jobId: "bench-no-such-job" }, call)));
   const ms = performance.now() - started;
   const cpu = cpuMs() - cpuBefore;
   const failures = [...new Set(answers.filter((a) => a.state !== State.JOB_ID_NOT_FOUND).map((a) => `${State[a.state]}: ${a.error}`))];
@@ -105,10 +105,10 @@ async function subscribe(request: SubscribeRequest): Promise<SubscribeResult> {
 /** How many of the jobs the held subscriber answers with a state other than their known final one. */
 async function verify({ jobs }: { jobs: readonly ExpectedJob[] }): Promise<number> {
   if (!held) throw new Error("verify needs a subscribe first");
-  const signal = new AbortController().signal;
+  const call = new AbortController();
   let mismatches = 0;
   for (const job of jobs) {
-    if ((await held.subscriber.status(job, signal)).state !== EXPECTED_STATE[job.state]) mismatches++;
+    if ((await held.subscriber.status(job, call)).state !== EXPECTED_STATE[job.state]) mismatches++;
   }
   return mismatches;
 }

@@ -103,7 +103,8 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
       "gRPC h2c": await measure(context, "gRPC h2c, concurrency 64", [...subjects, bareConnect, rawListener], scale.rounds, (s) => grpcRun(s)),
       "Connect JSON HTTP/1.1": await measure(context, "Connect JSON, concurrency 64", [...subjects, rawListener], scale.rounds, jsonRun),
     };
-    const openSubjects = subjects.filter((s) => s.key === terminal);
+    // The raw constant joins the open-loop runs: the tail the load generator and the listener give without any handler.
+    const openSubjects = [...subjects.filter((s) => s.key === terminal), rawListener];
     const openLoop = new Map<number, Map<string, LoadResult[]>>();
     for (const rate of scale.offeredRates) {
       openLoop.set(rate, await measure(context, `gRPC h2c at ${rate} req/s`, openSubjects, scale.rounds, (s) => grpcRun(s, rate / OPEN_LOOP_CLIENTS)));
@@ -182,18 +183,24 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
     }
     for (const [rate, results] of openLoop) {
       const openBaseline = results.get("empty handler") ?? [];
+      const rawP99 = median((results.get(RAW_LISTENER) ?? []).map((r) => r.p99Ms));
       for (const subject of openSubjects) {
         const runs = results.get(subject.name) ?? [];
+        const isBaseline = subject.name === "empty handler" || subject === rawListener;
         rows.push({
           measure: `Read latency, gRPC h2c, ${fixed(rate)} req/s offered`,
           subject: subject.name,
-          baseline: subject.name === "empty handler" ? "—" : "empty handler, same listener (p99 ratio)",
-          ratio: subject.name === "empty handler" ? null : pairedRatio(runs.map((r) => r.p99Ms), openBaseline.map((r) => r.p99Ms)),
+          baseline: isBaseline ? "—" : "empty handler, same listener (p99 ratio)",
+          ratio: isBaseline ? null : pairedRatio(runs.map((r) => r.p99Ms), openBaseline.map((r) => r.p99Ms)),
           absolute: `p50 ${fixed(median(runs.map((r) => r.p50Ms)), 2)} ms, p99 ${fixed(median(runs.map((r) => r.p99Ms)), 2)} ms / ${fixed(median(openBaseline.map((r) => r.p99Ms)), 2)} ms; achieved ${fixed(median(runs.map((r) => r.rps)))} req/s`,
         });
-        if (subject.name === "empty handler" || rate !== TARGET_RPS) continue;
+        if (isBaseline || rate !== TARGET_RPS) continue;
         const p99 = median(runs.map((r) => r.p99Ms));
-        targets.push({ target: `p99 ≤ 5 ms at ${fixed(rate)} req/s offered (${subject.name})`, measured: `${fixed(p99, 2)} ms`, met: p99 <= 5 });
+        targets.push({
+          target: `p99 ≤ 5 ms at ${fixed(rate)} req/s offered (${subject.name})`,
+          measured: `${fixed(p99, 2)} ms (the raw constant on the same listener, same load: ${fixed(rawP99, 2)} ms)`,
+          met: p99 <= 5,
+        });
       }
     }
     const runtimes = await compareRuntimes(context, terminal, grpcRun);

@@ -26,6 +26,9 @@ export function parseAuthorization(header: string | null | undefined): Presented
   return { kind: "basic", user: decoded.slice(0, colon), password: decoded.slice(colon + 1), raw: value };
 }
 
+// One decoder for every call: it keeps no state between decode() calls without `stream`.
+const UTF8 = new TextDecoder();
+
 /** Base64 to UTF-8 with what every fetch runtime has (atob, TextDecoder); undefined when it is not base64. */
 function decodeBase64(text: string): string | undefined {
   let binary: string;
@@ -34,5 +37,8 @@ function decodeBase64(text: string): string | undefined {
   } catch {
     return undefined;
   }
-  return new TextDecoder().decode(Uint8Array.from(binary, (ch) => ch.charCodeAt(0)));
+  // A plain loop: Uint8Array.from with a mapping function costs several times more on every call.
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return UTF8.decode(bytes);
 }

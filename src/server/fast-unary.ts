@@ -184,10 +184,8 @@ async function answer({ route, protocol, bytes, values }: Call, req: Request, re
   const compression = protocol === "grpc"
     ? compressionNegotiate(options.negotiable, null, headerValue(req.headers, "grpc-accept-encoding"), "grpc-accept-encoding")
     : compressionNegotiate(options.negotiable, null, headerValue(req.headers, "accept-encoding"), "accept-encoding");
-  const responseHeader: Record<string, string> = protocol === "grpc"
-    ? { "content-type": "application/grpc+proto", ...(compression.response ? { "grpc-encoding": compression.response.name } : {}) }
-    : { "content-type": binary ? "application/proto" : "application/json" };
-  const call = lazyCall({
+  const responseHeader = protocol === "grpc" ? grpcHead(compression.response) : binary ? CONNECT_PROTO_HEAD : CONNECT_JSON_HEAD;
+  const call = new LazyCallState({
     req,
     res,
     timeoutMs: timeout.timeoutMs,
@@ -224,7 +222,7 @@ async function answer({ route, protocol, bytes, values }: Call, req: Request, re
     body = await compression.response.compress(body);
     contentEncoding = compression.response.name;
   }
-  write(protocol, status, body, call.headersToWrite(protocol, contentEncoding), res);
+  write(protocol, status, body, call.headersToWrite(protocol, contentEncoding, body.byteLength), res);
 }
 
 /**
@@ -319,8 +317,7 @@ function copyHeaders(from: Headers, to: Headers): void {
 
 /** Writes as connect-node's adapter does: head, body, trailers, in that order and with the same names. */
 function write(protocol: Protocol, status: number, body: Uint8Array, headers: { head: NodeHeaders; trailers: NodeHeaders }, res: Response): void {
-  const head = protocol === "connect" ? { ...headers.head, "content-length": body.byteLength.toString(10) } : headers.head;
-  (res as http.ServerResponse).writeHead(status, sortedHeaders(head));
+  (res as http.ServerResponse).writeHead(status, headers.head);
   if (protocol === "grpc") res.addTrailers(headers.trailers);
   if (body.byteLength > 0) (res as http.ServerResponse).end(body);
   else res.end();
@@ -367,75 +364,91 @@ interface LazyCall {
    * The head and trailers to write: the protocol's constants when nothing
    * touched them; for Connect, trailers ride in the head as `trailer-` fields.
    */
-  headersToWrite(protocol: Protocol, contentEncoding: string | undefined): { head: NodeHeaders; trailers: NodeHeaders };
+  headersToWrite(protocol: Protocol, contentEncoding: string | undefined, contentLength: number): { head: NodeHeaders; trailers: NodeHeaders };
 }
 
 /**
  * Connect's createHandlerContext on one lazily made AbortController instead
  * of three: aborted when the deadline passes (with connect's
- * DEADLINE_EXCEEDED), when the caller goes away, or by `abort`.
+ * DEADLINE_EXCEEDED), when the caller goes away, or by `abort`. A class
+ * rather than a closure per part: what a call allocates is what the young
+ * generation has to collect, per request.
  */
-function lazyCall(init: LazyCallInit): LazyCall {
-  let requestHeader: Headers | undefined;
-  let responseHeader: Headers | undefined;
-  let responseTrailer: Headers | undefined;
-  let url: string | undefined;
-  let controller: AbortController | undefined;
-  let aborted = false;
-  let reason: unknown;
-  const deadline = init.timeoutMs === undefined ? undefined : Date.now() + init.timeoutMs;
-  let timer: NodeJS.Timeout | undefined;
-  const abort = (why: unknown): void => {
-    if (aborted) return;
-    aborted = true;
-    reason = why;
-    controller?.abort(why);
+class LazyCallState implements LazyCall {
+  #requestHeader: Headers | undefined;
+  #responseHeader: Headers | undefined;
+  #responseTrailer: Headers | undefined;
+  #url: string | undefined;
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
+  readonly #init: LazyCallInit;
+  readonly #deadline: number | undefined;
+  readonly #timer: NodeJS.Timeout | undefined;
+  readonly #onClose = (): void => {
+    if (!this.#init.res.writableFinished) this.#abort(new ConnectError("the caller went away", Code.Canceled));
   };
-  const expire = (): void => abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
-  const onClose = (): void => {
-    if (!init.res.writableFinished) abort(new ConnectError("the caller went away", Code.Canceled));
-  };
-  if (init.timeoutMs !== undefined) {
-    if (init.timeoutMs <= 0) expire();
-    else timer = setTimeout(expire, init.timeoutMs);
+
+  constructor(init: LazyCallInit) {
+    this.#init = init;
+    if (init.timeoutMs !== undefined) {
+      this.#deadline = Date.now() + init.timeoutMs;
+      const expire = (): void => this.#abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
+      if (init.timeoutMs <= 0) expire();
+      else this.#timer = setTimeout(expire, init.timeoutMs);
+    }
+    init.closed.once("close", this.#onClose);
   }
-  init.closed.once("close", onClose);
-  return {
-    get requestHeader() {
-      return (requestHeader ??= webHeaders(init.req.headers));
-    },
-    get responseHeader() {
-      return (responseHeader ??= new Headers(init.responseHeader));
-    },
-    get responseTrailer() {
-      return (responseTrailer ??= new Headers(init.responseTrailer));
-    },
-    get signal() {
-      if (!controller) {
-        controller = new AbortController();
-        if (aborted) controller.abort(reason);
-      }
-      return controller.signal;
-    },
-    get url() {
-      return (url ??= requestUrl(init.req));
-    },
-    timeoutMs: () => (deadline === undefined ? undefined : deadline - Date.now()),
-    abort(why) {
-      clearTimeout(timer);
-      init.closed.off("close", onClose);
-      abort(why);
-    },
-    headersToWrite(protocol, contentEncoding) {
-      const head = responseHeader ? nodeHeaders(responseHeader) : { ...init.responseHeader };
-      const trailers = responseTrailer ? nodeHeaders(responseTrailer) : init.responseTrailer;
-      if (contentEncoding !== undefined) head["content-encoding"] = contentEncoding;
-      if (protocol === "grpc") return { head, trailers };
-      // connect's trailerMux: a Connect unary answer has no trailers, only `trailer-` fields in its head.
-      for (const [key, value] of Object.entries(trailers)) head[`trailer-${key}`] = value;
-      return { head, trailers: NO_TRAILERS };
-    },
-  };
+
+  get requestHeader(): Headers {
+    return (this.#requestHeader ??= webHeaders(this.#init.req.headers));
+  }
+
+  get responseHeader(): Headers {
+    return (this.#responseHeader ??= new Headers(this.#init.responseHeader));
+  }
+
+  get responseTrailer(): Headers {
+    return (this.#responseTrailer ??= new Headers(this.#init.responseTrailer));
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  get url(): string {
+    return (this.#url ??= requestUrl(this.#init.req));
+  }
+
+  readonly timeoutMs = (): number | undefined => (this.#deadline === undefined ? undefined : this.#deadline - Date.now());
+
+  abort(why: unknown): void {
+    clearTimeout(this.#timer);
+    this.#init.closed.off("close", this.#onClose);
+    this.#abort(why);
+  }
+
+  headersToWrite(protocol: Protocol, contentEncoding: string | undefined, contentLength: number): { head: NodeHeaders; trailers: NodeHeaders } {
+    const trailers = this.#responseTrailer ? nodeHeaders(this.#responseTrailer) : this.#init.responseTrailer;
+    if (protocol === "grpc") return { head: this.#responseHeader ? nodeHeaders(this.#responseHeader) : this.#init.responseHeader, trailers };
+    const head = this.#responseHeader ? nodeHeaders(this.#responseHeader) : { ...this.#init.responseHeader };
+    if (contentEncoding !== undefined) head["content-encoding"] = contentEncoding;
+    head["content-length"] = contentLength.toString(10);
+    // connect's trailerMux: a Connect unary answer has no trailers, only `trailer-` fields in its head.
+    for (const [key, value] of Object.entries(trailers)) head[`trailer-${key}`] = value;
+    return { head: sortedHeaders(head), trailers: NO_TRAILERS };
+  }
+
+  #abort(why: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = why;
+    this.#controller?.abort(why);
+  }
 }
 
 /** The URL connect-node gives interceptors and the context. */
@@ -480,6 +493,20 @@ function headerValue(headers: http.IncomingHttpHeaders, name: string): string | 
 const HTTP_WHITESPACE_AT_ENDS = /^[\t\n\r ]|[\t\n\r ]$/;
 const HTTP_WHITESPACE_TRIM = /^[\t\n\r ]+|[\t\n\r ]+$/g;
 const GRPC_OK: NodeHeaders = { "grpc-status": "0" };
+const CONNECT_JSON_HEAD: NodeHeaders = { "content-type": "application/json" };
+const CONNECT_PROTO_HEAD: NodeHeaders = { "content-type": "application/proto" };
+const GRPC_HEADS = new Map<string, NodeHeaders>();
+
+/** The head of a gRPC answer nothing changed, in the order connect-node writes it; made once per encoding. */
+function grpcHead(compression: Compression | null): NodeHeaders {
+  const name = compression?.name ?? "identity";
+  let head = GRPC_HEADS.get(name);
+  if (!head) {
+    head = compression ? { "content-type": "application/grpc+proto", "grpc-encoding": compression.name } : { "content-type": "application/grpc+proto" };
+    GRPC_HEADS.set(name, head);
+  }
+  return head;
+}
 const NO_TRAILERS: NodeHeaders = {};
 
 export type { Request as FastRequest, Response as FastResponse };

@@ -50,13 +50,13 @@ function batchOf(request: JobStatusesRequest, maxBatchIds: number): { jobSet: Jo
 export function readRpcs(options: ReadRpcOptions): ReadRpcs {
   return {
     async getJobStatus(request, context) {
-      const answer = await options.source.status(jobKeyOf(request), context.signal);
+      const answer = await options.source.status(jobKeyOf(request), context);
       cacheFor(context, [answer]);
       return create(JobServiceResponseSchema, answer);
     },
     async getJobStatuses(request, context) {
       const { jobSet, jobIds } = batchOf(request, options.maxBatchIds);
-      const lookup = await options.source.lookup(jobSet, jobIds, context.signal);
+      const lookup = await options.source.lookup(jobSet, jobIds, context);
       const answers = jobIds.map((jobId) => [jobId, answerFor(jobLookupOf(lookup, jobId))] as const);
       cacheFor(
         context,
@@ -68,7 +68,7 @@ export function readRpcs(options: ReadRpcOptions): ReadRpcs {
     },
     async getJobDetails(request, context) {
       const key = jobKeyOf(request);
-      const lookup = await options.source.lookup(key, [key.jobId], context.signal);
+      const lookup = await options.source.lookup(key, [key.jobId], context);
       const details = detailsFor(jobLookupOf(lookup, key.jobId));
       cacheFor(context, details.status ? [details.status] : "uncacheable");
       return details;

@@ -61,11 +61,20 @@ export function lookUpJobSet(store: JobStore, jobSet: JobSetKey, jobIds: readonl
 }
 
 /**
+ * The call an answer is for. Its signal ends a wait for a job set still being
+ * read, and is read only when there is such a wait: on the hot path nothing
+ * waits, and making a call's signal is a real share of what a cheap read costs.
+ */
+export interface ForCall {
+  readonly signal: AbortSignal;
+}
+
+/**
  * Where GetJobStatus gets its answers. The subscriber implements it (starting
  * and awaiting subscriptions); without one, the store alone answers.
  */
 export interface JobStatusSource {
-  status(key: JobKey, signal: AbortSignal): Promise<JobAnswer>;
+  status(key: JobKey, call: ForCall): Promise<JobAnswer>;
   /** Whether the job set is already followed, so that reading it starts nothing new. */
   follows?(jobSet: JobSetKey): boolean;
   /**
@@ -74,7 +83,7 @@ export interface JobStatusSource {
    * `answerFor` gives each exactly what `status` would. Starts or keeps the
    * job set's subscription like `status`.
    */
-  lookup(jobSet: JobSetKey, jobIds: readonly string[] | undefined, signal: AbortSignal): Promise<JobSetLookup>;
+  lookup(jobSet: JobSetKey, jobIds: readonly string[] | undefined, call: ForCall): Promise<JobSetLookup>;
 }
 
 /** The lookup of one job out of its job set's. */

@@ -1,6 +1,6 @@
 import type { Registry as MetricsRegistry } from "prom-client";
 import type { Logger } from "../observability/logger.js";
-import { answerFor, lookUp, lookUpJobSet, type JobAnswer, type JobStatusSource } from "../status/answer.js";
+import { answerFor, lookUp, lookUpJobSet, type ForCall, type JobAnswer, type JobStatusSource } from "../status/answer.js";
 import type { JobKey, JobLookup, JobSetKey, JobSetLookup, JobSetProgress, JobStore } from "../store/store.js";
 import { createArmadaClient } from "./armada-client.js";
 import { createAuthorization } from "./credentials.js";
@@ -53,8 +53,9 @@ function progressWithLocalKnowledge(entry: Entry, progress: JobSetProgress | und
 }
 
 /** Resolves when the entry is ready, the caller gives up, or the catch-up wait is over, whichever comes first. */
-async function waitUntilReady(entry: Entry, signal: AbortSignal, maxWaitMs: number): Promise<void> {
+async function waitUntilReady(entry: Entry, call: ForCall, maxWaitMs: number): Promise<void> {
   if (entry.ready) return;
+  const signal = call.signal;
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   try {
@@ -116,15 +117,15 @@ export function createSubscriber(options: SubscriberOptions, deps: SubscriberDep
   );
 
   return {
-    async status(key: JobKey, signal: AbortSignal): Promise<JobAnswer> {
+    async status(key: JobKey, call: ForCall): Promise<JobAnswer> {
       const entry = subscriptions.touch({ queue: key.queue, jobSetId: key.jobSetId });
-      await waitUntilReady(entry, signal, options.catchUpWaitMs);
+      await waitUntilReady(entry, call, options.catchUpWaitMs);
       return answerFor(lookupWithLocalKnowledge(entry, await lookUp(deps.store, key)));
     },
     follows: (jobSet) => subscriptions.has(jobSet),
-    async lookup(jobSet: JobSetKey, jobIds: readonly string[] | undefined, signal: AbortSignal): Promise<JobSetLookup> {
+    async lookup(jobSet: JobSetKey, jobIds: readonly string[] | undefined, call: ForCall): Promise<JobSetLookup> {
       const entry = subscriptions.touch({ queue: jobSet.queue, jobSetId: jobSet.jobSetId });
-      await waitUntilReady(entry, signal, options.catchUpWaitMs);
+      await waitUntilReady(entry, call, options.catchUpWaitMs);
       return lookupWithLocalKnowledge(entry, await lookUpJobSet(deps.store, jobSet, jobIds));
     },
     armadaHealthy: (signal) => client.healthy(signal),

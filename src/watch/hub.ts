@@ -108,7 +108,7 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
         if (members.length === 0) continue;
         let view: JobSetLookup;
         try {
-          view = await options.source.lookup(group.jobSet, idsToRead(members), group.stop.signal);
+          view = await options.source.lookup(group.jobSet, idsToRead(members), group.stop);
         } catch (error) {
           // A member still waiting for its first view hears why; the others
           // keep their last view and the next change or poll tries again.
@@ -139,7 +139,7 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
   async function poll(group: Group): Promise<void> {
     if (group.reading) return;
     try {
-      const { progress } = await options.source.lookup(group.jobSet, [], group.stop.signal);
+      const { progress } = await options.source.lookup(group.jobSet, [], group.stop);
       if (signature(progress) !== group.seen) await refresh(group, true);
     } catch {
       // The next poll tries again; watchers keep their last view meanwhile.

@@ -90,8 +90,8 @@ describe("deadlines", () => {
   it("gives up with DEADLINE_EXCEEDED when the answer takes longer than the caller allows", async () => {
     const slow = await startTestService({
       status: {
-        status: (_key, signal) => new Promise((_resolve, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
-        lookup: (_jobSet, _ids, signal) => new Promise((_resolve, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
+        status: (_key, { signal }) => new Promise((_resolve, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
+        lookup: (_jobSet, _ids, { signal }) => new Promise((_resolve, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
       },
     });
     try {

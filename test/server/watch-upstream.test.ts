@@ -88,7 +88,7 @@ describe("WatchJobStatus across a replica takeover (redis store)", () => {
     const owner = await startReplica(world.fixture.open(), world.sim.url);
     const follower = await startReplica(world.fixture.open(), world.sim.url);
     try {
-      expect((await owner.subscriber.status(key, AbortSignal.timeout(5_000))).state).toBe(State.RUNNING);
+      expect((await owner.subscriber.status(key, { signal: AbortSignal.timeout(5_000) })).state).toBe(State.RUNNING);
       await eventually(() => owner.metrics.metrics(), (text) => text.includes('jobservice_subscriptions_active{role="owner"} 1'));
       const watch = record(follower.client.watchJobStatus(key, { timeoutMs: 20_000 }));
       await eventually(() => watch.seen.at(-1), (state) => state === State.RUNNING);

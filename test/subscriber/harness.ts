@@ -126,7 +126,7 @@ export function startSubscriber(store: JobStore, options: SubscriberOptions, lev
     subscriber,
     metrics,
     logs: () => logged,
-    status: (key, timeoutMs = 5_000) => subscriber.status(key, AbortSignal.timeout(timeoutMs)),
+    status: (key, timeoutMs = 5_000) => subscriber.status(key, { signal: AbortSignal.timeout(timeoutMs) }),
     close: () => subscriber.close(),
   };
 }

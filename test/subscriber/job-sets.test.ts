@@ -40,7 +40,7 @@ describe("the job sets a replica lists for its status page", () => {
       onStreamFailure: (jobSet, failure) => failures.push({ jobSet, failure }),
     });
     try {
-      await subscriber.status({ queue: "missing-queue", jobSetId: "s", jobId: "j" }, AbortSignal.timeout(5_000));
+      await subscriber.status({ queue: "missing-queue", jobSetId: "s", jobId: "j" }, { signal: AbortSignal.timeout(5_000) });
       expect(failures[0]).toMatchObject({ jobSet: { queue: "missing-queue", jobSetId: "s" }, failure: { reason: "not_found", text: expect.stringContaining("NOT_FOUND") } });
       expect(subscriber.jobSets()).toEqual([expect.objectContaining({ role: "owner", failure: failures[0]?.failure })]);
     } finally {

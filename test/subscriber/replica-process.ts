@@ -19,6 +19,6 @@ const args = JSON.parse(process.argv[2] ?? "{}") as ReplicaArgs;
 const logger = createLogger("silent");
 const store = openStore(args.store, { ttlSeconds: 600, logger });
 const subscriber = createSubscriber(args.options, { store, logger, metrics: createMetricsRegistry({ processMetrics: false }) });
-const answer = await subscriber.status(args.key, AbortSignal.timeout(10_000));
+const answer = await subscriber.status(args.key, { signal: AbortSignal.timeout(10_000) });
 process.stdout.write(`following ${answer.state}\n`);
-setInterval(() => void subscriber.status(args.key, AbortSignal.timeout(10_000)), 100);
+setInterval(() => void subscriber.status(args.key, { signal: AbortSignal.timeout(10_000) }), 100);
