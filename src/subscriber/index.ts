@@ -3,6 +3,7 @@ import type { Logger } from "../observability/logger.js";
 import { answerFor, lookUp, lookUpJobSet, type ForCall, type JobAnswer, type JobStatusSource } from "../status/answer.js";
 import type { JobKey, JobLookup, JobSetKey, JobSetLookup, JobSetProgress, JobStore } from "../store/store.js";
 import { createArmadaClient } from "./armada-client.js";
+import { createConcurrencyLimit } from "./concurrency-limit.js";
 import { createAuthorization } from "./credentials.js";
 import { createSubscriberMetrics } from "./metrics.js";
 import type { SubscriberOptions } from "./options.js";
@@ -34,6 +35,14 @@ export interface Subscriber extends JobStatusSource {
 
 /** How often a replica that does not own a job set looks for its owner's progress while a first call waits. */
 const FOLLOWER_POLL_MS = 50;
+
+/**
+ * History reads that run at once across all job sets. Beyond a few dozen they
+ * only share the same CPU and connections, while each one in flight holds its
+ * stream, batch and store write; thousands started together made the heap grow
+ * to hold them all, and V8 keeps a heap it has grown to.
+ */
+export const CONCURRENT_CATCH_UPS = 128;
 
 /** What a job set that nobody has read yet looks like: not caught up, so absence proves nothing. */
 const NOT_READ_YET = { cursor: "", caughtUp: false, error: "", updatedAt: 0 };
@@ -113,6 +122,7 @@ export function createSubscriber(options: SubscriberOptions, deps: SubscriberDep
       idleTimeoutMs: options.idleTimeoutMs,
       batchMaxEvents: options.batchMaxEvents,
       batchMaxDelayMs: options.batchMaxDelayMs,
+      catchUps: createConcurrencyLimit(CONCURRENT_CATCH_UPS),
     },
   );
 

@@ -5,6 +5,7 @@ import { WriteRefused, type JobSetKey, type JobSetProgress, type JobStore } from
 import type { ArmadaClient, JobSetStreamRequest } from "./armada-client.js";
 import { retryDelayMs, type BackoffPolicy } from "./backoff.js";
 import { createBatcher, type Batcher, type StoredProgress } from "./batcher.js";
+import type { ConcurrencyLimit, Release } from "./concurrency-limit.js";
 import type { SubscriberMetrics } from "./metrics.js";
 
 /** Why a job set's stream is down: `reason` is a metric label, `text` what callers see in CONNECTION_ERR. */
@@ -40,6 +41,12 @@ export interface FollowDeps {
   readonly idleTimeoutMs: number;
   readonly batchMaxEvents: number;
   readonly batchMaxDelayMs: number;
+  /**
+   * Shared by every subscription: how many history reads run at once. The
+   * others wait their turn, so memory holds a few catch-ups at a time instead
+   * of one per job set when thousands start together.
+   */
+  readonly catchUps: ConcurrencyLimit;
 }
 
 /** Armada answers these the same way however often it is asked. */
@@ -109,7 +116,9 @@ export async function follow(jobSet: JobSetKey, deps: FollowDeps, hooks: FollowH
   try {
     while (!signal.aborted) {
       let batcher: Batcher | undefined;
+      let catchingUp: Release | undefined;
       try {
+        catchingUp = await deps.catchUps.acquire(signal);
         if (start === undefined) {
           start = await readStoredProgress(deps.store, jobSet);
           if (known?.stored && !start.stored) {
@@ -141,6 +150,7 @@ export async function follow(jobSet: JobSetKey, deps: FollowDeps, hooks: FollowH
         if (rebuilding) log.info("job set rebuilt from Armada's history");
         attempt = 0;
         rebuilding = false;
+        catchingUp();
         hooks.caughtUp(batcher.progress().cursor);
         pumping = new AbortController();
         await pump(deps, batcher, hooks, { ...jobSet, fromMessageId: batcher.progress().cursor, watch: true }, signal, pumping.signal);
@@ -150,6 +160,7 @@ export async function follow(jobSet: JobSetKey, deps: FollowDeps, hooks: FollowH
         await sleep(retryDelayMs(deps.backoff, 0, false), undefined, { signal }).catch(() => undefined);
         start = batcher.progress();
       } catch (err) {
+        catchingUp?.();
         if (signal.aborted) break;
         const refused = refusalOf(err);
         if (err instanceof QuietStream && batcher) {
@@ -173,6 +184,7 @@ export async function follow(jobSet: JobSetKey, deps: FollowDeps, hooks: FollowH
           await sleep(retryDelayMs(deps.backoff, attempt++, failure.slow), undefined, { signal }).catch(() => undefined);
         }
       } finally {
+        catchingUp?.();
         pumping = undefined;
         if (batcher) known = batcher.progress();
         batcher?.discard();
