@@ -3,7 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "../observability/logger.js";
 import type { JobSetKey, JobStore } from "../store/store.js";
 import type { SubscriptionSnapshot } from "./metrics.js";
-import { STORE_LOST_EVENT, follow, readProgress, type FollowDeps, type StreamFailure } from "./subscription.js";
+import { follow, readProgress, type FollowDeps, type StoreLossAlarm, type StreamFailure } from "./subscription.js";
 
 /**
  * One job set this replica has been asked about. It either owns the job set
@@ -23,7 +23,7 @@ export interface Entry {
   cursor: string;
   /** The fencing token of this replica's lease on the job set; 0 while it holds none. */
   fence: number;
-  owning: { readonly stop: AbortController; readonly done: Promise<void>; readonly alarms: EventTarget } | undefined;
+  owning: { readonly stop: AbortController; readonly done: Promise<void>; readonly storeLoss: StoreLossAlarm } | undefined;
 }
 
 export interface RegistryOptions {
@@ -78,7 +78,7 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
 
   function startOwning(entry: Entry, resolveReady: () => void): void {
     const stop = new AbortController();
-    const alarms = new EventTarget();
+    const storeLoss: StoreLossAlarm = { listener: undefined };
     const done = follow(
       entry.jobSet,
       deps,
@@ -100,9 +100,9 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
         fence: () => entry.fence,
       },
       stop.signal,
-      alarms,
+      storeLoss,
     ).catch((err: unknown) => logger.error({ err, ...entry.jobSet }, "job set subscription stopped unexpectedly"));
-    entry.owning = { stop, done, alarms };
+    entry.owning = { stop, done, storeLoss };
   }
 
   async function stopOwning(entry: Entry): Promise<void> {
@@ -135,7 +135,7 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
       if (signal.aborted) break;
       if (!owned) entry.fence = 0;
       if (owned && !entry.owning) startOwning(entry, resolveReady);
-      else if (owned && !stored) entry.owning?.alarms.dispatchEvent(new Event(STORE_LOST_EVENT));
+      else if (owned && !stored) entry.owning?.storeLoss.listener?.();
       if (!owned && entry.owning) await stopOwning(entry);
       if (!owned && !entry.ready) {
         const progress = await readProgress(store, entry.jobSet).catch(() => undefined);

@@ -28,8 +28,15 @@ export interface FollowHooks {
 /** What readers see while a job set the store lost is read again from the start of its history. */
 export const REBUILDING = "rebuilding: the store lost this job set's data; reading its history from Armada again";
 
-/** Dispatched on the target given to `follow` when the lease says the store no longer holds the job set. */
-export const STORE_LOST_EVENT = "store-lost";
+/**
+ * How the lease loop tells a running subscription that the store no longer
+ * holds its job set: the subscription listens by setting `listener`. A plain
+ * slot rather than an EventTarget, whose maps and shapes cost about a
+ * kilobyte per job set at ten thousand job sets.
+ */
+export interface StoreLossAlarm {
+  listener: (() => void) | undefined;
+}
 
 export interface FollowDeps {
   readonly client: ArmadaClient;
@@ -101,18 +108,20 @@ async function readStoredProgress(store: JobStore, jobSet: JobSetKey): Promise<S
  * REBUILDING. A failure is written to the store for all replicas' readers;
  * only a healthy stream (a history read to its end) clears it.
  */
-export async function follow(jobSet: JobSetKey, deps: FollowDeps, hooks: FollowHooks, signal: AbortSignal, alarms?: EventTarget): Promise<void> {
+export async function follow(jobSet: JobSetKey, deps: FollowDeps, hooks: FollowHooks, signal: AbortSignal, storeLoss?: StoreLossAlarm): Promise<void> {
   const log = deps.logger.child({ queue: jobSet.queue, jobSetId: jobSet.jobSetId });
   let start: StoredProgress | undefined;
   // What this subscription last knew the store to hold; a loss is only a loss if it had written.
   let known: StoredProgress | undefined;
   let rebuilding = false;
   let attempt = 0;
-  let pumping: AbortController | undefined;
-  const onStoreLost = (): void => {
-    if (known?.stored) pumping?.abort(new StoreLost("the lease renewal found the job set gone from the store"));
-  };
-  alarms?.addEventListener(STORE_LOST_EVENT, onStoreLost);
+  // The open stream's own stop: the idle limit, a store loss and `signal` end it through this one controller.
+  let streaming: AbortController | undefined;
+  if (storeLoss) {
+    storeLoss.listener = () => {
+      if (known?.stored) streaming?.abort(new StoreLost("the lease renewal found the job set gone from the store"));
+    };
+  }
   try {
     while (!signal.aborted) {
       let batcher: Batcher | undefined;
@@ -140,8 +149,8 @@ export async function follow(jobSet: JobSetKey, deps: FollowDeps, hooks: FollowH
           ...(rebuilding && { replayNote: REBUILDING }),
         });
         const opened = performance.now();
-        pumping = new AbortController();
-        const replayed = await pump(deps, batcher, hooks, { ...jobSet, fromMessageId: start.cursor, watch: false }, signal, pumping.signal);
+        streaming = new AbortController();
+        const replayed = await pump(deps, batcher, hooks, { ...jobSet, fromMessageId: start.cursor, watch: false }, signal, streaming);
         await batcher.flush(true).catch(storeFailure);
         known = batcher.progress();
         deps.metrics.catchUpSeconds.observe((performance.now() - opened) / 1000);
@@ -152,8 +161,8 @@ export async function follow(jobSet: JobSetKey, deps: FollowDeps, hooks: FollowH
         rebuilding = false;
         catchingUp();
         hooks.caughtUp(batcher.progress().cursor);
-        pumping = new AbortController();
-        await pump(deps, batcher, hooks, { ...jobSet, fromMessageId: batcher.progress().cursor, watch: true }, signal, pumping.signal);
+        streaming = new AbortController();
+        await pump(deps, batcher, hooks, { ...jobSet, fromMessageId: batcher.progress().cursor, watch: true }, signal, streaming);
         // A watch stream never ends by itself: the server is going away. Reopen soon, not in a tight loop.
         deps.metrics.reconnects.inc({ reason: "ended" });
         await batcher.flush().catch(storeFailure);
@@ -185,13 +194,13 @@ export async function follow(jobSet: JobSetKey, deps: FollowDeps, hooks: FollowH
         }
       } finally {
         catchingUp?.();
-        pumping = undefined;
+        streaming = undefined;
         if (batcher) known = batcher.progress();
         batcher?.discard();
       }
     }
   } finally {
-    alarms?.removeEventListener(STORE_LOST_EVENT, onStoreLost);
+    if (storeLoss) storeLoss.listener = undefined;
   }
 }
 
@@ -215,6 +224,9 @@ function storeFailure(err: unknown): never {
  * Feeds one stream into the batcher; resolves with the number of messages
  * when the stream ends. Silence longer than the idle limit aborts the stream:
  * for history that is a stall (an error), for a live stream a quiet job set.
+ * Whoever aborts `stream` with a reason (the idle timer here, a store loss in
+ * `follow`) has that reason thrown; `signal` ending the subscription aborts
+ * it too.
  */
 async function pump(
   deps: FollowDeps,
@@ -222,26 +234,25 @@ async function pump(
   hooks: FollowHooks,
   request: JobSetStreamRequest,
   signal: AbortSignal,
-  interrupt: AbortSignal,
+  stream: AbortController,
 ): Promise<number> {
-  const controller = new AbortController();
-  const stop = (): void => controller.abort(signal.reason);
+  const stop = (): void => stream.abort(signal.reason);
   signal.addEventListener("abort", stop, { once: true });
-  let silence: Error | undefined;
-  const interrupted = (): void => {
-    silence ??= interrupt.reason instanceof Error ? interrupt.reason : new Error(String(interrupt.reason));
-    controller.abort(silence);
-  };
-  interrupt.addEventListener("abort", interrupted, { once: true });
   const idle = setTimeout(() => {
-    silence = request.watch
-      ? new QuietStream("no events within the idle limit")
-      : new StalledStream(`Armada sent nothing for ${deps.idleTimeoutMs} ms while replaying the job set's history`);
-    controller.abort(silence);
+    stream.abort(
+      request.watch
+        ? new QuietStream("no events within the idle limit")
+        : new StalledStream(`Armada sent nothing for ${deps.idleTimeoutMs} ms while replaying the job set's history`),
+    );
   }, request.watch ? spreadOut(deps.idleTimeoutMs) : deps.idleTimeoutMs);
+  const interruption = (): Error | undefined => {
+    if (!stream.signal.aborted || signal.aborted) return undefined;
+    const reason: unknown = stream.signal.reason;
+    return reason instanceof Error ? reason : new Error(String(reason));
+  };
   let count = 0;
   try {
-    for await (const messages of deps.client.jobSetEvents(request, controller.signal)) {
+    for await (const messages of deps.client.jobSetEvents(request, stream.signal)) {
       idle.refresh();
       await batcher.add(messages).catch(storeFailure);
       idle.refresh();
@@ -250,12 +261,12 @@ async function pump(
       count += messages.length;
     }
   } catch (err) {
-    throw silence ?? err;
+    throw interruption() ?? err;
   } finally {
     clearTimeout(idle);
     signal.removeEventListener("abort", stop);
-    interrupt.removeEventListener("abort", interrupted);
   }
-  if (silence) throw silence;
+  const interrupted = interruption();
+  if (interrupted) throw interrupted;
   return count;
 }
