@@ -230,7 +230,9 @@ async function answer({ route, protocol, bytes, values }: Call, req: Request, re
  * Runs the interceptors and the implementation as connect's
  * invokeUnaryImplementation does — the same request and response objects,
  * the same context for the implementation — except that the costly parts
- * (Headers, the abort signal, the URL) are made only when something reads them.
+ * (Headers, the abort signal, the URL) are made only when something reads them,
+ * and the request's Headers are only filled when something does more than
+ * `get` or `has` (see LazyRequestHeaders).
  */
 async function invoke(spec: Route["spec"], protocol: Protocol, call: LazyCall, input: Message, values: ContextValues, interceptors: readonly Interceptor[]): Promise<Message> {
   const { method } = spec;
