@@ -5,6 +5,7 @@ import { Code, ConnectError, createContextValues, type ContextValues, type Handl
 import { compressionNegotiate, createMethodSerializationLookup, validateReadWriteMaxBytes, type Compression } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { headerValue, LazyRequestHeaders } from "./lazy-request-headers.js";
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
@@ -229,7 +230,9 @@ async function answer({ route, protocol, bytes, values }: Call, req: Request, re
  * Runs the interceptors and the implementation as connect's
  * invokeUnaryImplementation does — the same request and response objects,
  * the same context for the implementation — except that the costly parts
- * (Headers, the abort signal, the URL) are made only when something reads them.
+ * (Headers, the abort signal, the URL) are made only when something reads them,
+ * and the request's Headers are only filled when something does more than
+ * `get` or `has` (see LazyRequestHeaders).
  */
 async function invoke(spec: Route["spec"], protocol: Protocol, call: LazyCall, input: Message, values: ContextValues, interceptors: readonly Interceptor[]): Promise<Message> {
   const { method } = spec;
@@ -401,7 +404,7 @@ class LazyCallState implements LazyCall {
   }
 
   get requestHeader(): Headers {
-    return (this.#requestHeader ??= webHeaders(this.#init.req.headers));
+    return (this.#requestHeader ??= new LazyRequestHeaders(this.#init.req.headers));
   }
 
   get responseHeader(): Headers {
@@ -458,16 +461,6 @@ function requestUrl(req: Request): string {
   return new URL(req.url ?? "", `${encrypted ? "https" : "http"}://${authority ?? ""}`).toString();
 }
 
-function webHeaders(headers: http.IncomingHttpHeaders): Headers {
-  const web = new Headers();
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.startsWith(":") || value === undefined) continue;
-    if (typeof value === "string") web.append(name, value);
-    else for (const item of value) web.append(name, item);
-  }
-  return web;
-}
-
 function nodeHeaders(headers: Headers): NodeHeaders {
   const out: NodeHeaders = Object.create(null) as NodeHeaders;
   headers.forEach((value, key) => (out[key] = value));
@@ -481,17 +474,6 @@ function sortedHeaders(headers: NodeHeaders): NodeHeaders {
   return out;
 }
 
-/** What `Headers.get` would answer for a request header, without building the Headers. */
-function headerValue(headers: http.IncomingHttpHeaders, name: string): string | null {
-  const value = headers[name];
-  if (value === undefined) return null;
-  const joined = typeof value === "string" ? value : value.join(", ");
-  return HTTP_WHITESPACE_AT_ENDS.test(joined) ? joined.replace(HTTP_WHITESPACE_TRIM, "") : joined;
-}
-
-// What the fetch standard strips from both ends of a header value.
-const HTTP_WHITESPACE_AT_ENDS = /^[\t\n\r ]|[\t\n\r ]$/;
-const HTTP_WHITESPACE_TRIM = /^[\t\n\r ]+|[\t\n\r ]+$/g;
 const GRPC_OK: NodeHeaders = { "grpc-status": "0" };
 const CONNECT_JSON_HEAD: NodeHeaders = { "content-type": "application/json" };
 const CONNECT_PROTO_HEAD: NodeHeaders = { "content-type": "application/proto" };
