@@ -27,6 +27,13 @@ export interface H2loadOptions {
   readonly warmUpS: number;
   /** Fixed offered load per client (open loop); closed loop at full concurrency when absent. */
   readonly rpsPerClient?: number;
+  /**
+   * With rpsPerClient: connect one client per this many milliseconds (h2load's
+   * rate mode) so that the clients' --rps timers do not all fire together.
+   * Rate mode runs a request count rather than a duration and has no warm-up,
+   * so the requests started within warmUpS are left out of the latencies.
+   */
+  readonly connectEveryMs?: number;
 }
 
 /** h2load over h2c with a fixed body; latencies come from its per-request log. */
@@ -36,12 +43,15 @@ export async function h2load(options: H2loadOptions): Promise<LoadResult> {
     const bodyFile = join(dir, "body");
     const logFile = join(dir, "requests.tsv");
     writeFileSync(bodyFile, options.body);
+    const spread = options.rpsPerClient !== undefined && options.connectEveryMs !== undefined;
+    const length = spread
+      ? ["-n", String(Math.round(options.clients * options.rpsPerClient! * (options.durationS + options.warmUpS))), "-r", "1", "--rate-period", `${options.connectEveryMs}ms`]
+      : ["-D", String(options.durationS), "--warm-up-time", String(options.warmUpS)];
     const args = [
       "-t", "1",
       "-c", String(options.clients),
       "-m", String(options.streamsPerClient),
-      "-D", String(options.durationS),
-      "--warm-up-time", String(options.warmUpS),
+      ...length,
       "-d", bodyFile,
       "--log-file", logFile,
       ...Object.entries(options.headers).flatMap(([name, value]) => ["-H", `${name}: ${value}`]),
@@ -52,13 +62,16 @@ export async function h2load(options: H2loadOptions): Promise<LoadResult> {
     const done = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(output.stdout);
     if (output.code !== 0 || !done) throw new Error(`h2load failed (exit ${output.code}): ${output.stderr.trim() || output.stdout.trim()}`);
     const [total, , , succeeded, failed, errored, timeout] = done.slice(1).map(Number) as number[];
-    const latencies = readFileSync(logFile, "utf8")
+    // Each log line: start time (µs since the epoch), status, duration (µs).
+    const logged = readFileSync(logFile, "utf8")
       .split("\n")
       .filter((line) => line !== "")
-      .map((line) => Number(line.split("\t")[2]) / 1000);
-    const summary = summarizeLatencies(latencies);
+      .map((line) => line.split("\t").map(Number) as [number, number, number]);
+    const firstStart = logged.reduce((first, [start]) => Math.min(first, start), Infinity);
+    const measured = spread ? logged.filter(([start]) => start - firstStart >= options.warmUpS * 1e6) : logged;
+    const summary = summarizeLatencies(measured.map(([, , duration]) => duration / 1000));
     return {
-      rps: (succeeded as number) / options.durationS,
+      rps: spread ? measured.length / options.durationS : (succeeded as number) / options.durationS,
       p50Ms: summary.p50Ms,
       p99Ms: summary.p99Ms,
       maxMs: summary.maxMs,
