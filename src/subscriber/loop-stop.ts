@@ -13,7 +13,6 @@ export interface LoopStop {
 }
 
 export function createLoopStop(): LoopStop {
-  let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
   const awake = (): void => {
@@ -22,12 +21,11 @@ export function createLoopStop(): LoopStop {
     wake = undefined;
     resume?.();
   };
-  return {
-    get stopped() {
-      return stopped;
-    },
+  // A data property, not a getter: an object literal with a getter is a dictionary-mode object, one per job set.
+  const loop: { stopped: boolean } & Omit<LoopStop, "stopped"> = {
+    stopped: false,
     sleep(ms) {
-      if (stopped) return Promise.resolve();
+      if (loop.stopped) return Promise.resolve();
       // One sleep at a time: the loop awaits each before it starts the next.
       return new Promise<void>((resolve) => {
         wake = resolve;
@@ -35,9 +33,10 @@ export function createLoopStop(): LoopStop {
       });
     },
     stop() {
-      stopped = true;
+      loop.stopped = true;
       clearTimeout(timer);
       awake();
     },
   };
+  return loop;
 }
