@@ -13,6 +13,9 @@ export interface DecisionCacheOptions<T> {
  * Remembers the outcome of checks by key, allowed and refused alike, and runs
  * at most one check per key at a time: concurrent callers with the same key
  * share it. A burst of identical calls costs one check per key and period.
+ * An outcome still asked for in the last quarter of its period is checked
+ * again in the background while callers keep getting it, so a steady caller
+ * never waits for a check; no outcome is used past its period.
  */
 export interface DecisionCache<T> {
   get(key: string, check: () => Promise<T>): Promise<T>;
@@ -20,7 +23,7 @@ export interface DecisionCache<T> {
 }
 
 export function createDecisionCache<T>(options: DecisionCacheOptions<T>): DecisionCache<T> {
-  const settled = new Map<string, { outcome: Settled<T>; until: number }>();
+  const settled = new Map<string, { outcome: Settled<T>; until: number; refreshAt: number }>();
   const pending = new Map<string, Promise<Settled<T>>>();
 
   function unwrap(outcome: Settled<T>): T {
@@ -32,7 +35,8 @@ export function createDecisionCache<T>(options: DecisionCacheOptions<T>): Decisi
     const ttl = options.ttlMs(outcome);
     if (ttl <= 0) return;
     settled.delete(key);
-    settled.set(key, { outcome, until: options.now() + ttl });
+    const now = options.now();
+    settled.set(key, { outcome, until: now + ttl, refreshAt: now + ttl * REFRESH_AFTER });
     while (settled.size > options.maxEntries) {
       const oldest = settled.keys().next().value;
       if (oldest === undefined) break;
@@ -40,25 +44,41 @@ export function createDecisionCache<T>(options: DecisionCacheOptions<T>): Decisi
     }
   }
 
+  /** One check per key at a time; its outcome replaces what the key held, if it may be kept. */
+  function start(key: string, check: () => Promise<T>): Promise<Settled<T>> {
+    let running = pending.get(key);
+    if (!running) {
+      running = check().then(
+        (value): Settled<T> => ({ ok: true, value }),
+        (error: unknown): Settled<T> => ({ ok: false, error }),
+      );
+      pending.set(key, running);
+      void running.then((outcome) => {
+        pending.delete(key);
+        remember(key, outcome);
+      });
+    }
+    return running;
+  }
+
   return {
     async get(key, check) {
       const hit = settled.get(key);
-      if (hit && hit.until > options.now()) return unwrap(hit.outcome);
-      if (hit) settled.delete(key);
-      let running = pending.get(key);
-      if (!running) {
-        running = check().then(
-          (value): Settled<T> => ({ ok: true, value }),
-          (error: unknown): Settled<T> => ({ ok: false, error }),
-        );
-        pending.set(key, running);
-        void running.then((outcome) => {
-          pending.delete(key);
-          remember(key, outcome);
-        });
+      const now = options.now();
+      if (hit && hit.until > now) {
+        if (now >= hit.refreshAt) {
+          // Once per outcome: a refresh that cannot decide (not kept) is not retried on every call.
+          hit.refreshAt = Infinity;
+          void start(key, check);
+        }
+        return unwrap(hit.outcome);
       }
-      return unwrap(await running);
+      if (hit) settled.delete(key);
+      return unwrap(await start(key, check));
     },
     size: () => settled.size,
   };
 }
+
+/** The share of an outcome's period after which a caller still asking for it has it checked again. */
+const REFRESH_AFTER = 0.75;
