@@ -302,8 +302,9 @@ const CONTEXT_ACCESSORS: PropertyDescriptorMap = {
   signal: accessor<ReadsRequest>(function () {
     return this[REQUEST].signal;
   }),
-};
-const CONTEXT_HEADER_ACCESSORS: PropertyDescriptorMap = {
+  timeoutMs: accessor<ReadsCall>(function () {
+    return this[CALL].timeoutMs;
+  }),
   requestHeader: accessor<ReadsRequest>(function () {
     return this[REQUEST].header;
   }),
@@ -311,32 +312,22 @@ const CONTEXT_HEADER_ACCESSORS: PropertyDescriptorMap = {
   responseTrailer: RESPONSE_ACCESSORS.trailer!,
 };
 
-/** A link from a call's object to what its accessors read: not enumerable, so no spread or key list sees it. */
-function linkTo(target: object, key: symbol, value: unknown): void {
-  Object.defineProperty(target, key, { value });
-}
-
+// The links are symbol-keyed, so no key list or JSON sees them; a spread copies them along with the parts.
 function callRequest(call: LazyCall, method: Route["spec"]["method"], input: Message, values: ContextValues): UnaryRequest {
-  const request = { stream: false as const, message: input, method, service: method.parent, requestMethod: "POST" };
-  linkTo(request, CALL, call);
-  Object.defineProperties(request, REQUEST_ACCESSORS);
+  const request = Object.defineProperties({ stream: false, message: input, method, service: method.parent, requestMethod: "POST", [CALL]: call }, REQUEST_ACCESSORS);
   return Object.assign(request, { contextValues: values }) as unknown as UnaryRequest;
 }
 
 function callResponse(call: LazyCall, method: Route["spec"]["method"], message: Message): UnaryResponse {
-  const response = { stream: false as const, message, method, service: method.parent };
-  linkTo(response, CALL, call);
-  return Object.defineProperties(response, RESPONSE_ACCESSORS) as unknown as UnaryResponse;
+  return Object.defineProperties({ stream: false, message, method, service: method.parent, [CALL]: call }, RESPONSE_ACCESSORS) as unknown as UnaryResponse;
 }
 
 /** What connect's mergeRequest gives the implementation, read through to the request the interceptors passed on. */
 function implementationContext(protocol: Protocol, call: LazyCall, request: UnaryRequest): HandlerContext {
-  const context = { method: request.method, service: request.service, requestMethod: "POST", protocolName: protocol };
-  linkTo(context, CALL, call);
-  linkTo(context, REQUEST, request);
-  Object.defineProperties(context, CONTEXT_ACCESSORS);
-  Object.assign(context, { timeoutMs: call.timeoutMs });
-  Object.defineProperties(context, CONTEXT_HEADER_ACCESSORS);
+  const context = Object.defineProperties(
+    { method: request.method, service: request.service, requestMethod: "POST", protocolName: protocol, [CALL]: call, [REQUEST]: request },
+    CONTEXT_ACCESSORS,
+  );
   return Object.assign(context, { values: request.contextValues }) as unknown as HandlerContext;
 }
 
@@ -472,6 +463,11 @@ class LazyCallState implements LazyCall {
   headersToWrite(protocol: Protocol, contentEncoding: string | undefined, contentLength: number): { head: NodeHeaders; trailers: NodeHeaders } {
     const trailers = this.#responseTrailer ? nodeHeaders(this.#responseTrailer) : this.#init.responseTrailer;
     if (protocol === "grpc") return { head: this.#responseHeader ? nodeHeaders(this.#responseHeader) : this.#init.responseHeader, trailers };
+    // Untouched, a Connect head is its content type and length, already in the order the general case sorts to.
+    const protocolHead = this.#init.responseHeader;
+    if (!this.#responseHeader && !this.#responseTrailer && contentEncoding === undefined && (protocolHead === CONNECT_JSON_HEAD || protocolHead === CONNECT_PROTO_HEAD)) {
+      return { head: { "content-length": contentLength.toString(10), "content-type": protocolHead["content-type"]! }, trailers: NO_TRAILERS };
+    }
     const head = this.#responseHeader ? nodeHeaders(this.#responseHeader) : { ...this.#init.responseHeader };
     if (contentEncoding !== undefined) head["content-encoding"] = contentEncoding;
     head["content-length"] = contentLength.toString(10);
