@@ -5,7 +5,8 @@ import { pino } from "pino";
 import { loadServeConfig } from "../config/load.js";
 import { Submit } from "../gen/api/submit_pb.js";
 import { startSimulator } from "../simulator/index.js";
-import { startJobService } from "./job-service.js";
+import { startJobService, type JobServiceProcess } from "./job-service.js";
+import { describeListenFailure } from "./listen-failure.js";
 
 const HELP = `Usage: jobservice demo [flags]
 
@@ -14,7 +15,7 @@ submits a handful of jobs with mixed outcomes through Armada's Submit API, and
 polls GetJobStatus over Connect JSON, as Airflow does, showing every job's state
 live until all are finished.
 
-  --port N       Job Service port while the demo runs (default 60003; 0 picks a free one)
+  --port N       Job Service port while the demo runs (default 0: a free one, printed at the start)
   --timeout-s N  Give up after N seconds (default 120)
   --help, -h     Show this text.
 `;
@@ -47,7 +48,7 @@ interface Row {
 export async function demoCommand(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { port: { type: "string", default: "60003" }, "timeout-s": { type: "string", default: "120" }, help: { type: "boolean", short: "h" } },
+    options: { port: { type: "string", default: "0" }, "timeout-s": { type: "string", default: "120" }, help: { type: "boolean", short: "h" } },
   });
   if (values.help) {
     process.stdout.write(HELP);
@@ -58,7 +59,16 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
   const queue = "demo";
   const armada = await startSimulator({ port: 0, queues: [queue] });
   const config = loadServeConfig({}, ["--host", "127.0.0.1", "--port", values.port, "--armada-url", armada.url, "--log-level", "silent"]);
-  const service = await startJobService(config, quiet);
+  let service: JobServiceProcess;
+  try {
+    service = await startJobService(config, quiet);
+  } catch (error) {
+    await armada.close();
+    const reason = describeListenFailure(error, { host: config.host, port: config.port, portSetting: "--port" });
+    if (reason === undefined) throw error;
+    process.stderr.write(`jobservice demo: ${reason}\n`);
+    return 1;
+  }
   const baseUrl = `http://127.0.0.1:${service.port}`;
   const jobSetId = `demo-${new Date().toISOString()}`;
   try {

@@ -39,7 +39,12 @@ export async function startJobService(config: ServeConfig, logger: Logger): Prom
   const service = await startService(
     { ...config, armada: { url: config.subscriber.armadaUrl, caFile: config.subscriber.caFile } },
     { store, logger, metrics, status: subscriber, checks: [armada], jobSets: () => subscriber.jobSets(), errors, notices },
-  );
+  ).catch(async (error: unknown) => {
+    // Nothing was served: let go of what was opened for it, so a caller that goes on (the demo, tests) leaks nothing.
+    await subscriber.close();
+    await store.close();
+    throw error;
+  });
   return {
     port: service.listener.port,
     async stop() {

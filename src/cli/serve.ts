@@ -1,7 +1,8 @@
 import { ConfigError, loadServeConfig, type ServeConfig } from "../config/load.js";
 import { SETTINGS } from "../config/settings.js";
 import { createLogger } from "../observability/logger.js";
-import { startJobService } from "./job-service.js";
+import { startJobService, type JobServiceProcess } from "./job-service.js";
+import { describeListenFailure } from "./listen-failure.js";
 
 export function serveHelp(): string {
   const rows = SETTINGS.map((s) => `  --${s.flag.padEnd(28)} ${s.env}${s.default ? ` (default ${s.default})` : ""}\n      ${s.description}`);
@@ -33,7 +34,15 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);
   });
-  const service = await startJobService(config, logger);
+  let service: JobServiceProcess;
+  try {
+    service = await startJobService(config, logger);
+  } catch (error) {
+    const reason = describeListenFailure(error, { host: config.host, port: config.port, portSetting: "JOBSERVICE_PORT (--port)", hostSetting: "JOBSERVICE_HOST (--host)" });
+    if (reason === undefined) throw error;
+    process.stderr.write(`jobservice: ${reason}\n`);
+    return 1;
+  }
   await stopRequested;
   logger.info({ graceSeconds: config.shutdownGraceSeconds }, "signal received");
   await service.stop();

@@ -1,6 +1,7 @@
 import { createLogger } from "../observability/logger.js";
 import { parseSimulateArgs, simulateHelp, UsageError } from "../simulator/cli-options.js";
 import { startSimulator } from "../simulator/index.js";
+import { describeListenFailure } from "./listen-failure.js";
 
 /** `jobservice simulate`: serves a simulated Armada until SIGINT or SIGTERM, then exits 0. */
 export async function simulateCommand(argv: string[]): Promise<number> {
@@ -27,7 +28,9 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   try {
     sim = await startSimulator(config);
   } catch (error) {
-    logger.error({ err: error, host: config.host, port: config.port }, "the simulator could not listen");
+    const reason = describeListenFailure(error, { host: config.host, port: config.port, portSetting: "ARMADA_SIM_PORT (--port)", hostSetting: "ARMADA_SIM_HOST (--host)" });
+    if (reason === undefined) throw error;
+    process.stderr.write(`jobservice simulate: ${reason}\n`);
     return 1;
   }
   logger.info(

@@ -70,7 +70,7 @@ export function loadServeConfig(env: Readonly<Record<string, string | undefined>
   const maxConnections = get("armada-connections", integer(1, 256)) ?? SUBSCRIBER_DEFAULTS.maxConnections;
   const config = {
     auth: authOptions(settingReader(raw, (flag) => describe(setting(flag)), problems)),
-    host: raw.get("host") ?? "0.0.0.0",
+    host: raw.get("host") ?? "127.0.0.1",
     port: get("port", integer(0, 65535)) ?? 60003,
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,
     store: storeSpec(raw, problems, name),

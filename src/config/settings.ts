@@ -14,7 +14,7 @@ export interface Setting {
 }
 
 export const SETTINGS = [
-  { env: "JOBSERVICE_HOST", flag: "host", default: "0.0.0.0", description: "Address to listen on." },
+  { env: "JOBSERVICE_HOST", flag: "host", default: "127.0.0.1", description: "Address to listen on; `0.0.0.0` (or `::`) to be reachable from other machines, as the image and the Kubernetes manifests set it." },
   { env: "JOBSERVICE_PORT", flag: "port", default: "60003", description: "TCP port for gRPC, gRPC-Web, Connect and HTTP (0 picks a free port)." },
   { env: "JOBSERVICE_TLS_CERT_FILE", flag: "tls-cert-file", default: "", description: "PEM certificate chain; with the key file, serves TLS (ALPN h2 and http/1.1) instead of cleartext." },
   { env: "JOBSERVICE_TLS_KEY_FILE", flag: "tls-key-file", default: "", description: "PEM private key for the certificate." },

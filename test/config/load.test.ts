@@ -15,7 +15,7 @@ function problemsOf(env: Record<string, string>, argv: string[] = []): readonly 
 
 describe("serve configuration", () => {
   it("defaults to port 60003 on all interfaces with the embedded memory store", () => {
-    expect(loadServeConfig({}, [])).toMatchObject({ host: "0.0.0.0", port: 60003, store: { kind: "memory" }, jobTtlSeconds: 86400, logLevel: "info" });
+    expect(loadServeConfig({}, [])).toMatchObject({ host: "127.0.0.1", port: 60003, store: { kind: "memory" }, jobTtlSeconds: 86400, logLevel: "info" });
   });
 
   it("lets flags win over environment variables", () => {

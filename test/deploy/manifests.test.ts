@@ -225,6 +225,10 @@ describe.each(Object.entries(KUSTOMIZATIONS))("kubectl apply -k deploy/%s", (_na
     expect(() => loadServeConfig(env, [])).not.toThrow();
   });
 
+  it("listens on every address itself, not relying on the image's environment (the command line defaults to loopback)", () => {
+    expect(environment(objects, containerOf(jobService(objects))).JOBSERVICE_HOST).toBe("0.0.0.0");
+  });
+
   it("runs one replica with the memory store and several only with a shared store", () => {
     const config = loadServeConfig(environment(objects, containerOf(jobService(objects))), []);
     const replicas = obj(jobService(objects).spec, "spec").replicas as number;

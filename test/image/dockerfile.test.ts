@@ -56,6 +56,8 @@ describe("the Dockerfile follows deploy/image/image.json", () => {
 
   it("sets the same environment, port and stop signal, and nothing else configures it", () => {
     expect(Object.assign({}, ...only("ENV").map(pairs))).toEqual(spec.env);
+    // The command line's default is loopback only; a container must be reachable through its published port.
+    expect(spec.env.JOBSERVICE_HOST).toBe("0.0.0.0");
     expect(only("EXPOSE")).toEqual([spec.exposedPorts.join(" ")]);
     expect(only("STOPSIGNAL")).toEqual([spec.stopSignal]);
     expect(only("VOLUME")).toEqual([]);
