@@ -77,6 +77,25 @@ describe("serve configuration", () => {
     expect(problems[2]).toMatch(/^JOBSERVICE_LOG_LEVEL \(--log-level\): expected one of fatal, error, warn/);
   });
 
+  it.each([
+    ["ARMADA_URL", "localhost:50051", "did you mean http://localhost:50051 (or https://localhost:50051 for TLS)?"],
+    ["ARMADA_URL", "127.0.0.1:50051", "did you mean http://127.0.0.1:50051 (or https://127.0.0.1:50051 for TLS)?"],
+    ["JOBSERVICE_STORE", "localhost:6379", "did you mean redis://localhost:6379 (or rediss://localhost:6379 for TLS)?"],
+  ])("answers %s=%s, an address as armadactl and redis-cli write it, with the URL it would be", (env, value, hint) => {
+    const [problem] = problemsOf({ [env]: value });
+    expect(problem).toContain("got host:port without a scheme");
+    expect(problem).toContain(hint);
+  });
+
+  it.each([
+    ["redis:/localhost", "did you mean redis://localhost?"],
+    ["redis:localhost:6379", "did you mean redis://localhost:6379?"],
+  ])("refuses the host-less store URL %s at start-up instead of failing later on a path", (value, hint) => {
+    const [problem] = problemsOf({ JOBSERVICE_STORE: value });
+    expect(problem).toMatch(/^JOBSERVICE_STORE \(--store\): .*got no host/);
+    expect(problem).toContain(hint);
+  });
+
   it("requires the Upstash token with an https store, without echoing secrets", () => {
     expect(problemsOf({ JOBSERVICE_STORE: "https://u.example.io" })).toEqual([
       "UPSTASH_REDIS_REST_TOKEN (--upstash-token): required with an Upstash REST store (JOBSERVICE_STORE (--store) is an https:// URL)",
