@@ -8,11 +8,13 @@ protos, so no generated stubs are needed:
         '{"queue": "q", "jobSetId": "s", "jobIds": ["a", "b"]}'
 
 Prints each reply (one for unary methods, each message of a stream) as one
-line of JSON. A stream is read until it ends or --timeout seconds pass; an RPC
-error prints its code and details, tab-separated.
+line of JSON and exits 0. A stream is read until it ends or --timeout seconds
+pass (which prints DEADLINE_EXCEEDED and still exits 0). Any other RPC error
+prints its code and details, tab-separated, and exits 1.
 """
 import argparse
 import json
+import sys
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
@@ -28,9 +30,14 @@ def load_method(descriptor_set_path, name):
     for file in files.file:
         pool.Add(file)
     method = pool.FindServiceByName(SERVICE).FindMethodByName(name)
-    # GetPrototype, not GetMessageClass: Debian's python3-protobuf predates the latter.
-    factory = message_factory.MessageFactory(pool)
-    return method, factory.GetPrototype(method.input_type), factory.GetPrototype(method.output_type)
+    return method, message_class(pool, method.input_type), message_class(pool, method.output_type)
+
+
+def message_class(pool, descriptor):
+    # protobuf 4.21+ (pip) has GetMessageClass and 6.x dropped GetPrototype; Debian's python3-protobuf has only the latter.
+    if hasattr(message_factory, "GetMessageClass"):
+        return message_factory.GetMessageClass(descriptor)
+    return message_factory.MessageFactory(pool).GetPrototype(descriptor)
 
 
 def main():
@@ -55,7 +62,10 @@ def main():
                 print(json.dumps(json_format.MessageToDict(reply), sort_keys=True), flush=True)
         except grpc.RpcError as error:
             print(f"{error.code().name}\t{error.details()}")
+            watched_until_timeout = method.server_streaming and error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            return 0 if watched_until_timeout else 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -6,13 +6,16 @@ protos, so no generated stubs are needed:
     npx buf build -o /tmp/jobservice.binpb
     python3 examples/python/grpcio_client.py /tmp/jobservice.binpb 127.0.0.1:60003 QUEUE JOB_SET_ID JOB_ID
 
-Prints the state name and the error text, tab-separated. Add --gzip to compress
+Prints the state name and the error text, tab-separated, and exits 0. When the
+call itself fails it prints the gRPC status code and its message the same way
+and exits 1, so a script can tell an answer from a failure. Add --gzip to compress
 the request as Go clients do, or --method NAME to call another method. When the
 service checks callers, pass the credentials armadactl would send, e.g.
 --authorization "Bearer $TOKEN" or --basic user:password.
 """
 import argparse
 import base64
+import sys
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -25,10 +28,16 @@ def message_classes(descriptor_set_path):
     pool = descriptor_pool.DescriptorPool()
     for file in files.file:
         pool.Add(file)
-    factory = message_factory.MessageFactory(pool)
-    request = factory.GetPrototype(pool.FindMessageTypeByName("jobservice.JobServiceRequest"))
-    response = factory.GetPrototype(pool.FindMessageTypeByName("jobservice.JobServiceResponse"))
+    request = message_class(pool, pool.FindMessageTypeByName("jobservice.JobServiceRequest"))
+    response = message_class(pool, pool.FindMessageTypeByName("jobservice.JobServiceResponse"))
     return request, response
+
+
+def message_class(pool, descriptor):
+    # protobuf 4.21+ (pip) has GetMessageClass and 6.x dropped GetPrototype; Debian's python3-protobuf has only the latter.
+    if hasattr(message_factory, "GetMessageClass"):
+        return message_factory.GetMessageClass(descriptor)
+    return message_factory.MessageFactory(pool).GetPrototype(descriptor)
 
 
 def main():
@@ -66,10 +75,11 @@ def main():
             )
         except grpc.RpcError as error:
             print(f"{error.code().name}\t{error.details()}")
-            return
+            return 1
         state = Response.DESCRIPTOR.enum_types_by_name["State"].values_by_number[reply.state].name
         print(f"{state}\t{reply.error}")
+        return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

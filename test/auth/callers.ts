@@ -48,7 +48,13 @@ export function pythonAsk(descriptorSet: string): Ask {
   return async (baseUrl, key, presented) => {
     const target = new URL(baseUrl).host;
     const flags = presented === null ? [] : "basic" in presented ? ["--basic", presented.basic.join(":")] : ["--authorization", presented.header];
-    const { stdout } = await run("/usr/bin/python3", ["examples/python/grpcio_client.py", descriptorSet, target, key.queue, key.jobSetId, key.jobId, ...flags]);
+    // A refused call exits 1 with the same tab-separated line on stdout.
+    const { stdout } = await run("/usr/bin/python3", ["examples/python/grpcio_client.py", descriptorSet, target, key.queue, key.jobSetId, key.jobId, ...flags]).catch(
+      (error: { stdout?: string; code?: unknown }) => {
+        if (error.code !== 1) throw error;
+        return { stdout: error.stdout ?? "" };
+      },
+    );
     const [result = "", message = ""] = stdout.replace(/\n$/, "").split("\t");
     return { result, message };
   };
