@@ -10,6 +10,9 @@ import { rpcMetricsInterceptor } from "./rpc-metrics.js";
 import { createFastUnary } from "./fast-unary.js";
 import { hotUnarySpecs, rpcRoutes, type RpcDependencies } from "./rpc-routes.js";
 import { answerUnknownRpc } from "./unknown-rpc.js";
+import { createCallHelp } from "./call-help.js";
+import { JobService } from "../gen/jobservice/jobservice_pb.js";
+import { Health as GrpcHealth } from "../gen/grpc/health/v1/health_pb.js";
 
 export interface HandlerOptions extends RpcDependencies {
   readonly metrics: Registry;
@@ -46,7 +49,12 @@ export function createRequestHandler(options: HandlerOptions): RequestHandler {
       if (!answerUnknownRpc(req, res)) void http(req, res as Parameters<typeof http>[1]);
     },
   }) as RequestHandler;
-  if (!options.fastPath) return connect;
+  const callHelp = createCallHelp([JobService, GrpcHealth]);
+  if (!options.fastPath) {
+    return (req, res) => {
+      if (!callHelp(req, res)) connect(req, res);
+    };
+  }
   const fastPathCalls = new Counter({
     name: "jobservice_rpc_fast_path_total",
     help: "RPCs answered on the fast path, by method (the rest go through connect).",
@@ -62,6 +70,6 @@ export function createRequestHandler(options: HandlerOptions): RequestHandler {
     onServed: (method) => fastPathCalls.inc({ method }),
   });
   return (req, res) => {
-    if (!fast(req, res, connect)) connect(req, res);
+    if (!fast(req, res, connect) && !callHelp(req, res)) connect(req, res);
   };
 }
