@@ -4,6 +4,7 @@ import { redactUrl } from "../observability/redact-url.js";
 import { createScriptedStore } from "./scripted.js";
 import { respScriptRunner } from "./resp-scripts.js";
 import type { JobStore } from "./store.js";
+import { isGivenUp, storeHealth, unavailableCause } from "./unavailable-cause.js";
 
 // Callers (readiness probes, the subscriber's retries) must see an outage
 // promptly rather than have commands wait in ioredis's queue for a reconnect
@@ -32,26 +33,23 @@ export function createRedisStore(options: { url: string; ttlSeconds: number; log
     enableAutoPipelining: true,
   });
 
-  // One log line per outage, not one per reconnect attempt.
-  let failing = false;
-  client.on("error", (error: Error) => {
-    if (failing) return;
-    failing = true;
-    logger?.warn({ err: { message: error.message } }, "redis store unreachable");
-  });
-  client.on("ready", () => {
-    if (failing) logger?.info("redis store reachable again");
-    failing = false;
-  });
+  const server = { host: client.options.host ?? "localhost", port: client.options.port ?? 6379 };
+  const health = storeHealth(logger, "redis store");
+  client.on("error", (error: unknown) => health.failed(unavailableCause(error, server)));
+  client.on("ready", () => health.recovered());
 
   const run = respScriptRunner(client);
-  // ioredis's own messages ("Reached the max retries per request limit") do not say which server failed.
+  const unavailable = (cause: string, error?: unknown): Error => new Error(`Redis store at ${where}: ${cause}`, { cause: error });
   const explained = async <T>(request: () => Promise<T>): Promise<T> => {
+    // While the connection is known down, answer at once with its cause: queueing behind reconnect attempts
+    // made every call wait seconds for the same answer.
+    const known = client.status === "ready" ? undefined : health.cause();
+    if (known !== undefined) throw unavailable(known);
     try {
       return await request();
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      throw new Error(`Redis store at ${where}: ${message}`, { cause: error });
+      if (isGivenUp(error)) throw unavailable(health.cause() ?? "the connection was lost", error);
+      throw new Error(`Redis store at ${where}: ${unavailableCause(error, server)}`, { cause: error });
     }
   };
 

@@ -61,15 +61,16 @@ function progressWithLocalKnowledge(entry: Entry, progress: JobSetProgress | und
   return entry.failure && stored && !stored.error ? { ...stored, error: entry.failure.text } : stored;
 }
 
-/** Resolves when the entry is ready, the caller gives up, or the catch-up wait is over, whichever comes first. */
+/** Resolves when the entry is ready, the store fails, the caller gives up, or the catch-up wait is over, whichever comes first. */
 async function waitUntilReady(entry: Entry, call: ForCall, maxWaitMs: number): Promise<void> {
-  if (entry.ready) return;
+  if (entry.ready || entry.storeFailure !== undefined) return;
   const signal = call.signal;
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   try {
     await Promise.race([
       entry.whenReady,
+      entry.storeFailed,
       new Promise<void>((resolve) => {
         timer = setTimeout(resolve, maxWaitMs);
         onAbort = resolve;

@@ -24,6 +24,10 @@ export interface Entry {
   /** The fencing token of this replica's lease on the job set; 0 while it holds none. */
   fence: number;
   owning: { readonly stop: AbortController; readonly done: Promise<void>; readonly storeLoss: StoreLossAlarm } | undefined;
+  /** Why the last lease attempt failed, while the store keeps failing. */
+  storeFailure: string | undefined;
+  /** Resolves at the next lease failure: a call waiting for the history need not wait for a store that is down. */
+  storeFailed: Promise<void>;
 }
 
 export interface RegistryOptions {
@@ -122,6 +126,8 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
    */
   async function manage(entry: Entry, resolveReady: () => void, stop: LoopStop): Promise<void> {
     let owned = false;
+    let signalStoreFailure = (): void => undefined;
+    entry.storeFailed = new Promise<void>((resolve) => (signalStoreFailure = resolve));
     while (!stop.stopped) {
       owned = false;
       let stored = true;
@@ -129,8 +135,16 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
         const lease = await store.lease(entry.jobSet, options.replicaId, options.leaseTtlMs);
         owned = lease !== undefined;
         if (lease) ({ fence: entry.fence, stored } = lease);
+        if (entry.storeFailure !== undefined) {
+          entry.storeFailure = undefined;
+          entry.storeFailed = new Promise<void>((resolve) => (signalStoreFailure = resolve));
+        }
       } catch (err) {
-        logger.warn({ err, ...entry.jobSet }, "cannot take or renew a job set's lease");
+        const text = err instanceof Error ? err.message : String(err);
+        // Once per cause, not once per attempt: the store logs its own outages.
+        if (text !== entry.storeFailure) logger.warn({ err, ...entry.jobSet }, "cannot take or renew a job set's lease");
+        entry.storeFailure = text;
+        signalStoreFailure();
       }
       if (stop.stopped) break;
       if (!owned) entry.fence = 0;
@@ -141,7 +155,8 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
         const progress = await readProgress(store, entry.jobSet).catch(() => undefined);
         if (progress?.caughtUp || progress?.error) markReady(entry, resolveReady);
       }
-      const pause = owned || entry.ready ? options.leaseTtlMs / 3 : options.followerPollMs;
+      // A failing store is retried at the renewal pace: it fails fast, and polling it would be a busy loop.
+      const pause = owned || entry.ready || entry.storeFailure !== undefined ? options.leaseTtlMs / 3 : options.followerPollMs;
       await stop.sleep(pause);
     }
     await stopOwning(entry);
@@ -162,6 +177,8 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
       cursor: "",
       fence: 0,
       owning: undefined,
+      storeFailure: undefined,
+      storeFailed: new Promise<void>(() => undefined),
     };
     const stop = createLoopStop();
     const done = manage(entry, resolveReady, stop).catch((err: unknown) => logger.error({ err, ...jobSet }, "job set lease loop stopped unexpectedly"));
