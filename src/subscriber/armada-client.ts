@@ -86,13 +86,23 @@ export function createArmadaClient(options: ArmadaClientOptions): ArmadaClient {
   function connect(onRemoteLimit?: (limit: number) => void): Omit<Connection, "streams" | "limit"> {
     const manager = new Http2SessionManager(baseUrl, keepalive, nodeOptions);
     const watched = new WeakSet<Http2Session>();
+    const watchedLimits = new WeakSet<Http2Session>();
     async function request(method: string, path: string, headers: OutgoingHttpHeaders, requestOptions: Omit<ClientSessionRequestOptions, "signal">): Promise<ClientHttp2Stream> {
       const stream = await manager.request(method, path, headers, requestOptions);
       const session = stream.session;
-      if (session && onRemoteLimit && !watched.has(session)) {
+      if (session && !watched.has(session)) {
+        watched.add(session);
+        // connect-node's session manager stops listening for a session's errors when it leaves the
+        // ready state, yet a keep-alive PING it sent earlier can still time out and destroy the
+        // session with "PING timed out" (seen on loaded machines): with no listener left, that is an
+        // uncaught exception. The session's streams get the error themselves, and the manager has
+        // already moved on, so there is nothing more to do with it here.
+        session.on("error", () => undefined);
+      }
+      if (session && onRemoteLimit && !watchedLimits.has(session)) {
         // The server's SETTINGS may arrive after the first stream opens and may change
         // later; by the time a response arrives they have certainly been read.
-        watched.add(session);
+        watchedLimits.add(session);
         const learn = (): void => {
           const limit = session.remoteSettings.maxConcurrentStreams;
           if (limit !== undefined) onRemoteLimit(limit);

@@ -31,6 +31,12 @@ function withHeldCatchUps(inner: JobStore) {
   return { store, open, held: () => held, progressReads: () => progressReads };
 }
 
+/**
+ * Over a hundred histories are replayed at once here: on a loaded machine the simulator can go
+ * quiet for longer than the harness's short idle and keep-alive timeouts, which these tests are not about.
+ */
+const PATIENT = { idleTimeoutMs: 30_000, keepaliveTimeoutMs: 10_000 };
+
 describe("catch-ups when many job sets start at once", () => {
   const world = useSimulatorAndStore("memory", QUEUE);
 
@@ -45,7 +51,7 @@ describe("catch-ups when many job sets start at once", () => {
   it(`read at most ${CONCURRENT_CATCH_UPS} histories at once, and every job set waiting its turn still catches up`, async () => {
     const jobs = submitJobSets(CONCURRENT_CATCH_UPS + 8);
     const held = withHeldCatchUps(world.store);
-    const sub = startSubscriber(held.store, testOptions(world.sim.url, { catchUpWaitMs: 20_000 }), "silent");
+    const sub = startSubscriber(held.store, testOptions(world.sim.url, { ...PATIENT, catchUpWaitMs: 20_000 }), "silent");
     try {
       const answers = Promise.all(jobs.map((job) => sub.status(job, 20_000)));
       await eventually(() => held.held(), (n) => n === CONCURRENT_CATCH_UPS);
@@ -57,12 +63,12 @@ describe("catch-ups when many job sets start at once", () => {
       held.open();
       await sub.close();
     }
-  });
+  }, 60_000);
 
   it("answer a job set still waiting its turn with CONNECTION_ERR (history not read yet), never JOB_ID_NOT_FOUND", async () => {
     const jobs = submitJobSets(CONCURRENT_CATCH_UPS + 1);
     const held = withHeldCatchUps(world.store);
-    const sub = startSubscriber(held.store, testOptions(world.sim.url, { catchUpWaitMs: 300 }), "silent");
+    const sub = startSubscriber(held.store, testOptions(world.sim.url, { ...PATIENT, catchUpWaitMs: 300 }), "silent");
     try {
       const first = jobs.slice(0, CONCURRENT_CATCH_UPS).map((job) => sub.status(job, 20_000));
       await eventually(() => held.held(), (n) => n === CONCURRENT_CATCH_UPS);
