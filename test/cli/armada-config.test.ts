@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/simulator/index.js";
 import { runJobservice, type RunningProcess } from "../support/process.js";
 import { FAST_LIFECYCLE } from "../support/simulator.js";
+import { eventually } from "../subscriber/harness.js";
 
 const run = promisify(execFile);
 const PASSWORD = "file-password-Hh73";
@@ -56,18 +57,16 @@ describe("jobservice serve with armadactl's config file", () => {
     const good = serve({});
     const stale = serve({ ARMADA_CONTEXT: "stale" });
     const unknown = serve({ ARMADA_CONTEXT: "prod" });
-    const port = async (p: RunningProcess): Promise<number> => Number((await p.waitForLog((line) => line.msg === "listening")).port);
+    const port = async (p: RunningProcess): Promise<number> => Number((await p.waitForLog((line) => line.msg === "listening", 60_000)).port);
     const [goodPort, stalePort] = await Promise.all([port(good), port(stale)]);
 
     const [jobId = ""] = sim.submit("q", "from-file", [{ annotations: { "armada-sim/duration-ms": "60000" } }]);
-    let answer = await status(goodPort, "from-file", jobId);
-    for (let i = 0; i < 40 && answer.state !== "RUNNING"; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      answer = await status(goodPort, "from-file", jobId);
-    }
+    // Bounded by a generous deadline, not a count of polls: on a loaded machine the first answers can take seconds.
+    const answer = await eventually(() => status(goodPort, "from-file", jobId), (a) => a.state === "RUNNING", 60_000, 100);
     expect(answer.state).toBe("RUNNING");
 
-    const refused = await status(stalePort, "from-file", jobId);
+    // Until the refused stream is known, the answer is "still reading the history"; then it names the refusal.
+    const refused = await eventually(() => status(stalePort, "from-file", jobId), (a) => a.error?.includes("UNAUTHENTICATED") === true, 60_000, 100);
     expect(refused).toMatchObject({ state: "CONNECTION_ERR", error: expect.stringMatching(/^Armada event stream failed: UNAUTHENTICATED: /) });
 
     expect(await unknown.exited).toBe(2);
@@ -79,5 +78,5 @@ describe("jobservice serve with armadactl's config file", () => {
     }
     // Trace level was on: the check above read real log lines.
     expect(good.logs.some((line) => line.msg === "following Armada")).toBe(true);
-  });
+  }, 180_000);
 });
