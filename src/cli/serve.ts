@@ -28,7 +28,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
   }
   const config = configOrReport(argv);
   if (!config) return 2;
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, process.stdout, config.logFormat);
   // Listen for the stop signal before "listening" is logged: a supervisor may send it as soon as it sees that line.
   const stopRequested = new Promise<void>((resolve) => {
     process.once("SIGTERM", resolve);

@@ -18,7 +18,8 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const { config } = parsed;
-  const logger = createLogger(config.logLevel);
+  // Readable on a terminal, JSON when piped (the tests and scripts read it).
+  const logger = createLogger(config.logLevel, process.stdout, "auto");
   const stopped = new Promise<string>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import type { LevelWithSilent } from "pino";
 import { LOG_LEVELS } from "../observability/logger.js";
+import { LOG_FORMAT_CHOICES, type LogFormatChoice } from "../observability/pretty-log.js";
 import { isClusterUrl, parseClusterUrl } from "../store/cluster-url.js";
 import type { StoreSpec } from "../store/open.js";
 import type { ConnectionLimits } from "../server/limits.js";
@@ -32,6 +33,7 @@ export interface ServeConfig {
   readonly limits: ConnectionLimits;
   readonly shutdownGraceSeconds: number;
   readonly logLevel: LevelWithSilent;
+  readonly logFormat: LogFormatChoice;
   readonly statusPageIntervalMs: number;
   readonly subscriber: SubscriberOptions;
   readonly auth: AuthOptions;
@@ -89,6 +91,7 @@ export function loadServeConfig(env: Readonly<Record<string, string | undefined>
     },
     shutdownGraceSeconds: get("shutdown-grace-seconds", integer(0, 3600)) ?? 10,
     logLevel: get("log-level", oneOf(LOG_LEVELS)) ?? "info",
+    logFormat: get("log-format", oneOf(LOG_FORMAT_CHOICES)) ?? "auto",
     statusPageIntervalMs: get("status-page-interval-ms", integer(100, 60_000)) ?? 1000,
     subscriber: {
       ...SUBSCRIBER_DEFAULTS,

@@ -31,6 +31,7 @@ export const SETTINGS = [
   { env: "JOBSERVICE_REQUEST_TIMEOUT_SECONDS", flag: "request-timeout-seconds", default: "30", description: "A request's headers and body must arrive within this long, or it is cut off (slow senders)." },
   { env: "JOBSERVICE_SHUTDOWN_GRACE_SECONDS", flag: "shutdown-grace-seconds", default: "10", description: "On SIGTERM/SIGINT, how long in-flight calls may take to finish." },
   { env: "JOBSERVICE_LOG_LEVEL", flag: "log-level", default: "info", description: "fatal, error, warn, info, debug, trace or silent." },
+  { env: "JOBSERVICE_LOG_FORMAT", flag: "log-format", default: "auto", description: "`json` (one JSON object a line, epoch-millisecond `time`), `pretty` (time, level, message and fields, readable) or `auto`: pretty when stdout is a terminal, JSON otherwise." },
   { env: "ARMADA_URL", flag: "armada-url", default: "http://localhost:50051", description: "Armada's gRPC API: `http://…` for cleartext HTTP/2, `https://…` for TLS." },
   { env: "ARMADA_CA_FILE", flag: "armada-ca-file", default: "", description: "PEM CA bundle that signs Armada's certificate; Node's bundled roots (plus NODE_EXTRA_CA_CERTS) when unset." },
   { env: "ARMADA_USERNAME", flag: "armada-username", default: "", description: "Basic auth user (with ARMADA_PASSWORD)." },
