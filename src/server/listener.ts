@@ -70,9 +70,11 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   const limits = options.limits ?? DEFAULT_LIMITS;
   const handler = guardRequests(options.handler, limits);
   const h2Options = {
-    // Node's own cap on the header list is its default 64 KiB session memory; ours is checked per request.
     maxHeaderListPairs: 256,
-    settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes },
+    // Node resets a stream whose headers pass the advertised SETTINGS_MAX_HEADER_LIST_SIZE with a bare
+    // ENHANCE_YOUR_CALM, which clients report as an internal error. Advertise a looser transport ceiling
+    // and let guardRequests refuse anything over our own limit with RESOURCE_EXHAUSTED (or 431) naming it.
+    settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: transportHeaderCeiling(limits.maxHeaderBytes) },
   };
   const sockets = new Set<Socket>();
   const sessions = new Set<http2.Http2Session>();
@@ -243,4 +245,12 @@ async function drain(state: {
   // Stops the HTTP/1.1 server's timeout checks; it never listened, so close() only reports that.
   h1?.close(() => undefined);
   await stopped;
+}
+
+/**
+ * Header bytes HTTP/2 lets through to guardRequests: HPACK cannot decode a single field over 64 KiB
+ * (a connection error no server can turn into a stream error), so up to there every request gets an answer.
+ */
+export function transportHeaderCeiling(maxHeaderBytes: number): number {
+  return Math.max(maxHeaderBytes, 96 * 1024);
 }
