@@ -3,6 +3,7 @@ import type { Logger } from "../observability/logger.js";
 import { redactUrl } from "../observability/redact-url.js";
 import { createMetricsRegistry } from "../observability/metrics.js";
 import { startService } from "../server/service.js";
+import { createIdleJobSets } from "../status-page/idle-job-sets.js";
 import { createRecentErrors, RECENT_ERRORS_KEPT } from "../status-page/recent-errors.js";
 import { openStore } from "../store/open.js";
 import { createSubscriber } from "../subscriber/index.js";
@@ -21,11 +22,13 @@ export async function startJobService(config: ServeConfig, logger: Logger): Prom
 
   const metrics = createMetricsRegistry({ processMetrics: true });
   const errors = createRecentErrors(RECENT_ERRORS_KEPT);
+  const idle = createIdleJobSets({ max: config.subscriber.maxSubscriptions, ttlMs: config.jobTtlSeconds * 1000 });
   const subscriber = createSubscriber(config.subscriber, {
     store,
     logger,
     metrics,
     onStreamFailure: (jobSet, failure) => errors.record({ source: "armada", message: failure.text, ...jobSet }),
+    onExpired: (jobSet) => idle.remember(jobSet),
   });
   const armadaUrl = redactUrl(config.subscriber.armadaUrl);
   logger.info({ armada: armadaUrl, auth: config.subscriber.credentials.kind, replica: config.subscriber.replicaId }, "following Armada");
@@ -38,7 +41,7 @@ export async function startJobService(config: ServeConfig, logger: Logger): Prom
 
   const service = await startService(
     { ...config, armada: { url: config.subscriber.armadaUrl, caFile: config.subscriber.caFile } },
-    { store, logger, metrics, status: subscriber, checks: [armada], jobSets: () => subscriber.jobSets(), errors, notices },
+    { store, logger, metrics, status: subscriber, checks: [armada], jobSets: () => idle.withIdle(subscriber.jobSets()), forgetIdle: (jobSet) => idle.forget(jobSet), errors, notices },
   ).catch(async (error: unknown) => {
     // Nothing was served: let go of what was opened for it, so a caller that goes on (the demo, tests) leaks nothing.
     await subscriber.close();

@@ -50,6 +50,8 @@ export interface ServiceDependencies {
   readonly checks?: readonly ReadinessCheck[];
   /** The job sets the status page lists (the subscriber's); none when absent. */
   readonly jobSets?: () => Iterable<JobSetStatus>;
+  /** Told of an idle job set the status page found gone from the store. */
+  readonly forgetIdle?: (jobSet: JobSetStatus) => void;
   /** Recent errors the status page lists; failing readiness checks are added to it. */
   readonly errors?: RecentErrors;
   /** What each status page viewer may see; everything when absent. */
@@ -140,6 +142,7 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
     healthWatchIntervalMs: options.healthWatchIntervalMs ?? 5_000,
     statusPage: {
       jobSets: deps.jobSets ?? (() => []),
+      forgetIdle: deps.forgetIdle,
       store: deps.store,
       readiness,
       metrics,

@@ -25,6 +25,7 @@ td.error, li .message { color: #9b1c1c; word-break: break-word; }
 .health-live { color: #176b30; }
 .health-catching-up { color: #8a5a00; }
 .health-failing { color: #9b1c1c; font-weight: 600; }
+.health-idle { color: #6b7280; }
 ul.errors { padding-left: 1.2rem; }
 .muted { color: #5b6472; font-size: 0.85rem; }
 `;
@@ -157,6 +158,7 @@ function Live(props: { view: StatusView }) {
         <Card id="count-job-sets" label="job sets" value={String(counts.total)} />
         <Card id="count-owners" label="owner" value={String(counts.owners)} />
         <Card id="count-followers" label="follower" value={String(counts.followers)} />
+        <Card id="count-idle" label="idle" value={String(counts.idle)} />
         <Card id="count-failing" label="failing" value={String(counts.failing)} />
         <Card id="rate-events" label="events applied / s" value={perSecond(view.eventsPerSecond)} />
         <Card id="rate-requests" label="requests / s" value={perSecond(view.requestsPerSecond)} />

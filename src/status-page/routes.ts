@@ -9,7 +9,7 @@ import { readProgress } from "../subscriber/subscription.js";
 import { CONTENT_SECURITY_POLICY, renderLive, renderPage } from "./page.js";
 import { createRateMeter, type RateMeter } from "./rates.js";
 import type { RecentErrors } from "./recent-errors.js";
-import { EVERYONE, followerKey, MAX_LIMIT, parseQuery, selectJobSets, statusView, type StatusQuery, type StatusView, type StatusViewer } from "./view-model.js";
+import { EVERYONE, followerKey, MAX_LIMIT, parseQuery, selectJobSets, statusView, type Selection, type StatusQuery, type StatusView, type StatusViewer } from "./view-model.js";
 
 /** Decides, per request, what the caller may see on the status page (see StatusViewer). */
 export type ViewerOf = (request: Request) => StatusViewer | Promise<StatusViewer>;
@@ -27,12 +27,17 @@ export interface StatusPageDeps {
   readonly viewer?: ViewerOf;
   /** How often the live page is refreshed. */
   readonly intervalMs: number;
+  /** Told of an idle job set (see idle-job-sets.ts) the store no longer holds. */
+  readonly forgetIdle?: (jobSet: JobSetStatus) => void;
   /** Ends every live stream, so that a graceful shutdown is not held up by open pages. */
   readonly shutdownSignal: AbortSignal;
   readonly now?: () => number;
 }
 
 const RATE_WINDOW_MS = 10_000;
+/** A progress read that failed (the store is down): neither there nor gone. */
+const UNKNOWN = Symbol("unknown");
+type StoredProgress = JobSetProgress | undefined | typeof UNKNOWN;
 const EVENTS_COUNTER = "jobservice_events_applied_total";
 const REQUESTS_COUNTER = "jobservice_rpc_requests_total";
 
@@ -72,12 +77,12 @@ export function statusPageRoutes(deps: StatusPageDeps): Hono {
   const requestsMeter = createRateMeter(window);
 
   // Shared by every open page: a follower's progress is read from the store at most once per interval.
-  const progressReads = new Map<string, { readonly at: number; readonly progress: Promise<JobSetProgress | undefined> }>();
-  function storedProgress(jobSet: JobSetStatus, at: number): Promise<JobSetProgress | undefined> {
+  const progressReads = new Map<string, { readonly at: number; readonly progress: Promise<StoredProgress> }>();
+  function storedProgress(jobSet: JobSetStatus, at: number): Promise<StoredProgress> {
     const key = followerKey(jobSet);
     const cached = progressReads.get(key);
     if (cached && at - cached.at < deps.intervalMs) return cached.progress;
-    const progress = readProgress(deps.store, jobSet).catch(() => undefined);
+    const progress = readProgress(deps.store, jobSet).catch((): StoredProgress => UNKNOWN);
     progressReads.set(key, { at, progress });
     if (progressReads.size > 2 * MAX_LIMIT) {
       for (const [old, read] of progressReads) if (at - read.at >= deps.intervalMs) progressReads.delete(old);
@@ -85,22 +90,34 @@ export function statusPageRoutes(deps: StatusPageDeps): Hono {
     return progress;
   }
 
-  async function followerProgress(rows: readonly JobSetStatus[], at: number): Promise<Map<string, JobSetProgress>> {
+  /** What the store holds for the follower (and idle) rows shown, and which of them it answered about. */
+  async function followerProgress(rows: readonly JobSetStatus[], at: number): Promise<{ progress: Map<string, JobSetProgress>; answered: Set<string> }> {
     const followers = rows.filter((row) => row.role === "follower");
     const read = await Promise.all(followers.map(async (row) => [followerKey(row), await storedProgress(row, at)] as const));
-    return new Map(read.filter((entry): entry is readonly [string, JobSetProgress] => entry[1] !== undefined));
+    return {
+      progress: new Map(read.filter((entry): entry is readonly [string, JobSetProgress] => entry[1] !== undefined && entry[1] !== UNKNOWN)),
+      answered: new Set(read.filter(([, progress]) => progress !== UNKNOWN).map(([key]) => key)),
+    };
+  }
+
+  /** Idle rows whose job set the store no longer holds: forgotten, and left off the page. */
+  function withoutGone(selection: Selection, progress: ReadonlyMap<string, JobSetProgress>, read: ReadonlySet<string>): Selection {
+    const gone = selection.rows.filter((row) => row.idle && read.has(followerKey(row)) && !progress.has(followerKey(row)));
+    if (gone.length === 0) return selection;
+    for (const row of gone) deps.forgetIdle?.(row);
+    return { ...selection, rows: selection.rows.filter((row) => !gone.includes(row)) };
   }
 
   async function gather(query: StatusQuery, viewer: StatusViewer): Promise<StatusView> {
     const at = now();
     const selection = selectJobSets(deps.jobSets(), query, viewer);
-    const [progress, eventsPerSecond, requestsPerSecond, readiness] = await Promise.all([
-      viewer.anonymousCountsOnly ? new Map<string, JobSetProgress>() : followerProgress(selection.rows, at),
+    const [stored, eventsPerSecond, requestsPerSecond, readiness] = await Promise.all([
+      viewer.anonymousCountsOnly ? { progress: new Map<string, JobSetProgress>(), answered: new Set<string>() } : followerProgress(selection.rows, at),
       rateOf(eventsMeter, deps.metrics, EVENTS_COUNTER, at),
       rateOf(requestsMeter, deps.metrics, REQUESTS_COUNTER, at),
       deps.readiness(),
     ]);
-    return statusView({ at, selection, followerProgress: progress, eventsPerSecond, requestsPerSecond, readiness, errors: deps.errors.list() }, viewer);
+    return statusView({ at, selection: withoutGone(selection, stored.progress, stored.answered), followerProgress: stored.progress, eventsPerSecond, requestsPerSecond, readiness, errors: deps.errors.list() }, viewer);
   }
 
   const app = new Hono();

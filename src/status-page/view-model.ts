@@ -37,12 +37,13 @@ export function parseQuery(params: { readonly q?: string | undefined; readonly l
   };
 }
 
-export type Health = "live" | "catching up" | "failing";
+export type Health = "live" | "catching up" | "failing" | "idle";
 
 export interface JobSetRow {
   readonly queue: string;
   readonly jobSetId: string;
-  readonly role: "owner" | "follower";
+  /** idle: no longer followed (nobody asked for the subscription expiry), its data still in the store and answered from there. */
+  readonly role: "owner" | "follower" | "idle";
   /** "" when no event has been seen. */
   readonly cursor: string;
   /** Undefined when no event has been seen. */
@@ -56,6 +57,7 @@ export interface JobSetCounts {
   readonly total: number;
   readonly owners: number;
   readonly followers: number;
+  readonly idle: number;
   readonly failing: number;
   /** How many match the filter (all of them when it is empty). */
   readonly matching: number;
@@ -112,6 +114,7 @@ export function selectJobSets(jobSets: Iterable<JobSetStatus>, query: StatusQuer
   const mayWatch = viewer.anonymousCountsOnly ? undefined : viewer.mayWatch;
   let total = 0;
   let owners = 0;
+  let idle = 0;
   let failing = 0;
   let matching = 0;
   function* matches(): Generator<JobSetStatus> {
@@ -119,6 +122,7 @@ export function selectJobSets(jobSets: Iterable<JobSetStatus>, query: StatusQuer
       if (mayWatch && !mayWatch(jobSet.queue)) continue;
       total++;
       if (jobSet.role === "owner") owners++;
+      else if (jobSet.idle) idle++;
       if (jobSet.failure) failing++;
       if (viewer.anonymousCountsOnly) continue;
       if (needle !== "" && !`${jobSet.queue}/${jobSet.jobSetId}`.toLowerCase().includes(needle)) continue;
@@ -128,7 +132,7 @@ export function selectJobSets(jobSets: Iterable<JobSetStatus>, query: StatusQuer
   }
   const rows = topN(matches(), query.limit, compareForDisplay);
   return {
-    counts: { total, owners, followers: total - owners, failing, matching: viewer.anonymousCountsOnly ? total : matching },
+    counts: { total, owners, followers: total - owners - idle, idle, failing, matching: viewer.anonymousCountsOnly ? total : matching },
     rows,
   };
 }
@@ -176,11 +180,12 @@ function rowOf(jobSet: JobSetStatus, stored: JobSetProgress | undefined, at: num
     return {
       queue: jobSet.queue,
       jobSetId: jobSet.jobSetId,
-      role: "follower",
+      role: jobSet.idle ? "idle" : "follower",
       cursor: stored?.cursor ?? "",
       // The owner's last write is the closest a follower gets to the last event.
       secondsSinceLastEvent: secondsSince(stored?.cursor ? stored.updatedAt : undefined),
-      health: error !== "" ? "failing" : stored?.caughtUp ? "live" : "catching up",
+      // Idle: nobody follows it, so the stored state is what it was when the subscription expired.
+      health: jobSet.idle ? "idle" : error !== "" ? "failing" : stored?.caughtUp ? "live" : "catching up",
       error,
     };
   }

@@ -22,6 +22,8 @@ export interface SubscriberDeps {
   readonly now?: () => number;
   /** Told of every failure of a stream this replica owns. */
   readonly onStreamFailure?: (jobSet: JobSetKey, failure: StreamFailure) => void;
+  /** Told of each job set whose subscription expired (see RegistryOptions.onExpired). */
+  readonly onExpired?: (jobSet: JobSetStatus) => void;
 }
 
 export interface Subscriber extends JobStatusSource {
@@ -112,6 +114,7 @@ export function createSubscriber(options: SubscriberOptions, deps: SubscriberDep
       expiryMs: options.subscriptionExpirySeconds * 1000,
       followerPollMs: FOLLOWER_POLL_MS,
       onStreamFailure: deps.onStreamFailure,
+      onExpired: deps.onExpired,
     },
     {
       client,

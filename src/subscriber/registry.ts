@@ -39,6 +39,8 @@ export interface RegistryOptions {
   readonly followerPollMs: number;
   /** Told of every failure of an owned stream, e.g. to keep a list of recent errors. */
   readonly onStreamFailure?: (jobSet: JobSetKey, failure: StreamFailure) => void;
+  /** Told of each job set whose subscription expired, as it last was (its data stays in the store until the TTL). */
+  readonly onExpired?: (jobSet: JobSetStatus) => void;
 }
 
 /**
@@ -54,6 +56,8 @@ export interface JobSetStatus extends JobSetKey {
   readonly failure: StreamFailure | undefined;
   readonly lastEventAt: number | undefined;
   readonly lastReadAt: number;
+  /** No longer followed (its subscription expired) but still in the store: set by the status page, never here. */
+  readonly idle?: boolean;
 }
 
 export interface Registry {
@@ -202,6 +206,7 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
       entries.forEach(({ entry }, key) => {
         if (entry.lastReadAt < cutoff) {
           logger.debug({ ...entry.jobSet }, "job set subscription expired");
+          options.onExpired?.(statusOf(entry));
           void remove(key);
         }
       });
@@ -240,20 +245,24 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
       return { owned, followed: entries.size - owned, failing, secondsSinceLastEvent };
     },
     jobSets() {
-      return Array.from(entries.values(), ({ entry }) => ({
-        queue: entry.jobSet.queue,
-        jobSetId: entry.jobSet.jobSetId,
-        role: entry.owning ? ("owner" as const) : ("follower" as const),
-        cursor: entry.cursor,
-        ready: entry.ready,
-        failure: entry.failure,
-        lastEventAt: entry.lastEventAt,
-        lastReadAt: entry.lastReadAt,
-      }));
+      return Array.from(entries.values(), ({ entry }) => statusOf(entry));
     },
     async close() {
       clearInterval(sweep);
       await Promise.all([...entries.keys()].map(remove));
     },
+  };
+}
+
+function statusOf(entry: Entry): JobSetStatus {
+  return {
+    queue: entry.jobSet.queue,
+    jobSetId: entry.jobSet.jobSetId,
+    role: entry.owning ? "owner" : "follower",
+    cursor: entry.cursor,
+    ready: entry.ready,
+    failure: entry.failure,
+    lastEventAt: entry.lastEventAt,
+    lastReadAt: entry.lastReadAt,
   };
 }

@@ -76,7 +76,7 @@ describe("which job sets the page shows", () => {
     const selection = selectJobSets(manyJobSets(10_000), parseQuery({ limit: "25" }), EVERYONE);
     expect(selection.rows).toHaveLength(25);
     expect(selection.rows[0]?.jobSetId).toBe("set-0");
-    expect(selection.counts).toEqual({ total: 10_000, owners: 6_666, followers: 3_334, failing: 0, matching: 10_000 });
+    expect(selection.counts).toEqual({ total: 10_000, owners: 6_666, followers: 3_334, idle: 0, failing: 0, matching: 10_000 });
   });
 
   it("picks exactly the first N of the full display order, ties included", () => {
@@ -201,5 +201,25 @@ describe("the rendered page", () => {
     const errors = [error({ queue: "mine", jobSetId: "a" }), error({ queue: "theirs", jobSetId: "b" }), error({ source: "store", message: "down" })];
     const view = statusView(inputs([], parseQuery({}), viewer, { errors }), viewer);
     expect(view.errors.map((e) => e.queue ?? e.source)).toEqual(["mine", "store"]);
+  });
+});
+
+describe("idle job sets on the page", () => {
+  it("counts and shows a job set no longer followed as idle, apart from followers", () => {
+    const base = { cursor: "1:0:0:0", ready: true, failure: undefined, lastEventAt: 0, lastReadAt: 0 };
+    const selection = selectJobSets(
+      [
+        { queue: "q", jobSetId: "followed", role: "follower", ...base },
+        { queue: "q", jobSetId: "expired", role: "follower", idle: true, ...base },
+      ],
+      parseQuery({}),
+      EVERYONE,
+    );
+    expect(selection.counts).toMatchObject({ total: 2, followers: 1, idle: 1 });
+    const view = statusView(
+      { at: 0, selection, followerProgress: new Map(), eventsPerSecond: undefined, requestsPerSecond: undefined, readiness: { ready: true, checks: {} }, errors: [] },
+      EVERYONE,
+    );
+    expect(view.rows.find((row) => row.jobSetId === "expired")).toMatchObject({ role: "idle", health: "idle" });
   });
 });
