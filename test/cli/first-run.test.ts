@@ -45,6 +45,13 @@ describe("jobservice --version", () => {
   });
 });
 
+describe("jobservice from a checkout", () => {
+  it("runs as `npx jobservice`, the package's own bin, with nothing installed globally", async () => {
+    const { stdout } = await run("npx", ["--no-install", "jobservice", "--version"], { timeout: 60_000 });
+    expect(stdout).toBe(`jobservice ${packageJson.version}\n`);
+  });
+});
+
 describe("the default address", () => {
   it("is loopback, so the first `npm start` neither opens the service to the network nor warns about it", async () => {
     const child = runJobservice(["serve", "--port", "0", "--armada-url", "http://127.0.0.1:1"]);
