@@ -11,6 +11,8 @@ import packageJson from "../../package.json" with { type: "json" };
 import { runJobservice, UNDER_TEST } from "../support/process.js";
 
 const run = promisify(execFile);
+/** Each test starts a process (tsx compiles the sources first): seconds when idle, far more on a loaded machine. */
+const PROCESS_TEST_MS = 120_000;
 const [command = process.execPath, ...prefix] = UNDER_TEST;
 let holder: Server;
 let busyPort: number;
@@ -35,33 +37,33 @@ describe("a port that is already in use", () => {
     expect(lines[0]).toContain(`cannot listen on 127.0.0.1:${busyPort}: the port is already in use`);
     expect(lines[0]).toContain(`choose another port with ${setting}, or 0 for a free one`);
     expect(child.stderr()).not.toMatch(/\bat .*\(.*:\d+:\d+\)/);
-  });
+  }, PROCESS_TEST_MS);
 });
 
 describe("jobservice --version", () => {
   it.each(["--version", "version"])("%s prints the package's version", async (flag) => {
     const { stdout } = await run(command, [...prefix, flag]);
     expect(stdout).toBe(`jobservice ${packageJson.version}\n`);
-  });
+  }, PROCESS_TEST_MS);
 });
 
 describe("jobservice from a checkout", () => {
   it("runs as `npx jobservice`, the package's own bin, with nothing installed globally", async () => {
-    const { stdout } = await run("npx", ["--no-install", "jobservice", "--version"], { timeout: 60_000 });
+    const { stdout } = await run("npx", ["--no-install", "jobservice", "--version"], { timeout: 90_000 });
     expect(stdout).toBe(`jobservice ${packageJson.version}\n`);
-  });
+  }, PROCESS_TEST_MS);
 });
 
 describe("the default address", () => {
   it("is loopback, so the first `npm start` neither opens the service to the network nor warns about it", async () => {
     const child = runJobservice(["serve", "--port", "0", "--armada-url", "http://127.0.0.1:1"]);
     try {
-      const listening = await child.waitForLog((line) => line.msg === "listening");
+      const listening = await child.waitForLog((line) => line.msg === "listening", 60_000);
       expect(listening.host).toBe("127.0.0.1");
       expect(child.logs.filter((line) => line.level === 40)).toEqual([]);
     } finally {
       child.child.kill("SIGTERM");
       await child.exited;
     }
-  });
+  }, PROCESS_TEST_MS);
 });

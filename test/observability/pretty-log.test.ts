@@ -34,13 +34,13 @@ describe("the log format", () => {
   it("stays JSON when the service's stdout is a pipe", async () => {
     const child = runJobservice(["serve", "--host", "127.0.0.1", "--port", "0", "--armada-url", "http://127.0.0.1:1"]);
     try {
-      const listening = await child.waitForLog((line) => line.msg === "listening");
+      const listening = await child.waitForLog((line) => line.msg === "listening", 60_000);
       expect(typeof listening.time).toBe("number");
     } finally {
       child.child.kill("SIGTERM");
       await child.exited;
     }
-  });
+  }, 90_000);
 
   it("is readable when the service runs on a terminal (a pseudo-terminal from script(1))", async () => {
     const [command = process.execPath, ...prefix] = UNDER_TEST;

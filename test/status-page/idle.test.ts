@@ -22,7 +22,7 @@ beforeAll(async () => {
   ]);
   const { port } = await service.waitForLog((line) => line.msg === "listening", 60_000);
   url = `http://127.0.0.1:${String(port)}`;
-});
+}, 90_000);
 afterAll(async () => {
   if (service.child.exitCode === null) service.child.kill("SIGKILL");
   await sim?.close();
