@@ -22,6 +22,12 @@ from google.protobuf import descriptor_pb2, descriptor_pool, json_format, messag
 SERVICE = "jobservice.JobService"
 
 
+def message_class(descriptor):
+    # GetMessageClass since protobuf 4.21; GetPrototype, its predecessor, is gone from protobuf 5.
+    get_class = getattr(message_factory, "GetMessageClass", None)
+    return get_class(descriptor) if get_class is not None else message_factory.MessageFactory(descriptor.file.pool).GetPrototype(descriptor)
+
+
 def load_method(descriptor_set_path, name):
     files = descriptor_pb2.FileDescriptorSet()
     with open(descriptor_set_path, "rb") as f:
@@ -30,14 +36,7 @@ def load_method(descriptor_set_path, name):
     for file in files.file:
         pool.Add(file)
     method = pool.FindServiceByName(SERVICE).FindMethodByName(name)
-    return method, message_class(pool, method.input_type), message_class(pool, method.output_type)
-
-
-def message_class(pool, descriptor):
-    # protobuf 4.21+ (pip) has GetMessageClass and 6.x dropped GetPrototype; Debian's python3-protobuf has only the latter.
-    if hasattr(message_factory, "GetMessageClass"):
-        return message_factory.GetMessageClass(descriptor)
-    return message_factory.MessageFactory(pool).GetPrototype(descriptor)
+    return method, message_class(method.input_type), message_class(method.output_type)
 
 
 def main():

@@ -21,6 +21,12 @@ import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 
+def message_class(descriptor):
+    # GetMessageClass since protobuf 4.21; GetPrototype, its predecessor, is gone from protobuf 5.
+    get_class = getattr(message_factory, "GetMessageClass", None)
+    return get_class(descriptor) if get_class is not None else message_factory.MessageFactory(descriptor.file.pool).GetPrototype(descriptor)
+
+
 def message_classes(descriptor_set_path):
     files = descriptor_pb2.FileDescriptorSet()
     with open(descriptor_set_path, "rb") as f:
@@ -28,16 +34,9 @@ def message_classes(descriptor_set_path):
     pool = descriptor_pool.DescriptorPool()
     for file in files.file:
         pool.Add(file)
-    request = message_class(pool, pool.FindMessageTypeByName("jobservice.JobServiceRequest"))
-    response = message_class(pool, pool.FindMessageTypeByName("jobservice.JobServiceResponse"))
+    request = message_class(pool.FindMessageTypeByName("jobservice.JobServiceRequest"))
+    response = message_class(pool.FindMessageTypeByName("jobservice.JobServiceResponse"))
     return request, response
-
-
-def message_class(pool, descriptor):
-    # protobuf 4.21+ (pip) has GetMessageClass and 6.x dropped GetPrototype; Debian's python3-protobuf has only the latter.
-    if hasattr(message_factory, "GetMessageClass"):
-        return message_factory.GetMessageClass(descriptor)
-    return message_factory.MessageFactory(pool).GetPrototype(descriptor)
 
 
 def main():

@@ -21,17 +21,12 @@ function errorCode(error: unknown): string | undefined {
 export function describeListenFailure(error: unknown, target: ListenTarget): string | undefined {
   const chooseHost = target.hostSetting ? `; choose another with ${target.hostSetting}` : "";
   const where = `${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`;
-  switch (errorCode(error)) {
-    case "EADDRINUSE":
-      return `cannot listen on ${where}: the port is already in use, most likely by another jobservice (npm start, demo, simulate) or another program; choose another port with ${target.portSetting}, or 0 for a free one`;
-    case "EACCES":
-      return `cannot listen on ${where}: not permitted (ports below 1024 need privileges); choose another port with ${target.portSetting}`;
-    case "EADDRNOTAVAIL":
-      return `cannot listen on ${where}: ${target.host} is not an address of this machine${chooseHost}`;
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return `cannot listen on ${where}: cannot resolve host "${target.host}"${chooseHost}`;
-    default:
-      return undefined;
+  const code = errorCode(error);
+  if (code === "EADDRINUSE") {
+    return `cannot listen on ${where}: the port is already in use, most likely by another jobservice (npm start, demo, simulate) or another program; choose another port with ${target.portSetting}, or 0 for a free one`;
   }
+  if (code === "EACCES") return `cannot listen on ${where}: not permitted (ports below 1024 need privileges); choose another port with ${target.portSetting}`;
+  if (code === "EADDRNOTAVAIL") return `cannot listen on ${where}: ${target.host} is not an address of this machine${chooseHost}`;
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return `cannot listen on ${where}: cannot resolve host "${target.host}"${chooseHost}`;
+  return undefined;
 }
