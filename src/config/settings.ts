@@ -1,7 +1,8 @@
 /**
  * Every setting of `jobservice serve`: an environment variable and a flag
  * (the flag wins). This table is the single source for `--help`, for the
- * loader and for the README's configuration table (a test keeps them equal).
+ * loader and for docs/configuration.md (`npm run docs:config` writes it; a
+ * test fails when the committed page is stale).
  */
 export interface Setting {
   readonly env: string;
