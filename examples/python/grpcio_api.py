@@ -20,6 +20,12 @@ from google.protobuf import descriptor_pb2, descriptor_pool, json_format, messag
 SERVICE = "jobservice.JobService"
 
 
+def message_class(descriptor):
+    # GetMessageClass since protobuf 4.21; GetPrototype, its predecessor, is gone from protobuf 5.
+    get_class = getattr(message_factory, "GetMessageClass", None)
+    return get_class(descriptor) if get_class is not None else message_factory.MessageFactory(descriptor.file.pool).GetPrototype(descriptor)
+
+
 def load_method(descriptor_set_path, name):
     files = descriptor_pb2.FileDescriptorSet()
     with open(descriptor_set_path, "rb") as f:
@@ -28,9 +34,7 @@ def load_method(descriptor_set_path, name):
     for file in files.file:
         pool.Add(file)
     method = pool.FindServiceByName(SERVICE).FindMethodByName(name)
-    # GetPrototype, not GetMessageClass: Debian's python3-protobuf predates the latter.
-    factory = message_factory.MessageFactory(pool)
-    return method, factory.GetPrototype(method.input_type), factory.GetPrototype(method.output_type)
+    return method, message_class(method.input_type), message_class(method.output_type)
 
 
 def main():

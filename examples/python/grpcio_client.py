@@ -18,6 +18,12 @@ import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 
+def message_class(descriptor):
+    # GetMessageClass since protobuf 4.21; GetPrototype, its predecessor, is gone from protobuf 5.
+    get_class = getattr(message_factory, "GetMessageClass", None)
+    return get_class(descriptor) if get_class is not None else message_factory.MessageFactory(descriptor.file.pool).GetPrototype(descriptor)
+
+
 def message_classes(descriptor_set_path):
     files = descriptor_pb2.FileDescriptorSet()
     with open(descriptor_set_path, "rb") as f:
@@ -25,9 +31,8 @@ def message_classes(descriptor_set_path):
     pool = descriptor_pool.DescriptorPool()
     for file in files.file:
         pool.Add(file)
-    factory = message_factory.MessageFactory(pool)
-    request = factory.GetPrototype(pool.FindMessageTypeByName("jobservice.JobServiceRequest"))
-    response = factory.GetPrototype(pool.FindMessageTypeByName("jobservice.JobServiceResponse"))
+    request = message_class(pool.FindMessageTypeByName("jobservice.JobServiceRequest"))
+    response = message_class(pool.FindMessageTypeByName("jobservice.JobServiceResponse"))
     return request, response
 
 
