@@ -299,7 +299,7 @@ function credentials(raw: Map<SettingFlag, string>, problems: string[], name: (f
       const caFile = parsed("armada-kubernetes-ca-file", readableFile);
       return tokenFile === undefined || caFile === undefined ? none : { kind: "kubernetes", tokenFile, caFile };
     }
-    default:
+    case undefined:
       return none;
   }
 }
