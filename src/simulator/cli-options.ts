@@ -195,8 +195,8 @@ export function simulateHelp(): string {
   const steering = Object.entries(STEERING_KEYS).map(([key, meaning]) => `  ${key.padEnd(26)} ${meaning}`);
   return `Usage: jobservice simulate [flags]
 
-Runs a local stand-in for Armada's api.Event and api.Submit gRPC services
-(cleartext HTTP/2, so clients need prior knowledge: plaintext gRPC does this),
+Runs a local stand-in for Armada's api.Event, api.Submit and api.QueueService gRPC
+services (cleartext HTTP/2, so clients need prior knowledge: plaintext gRPC does this),
 with simulated job lifecycles and faults on demand. Runs until SIGINT or SIGTERM.
 
 Flags:

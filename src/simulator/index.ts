@@ -3,7 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
 import { Event, type EventStreamMessage } from "../gen/api/event_pb.js";
-import { Submit } from "../gen/api/submit_pb.js";
+import { QueueService, Submit } from "../gen/api/submit_pb.js";
 import { answerUnknownRpc } from "../server/unknown-rpc.js";
 import type { Credential } from "./access.js";
 import { createArmada, type EventInit, type SubmitItemInit } from "./armada.js";
@@ -18,6 +18,7 @@ import type { JobView } from "./job-runner.js";
 import { DEFAULT_LIFECYCLE, SIMULATOR_REQUESTOR, validateLifecycle, type LifecycleConfig } from "./lifecycle.js";
 import { createObservations, type ObservedCall } from "./observations.js";
 import { createStreamRegistry } from "./streams.js";
+import { queueService } from "./queue-service.js";
 import { submitService } from "./submit-service.js";
 
 export type { Credential } from "./access.js";
@@ -98,6 +99,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     routes: (router) => {
       router.service(Event, eventService(deps));
       router.service(Submit, submitService(deps));
+      router.service(QueueService, queueService(deps));
     },
     fallback: (req, res) => {
       // Control requests are JSON POSTs, which would otherwise look like
