@@ -59,8 +59,10 @@ export function applyEvent(job: QueryJob | undefined, message: EventMessage): Qu
   const event = events.value;
   const at = event.created ? timestampMs(event.created) : undefined;
   const current = job ?? emptyJob(event.jobId, event.queue, event.jobSetId);
-  // Once Lookout has a terminal state, later events of the job do not move it.
-  if (isTerminal(current.state)) return current;
+  // Once Lookout has a terminal state, later events of the job do not move it;
+  // a preemption is final only once the run's failure says it will not be retried.
+  const retriedPreemption = current.state === JobState.PREEMPTED && events.case === "failed";
+  if (isTerminal(current.state) && !retriedPreemption) return current;
   const moveTo = (state: JobState, runs = current.runs): QueryJob => ({ ...current, state, lastTransitionMs: at ?? current.lastTransitionMs, runs });
   switch (events.case) {
     case "submitted": {
@@ -113,7 +115,7 @@ function failed(job: QueryJob, event: Extract<EventMessage["events"], { case: "f
   // Armada's api.JobFailedEvent carries a rejection as cause Rejected (4).
   const REJECTED_CAUSE = 4;
   if (event.cause === REJECTED_CAUSE) return { ...job, state: JobState.REJECTED, lastTransitionMs: at ?? job.lastTransitionMs, jobError: event.reason };
-  const preempted = job.runs.at(-1)?.state === JobRunState.RUN_STATE_PREEMPTED;
+  const preempted = job.state === JobState.PREEMPTED;
   const runs = preempted
     ? job.runs
     : updateRun(job.runs, { runId: event.kubernetesId, node: event.nodeName, state: JobRunState.RUN_STATE_FAILED, finishedMs: at, error: event.reason });

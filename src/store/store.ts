@@ -30,6 +30,8 @@ export interface JobRecord {
   readonly cause?: string;
   /** How many times the job was leased to a cluster. */
   readonly runAttempts: number;
+  /** Armada's own JobState (api.JobState) for its Query API; absent in records written before it was kept. */
+  readonly armadaState?: number;
 }
 
 /** How far a job set's event stream has been applied, and whether it is healthy. */

@@ -73,3 +73,16 @@ describe("Lookout's view of a job, folded from its events", () => {
     expect(jobStates(["j", "other"], new Map([["j", job]]))).toEqual({ j: JobState.QUEUED, other: JobState.UNKNOWN });
   });
 });
+
+describe("a preempted job that Armada retries", () => {
+  it("goes back to QUEUED and on to a new run", () => {
+    const preempted: Events = { case: "preempted", value: { runId: "run-1" } };
+    const retryable: Events = { case: "failed", value: { kubernetesId: "run-1", reason: "preempted", cause: Cause.Evicted, retryable: true } };
+    const job = fold(submitted, leased, pending, running, preempted, retryable, leased, { case: "running", value: { kubernetesId: "run-2" } })!;
+    expect(job.state).toBe(JobState.RUNNING);
+    expect(job.runs.map((run) => [run.runId, run.state])).toEqual([
+      ["run-1", JobRunState.RUN_STATE_PREEMPTED],
+      ["run-2", JobRunState.RUN_STATE_RUNNING],
+    ]);
+  });
+});
