@@ -4,6 +4,7 @@ import { redactUrl } from "../observability/redact-url.js";
 import { createMetricsRegistry } from "../observability/metrics.js";
 import { startService } from "../server/service.js";
 import { createRecentErrors, RECENT_ERRORS_KEPT } from "../status-page/recent-errors.js";
+import { withJobIndex } from "../query/indexing-store.js";
 import { openStore } from "../store/open.js";
 import { createSubscriber } from "../subscriber/index.js";
 import { withWriteNotices } from "../watch/write-notices.js";
@@ -16,7 +17,9 @@ export interface JobServiceProcess {
 
 /** The whole service from its configuration: store, subscriber, and the one-port server in front. */
 export async function startJobService(config: ServeConfig, logger: Logger): Promise<JobServiceProcess> {
-  const { store, notices } = withWriteNotices(openStore(config.store, { ttlSeconds: config.jobTtlSeconds, logger }));
+  const opened = openStore(config.store, { ttlSeconds: config.jobTtlSeconds, logger });
+  const indexed = withJobIndex(opened, (error) => logger.warn({ err: { message: error instanceof Error ? error.message : String(error) } }, "job-id index write failed"));
+  const { store, notices } = withWriteNotices(indexed);
   logger.info({ store: config.store.kind === "memory" ? "memory" : redactUrl(config.store.url) }, "store selected");
 
   const metrics = createMetricsRegistry({ processMetrics: true });

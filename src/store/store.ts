@@ -135,5 +135,9 @@ export interface JobStore {
   release(jobSet: JobSetKey, owner: string): Promise<void>;
   /** Resolves when the backing store answers; rejects with the reason otherwise. */
   ping(): Promise<void>;
+  /** The job-id index (see job-index.ts), where the backend keeps one; Armada's Query API asks by job id alone. */
+  indexJobs?(jobSet: JobSetKey, jobIds: readonly string[]): Promise<void>;
+  /** The job set of each indexed id; ids not indexed are left out. */
+  jobSetsOf?(jobIds: readonly string[]): Promise<Map<string, JobSetKey>>;
   close(): Promise<void>;
 }
