@@ -4,10 +4,16 @@ import { redactUrl } from "../observability/redact-url.js";
 import { createMetricsRegistry } from "../observability/metrics.js";
 import { startService } from "../server/service.js";
 import { createRecentErrors, RECENT_ERRORS_KEPT } from "../status-page/recent-errors.js";
+import { createUpstreamJobs } from "../armada/upstream-jobs.js";
 import { withJobIndex } from "../query/indexing-store.js";
+import { jobsService } from "../query/jobs-service.js";
+import { createAuthorization } from "../subscriber/credentials.js";
 import { openStore } from "../store/open.js";
 import { createSubscriber } from "../subscriber/index.js";
 import { withWriteNotices } from "../watch/write-notices.js";
+
+/** Deadline of one call to Armada's Query API on a caller's behalf. */
+const UPSTREAM_TIMEOUT_MS = 10_000;
 
 export interface JobServiceProcess {
   readonly port: number;
@@ -39,9 +45,15 @@ export async function startJobService(config: ServeConfig, logger: Logger): Prom
     },
   };
 
+  const upstream = createUpstreamJobs({
+    url: config.subscriber.armadaUrl,
+    caFile: config.subscriber.caFile,
+    authorization: createAuthorization(config.subscriber.credentials, { now: Date.now }),
+  });
+  const jobs = jobsService({ store, status: subscriber, upstream, upstreamTimeoutMs: UPSTREAM_TIMEOUT_MS });
   const service = await startService(
     { ...config, armada: { url: config.subscriber.armadaUrl, caFile: config.subscriber.caFile } },
-    { store, logger, metrics, status: subscriber, checks: [armada], jobSets: () => subscriber.jobSets(), errors, notices },
+    { store, logger, metrics, status: subscriber, checks: [armada], jobSets: () => subscriber.jobSets(), errors, notices, jobs },
   );
   return {
     port: service.listener.port,

@@ -116,8 +116,9 @@ function failed(job: QueryJob, event: Extract<EventMessage["events"], { case: "f
   const REJECTED_CAUSE = 4;
   if (event.cause === REJECTED_CAUSE) return { ...job, state: JobState.REJECTED, lastTransitionMs: at ?? job.lastTransitionMs, jobError: event.reason };
   const preempted = job.state === JobState.PREEMPTED;
+  // Lookout keeps the preemption's reason as the run's error; on Armada's api stream it is the failure's.
   const runs = preempted
-    ? job.runs
+    ? amendLastRun(job.runs, { error: event.reason })
     : updateRun(job.runs, { runId: event.kubernetesId, node: event.nodeName, state: JobRunState.RUN_STATE_FAILED, finishedMs: at, error: event.reason });
   // A retryable failure sends the job back to the queue for another run.
   const state = event.retryable ? JobState.QUEUED : preempted ? JobState.PREEMPTED : JobState.FAILED;
@@ -146,4 +147,10 @@ function updateRun(runs: readonly QueryRun[], change: RunChange): readonly Query
     node: change.node || base.node,
   };
   return base === last ? [...runs.slice(0, -1), next] : [...runs, next];
+}
+
+/** Changes the newest run even when it has finished. */
+function amendLastRun(runs: readonly QueryRun[], change: Pick<QueryRun, "error">): readonly QueryRun[] {
+  const last = runs.at(-1);
+  return last ? [...runs.slice(0, -1), { ...last, ...change }] : runs;
 }

@@ -14,6 +14,7 @@ import { createRequestHandler } from "./handler.js";
 import type { ConnectionLimits } from "./limits.js";
 import { listen, type Listener } from "./listener.js";
 import { createReadiness, type Readiness, type ReadinessCheck } from "./readiness.js";
+import type { RpcDependencies } from "./rpc-routes.js";
 
 export interface ServiceOptions {
   readonly host: string;
@@ -59,6 +60,8 @@ export interface ServiceDependencies {
   readonly authTuning?: Partial<AuthTuning>;
   /** Writes through this process's store, so its watchers hear of them without polling. */
   readonly notices?: WriteNotices;
+  /** Armada's Query API (api.Jobs), when the service answers it. */
+  readonly jobs?: RpcDependencies["jobs"];
 }
 
 export interface RunningService {
@@ -137,6 +140,7 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
     maxRequestBytes: options.maxRequestBytes,
     fastPath: options.fastPath ?? true,
     shutdownSignal: shutdown.signal,
+    jobs: deps.jobs,
     healthWatchIntervalMs: options.healthWatchIntervalMs ?? 5_000,
     statusPage: {
       jobSets: deps.jobSets ?? (() => []),
