@@ -4,6 +4,7 @@ import { redactUrl } from "../observability/redact-url.js";
 import { createMetricsRegistry } from "../observability/metrics.js";
 import { startService } from "../server/service.js";
 import { createRecentErrors, RECENT_ERRORS_KEPT } from "../status-page/recent-errors.js";
+import { createPassthrough } from "../armada/passthrough.js";
 import { createUpstreamJobs } from "../armada/upstream-jobs.js";
 import { withJobIndex } from "../query/indexing-store.js";
 import { jobsService } from "../query/jobs-service.js";
@@ -51,14 +52,26 @@ export async function startJobService(config: ServeConfig, logger: Logger): Prom
     authorization: createAuthorization(config.subscriber.credentials, { now: Date.now }),
   });
   const jobs = jobsService({ store, status: subscriber, upstream, upstreamTimeoutMs: UPSTREAM_TIMEOUT_MS });
+  const passthrough = config.armadaPassthrough
+    ? createPassthrough({
+        url: config.subscriber.armadaUrl,
+        caFile: config.subscriber.caFile,
+        // A submit that passed through is followed at once, so the first poll of its jobs is answered here.
+        onSubmitted: ({ jobSet, jobIds }) => {
+          void store.indexJobs?.(jobSet, jobIds).catch(() => undefined);
+          void subscriber.lookup(jobSet, [], { signal: AbortSignal.timeout(60_000) }).catch(() => undefined);
+        },
+      })
+    : undefined;
   const service = await startService(
     { ...config, armada: { url: config.subscriber.armadaUrl, caFile: config.subscriber.caFile } },
-    { store, logger, metrics, status: subscriber, checks: [armada], jobSets: () => subscriber.jobSets(), errors, notices, jobs },
+    { store, logger, metrics, status: subscriber, checks: [armada], jobSets: () => subscriber.jobSets(), errors, notices, jobs, passthrough },
   );
   return {
     port: service.listener.port,
     async stop() {
       await service.stop();
+      passthrough?.close();
       await subscriber.close();
       await store.close();
     },

@@ -4,6 +4,7 @@ import { Counter, type Registry } from "prom-client";
 import type { StatusPageDeps } from "../status-page/routes.js";
 import type { RequestHandler } from "./listener.js";
 import { httpRoutes } from "./http-routes.js";
+import type { Passthrough } from "../armada/passthrough.js";
 import type { CallerAuth } from "../auth/index.js";
 import type { Readiness } from "./readiness.js";
 import { rpcMetricsInterceptor } from "./rpc-metrics.js";
@@ -21,6 +22,8 @@ export interface HandlerOptions extends RpcDependencies {
   readonly statusPage: StatusPageDeps;
   /** The caller check; absent, every call is let through (JOBSERVICE_AUTH=none without the per-caller limit). */
   readonly auth?: CallerAuth;
+  /** Armada's methods the service does not answer, passed through to Armada; refused as unimplemented when absent. */
+  readonly passthrough?: Passthrough;
 }
 
 /**
@@ -43,6 +46,7 @@ export function createRequestHandler(options: HandlerOptions): RequestHandler {
     fallback: (req, res) => {
       // Hono's listener takes Node's own response types; connect-node only
       // loosens write()'s callback type, so these are the same objects.
+      if (options.passthrough?.handle(req, res as Parameters<Passthrough["handle"]>[1])) return;
       if (!answerUnknownRpc(req, res)) void http(req, res as Parameters<typeof http>[1]);
     },
   }) as RequestHandler;
