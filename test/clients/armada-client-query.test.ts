@@ -68,4 +68,23 @@ describe("armada-client's Query API calls against the service and against Armada
     await query(serviceTarget, ids);
     expect(sim.calls({ method: "api.Jobs/GetJobStatus" }).length).toBe(before);
   }, 120_000);
+
+  it("reattach and cancel as the operator does them: by external job URI, then cancel_jobs through the passthrough", async () => {
+    const uri = "airflow://dag/task/run-1/-1";
+    const [id] = sim.submit("q", "reattach", [{ annotations: { "armadaproject.io/externalJobUri": uri, "armada-sim/duration-ms": "60000" } }]);
+    await eventually(() => sim.events("q", "reattach").some((m) => m.message?.events.case === "running"), 10_000);
+    const script = `
+import json, sys, grpc
+from armada_client.client import ArmadaClient
+from google.protobuf.json_format import MessageToDict
+client = ArmadaClient(grpc.insecure_channel(sys.argv[1]))
+found = MessageToDict(client.get_job_status_by_external_job_uri("q", "reattach", sys.argv[2]))
+cancelled = list(client.cancel_jobs(queue="q", job_set_id="reattach", job_id=sys.argv[3]).cancelled_ids)
+print(json.dumps({"found": found, "cancelled": cancelled}))
+`;
+    const { stdout } = await run(env.python, ["-c", script, service.url.replace(/^http:\/\//, ""), uri, id!], { timeout: 60_000 });
+    expect(JSON.parse(stdout)).toEqual({ found: { jobStates: { [id!]: "RUNNING" } }, cancelled: [id] });
+    await eventually(() => sim.jobs().find((job) => job.jobId === id)?.done ?? false, 10_000);
+    expect(sim.jobs().find((job) => job.jobId === id)?.outcome.state).toBe("cancelled");
+  }, 120_000);
 });
