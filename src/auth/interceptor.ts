@@ -2,7 +2,7 @@ import { Code, ConnectError, createContextKey, type ContextValues, type Intercep
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { accessRuleFor } from "./access-rules.js";
-import type { CallTransport, QueueCheck, Target } from "./identity.js";
+import { unauthenticated, type CallTransport, type QueueCheck, type Target } from "./identity.js";
 import type { Logger } from "../observability/logger.js";
 import type { SubscriptionLimit } from "./subscription-limit.js";
 
@@ -22,6 +22,12 @@ export interface CallerAuthInterceptorDeps {
   /** Whether the job set is already followed, so reading it starts nothing new. */
   readonly follows: (target: Target) => boolean;
   readonly record: (outcome: string) => void;
+  /**
+   * Whether callers must bring a credential (every mode but none). Methods
+   * whose queues only the handler learns refuse a call without one at once,
+   * before the handler asks Armada anything on its behalf.
+   */
+  readonly requireCredentials?: boolean;
   /** Each decision at trace level: who, which queue, what outcome; never the credential. */
   readonly logger: Pick<Logger, "trace" | "isLevelEnabled">;
 }
@@ -57,6 +63,11 @@ export function callerAuthInterceptor(deps: CallerAuthInterceptorDeps): Intercep
     const rule = accessRuleFor(request.method);
     if (rule?.kind === "anonymous") return next(request);
     if (rule?.kind === "queues-in-handler" && !request.stream) {
+      const anonymous = !request.header.get("authorization") && !request.contextValues.get(CALL_TRANSPORT).certificate;
+      if (deps.requireCredentials && anonymous) {
+        deps.record(codeToString(Code.Unauthenticated));
+        throw unauthenticated("this call needs credentials: send an authorization header or a client certificate");
+      }
       request.contextValues.set(QUEUE_CHECK, (target) => authorize(target, request.header, request.contextValues));
       return next(request);
     }
