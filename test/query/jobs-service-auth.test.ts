@@ -46,5 +46,16 @@ describe("api.Jobs under the service's caller security (basic mode)", () => {
     const anonymous = createClient(Jobs, createGrpcTransport({ baseUrl: service.url }));
     await expect(anonymous.getJobStatus({ jobIds: ["01ANY"] })).rejects.toMatchObject({ code: Code.Unauthenticated });
     expect(sim.calls().length).toBe(before);
+    const rest = await fetch(`${service.url}/v1/job/status`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jobIds: ["01ANY"] }) });
+    expect(rest.status).toBe(401);
+    expect(sim.calls().length).toBe(before);
+  });
+
+  it("checks REST callers like RPC callers", async () => {
+    const [theirs] = sim.submit("team-b", "rest", [{}]);
+    const post = (authorization: string) =>
+      fetch(`${service.url}/v1/job/status`, { method: "POST", headers: { "content-type": "application/json", authorization }, body: JSON.stringify({ jobIds: [theirs] }) });
+    await eventually(() => sim.events("team-b", "rest").length > 0);
+    expect((await post(basicAuth("alice", "alice-secret"))).status).toBe(403);
   });
 });

@@ -81,3 +81,41 @@ describe("the service's api.Jobs (Armada's Query API from the cache)", () => {
     await expect(viaService.getJobStatus({ jobIds: ["01NEVERSEEN"] })).rejects.toMatchObject({ code: Code.Unavailable });
   });
 });
+
+describe("Armada's REST forms of api.Jobs, as its grpc-gateway writes them", () => {
+  let sim: Simulator;
+  let service: { url: string; stop(): Promise<void> };
+  beforeAll(async () => {
+    sim = await startSimulator({ queues: ["q"], lifecycle: { ...FAST_LIFECYCLE, failureProbability: 0, preemptionProbability: 0, leaseReturnProbability: 0 } });
+    service = await startFullTestService(sim.url);
+  });
+  afterAll(async () => {
+    await service?.stop();
+    await sim?.close();
+  });
+  const post = async (path: string, body: unknown) => {
+    const response = await fetch(`${service.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+  };
+
+  it("POST /v1/job/status: states as numbers, by camelCase name; errors and details likewise", async () => {
+    const [ok, bad] = sim.submit("q", "rest", [{}, { annotations: { "armada-sim/exit-code": "2", "armada-sim/reason": "bad input" } }]);
+    await eventually(() => sim.jobs().every((job) => job.done), 10_000);
+    expect(await post("/v1/job/status", { jobIds: [ok, bad, "01NOSUCHJOB"] })).toEqual({
+      status: 200,
+      json: { jobStates: { [ok!]: JobState.SUCCEEDED, [bad!]: JobState.FAILED, "01NOSUCHJOB": JobState.UNKNOWN } },
+    });
+    expect(await post("/v1/job/errors", { jobIds: [ok, bad] })).toEqual({ status: 200, json: { jobErrors: { [ok!]: "", [bad!]: "bad input" } } });
+    const details = await post("/v1/job/details", { jobIds: [ok], expandJobRun: true });
+    const job = (details.json.jobDetails as Record<string, Record<string, unknown>>)[ok!]!;
+    expect(job).toMatchObject({ jobId: ok, queue: "q", jobset: "rest", state: JobState.SUCCEEDED, submittedTs: { seconds: expect.any(Number) } });
+    // Zero values are left out, as Go's omitempty does: no empty cancel reason.
+    expect(job).not.toHaveProperty("cancelReason");
+  });
+
+  it("answers a refused call with the gateway's error body and HTTP status", async () => {
+    const { status, json } = await post("/v1/job/statusUsingExternalJobUri", { queue: "q", jobset: "rest" });
+    expect(status).toBe(500);
+    expect(json).toEqual({ error: "request must contain external job uri", code: Code.Unknown, message: "request must contain external job uri", details: [] });
+  });
+});
