@@ -33,6 +33,7 @@ export const SETTINGS = [
   { env: "JOBSERVICE_SHUTDOWN_GRACE_SECONDS", flag: "shutdown-grace-seconds", default: "10", description: "On SIGTERM/SIGINT, how long in-flight calls may take to finish." },
   { env: "JOBSERVICE_LOG_LEVEL", flag: "log-level", default: "info", description: "fatal, error, warn, info, debug, trace or silent." },
   { env: "ARMADA_URL", flag: "armada-url", default: "http://localhost:50051", description: "Armada's gRPC API: `http://…` for cleartext HTTP/2, `https://…` for TLS." },
+  { env: "JOBSERVICE_ARMADA_PASSTHROUGH", flag: "armada-passthrough", default: "false", description: "`true`: every Armada method the service does not answer itself (`/api.Submit/*`, `/api.QueueService/*`, `/api.Event/*`, …) is passed through to ARMADA_URL byte for byte, with the caller's own credentials, so one channel serves today's Armada clients (see docs/query-api.md). Off by default: it exposes Armada's whole API on this port." },
   { env: "ARMADA_CA_FILE", flag: "armada-ca-file", default: "", description: "PEM CA bundle that signs Armada's certificate; Node's bundled roots (plus NODE_EXTRA_CA_CERTS) when unset." },
   { env: "ARMADA_USERNAME", flag: "armada-username", default: "", description: "Basic auth user (with ARMADA_PASSWORD)." },
   { env: "ARMADA_PASSWORD", flag: "armada-password", default: "", description: "Basic auth password.", secret: true },
