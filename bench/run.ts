@@ -15,6 +15,7 @@ import { batchReadsSuite } from "./suites/batch-reads.js";
 import { freshnessSuite } from "./suites/freshness.js";
 import { ingestSuite } from "./suites/ingest.js";
 import { naiveReplaySuite } from "./suites/naive-replay.js";
+import { queryApiSuite } from "./suites/query-api.js";
 import { readPathSuite } from "./suites/read-path.js";
 import { scaleSuite } from "./suites/scale.js";
 import { startupSuite } from "./suites/startup.js";
@@ -29,6 +30,7 @@ const SUITES: Readonly<Record<string, (context: BenchContext) => Promise<SuiteOu
   startup: startupSuite,
   "batch-reads": batchReadsSuite,
   watches: watchesSuite,
+  "query-api": queryApiSuite,
 };
 const READ_SET_JOBS = 1_000;
 const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));

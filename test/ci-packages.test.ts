@@ -55,10 +55,10 @@ function importedModules(source: string): string[] {
 }
 
 describe("the Debian packages CI installs", () => {
-  it("are exactly the ones the README's apt-get line names", () => {
-    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    const line = readme.split("\n").find((text) => text.startsWith("apt-get install "));
-    expect(line, "the README has an `apt-get install …` line").toBeDefined();
+  it("are exactly the ones CONTRIBUTING.md's apt-get line names", () => {
+    const guide = readFileSync(join(ROOT, "CONTRIBUTING.md"), "utf8");
+    const line = guide.split("\n").find((text) => text.startsWith("apt-get install "));
+    expect(line, "CONTRIBUTING.md has an `apt-get install …` line").toBeDefined();
     expect(line?.slice("apt-get install ".length).trim().split(/\s+/).sort()).toEqual([...listed].sort());
   });
 
@@ -66,12 +66,14 @@ describe("the Debian packages CI installs", () => {
     for (const tool of TOOLS) expect(listed, tool.command).toContain(tool.aptPackage);
   });
 
-  it("provide every Python module that the tree's scripts and the README's examples import", () => {
+  it("provide every Python module that the tree's scripts and the docs' examples import", () => {
     const files = pythonFiles(ROOT);
     const local = localModules(files);
     const sources = [
       ...files.map((file) => readFileSync(file, "utf8")),
-      ...[...readFileSync(join(ROOT, "README.md"), "utf8").matchAll(/```python\n([\s\S]*?)```/g)].map(([, code = ""]) => code),
+      ...["README.md", ...readdirSync(join(ROOT, "docs")).filter((name) => name.endsWith(".md")).map((name) => `docs/${name}`)].flatMap((doc) =>
+        [...readFileSync(join(ROOT, doc), "utf8").matchAll(/```python\n([\s\S]*?)```/g)].map(([, code = ""]) => code),
+      ),
     ];
     const standard = new Set(
       execFileSync("/usr/bin/python3", ["-c", "import sys; print('\\n'.join(sys.stdlib_module_names))"], { encoding: "utf8" }).split("\n"),

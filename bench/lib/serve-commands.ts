@@ -28,7 +28,7 @@ export function serveCommands(ready: unknown, handlers: CommandHandlers, shutdow
   lines.once("close", () => {
     const force = setTimeout(() => process.exit(0), 5_000);
     force.unref();
-    shutdown().finally(() => process.exit(0));
+    void shutdown().finally(() => process.exit(0));
   });
 }
 

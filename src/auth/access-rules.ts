@@ -1,4 +1,5 @@
 import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
+import { Jobs } from "../gen/api/job_pb.js";
 import { Health as GrpcHealth } from "../gen/grpc/health/v1/health_pb.js";
 import { JobService, JobServiceRequestSchema, JobSetWatchRequestSchema, JobStatusesRequestSchema } from "../gen/jobservice/jobservice_pb.js";
 import type { Target } from "./identity.js";
@@ -8,9 +9,16 @@ export type AccessRule =
   /** Probes and health: Kubernetes probes carry no credentials. */
   | { readonly kind: "anonymous" }
   /** Reads data of one queue: the caller must be allowed to watch it. */
-  | { readonly kind: "watch-queue"; readonly target: (message: unknown) => Target };
+  | { readonly kind: "watch-queue"; readonly target: (message: unknown) => Target }
+  /**
+   * Reads jobs named by id alone (Armada's Query API): the queues are known
+   * only once the handler has looked the ids up, so the handler checks each
+   * queue (QUEUE_CHECK in interceptor.ts) before it reads or follows one.
+   */
+  | { readonly kind: "queues-in-handler" };
 
 const ANONYMOUS: AccessRule = { kind: "anonymous" };
+const QUEUES_IN_HANDLER: AccessRule = { kind: "queues-in-handler" };
 
 function watchQueue<S extends DescMessage>(_schema: S, target: (message: MessageShape<S>) => Target): AccessRule {
   return { kind: "watch-queue", target: (message) => target(message as MessageShape<S>) };
@@ -28,6 +36,7 @@ export const ACCESS_RULES: Readonly<Record<string, AccessRule>> = {
   [`${JobService.typeName}/WatchJobStatus`]: watchQueue(JobServiceRequestSchema, (r) => ({ queue: r.queue, jobSetId: r.jobSetId })),
   [`${JobService.typeName}/WatchJobSet`]: watchQueue(JobSetWatchRequestSchema, (r) => ({ queue: r.queue, jobSetId: r.jobSetId })),
   [`${JobService.typeName}/Health`]: ANONYMOUS,
+  ...Object.fromEntries(Jobs.methods.map((method) => [`${Jobs.typeName}/${method.name}`, QUEUES_IN_HANDLER])),
 };
 
 /** Whole services that need no credentials. */

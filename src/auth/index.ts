@@ -126,6 +126,7 @@ export function createCallerAuth(options: AuthOptions, deps: CallerAuthDeps): Ca
       check,
       limit: createSubscriptionLimit(options.maxNewSubscriptionsPerMinute, now),
       follows: deps.follows ?? (() => false),
+      requireCredentials: options.mode !== "none",
       record: (outcome) => decisions.inc({ outcome }),
       logger: deps.logger,
     }),

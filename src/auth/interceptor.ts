@@ -1,10 +1,17 @@
 import { Code, ConnectError, createContextKey, type ContextValues, type Interceptor } from "@connectrpc/connect";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
-import { accessRuleFor, type AccessRule } from "./access-rules.js";
-import type { CallTransport, QueueCheck, Target } from "./identity.js";
+import { accessRuleFor } from "./access-rules.js";
+import { unauthenticated, type CallTransport, type QueueCheck, type Target } from "./identity.js";
 import type { Logger } from "../observability/logger.js";
 import type { SubscriptionLimit } from "./subscription-limit.js";
+
+/**
+ * Set by the interceptor for methods whose queues only the handler learns:
+ * resolves when the caller may watch the target's queue, throws the refusal
+ * otherwise. Without a caller check configured, every queue is allowed.
+ */
+export const QUEUE_CHECK = createContextKey<(target: Target) => Promise<void>>(() => Promise.resolve());
 
 /** Set per request by the adapter, read by the interceptor: what the connection knows. */
 export const CALL_TRANSPORT = createContextKey<CallTransport>({ remoteAddress: "" });
@@ -15,6 +22,12 @@ export interface CallerAuthInterceptorDeps {
   /** Whether the job set is already followed, so reading it starts nothing new. */
   readonly follows: (target: Target) => boolean;
   readonly record: (outcome: string) => void;
+  /**
+   * Whether callers must bring a credential (every mode but none). Methods
+   * whose queues only the handler learns refuse a call without one at once,
+   * before the handler asks Armada anything on its behalf.
+   */
+  readonly requireCredentials?: boolean;
   /** Each decision at trace level: who, which queue, what outcome; never the credential. */
   readonly logger: Pick<Logger, "trace" | "isLevelEnabled">;
 }
@@ -27,8 +40,7 @@ export interface CallerAuthInterceptorDeps {
  */
 export function callerAuthInterceptor(deps: CallerAuthInterceptorDeps): Interceptor {
   /** Resolves when the caller may make this call; throws the refusal otherwise. */
-  async function authorize(rule: Extract<AccessRule, { kind: "watch-queue" }>, message: unknown, header: Headers, values: ContextValues): Promise<void> {
-    const target = rule.target(message);
+  async function authorize(target: Target, header: Headers, values: ContextValues): Promise<void> {
     // Nothing to ask about: the handler refuses it with INVALID_ARGUMENT before reading anything.
     if (target.queue === "") return;
     // Without per-request transport facts (armada, oidc and basic modes without client certificates) the key's default applies.
@@ -50,18 +62,27 @@ export function callerAuthInterceptor(deps: CallerAuthInterceptorDeps): Intercep
   return (next) => async (request) => {
     const rule = accessRuleFor(request.method);
     if (rule?.kind === "anonymous") return next(request);
-    if (!rule || (request.stream && request.method.methodKind !== "server_streaming")) {
+    if (rule?.kind === "queues-in-handler" && !request.stream) {
+      const anonymous = !request.header.get("authorization") && !request.contextValues.get(CALL_TRANSPORT).certificate;
+      if (deps.requireCredentials && anonymous) {
+        deps.record(codeToString(Code.Unauthenticated));
+        throw unauthenticated("this call needs credentials: send an authorization header or a client certificate");
+      }
+      request.contextValues.set(QUEUE_CHECK, (target) => authorize(target, request.header, request.contextValues));
+      return next(request);
+    }
+    if (!rule || rule.kind === "queues-in-handler" || (request.stream && request.method.methodKind !== "server_streaming")) {
       deps.record("permission_denied");
       throw new ConnectError(`${request.method.parent.typeName}/${request.method.name} has no access rule, so it is refused`, Code.PermissionDenied);
     }
     if (!request.stream) {
-      await authorize(rule, request.message, request.header, request.contextValues);
+      await authorize(rule.target(request.message), request.header, request.contextValues);
       return next(request);
     }
     // A server stream's request is one message, read here before the handler sees it, then handed on unchanged.
     const messages: unknown[] = [];
     for await (const message of request.message) messages.push(message);
-    if (messages.length > 0) await authorize(rule, messages[0], request.header, request.contextValues);
+    if (messages.length > 0) await authorize(rule.target(messages[0]), request.header, request.contextValues);
     return next({ ...request, message: createAsyncIterable(messages) } as typeof request);
   };
 }

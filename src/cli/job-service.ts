@@ -5,9 +5,17 @@ import { createMetricsRegistry } from "../observability/metrics.js";
 import { startService } from "../server/service.js";
 import { createIdleJobSets } from "../status-page/idle-job-sets.js";
 import { createRecentErrors, RECENT_ERRORS_KEPT } from "../status-page/recent-errors.js";
+import { createPassthrough } from "../armada/passthrough.js";
+import { createUpstreamJobs } from "../armada/upstream-jobs.js";
+import { withJobIndex } from "../query/indexing-store.js";
+import { jobsService } from "../query/jobs-service.js";
+import { createAuthorization } from "../subscriber/credentials.js";
 import { openStore } from "../store/open.js";
 import { createSubscriber } from "../subscriber/index.js";
 import { withWriteNotices } from "../watch/write-notices.js";
+
+/** Deadline of one call to Armada's Query API on a caller's behalf. */
+const UPSTREAM_TIMEOUT_MS = 10_000;
 
 export interface JobServiceProcess {
   readonly port: number;
@@ -17,7 +25,9 @@ export interface JobServiceProcess {
 
 /** The whole service from its configuration: store, subscriber, and the one-port server in front. */
 export async function startJobService(config: ServeConfig, logger: Logger): Promise<JobServiceProcess> {
-  const { store, notices } = withWriteNotices(openStore(config.store, { ttlSeconds: config.jobTtlSeconds, logger }));
+  const opened = openStore(config.store, { ttlSeconds: config.jobTtlSeconds, logger });
+  const indexed = withJobIndex(opened, (error) => logger.warn({ err: { message: error instanceof Error ? error.message : String(error) } }, "job-id index write failed"));
+  const { store, notices } = withWriteNotices(indexed);
   logger.info({ store: config.store.kind === "memory" ? "memory" : redactUrl(config.store.url) }, "store selected");
 
   const metrics = createMetricsRegistry({ processMetrics: true });
@@ -39,11 +49,41 @@ export async function startJobService(config: ServeConfig, logger: Logger): Prom
     },
   };
 
+  const upstream = createUpstreamJobs({
+    url: config.subscriber.armadaUrl,
+    caFile: config.subscriber.caFile,
+    authorization: createAuthorization(config.subscriber.credentials, { now: Date.now }),
+  });
+  const jobs = jobsService({ store, status: subscriber, upstream, upstreamTimeoutMs: UPSTREAM_TIMEOUT_MS });
+  const passthrough = config.armadaPassthrough
+    ? createPassthrough({
+        url: config.subscriber.armadaUrl,
+        caFile: config.subscriber.caFile,
+        // A submit that passed through is followed at once, so the first poll of its jobs is answered here.
+        onSubmitted: ({ jobSet, jobIds }) => {
+          void store.indexJobs?.(jobSet, jobIds).catch(() => undefined);
+          void subscriber.lookup(jobSet, [], { signal: AbortSignal.timeout(60_000) }).catch(() => undefined);
+        },
+      })
+    : undefined;
   const service = await startService(
     { ...config, armada: { url: config.subscriber.armadaUrl, caFile: config.subscriber.caFile } },
-    { store, logger, metrics, status: subscriber, checks: [armada], jobSets: () => idle.withIdle(subscriber.jobSets()), forgetIdle: (jobSet) => idle.forget(jobSet), errors, notices },
+    {
+      store,
+      logger,
+      metrics,
+      status: subscriber,
+      checks: [armada],
+      jobSets: () => idle.withIdle(subscriber.jobSets()),
+      forgetIdle: (jobSet) => idle.forget(jobSet),
+      errors,
+      notices,
+      jobs,
+      passthrough,
+    },
   ).catch(async (error: unknown) => {
     // Nothing was served: let go of what was opened for it, so a caller that goes on (the demo, tests) leaks nothing.
+    passthrough?.close();
     await subscriber.close();
     await store.close();
     throw error;
@@ -52,6 +92,7 @@ export async function startJobService(config: ServeConfig, logger: Logger): Prom
     port: service.listener.port,
     async stop() {
       await service.stop();
+      passthrough?.close();
       await subscriber.close();
       await store.close();
     },

@@ -28,6 +28,8 @@ export interface ServeConfig {
   readonly maxRequestBytes: number;
   readonly fastPath: boolean;
   readonly maxBatchIds: number;
+  /** Pass Armada's other methods through to ARMADA_URL. */
+  readonly armadaPassthrough: boolean;
   readonly maxWatches: number;
   readonly watchPollMs: number;
   readonly limits: ConnectionLimits;
@@ -80,6 +82,7 @@ export function loadServeConfig(env: Readonly<Record<string, string | undefined>
     maxRequestBytes: get("max-request-bytes", integer(1024, 64 * 1024 * 1024)) ?? 65536,
     fastPath: (get("fast-path", oneOf(["true", "false"])) ?? "true") === "true",
     maxBatchIds: get("max-batch-ids", integer(1, 100_000)) ?? 1000,
+    armadaPassthrough: (get("armada-passthrough", oneOf(["true", "false"])) ?? "false") === "true",
     maxWatches: get("max-watches", integer(1, 1_000_000)) ?? 20_000,
     watchPollMs: get("watch-poll-ms", integer(10, 600_000)) ?? 1000,
     limits: {
@@ -302,7 +305,7 @@ function credentials(raw: Map<SettingFlag, string>, problems: string[], name: (f
       const caFile = parsed("armada-kubernetes-ca-file", readableFile);
       return tokenFile === undefined || caFile === undefined ? none : { kind: "kubernetes", tokenFile, caFile };
     }
-    default:
+    case undefined:
       return none;
   }
 }

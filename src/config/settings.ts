@@ -1,7 +1,8 @@
 /**
  * Every setting of `jobservice serve`: an environment variable and a flag
  * (the flag wins). This table is the single source for `--help`, for the
- * loader and for the README's configuration table (a test keeps them equal).
+ * loader and for docs/configuration.md (`npm run docs:config` writes it; a
+ * test fails when the committed page is stale).
  */
 export interface Setting {
   readonly env: string;
@@ -33,6 +34,7 @@ export const SETTINGS = [
   { env: "JOBSERVICE_LOG_LEVEL", flag: "log-level", default: "info", description: "fatal, error, warn, info, debug, trace or silent." },
   { env: "JOBSERVICE_LOG_FORMAT", flag: "log-format", default: "auto", description: "`json` (one JSON object a line, epoch-millisecond `time`), `pretty` (time, level, message and fields, readable) or `auto`: pretty when stdout is a terminal, JSON otherwise." },
   { env: "ARMADA_URL", flag: "armada-url", default: "http://localhost:50051", description: "Armada's gRPC API: `http://…` for cleartext HTTP/2, `https://…` for TLS." },
+  { env: "JOBSERVICE_ARMADA_PASSTHROUGH", flag: "armada-passthrough", default: "false", description: "`true`: every Armada method the service does not answer itself (`/api.Submit/*`, `/api.QueueService/*`, `/api.Event/*`, …) is passed through to ARMADA_URL byte for byte, with the caller's own credentials, so one channel serves today's Armada clients (see docs/query-api.md). Off by default: it exposes Armada's whole API on this port." },
   { env: "ARMADA_CA_FILE", flag: "armada-ca-file", default: "", description: "PEM CA bundle that signs Armada's certificate; Node's bundled roots (plus NODE_EXTRA_CA_CERTS) when unset." },
   { env: "ARMADA_USERNAME", flag: "armada-username", default: "", description: "Basic auth user (with ARMADA_PASSWORD)." },
   { env: "ARMADA_PASSWORD", flag: "armada-password", default: "", description: "Basic auth password.", secret: true },

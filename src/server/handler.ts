@@ -4,6 +4,8 @@ import { Counter, type Registry } from "prom-client";
 import type { StatusPageDeps } from "../status-page/routes.js";
 import type { RequestHandler } from "./listener.js";
 import { httpRoutes } from "./http-routes.js";
+import type { Passthrough } from "../armada/passthrough.js";
+import { createRestGateway } from "../query/rest-gateway.js";
 import type { CallerAuth } from "../auth/index.js";
 import type { Readiness } from "./readiness.js";
 import { rpcMetricsInterceptor } from "./rpc-metrics.js";
@@ -24,6 +26,8 @@ export interface HandlerOptions extends RpcDependencies {
   readonly statusPage: StatusPageDeps;
   /** The caller check; absent, every call is let through (JOBSERVICE_AUTH=none without the per-caller limit). */
   readonly auth?: CallerAuth;
+  /** Armada's methods the service does not answer, passed through to Armada; refused as unimplemented when absent. */
+  readonly passthrough?: Passthrough;
 }
 
 /**
@@ -37,6 +41,7 @@ export function createRequestHandler(options: HandlerOptions): RequestHandler {
   // Metrics outermost, so that refused calls are counted too.
   const interceptors = options.auth ? [rpcMetricsInterceptor(options.metrics), options.auth.interceptor] : [rpcMetricsInterceptor(options.metrics)];
   const acceptCompression = [compressionGzip, compressionBrotli];
+  const rest = options.jobs && createRestGateway({ jobs: options.jobs, interceptors, contextValues: options.auth?.contextValues, readMaxBytes: options.maxRequestBytes });
   const connect = connectNodeAdapter({
     routes: rpcRoutes(options),
     readMaxBytes: options.maxRequestBytes,
@@ -46,6 +51,8 @@ export function createRequestHandler(options: HandlerOptions): RequestHandler {
     fallback: (req, res) => {
       // Hono's listener takes Node's own response types; connect-node only
       // loosens write()'s callback type, so these are the same objects.
+      if (rest?.(req, res as Parameters<typeof rest>[1])) return;
+      if (options.passthrough?.handle(req, res as Parameters<Passthrough["handle"]>[1])) return;
       if (!answerUnknownRpc(req, res)) void http(req, res as Parameters<typeof http>[1]);
     },
   }) as RequestHandler;

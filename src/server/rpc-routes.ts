@@ -5,6 +5,7 @@ import {
   HealthCheckResponseSchema as GrpcHealthCheckResponseSchema,
   Health as GrpcHealth,
 } from "../gen/grpc/health/v1/health_pb.js";
+import { Jobs } from "../gen/api/job_pb.js";
 import { JobService, JobServiceResponseSchema, JobSetChangeSchema } from "../gen/jobservice/jobservice_pb.js";
 import { answerFor, jobLookupOf, type JobAnswer, type JobStatusSource } from "../status/answer.js";
 import { watchStep } from "../status/watch.js";
@@ -27,6 +28,8 @@ export interface RpcDependencies {
    * sessions can close. Unary calls are not aborted: they get to finish.
    */
   readonly shutdownSignal: AbortSignal;
+  /** Armada's Query API (api.Jobs), when the service answers it. */
+  readonly jobs?: ServiceImpl<typeof Jobs>;
 }
 
 /**
@@ -103,6 +106,7 @@ export function rpcRoutes(deps: RpcDependencies): (router: ConnectRouter) => voi
   return (router) => {
     router.service(JobService, jobService);
     router.service(GrpcHealth, health);
+    if (deps.jobs) router.service(Jobs, deps.jobs);
   };
 }
 

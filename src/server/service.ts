@@ -14,6 +14,8 @@ import { createRequestHandler } from "./handler.js";
 import type { ConnectionLimits } from "./limits.js";
 import { listen, type Listener } from "./listener.js";
 import { createReadiness, type Readiness, type ReadinessCheck } from "./readiness.js";
+import type { RpcDependencies } from "./rpc-routes.js";
+import type { Passthrough } from "../armada/passthrough.js";
 
 export interface ServiceOptions {
   readonly host: string;
@@ -61,6 +63,10 @@ export interface ServiceDependencies {
   readonly authTuning?: Partial<AuthTuning>;
   /** Writes through this process's store, so its watchers hear of them without polling. */
   readonly notices?: WriteNotices;
+  /** Armada's Query API (api.Jobs), when the service answers it. */
+  readonly jobs?: RpcDependencies["jobs"];
+  /** Armada's other methods, passed through (JOBSERVICE_ARMADA_PASSTHROUGH). */
+  readonly passthrough?: Passthrough;
 }
 
 export interface RunningService {
@@ -139,6 +145,8 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
     maxRequestBytes: options.maxRequestBytes,
     fastPath: options.fastPath ?? true,
     shutdownSignal: shutdown.signal,
+    jobs: deps.jobs,
+    passthrough: deps.passthrough,
     healthWatchIntervalMs: options.healthWatchIntervalMs ?? 5_000,
     statusPage: {
       jobSets: deps.jobSets ?? (() => []),

@@ -75,6 +75,7 @@ export function createArmada({ clock, seed, lifecycle }: ArmadaOptions): Armada 
       priority: item.priority ?? 0,
       owner,
       clientId: item.clientId ?? "",
+      annotations: item.annotations ?? {},
     };
     const prng = createPrng(jobSeeds.uint32());
     return { identity, plan: planJob(identity, steering.steering, lifecycle, prng), prng };

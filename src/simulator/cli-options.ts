@@ -39,6 +39,7 @@ export const SIMULATE_FLAGS = [
   { flag: "lease-return-probability", default: String(d.leaseReturnProbability), description: "Chance that a lease is returned before the pod starts (0..1)." },
   { flag: "retry-probability", default: String(d.retryProbability), description: "Chance that a failed or preempted run is retryable while attempts remain (0..1)." },
   { flag: "max-attempts", default: String(d.maxAttempts), description: "Most leases per job." },
+  { flag: "query-lag-ms", default: "0", description: "How far api.Jobs (Armada's Query API, backed by Lookout) lags the event stream, in milliseconds." },
   { flag: "basic", env: "ARMADA_SIM_BASIC", default: "", multiple: true, description: "USER:PASSWORD accepted as basic auth; any credential turns auth on (UNAUTHENTICATED without one)." },
   { flag: "bearer", env: "ARMADA_SIM_BEARER", default: "", multiple: true, description: "TOKEN accepted as `Bearer TOKEN`; turns auth on." },
   { flag: "allow", default: "", multiple: true, description: "PRINCIPAL=QUEUE[,QUEUE…]: limits a --basic user or --bearer token to these queues (PERMISSION_DENIED elsewhere)." },
@@ -55,6 +56,7 @@ export interface SimulateConfig {
   readonly seed: number;
   readonly queues: readonly string[];
   readonly lifecycle: LifecycleConfig;
+  readonly queryLagMs: number;
   readonly credentials?: readonly Credential[];
   readonly bulk?: BulkLoadOptions;
   readonly logLevel: LevelWithSilent;
@@ -130,6 +132,7 @@ export function parseSimulateArgs(argv: readonly string[], env: NodeJS.ProcessEn
       seed: read("seed", integer(0, 4_294_967_295)),
       queues: all("queue").flatMap(list),
       lifecycle,
+      queryLagMs: read("query-lag-ms", integer(0, 86_400_000)),
       ...(credentials.length > 0 ? { credentials } : {}),
       ...(bulk ? { bulk } : {}),
       logLevel: read("log-level", oneOf(LOG_LEVELS)),
@@ -195,8 +198,8 @@ export function simulateHelp(): string {
   const steering = Object.entries(STEERING_KEYS).map(([key, meaning]) => `  ${key.padEnd(26)} ${meaning}`);
   return `Usage: jobservice simulate [flags]
 
-Runs a local stand-in for Armada's api.Event and api.Submit gRPC services
-(cleartext HTTP/2, so clients need prior knowledge: plaintext gRPC does this),
+Runs a local stand-in for Armada's api.Event, api.Submit, api.QueueService and api.Jobs
+gRPC services (cleartext HTTP/2, so clients need prior knowledge: plaintext gRPC does this),
 with simulated job lifecycles and faults on demand. Runs until SIGINT or SIGTERM.
 
 Flags:

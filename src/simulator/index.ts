@@ -3,7 +3,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
 import { Event, type EventStreamMessage } from "../gen/api/event_pb.js";
-import { Submit } from "../gen/api/submit_pb.js";
+import { Jobs } from "../gen/api/job_pb.js";
+import { QueueService, Submit } from "../gen/api/submit_pb.js";
 import { answerUnknownRpc } from "../server/unknown-rpc.js";
 import type { Credential } from "./access.js";
 import { createArmada, type EventInit, type SubmitItemInit } from "./armada.js";
@@ -18,6 +19,8 @@ import type { JobView } from "./job-runner.js";
 import { DEFAULT_LIFECYCLE, SIMULATOR_REQUESTOR, validateLifecycle, type LifecycleConfig } from "./lifecycle.js";
 import { createObservations, type ObservedCall } from "./observations.js";
 import { createStreamRegistry } from "./streams.js";
+import { queueService } from "./queue-service.js";
+import { createQueryView, queryService } from "./query-service.js";
 import { submitService } from "./submit-service.js";
 
 export type { Credential } from "./access.js";
@@ -45,6 +48,8 @@ export interface SimulatorOptions {
   readonly queues?: readonly string[];
   /** When given, every call must authenticate with one of these. */
   readonly credentials?: readonly Credential[];
+  /** How far api.Jobs (Lookout) lags the event log, in ms; 0 (the default) answers from every event. */
+  readonly queryLagMs?: number;
 }
 
 export interface Simulator {
@@ -98,6 +103,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     routes: (router) => {
       router.service(Event, eventService(deps));
       router.service(Submit, submitService(deps));
+      router.service(QueueService, queueService(deps));
+      router.service(Jobs, queryService(deps, createQueryView(armada.log, clock, options.queryLagMs ?? 0)));
     },
     fallback: (req, res) => {
       // Control requests are JSON POSTs, which would otherwise look like

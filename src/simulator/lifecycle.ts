@@ -71,6 +71,7 @@ export interface JobIdentity {
   readonly priority: number;
   readonly owner: string;
   readonly clientId: string;
+  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 export type TerminalState = "succeeded" | "failed" | "cancelled";
@@ -261,7 +262,7 @@ export function event<C extends EventCase>(job: JobIdentity, kind: C, fields: Om
 
 function submitted(job: JobIdentity): EventMessage {
   return event(job, "submitted", {
-    job: { id: job.jobId, jobSetId: job.jobSetId, queue: job.queue, priority: job.priority, namespace: job.namespace, owner: job.owner, clientId: job.clientId },
+    job: { id: job.jobId, jobSetId: job.jobSetId, queue: job.queue, priority: job.priority, namespace: job.namespace, owner: job.owner, clientId: job.clientId, annotations: { ...job.annotations } },
   });
 }
 

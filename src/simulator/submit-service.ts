@@ -2,17 +2,14 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { HealthCheckResponse_ServingStatus } from "../gen/api/health_pb.js";
 import type { Submit } from "../gen/api/submit_pb.js";
 import { authorizeQueue } from "./access.js";
+import { createQueueHandler } from "./queue-service.js";
 import { NO_TARGET, runUnary, type ServiceDeps } from "./unary.js";
 
 /** `api.Submit`: queues, submissions and cancellations, validated like Armada. */
 export function submitService(deps: ServiceDeps): Partial<ServiceImpl<typeof Submit>> {
   const { armada } = deps;
   return {
-    createQueue: (queue, context) =>
-      runUnary(deps, "api.Submit/CreateQueue", context, { queue: queue.name, jobSetId: "" }, () => {
-        armada.createQueue(queue.name);
-        return {};
-      }),
+    createQueue: createQueueHandler(deps, "api.Submit/CreateQueue"),
     submitJobs: (request, context) =>
       runUnary(deps, "api.Submit/SubmitJobs", context, { queue: request.queue, jobSetId: request.jobSetId }, (caller) => {
         authorizeQueue(caller, request.queue, "submit");

@@ -36,6 +36,9 @@ export function fineStateOf(record: JobRecord | undefined): FineState {
       if (record.lastEvent === "leased") return FineState.LEASED;
       if (record.lastEvent === "pending") return FineState.PENDING;
       return FineState.QUEUED;
+    case State.CONNECTION_ERR:
+    case State.DUPLICATE_FOUND:
+    case State.JOB_ID_NOT_FOUND:
     default:
       return FineState.UNSPECIFIED;
   }

@@ -31,6 +31,7 @@ const RECORD_FIELDS: readonly Field<JobRecord>[] = [
   { name: "exitCode", kind: "integer", presence: "optional" },
   { name: "error", kind: "string", presence: { fallback: "" } },
   { name: "cause", kind: "string", presence: "optional" },
+  { name: "armadaState", kind: "integer", presence: "optional" },
 ];
 
 const PROGRESS_FIELDS: readonly Field<JobSetProgress>[] = [

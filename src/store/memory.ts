@@ -1,5 +1,6 @@
 import { requirePositiveInteger } from "./checks.js";
 import { normalizeJobRecord, normalizeProgress } from "./codec.js";
+import { memoryJobIndex } from "./job-index.js";
 import { jobSetTag } from "./keys.js";
 import { refusal } from "./refusal.js";
 import type { JobRecord, JobSetKey, JobSetProgress, JobStore } from "./store.js";
@@ -49,7 +50,9 @@ export function createMemoryStore(options: { ttlSeconds: number; now?: () => num
     entries.delete(tag);
     return undefined;
   };
+  const index = memoryJobIndex(ttlMs, now);
   const sweep = (): void => {
+    index.sweep();
     for (const entries of [jobSets, leases]) {
       for (const [tag, entry] of entries) if (entry.expiresAt <= now()) entries.delete(tag);
     }
@@ -117,6 +120,8 @@ export function createMemoryStore(options: { ttlSeconds: number; now?: () => num
     async ping() {
       if (closed) throw new Error("the memory store is closed");
     },
+    indexJobs: (jobSet, jobIds) => (closed ? Promise.reject(new Error("the memory store is closed")) : index.indexJobs(jobSet, jobIds)),
+    jobSetsOf: (jobIds) => (closed ? Promise.reject(new Error("the memory store is closed")) : index.jobSetsOf(jobIds)),
     async close() {
       closed = true;
       clearInterval(timer);

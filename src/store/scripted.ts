@@ -1,5 +1,6 @@
 import { requirePositiveInteger } from "./checks.js";
 import { decodeJobs, decodeLookup, decodeProgress, encodeUpdate } from "./codec.js";
+import { scriptedJobIndex } from "./job-index.js";
 import { escapeId, jobField, jobIdOfField, jobSetKeys, RESERVED_FIELDS } from "./keys.js";
 import { LEASE_SCRIPT, READ_JOB_SET_SCRIPT, READ_JOBS_SCRIPT, READ_SCRIPT, RELEASE_SCRIPT, WRITE_OUTCOME, WRITE_SCRIPT, type ScriptRunner } from "./scripts.js";
 import { refusal } from "./refusal.js";
@@ -63,6 +64,7 @@ export function createScriptedStore(backend: ScriptBackend, options: { ttlSecond
       expectFlag(RELEASE_SCRIPT.name, reply);
     },
     ping: () => whileOpen(() => backend.ping()),
+    ...scriptedJobIndex(run, ttl),
     async close() {
       if (closed) return;
       closed = true;

@@ -30,6 +30,8 @@ export interface JobRecord {
   readonly cause?: string;
   /** How many times the job was leased to a cluster. */
   readonly runAttempts: number;
+  /** Armada's own JobState (api.JobState) for its Query API; absent in records written before it was kept. */
+  readonly armadaState?: number;
 }
 
 /** How far a job set's event stream has been applied, and whether it is healthy. */
@@ -133,5 +135,9 @@ export interface JobStore {
   release(jobSet: JobSetKey, owner: string): Promise<void>;
   /** Resolves when the backing store answers; rejects with the reason otherwise. */
   ping(): Promise<void>;
+  /** The job-id index (see job-index.ts), where the backend keeps one; Armada's Query API asks by job id alone. */
+  indexJobs?(jobSet: JobSetKey, jobIds: readonly string[]): Promise<void>;
+  /** The job set of each indexed id; ids not indexed are left out. */
+  jobSetsOf?(jobIds: readonly string[]): Promise<Map<string, JobSetKey>>;
   close(): Promise<void>;
 }

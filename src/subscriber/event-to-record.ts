@@ -1,5 +1,6 @@
 import { Cause } from "../gen/api/event_pb.js";
 import { JobServiceResponse_State as State } from "../gen/jobservice/jobservice_pb.js";
+import { armadaStateAfter } from "../query/armada-state.js";
 import { isTerminal } from "../status/answer.js";
 import type { JobRecord } from "../store/store.js";
 import type { EventCase, FailureDetail, JobEvent } from "./decode-event.js";
@@ -133,6 +134,7 @@ export function applyEvent(previous: JobRecord | undefined, messageId: string, e
     exitCode: base.exitCode,
     cause: base.cause,
     runAttempts: base.runAttempts,
+    armadaState: armadaStateAfter(base.armadaState, event),
   };
   const at = event.createdMs;
   switch (event.case) {

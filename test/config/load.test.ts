@@ -1,7 +1,5 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadServeConfig } from "../../src/config/load.js";
-import { SETTINGS } from "../../src/config/settings.js";
 
 function problemsOf(env: Record<string, string>, argv: string[] = []): readonly string[] {
   try {
@@ -234,17 +232,5 @@ describe("Armada connection settings", () => {
     expect(problemsOf({ ARMADA_EXEC_COMMAND: "t", ARMADA_KUBERNETES_AUTH: "true", ARMADA_OIDC_PASSWORD: "secret-pw" })).toEqual([
       "Armada credentials: expected one method, got ARMADA_OIDC_PASSWORD (--armada-oidc-password) and ARMADA_EXEC_COMMAND (--armada-exec-command) and ARMADA_KUBERNETES_AUTH (--armada-kubernetes-auth)",
     ]);
-  });
-});
-
-describe("the README's configuration table", () => {
-  it("lists every setting with its default", () => {
-    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-    for (const setting of SETTINGS) {
-      const row = readme.split("\n").find((line) => line.startsWith(`| \`${setting.env}\``));
-      expect(row, `README row for ${setting.env}`).toBeDefined();
-      expect(row).toContain(`\`--${setting.flag}\``);
-      if (setting.default) expect(row).toContain(`\`${setting.default}\``);
-    }
   });
 });

@@ -38,11 +38,13 @@ function rawExchange(port: number, parts: string[], gapMs: number): Promise<stri
     socket.on("data", (chunk) => (received += chunk.toString()));
     socket.on("close", () => resolve(received));
     socket.on("error", reject);
-    socket.on("connect", async () => {
-      for (const part of parts) {
-        socket.write(part);
-        await new Promise((r) => setTimeout(r, gapMs));
-      }
+    socket.on("connect", () => {
+      void (async () => {
+        for (const part of parts) {
+          socket.write(part);
+          await new Promise((r) => setTimeout(r, gapMs));
+        }
+      })();
     });
   });
 }

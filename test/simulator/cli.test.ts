@@ -14,7 +14,11 @@ const config = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
 
 describe("simulate flags", () => {
   it("defaults to Armada's port on loopback and the default lifecycle", () => {
-    expect(config([])).toEqual({ host: "127.0.0.1", port: 50051, seed: 1, queues: [], lifecycle: DEFAULT_LIFECYCLE, logLevel: "info" });
+    expect(config([])).toEqual({ host: "127.0.0.1", port: 50051, seed: 1, queues: [], lifecycle: DEFAULT_LIFECYCLE, queryLagMs: 0, logLevel: "info" });
+  });
+
+  it("reads the Query API's ingestion lag", () => {
+    expect(config(["--query-lag-ms", "1500"]).queryLagMs).toBe(1500);
   });
 
   it("reads durations, probabilities, queues and bulk load", () => {

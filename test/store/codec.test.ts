@@ -96,7 +96,7 @@ describe("job record codec", () => {
       ['["2","running","m",0]', /state must be an integer/],
       ['[2,"running","m",-1]', /runAttempts must be a non-negative integer/],
       ['[2,"running","m",0,"yesterday"]', /submittedAt must be a finite number/],
-      [`[2,"running","m",0${",null".repeat(8)},"extra"]`, /13 fields, at most 12/],
+      [`[2,"running","m",0${",null".repeat(9)},"extra"]`, /14 fields, at most 13/],
     ];
     for (const [text, reason] of cases) {
       expect(() => decodeJobRecord(text)).toThrow(/^corrupt job record in the store/);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { Cause, ContainerStatusSchema } from "../../src/gen/api/event_pb.js";
 import type { JobEvent } from "../../src/subscriber/decode-event.js";
+import { JobState } from "../../src/gen/api/job_pb.js";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import { applyEvent, comesAfter } from "../../src/subscriber/event-to-record.js";
 import type { JobRecord } from "../../src/store/store.js";
@@ -80,6 +81,8 @@ describe("the record of a normal run", () => {
       cluster: "c1",
       node: "n7",
       runAttempts: 1,
+      // Armada's own JobState for its Query API.
+      armadaState: JobState.SUCCEEDED,
     });
   });
 });

@@ -91,7 +91,7 @@ export function rawExchange(port: number, chunks: readonly Buffer[], options: { 
     socket.on("data", (chunk: Buffer) => received.push(chunk));
     socket.on("close", () => finish(true));
     socket.on("error", () => finish(true));
-    socket.on("connect", async () => {
+    const send = async (): Promise<void> => {
       for (const chunk of chunks) {
         if (done) return;
         socket.write(chunk);
@@ -99,6 +99,7 @@ export function rawExchange(port: number, chunks: readonly Buffer[], options: { 
       }
       if (options.endAfter) socket.end();
       timer = setTimeout(() => finish(false), options.waitMs);
-    });
+    };
+    socket.on("connect", () => void send());
   });
 }

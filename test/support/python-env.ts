@@ -63,6 +63,25 @@ export async function goTool(module: string, version: string): Promise<string> {
   return path;
 }
 
+/**
+ * A Go tool built from test/envs/<name>/go.mod and go.sum (the published module named by a `tool`
+ * line, its dependencies locked): for tools `go install module@version` cannot fetch, such as a
+ * version the module proxy serves while refusing the module's version list. Rebuilt when the lock
+ * changes; the path of the binary called `name`.
+ */
+export async function goModTool(name: string): Promise<string> {
+  const spec = join(SPECS, name);
+  const lock = digest(readFileSync(join(spec, "go.mod"), "utf8"), readFileSync(join(spec, "go.sum"), "utf8")).slice(0, 16);
+  const dir = join(ENVS, "go", `${name}@${lock}`);
+  const path = join(dir, name);
+  if (existsSync(path)) return path;
+  await withFileLock(join(ENVS, `go-${name}.lock`), async () => {
+    if (existsSync(path)) return;
+    await step(`${name} from the Go module proxy (test/envs/${name}/go.mod)`, "go", ["-C", spec, "install", "tool"], { GOBIN: dir, GOFLAGS: "-mod=readonly" });
+  });
+  return path;
+}
+
 /** Rewrites test/envs/<name>/requirements.txt from its requirements.in, with hashes (used by `npm run lock:python`). */
 export async function lockPythonEnv(name: string): Promise<void> {
   await installUv();

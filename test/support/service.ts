@@ -78,10 +78,13 @@ export async function startTestService(
 
 /**
  * The whole service as `jobservice serve` wires it (subscriber, status page,
- * memory store) on a free loopback port, following Armada at `armadaUrl`.
+ * memory store) on a free loopback port, following Armada at `armadaUrl`
+ * (or where `flags` say).
  */
-export async function startFullTestService(armadaUrl: string, flags: readonly string[] = []): Promise<{ url: string; stop(): Promise<void> }> {
-  const config = loadServeConfig({}, ["--host", "127.0.0.1", "--port", "0", "--armada-url", armadaUrl, "--log-level", "silent", ...flags]);
+export async function startFullTestService(armadaUrl: string | undefined, flags: readonly string[] = []): Promise<{ url: string; stop(): Promise<void> }> {
+  // Without a URL, Armada's address comes from the flags (an armadactl config, say).
+  const armada = armadaUrl === undefined ? [] : ["--armada-url", armadaUrl];
+  const config = loadServeConfig({}, ["--host", "127.0.0.1", "--port", "0", ...armada, "--log-level", "silent", ...flags]);
   const service = await startJobService(config, pino({ level: "silent" }));
   return { url: `http://127.0.0.1:${service.port}`, stop: () => service.stop() };
 }

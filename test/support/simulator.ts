@@ -1,7 +1,7 @@
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Event, type EventStreamMessage } from "../../src/gen/api/event_pb.js";
-import { Submit } from "../../src/gen/api/submit_pb.js";
+import { QueueService, Submit } from "../../src/gen/api/submit_pb.js";
 import type { LifecycleConfig } from "../../src/simulator/index.js";
 
 /** Lifecycles of a few milliseconds, for tests on the system clock. */
@@ -16,6 +16,7 @@ export const FAST_LIFECYCLE: Partial<LifecycleConfig> = {
 export interface ArmadaClients {
   readonly events: Client<typeof Event>;
   readonly submit: Client<typeof Submit>;
+  readonly queues: Client<typeof QueueService>;
 }
 
 /** Plain gRPC clients over h2c, as any Armada client would connect: no subscriber code involved. */
@@ -25,7 +26,7 @@ export function armadaClients(baseUrl: string, authorization?: string): ArmadaCl
     return next(request);
   };
   const transport = createGrpcTransport({ baseUrl, interceptors: [withAuth] });
-  return { events: createClient(Event, transport), submit: createClient(Submit, transport) };
+  return { events: createClient(Event, transport), submit: createClient(Submit, transport), queues: createClient(QueueService, transport) };
 }
 
 export function basicAuth(user: string, password: string, scheme = "basic"): string {

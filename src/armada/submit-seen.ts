@@ -1,0 +1,56 @@
+import { fromBinary } from "@bufbuild/protobuf";
+import type { OutgoingHttpHeaders } from "node:http2";
+import { JobSubmitRequestSchema, JobSubmitResponseSchema } from "../gen/api/submit_pb.js";
+import type { JobSetKey } from "../store/store.js";
+
+/** What a SubmitJobs that Armada accepted says: the job set and the ids of the jobs it created. */
+export interface SubmitSeen {
+  readonly jobSet: JobSetKey;
+  readonly jobIds: readonly string[];
+}
+
+/** Most bytes of a submit kept for reading it; larger submits pass without being learnt from. */
+const MAX_SEEN_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Reads a SubmitJobs call as it passes through, without holding it up:
+ * request and response bytes are copied aside, and once Armada's trailers
+ * say OK the single gRPC message of each side is decoded. Only plain,
+ * uncompressed gRPC (protobuf) is read; anything else passes unread.
+ */
+export function submitSeen(contentType: string): { request(chunk: Buffer): void; response(chunk: Buffer): void; accepted(trailers: OutgoingHttpHeaders): SubmitSeen | undefined } | undefined {
+  if (contentType !== "application/grpc" && contentType !== "application/grpc+proto") return undefined;
+  const sent: Buffer[] = [];
+  const received: Buffer[] = [];
+  let bytes = 0;
+  const keep = (into: Buffer[], chunk: Buffer): void => {
+    bytes += chunk.length;
+    if (bytes <= MAX_SEEN_BYTES) into.push(chunk);
+  };
+  return {
+    request: (chunk) => keep(sent, chunk),
+    response: (chunk) => keep(received, chunk),
+    accepted(trailers) {
+      if (String(trailers["grpc-status"] ?? "") !== "0" || bytes > MAX_SEEN_BYTES) return undefined;
+      const request = onlyMessage(Buffer.concat(sent));
+      const response = onlyMessage(Buffer.concat(received));
+      if (!request || !response) return undefined;
+      try {
+        const submit = fromBinary(JobSubmitRequestSchema, request);
+        const answer = fromBinary(JobSubmitResponseSchema, response);
+        const jobIds = answer.jobResponseItems.filter((item) => item.error === "" && item.jobId !== "").map((item) => item.jobId);
+        return { jobSet: { queue: submit.queue, jobSetId: submit.jobSetId }, jobIds };
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+/** The one uncompressed message of a gRPC body, or undefined. */
+function onlyMessage(body: Buffer): Uint8Array | undefined {
+  if (body.length < 5 || body[0] !== 0) return undefined;
+  const length = body.readUInt32BE(1);
+  if (body.length !== 5 + length) return undefined;
+  return body.subarray(5);
+}
