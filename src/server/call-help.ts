@@ -22,7 +22,9 @@ const ACCEPTED = [
  * Returns false for what connect serves, Connect GET calls included.
  */
 export function createCallHelp(services: readonly DescService[]): (req: Request, res: Response) => boolean {
-  const methods = new Map<string, DescMethod>(services.flatMap((service) => service.methods.map((method) => [`/${service.typeName}/${method.name}`, method] as const)));
+  const methods = new Map<string, DescMethod>(
+    services.flatMap((service) => service.methods.map((method) => [`/${service.typeName}/${method.name}`, method] as const)),
+  );
   return (req, res) => {
     if (req.method === "POST" && SERVED.test(req.headers["content-type"] ?? "")) return false;
     const url = req.url ?? "";
@@ -44,7 +46,11 @@ export function createCallHelp(services: readonly DescService[]): (req: Request,
       "For example, with Connect JSON:",
       `  curl -H 'content-type: application/json' -d '${exampleBody(method)}' http://HOST:PORT${path}`,
       ...(getAllowed
-        ? ["", "or as a Connect GET (the request as URL-encoded JSON):", `  ${path}?connect=v1&encoding=json&message=${encodeURIComponent(exampleBody(method))}`]
+        ? [
+            "",
+            "or as a Connect GET (the request as URL-encoded JSON):",
+            `  ${path}?connect=v1&encoding=json&message=${encodeURIComponent(exampleBody(method))}`,
+          ]
         : []),
     ];
     const status = req.method === "POST" ? 415 : 405;

@@ -27,7 +27,14 @@ async function serve(store: string): Promise<{ process: RunningProcess; url: str
 }
 
 async function getJobStatus(url: string, jobSetId: string): Promise<{ code?: string; message?: string }> {
-  const { stdout } = await run("curl", ["-s", "-H", "content-type: application/json", "-d", JSON.stringify({ queue: "q", jobSetId, jobId: "j" }), `${url}/jobservice.JobService/GetJobStatus`]);
+  const { stdout } = await run("curl", [
+    "-s",
+    "-H",
+    "content-type: application/json",
+    "-d",
+    JSON.stringify({ queue: "q", jobSetId, jobId: "j" }),
+    `${url}/jobservice.JobService/GetJobStatus`,
+  ]);
   return JSON.parse(stdout) as { code?: string; message?: string };
 }
 
@@ -60,7 +67,11 @@ describe("a Redis store that is down", () => {
 
     redisServers.push(await startRedisServer({ port }));
     await process.waitForLog((line) => line.msg === "redis store reachable again", 60_000);
-    await eventually(() => readyz(url), (ready) => ready.checks.store?.ok === true, 60_000);
+    await eventually(
+      () => readyz(url),
+      (ready) => ready.checks.store?.ok === true,
+      60_000,
+    );
     expect(process.logs.filter((line) => line.msg === "redis store unreachable")).toHaveLength(1);
     expect(process.logs.filter((line) => line.msg === "redis store reachable again")).toHaveLength(1);
   }, 120_000);

@@ -11,7 +11,6 @@ import { prettyLine, resolveLogFormat } from "../../src/observability/pretty-log
 import { runJobservice, UNDER_TEST } from "../support/process.js";
 import { eventually } from "../subscriber/harness.js";
 
-
 describe("the log format", () => {
   it("is readable on a terminal and JSON anywhere else, unless chosen", () => {
     expect(resolveLogFormat("auto", { isTTY: true })).toBe("pretty");
@@ -22,7 +21,14 @@ describe("the log format", () => {
   });
 
   it("writes a line as ISO time, level, message and the other fields", () => {
-    const line = JSON.stringify({ level: 40, time: Date.UTC(2026, 11, 7, 3, 4, 5, 6), service: "armada-jobservice", msg: "redis store unreachable", cause: 'cannot resolve host "nope"', port: 6379 });
+    const line = JSON.stringify({
+      level: 40,
+      time: Date.UTC(2026, 11, 7, 3, 4, 5, 6),
+      service: "armada-jobservice",
+      msg: "redis store unreachable",
+      cause: 'cannot resolve host "nope"',
+      port: 6379,
+    });
     expect(prettyLine(line, false)).toBe('2026-12-07T03:04:05.006Z WARN  redis store unreachable cause="cannot resolve host \\"nope\\"" port=6379\n');
   });
 
@@ -49,7 +55,12 @@ describe("the log format", () => {
     // script(1) gives the service a terminal as stdout and copies what it shows to a file; detached, so it stops as a group.
     const terminal = spawn("script", ["-qfec", quoted, typescript], { stdio: "ignore", detached: true });
     try {
-      const shown = await eventually(() => (existsSync(typescript) ? readFileSync(typescript, "utf8").replace(/\x1b\[[0-9;]*m/g, "") : ""), (text) => text.includes("listening"), 60_000, 100);
+      const shown = await eventually(
+        () => (existsSync(typescript) ? readFileSync(typescript, "utf8").replace(/\x1b\[[0-9;]*m/g, "") : ""),
+        (text) => text.includes("listening"),
+        60_000,
+        100,
+      );
       expect(shown).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO  listening host=127\.0\.0\.1 port=\d+/m);
       expect(shown).not.toContain('"level":');
     } finally {

@@ -26,7 +26,8 @@ describe.each(["fast", "connect"])("an RPC path (fast path %s)", (which) => {
     expect(response.status).toBe(415);
     expect(response.headers["content-type"]).toBe("text/plain; charset=utf-8");
     expect(response.body).toContain("none was sent");
-    for (const type of ["application/json", "application/proto", "application/grpc", "application/grpc-web", "application/connect+json"]) expect(response.body).toContain(type);
+    for (const type of ["application/json", "application/proto", "application/grpc", "application/grpc-web", "application/connect+json"])
+      expect(response.body).toContain(type);
     expect(response.body).toContain(`curl -H 'content-type: application/json' -d '{"queue":"q","jobSetId":"s","jobId":"j"}'`);
   });
 
@@ -62,7 +63,11 @@ describe.each(["fast", "connect"])("an RPC path (fast path %s)", (which) => {
     const get = await http1Request(url(`${PATH}?connect=v1&encoding=json&message=${message}`));
     expect(get.status).toBe(200);
     expect(JSON.parse(get.body)).toHaveProperty("state");
-    const post = await http1Request(url(PATH), { method: "POST", headers: { "content-type": "application/json" }, body: '{"queue":"q","jobSetId":"s","jobId":"j"}' });
+    const post = await http1Request(url(PATH), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"queue":"q","jobSetId":"s","jobId":"j"}',
+    });
     expect(post.status).toBe(200);
   });
 

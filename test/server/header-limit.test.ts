@@ -25,14 +25,19 @@ afterAll(() => service.stop());
 /** The largest token under HPACK's 64 KiB cap on one header field: past it no HTTP/2 server can answer per stream. */
 const BIG_TOKEN = `Bearer ${"x".repeat(60_000)}`;
 
-function call(session: http2.ClientHttp2Session, contentType: string, authorization: string): Promise<{ status: number; grpcStatus?: string; message: string }> {
+function call(
+  session: http2.ClientHttp2Session,
+  contentType: string,
+  authorization: string,
+): Promise<{ status: number; grpcStatus?: string; message: string }> {
   return new Promise((resolve, reject) => {
     const stream = session.request({ ":method": "POST", ":path": PATH, "content-type": contentType, te: "trailers", authorization });
     let status = 0;
     let grpc: { status?: string; message: string } = { message: "" };
     let body = "";
     const read = (headers: http2.IncomingHttpHeaders): void => {
-      if (headers["grpc-status"] !== undefined) grpc = { status: String(headers["grpc-status"]), message: decodeURIComponent(String(headers["grpc-message"] ?? "")) };
+      if (headers["grpc-status"] !== undefined)
+        grpc = { status: String(headers["grpc-status"]), message: decodeURIComponent(String(headers["grpc-message"] ?? "")) };
     };
     stream.on("response", (headers) => {
       status = Number(headers[":status"]);

@@ -16,9 +16,18 @@ let url: string;
 beforeAll(async () => {
   sim = await startSimulator({ queues: ["q"], lifecycle: FAST_LIFECYCLE });
   service = runJobservice([
-    "serve", "--host", "127.0.0.1", "--port", "0", "--armada-url", sim.url,
+    "serve",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--armada-url",
+    sim.url,
     // Expiry after 1 s without a question; the store forgets 4 s after the last activity.
-    "--subscription-expiry-seconds", "1", "--job-ttl-seconds", "4",
+    "--subscription-expiry-seconds",
+    "1",
+    "--job-ttl-seconds",
+    "4",
   ]);
   const { port } = await service.waitForLog((line) => line.msg === "listening", 60_000);
   url = `http://127.0.0.1:${String(port)}`;
@@ -50,17 +59,42 @@ describe("the status page after a subscription expires", () => {
   it("lists the job set as idle while the store holds it, then not at all", async () => {
     const jobSetId = `idle-${Date.now()}`;
     const [jobId = ""] = sim.submit("q", jobSetId, [{ annotations: { "armada-sim/outcome": "succeeded", "armada-sim/duration-ms": "10" } }]);
-    await eventually(() => getJobStatus(jobSetId, jobId), (answer) => answer.state === "SUCCEEDED", 60_000, 100);
+    await eventually(
+      () => getJobStatus(jobSetId, jobId),
+      (answer) => answer.state === "SUCCEEDED",
+      60_000,
+      100,
+    );
     expect((await row(jobSetId))?.role).toBe("owner");
 
-    const idle = await eventually(() => row(jobSetId), (r) => r?.role === "idle", 60_000, 100);
+    const idle = await eventually(
+      () => row(jobSetId),
+      (r) => r?.role === "idle",
+      60_000,
+      100,
+    );
     expect(idle).toEqual({ role: "idle", health: "idle" });
     // Still answered from the store, as the page says; asking follows it again.
     expect(await getJobStatus(jobSetId, jobId)).toEqual({ state: "SUCCEEDED" });
-    await eventually(() => row(jobSetId), (r) => r?.role === "owner" || r?.role === "follower", 60_000, 100);
+    await eventually(
+      () => row(jobSetId),
+      (r) => r?.role === "owner" || r?.role === "follower",
+      60_000,
+      100,
+    );
 
     // Left alone: idle again, then gone with the store's data.
-    await eventually(() => row(jobSetId), (r) => r?.role === "idle", 60_000, 100);
-    await eventually(() => row(jobSetId), (r) => r === undefined, 60_000, 200);
+    await eventually(
+      () => row(jobSetId),
+      (r) => r?.role === "idle",
+      60_000,
+      100,
+    );
+    await eventually(
+      () => row(jobSetId),
+      (r) => r === undefined,
+      60_000,
+      200,
+    );
   }, 120_000);
 });
