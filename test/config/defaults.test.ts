@@ -58,6 +58,7 @@ const READINGS: Record<SettingFlag, Reading> = {
   "armada-exec-timeout-ms": { from: "exec", read: credential("timeoutMs") },
   "armada-exec-cache-seconds": { from: "exec", read: credential("cacheSeconds") },
   "armada-kubernetes-auth": empty((c) => c.subscriber.credentials.kind === "kubernetes"),
+  "armada-passthrough": empty((c) => c.armadaPassthrough),
   "armada-kubernetes-token-file": { unset: FILE_DEFAULT },
   "armada-kubernetes-ca-file": { unset: FILE_DEFAULT },
   "armada-config": none(),
