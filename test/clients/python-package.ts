@@ -1,9 +1,10 @@
 import { execFile } from "node:child_process";
-import { cpSync, mkdtempSync, readdirSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { ROOT, UV, type PythonEnv } from "../support/python-env.js";
+import { afterAll, beforeAll } from "vitest";
+import { ENV_TIMEOUT_MS, pythonEnv, ROOT, UV, type PythonEnv } from "../support/python-env.js";
 
 const run = promisify(execFile);
 export const PACKAGE = join(ROOT, "clients/python");
@@ -61,4 +62,33 @@ export function passedIn(summary: string): number {
 
 export function workDir(name: string): string {
   return mkdtempSync(join(tmpdir(), `jobservice-${name}-`));
+}
+
+export interface PackageRun {
+  readonly env: PythonEnv;
+  /** Where the wheel is installed for this run (PYTHONPATH). */
+  readonly site: string;
+  /** A temporary folder of this test file's own. */
+  readonly work: string;
+}
+
+/**
+ * For a test file: the environment test/envs/<envName> made (or reused) and the package built now and
+ * installed for this run, before its tests; everything temporary removed after them.
+ */
+export function usePackageIn(envName: string): () => PackageRun {
+  const work = workDir(envName);
+  let prepared: PackageRun | undefined;
+  beforeAll(async () => {
+    const env = await pythonEnv(envName);
+    prepared = { env, site: await installForRun(env, (await buildPackage(work)).wheel), work };
+  }, ENV_TIMEOUT_MS);
+  afterAll(() => {
+    rmSync(work, { recursive: true, force: true });
+    if (prepared) rmSync(prepared.site, { recursive: true, force: true });
+  });
+  return () => {
+    if (!prepared) throw new Error(`the "${envName}" environment was not prepared (see the beforeAll error)`);
+    return prepared;
+  };
 }

@@ -1,28 +1,17 @@
 import { execFile } from "node:child_process";
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ENV_TIMEOUT_MS, pythonEnv, type PythonEnv } from "../support/python-env.js";
-import { buildPackage, installForRun, PACKAGE, passedIn, pytest, workDir } from "./python-package.js";
+import { describe, expect, it } from "vitest";
+import { PACKAGE, passedIn, pytest, usePackageIn } from "./python-package.js";
 
 const run = promisify(execFile);
 const ROOT = new URL("../..", import.meta.url).pathname;
-const work = workDir("python");
-let env: PythonEnv;
-let site: string;
-
-beforeAll(async () => {
-  env = await pythonEnv("client");
-  site = await installForRun(env, (await buildPackage(work)).wheel);
-}, ENV_TIMEOUT_MS);
-afterAll(() => {
-  rmSync(work, { recursive: true, force: true });
-  if (site) rmSync(site, { recursive: true, force: true });
-});
+const prepared = usePackageIn("client");
 
 describe("the Python package clients/python, without Airflow (test/envs/client)", () => {
   it("installs from its wheel with its descriptor set", async () => {
+    const { env, site, work } = prepared();
     const { stdout } = await run(env.python, ["-c", "import armada_jobservice.protos as p, armada_jobservice as a; print(a.__file__); print(p.JobServiceRequest.DESCRIPTOR.full_name)"], {
       env: { ...process.env, PYTHONPATH: site },
       cwd: work,
@@ -31,13 +20,14 @@ describe("the Python package clients/python, without Airflow (test/envs/client)"
   });
 
   it("ships the descriptor set that `buf build` makes from proto/ now", async () => {
-    const fresh = join(work, "descriptors.binpb");
+    const fresh = join(prepared().work, "descriptors.binpb");
     await run("npx", ["buf", "build", "--exclude-source-info", "-o", fresh], { cwd: ROOT });
     expect(readFileSync(join(PACKAGE, "armada_jobservice/descriptors.binpb")).equals(readFileSync(fresh)), "run `npm run generate` and commit").toBe(true);
   });
 
   it("passes its pytest suite against the live Job Service and simulator, installed from the wheel", async () => {
     // The Airflow suite (tests/airflow) runs in the Airflow environments: test/clients/airflow-*.test.ts.
+    const { env, site } = prepared();
     const summary = await pytest(env, site, [join(PACKAGE, "tests"), "--ignore", join(PACKAGE, "tests/airflow")]);
     expect(passedIn(summary), summary).toBeGreaterThanOrEqual(60);
   }, 180_000);

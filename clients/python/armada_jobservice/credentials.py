@@ -80,7 +80,7 @@ def cached(key, issue, now=time.time):
         if entry is not None and now() < entry[1]:
             return entry[0]
         header, lifetime = issue()
-        _tokens[key] = (header, now() + max(0.0, min(lifetime * RENEW_AT, lifetime - RENEW_AHEAD_SECONDS)))
+        _tokens[key] = (header, now() + lifetime - min(RENEW_AHEAD_SECONDS, lifetime * (1 - RENEW_AT)))
         return header
 
 

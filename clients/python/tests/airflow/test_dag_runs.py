@@ -7,8 +7,8 @@ import warnings
 
 import pytest
 
-from airflow_env import AIRFLOW_3, CONN_ID, DAGS, airflow_db, armada_connection, blind_jobservice, docs_dag  # noqa: F401  (fixtures)
-from conftest import QUEUE  # noqa: E402
+from airflow_env import AIRFLOW_3, CONN_ID, DAGS, airflow_db, armada_connection, blind_jobservice, connection_uri_json, docs_dag  # noqa: F401  (fixtures)
+from conftest import OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_TOKEN_PREFIX, QUEUE  # noqa: E402
 from helpers import simulator_jobs  # noqa: E402
 
 DAG_FILE = """\
@@ -60,7 +60,7 @@ def test_importing_the_operator_warns_about_nothing():
 
 
 def test_the_check_above_catches_an_import_from_a_deprecated_path(tmp_path):
-    deprecated = "from airflow.models import BaseOperator" if AIRFLOW_3 else "from airflow.operators.dummy import DummyOperator"
+    deprecated = "from airflow.exceptions import TaskDeferred" if AIRFLOW_3 else "from airflow.operators.dummy import DummyOperator"
     (tmp_path / "armada_jobservice").mkdir()
     (tmp_path / "armada_jobservice" / "__init__.py").write_text("")
     (tmp_path / "armada_jobservice" / "operator.py").write_text(deprecated + "\n")
@@ -128,3 +128,12 @@ def test_a_job_the_job_service_never_hears_of_fails_the_task_at_the_not_found_de
     outcome = run_dag(armada_url, f"not_found_{deferrable}", annotations, deferrable=deferrable, jobservice_url=blind_jobservice.url, not_found_timeout=1.0)
     assert outcome == ("failed", ["succeeded"])
     assert "not found" in "".join(capfd.readouterr())
+
+
+def test_a_deferred_task_signs_in_with_the_connections_oidc_client_credentials(armada_url, jobservice, oidc_provider, armada_accepts, monkeypatch):
+    armada_accepts([f"{OIDC_TOKEN_PREFIX}-{n}" for n in range(1, 100)])
+    connection = connection_uri_json(
+        armada_url, jobservice.url, login=OIDC_CLIENT_ID, password=OIDC_CLIENT_SECRET, auth="oidc-client-credentials", oidc_provider_url=oidc_provider,
+    )
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", connection)
+    assert run_dag(armada_url, "oidc_signed_in", {"armada-sim/duration-ms": "100"}, deferrable=True) == ("success", ["succeeded"])
