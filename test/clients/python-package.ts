@@ -23,7 +23,9 @@ export async function buildPackage(work: string): Promise<BuiltPackage> {
   const source = join(work, "src");
   cpSync(PACKAGE, source, { recursive: true, filter: (path) => !/(__pycache__|\.egg-info|\/build|\/dist)$/.test(path) });
   const dist = join(work, "dist");
-  await run(UV, ["build", "--quiet", "--out-dir", dist, source], { cwd: work, timeout: 300_000 });
+  await run(UV, ["build", "--quiet", "--out-dir", dist, source], { cwd: work, timeout: 300_000 }).catch((error: { stderr?: string; message: string }) => {
+    throw new Error(`could not build clients/python with uv build (its backend, setuptools as pinned in pyproject.toml, comes from PyPI):\n  ${lastLines(error)}`);
+  });
   const files = readdirSync(dist);
   const find = (suffix: string): string => join(dist, files.find((name) => name.endsWith(suffix)) ?? `(no ${suffix} in ${dist})`);
   return { dist, wheel: find(".whl"), sdist: find(".tar.gz") };
@@ -36,8 +38,15 @@ export async function buildPackage(work: string): Promise<BuiltPackage> {
  */
 export async function installForRun(env: PythonEnv, wheel: string): Promise<string> {
   const site = mkdtempSync(join(tmpdir(), `jobservice-${env.name}-site-`));
-  await run(UV, ["pip", "install", "--quiet", "--no-deps", "--reinstall", "--python", env.python, "--target", site, wheel], { timeout: 120_000 });
+  await run(UV, ["pip", "install", "--quiet", "--no-deps", "--reinstall", "--python", env.python, "--target", site, wheel], { timeout: 120_000 }).catch((error: { stderr?: string; message: string }) => {
+    throw new Error(`could not install the wheel ${wheel} for the "${env.name}" environment:\n  ${lastLines(error)}`);
+  });
   return site;
+}
+
+/** A failed tool's last words, not a wall of its output. */
+function lastLines({ stderr = "", message }: { stderr?: string; message: string }): string {
+  return stderr.trim().split("\n").filter(Boolean).slice(-4).join("\n  ") || message;
 }
 
 /** pytest in `env` with the installed package; rejects with pytest's output when it does not pass. */
