@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from airflow_env import AIRFLOW_3, CONN_ID, DAGS, HOME, airflow_db, armada_connection, docs_dag  # noqa: F401  (fixtures)
+from airflow_env import AIRFLOW_3, CONN_ID, DAGS, HOME, airflow_db, connection_uri_json, docs_dag  # noqa: F401  (fixture)
 
+from conftest import ARMADA_PASSWORD, ARMADA_USER  # noqa: E402
 from helpers import simulator_jobs  # noqa: E402
 
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
@@ -76,9 +77,27 @@ def until(what, predicate, components, timeout):
     raise AssertionError(f"no {what} within {timeout} s")
 
 
+@pytest.fixture(scope="module")
+def slow_armada():
+    """An Armada whose jobs run for 20 s, as real ones run for a while: a job that ends within a second of
+    its deferral races Airflow's own bookkeeping of the deferral (the executor reports the deferring
+    worker's exit after the trigger has fired, and the scheduler then fails the resumed task)."""
+    from conftest import JobService, Process, QUEUE
+
+    simulator = Process(["simulate", "--port", "0", "--queue", QUEUE, "--basic", f"{ARMADA_USER}:{ARMADA_PASSWORD}", "--run-ms", "20000..20000", "--failure-probability", "0", "--preemption-probability", "0", "--lease-return-probability", "0"])
+    try:
+        url = simulator.wait_for("Armada simulator listening")["url"]
+        service = JobService(url)
+        yield url, service.url
+        service.stop()
+    finally:
+        simulator.stop()
+
+
 @pytest.fixture
-def deployment(armada_connection):
+def deployment(slow_armada, monkeypatch):
     assert AIRFLOW_3, "this deployment is Airflow 3's (API server, DAG processor)"
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", connection_uri_json(*slow_armada))
     port = free_port()
     env = {
         **os.environ,
@@ -109,7 +128,7 @@ def deployment(armada_connection):
             component.stop()
 
 
-def test_a_triggered_run_of_the_docs_dag_succeeds_with_its_trigger_in_the_triggerer(deployment, armada_url):
+def test_a_triggered_run_of_the_docs_dag_succeeds_with_its_trigger_in_the_triggerer(deployment, slow_armada):
     env, components = deployment
     try:
         until("parsed armada_hello DAG", lambda: query("select 1 from dag where dag_id = 'armada_hello' and is_stale = 0"), components, 240)
@@ -122,8 +141,10 @@ def test_a_triggered_run_of_the_docs_dag_succeeds_with_its_trigger_in_the_trigge
         task_logs = HOME / "logs" / "dag_id=armada_hello" / "run_id=deployed-1" / "task_id=hello"
         trigger_logs = [path.read_text() for path in task_logs.glob("attempt=1.log.trigger.*.log")]
         assert len(trigger_logs) == 1 and "Trigger fired event" in trigger_logs[0] and "'state': 'SUCCEEDED'" in trigger_logs[0]
-        assert [job["outcome"]["state"] for job in simulator_jobs(armada_url, "deployed-1")] == ["succeeded"]
+        assert [job["outcome"]["state"] for job in simulator_jobs(slow_armada[0], "deployed-1")] == ["succeeded"]
     except BaseException:
         for component in components:
             print(f"----- {component.name} (last 4000 characters) -----\n{component.output()[-4000:]}")
+        for path in sorted((HOME / "logs").glob("dag_id=armada_hello/**/*.log")):
+            print(f"----- {path.relative_to(HOME)} (last 6000 characters) -----\n{path.read_text(errors='replace')[-6000:]}")
         raise
