@@ -9,5 +9,7 @@ export default defineConfig({
     // free loopback ports; two cores are enough for a few files at a time.
     maxWorkers: 2,
     reporters: ["default", "./test/support/summary-reporter.ts"],
+    // Makes the Python environments and armadactl in the background from the start (minutes when cold).
+    globalSetup: ["./test/support/prewarm-envs.ts"],
   },
 });

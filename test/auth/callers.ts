@@ -5,6 +5,7 @@ import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { JobService, JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import type { JobKey } from "../../src/store/store.js";
+import { pythonEnv } from "../support/python-env.js";
 
 const run = promisify(execFile);
 
@@ -43,13 +44,14 @@ function connectAsk(transport: (baseUrl: string, interceptors: Interceptor[]) =>
   };
 }
 
-/** Debian's python3-grpcio, through the README's example client. */
+/** grpcio from the locked "client" environment, through the docs' example client. */
 export function pythonAsk(descriptorSet: string): Ask {
   return async (baseUrl, key, presented) => {
     const target = new URL(baseUrl).host;
     const flags = presented === null ? [] : "basic" in presented ? ["--basic", presented.basic.join(":")] : ["--authorization", presented.header];
+    const { python } = await pythonEnv("client");
     // A refused call exits 1 with the same tab-separated line on stdout.
-    const { stdout } = await run("/usr/bin/python3", ["examples/python/grpcio_client.py", descriptorSet, target, key.queue, key.jobSetId, key.jobId, ...flags]).catch(
+    const { stdout } = await run(python, ["examples/python/grpcio_client.py", descriptorSet, target, key.queue, key.jobSetId, key.jobId, ...flags]).catch(
       (error: { stdout?: string; code?: unknown }) => {
         if (error.code !== 1) throw error;
         return { stdout: error.stdout ?? "" };
@@ -76,7 +78,7 @@ export const curlAsk: Ask = async (baseUrl, key, presented) => {
 };
 
 export const PROTOCOLS: Readonly<Record<string, (descriptorSet: string) => Ask>> = {
-  "gRPC (python3-grpcio)": pythonAsk,
+  "gRPC (grpcio)": pythonAsk,
   "Connect JSON (curl)": () => curlAsk,
   "gRPC-Web (connect-node)": () => connectAsk((baseUrl, interceptors) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors })),
   "Connect binary (connect-node)": () => connectAsk((baseUrl, interceptors) => createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors })),

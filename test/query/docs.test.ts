@@ -15,6 +15,13 @@ describe("docs/query-api.md", () => {
     expect(block).toBe(readFileSync(new URL("../../examples/airflow-armada/armada_operator_dag.py", import.meta.url), "utf8"));
   });
 
+  it("is the DAG the README's section on today's operator shows", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const section = readme.slice(readme.indexOf("## Today's Armada Airflow operator"));
+    const block = /```python\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(block).toBe(readFileSync(new URL("../../examples/airflow-armada/armada_operator_dag.py", import.meta.url), "utf8"));
+  });
+
   it("names the passthrough's setting as the settings table does", () => {
     const setting = SETTINGS.find((s) => s.flag === "armada-passthrough");
     expect(setting?.default).toBe("false");

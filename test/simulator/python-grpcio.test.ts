@@ -4,12 +4,13 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventStreamMessageSchema, JobSetRequestSchema } from "../../src/gen/api/event_pb.js";
 import { startSimulator, type Simulator } from "../../src/simulator/index.js";
+import { ENV_TIMEOUT_MS, pythonEnv } from "../support/python-env.js";
 import { caseOf, queuedEvent } from "../support/simulator.js";
 
 const run = promisify(execFile);
 
 /**
- * Debian's grpcio, without generated stubs: the request goes in as bytes made
+ * grpcio (the locked "client" environment), without generated stubs: the request goes in as bytes made
  * here, each response comes back as base64, and an error as its status name.
  */
 const CLIENT = `
@@ -28,15 +29,17 @@ with grpc.insecure_channel(target) as channel:
 
 describe("a Python grpcio client", () => {
   let sim: Simulator;
+  let python: string;
   beforeAll(async () => {
+    ({ python } = await pythonEnv("client"));
     sim = await startSimulator({ queues: ["q"] });
     sim.appendEvents("q", "s", [queuedEvent("a"), queuedEvent("b")]);
-  });
+  }, ENV_TIMEOUT_MS);
   afterAll(() => sim.close());
 
   const getJobSetEvents = async (request: { queue: string; id: string; fromMessageId?: string }, auth = "") => {
     const bytes = Buffer.from(toBinary(JobSetRequestSchema, create(JobSetRequestSchema, { ...request, watch: false }))).toString("hex");
-    const { stdout } = await run("/usr/bin/python3", ["-c", CLIENT, `127.0.0.1:${sim.port}`, bytes, auth]);
+    const { stdout } = await run(python, ["-c", CLIENT, `127.0.0.1:${sim.port}`, bytes, auth]);
     const lines = stdout.trim().split("\n");
     const status = lines.pop();
     return { status, messages: lines.map((line) => fromBinary(EventStreamMessageSchema, Buffer.from(line, "base64"))) };

@@ -17,7 +17,8 @@ export const ROOT = new URL("../..", import.meta.url).pathname;
 const ENVS = join(ROOT, ".envs");
 const SPECS = join(ROOT, "test/envs");
 const UV_SPEC = join(SPECS, "uv.txt");
-const UV = join(ENVS, "uv/bin/uv");
+/** uv itself (made by the first pythonEnv call), for building and installing packages into an environment. */
+export const UV = join(ENVS, "uv/bin/uv");
 /** Long enough for a cold Airflow install on a loaded machine. */
 export const ENV_TIMEOUT_MS = 15 * 60_000;
 

@@ -3,6 +3,9 @@
 The Airflow parts are in armada_jobservice.operator (imports Airflow); everything
 here works without Airflow.
 """
+# The package's one version: pyproject.toml and the Airflow provider info read it from here.
+__version__ = "0.1.0"
+
 from .armada import ArmadaClient, SubmittedJob
 from .auth import authorization_header
 from .batch import JobStatusPoller, StatusReader, shared_poller, wait_for_jobs

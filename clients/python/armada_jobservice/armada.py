@@ -3,7 +3,7 @@ submit a job, cancel it, and find the jobs an earlier attempt submitted."""
 from typing import NamedTuple
 
 from .client import grpc_channel, rpc_error
-from .errors import ArmadaError
+from .errors import ArmadaError, resolve_authorization
 
 
 class SubmittedJob(NamedTuple):
@@ -15,14 +15,15 @@ class SubmittedJob(NamedTuple):
 
 class ArmadaClient:
     """`url` is Armada's gRPC API, `http://host:port` (cleartext) or `https://…`;
-    `authorization` the header value (see auth.authorization_header)."""
+    `authorization` the header value (see auth.authorization_header), or a callable returning it
+    before each call (credentials.Credentials)."""
 
     def __init__(self, url, authorization=None, timeout=30.0):
         from . import protos
 
         self._protos = protos
         self._channel = grpc_channel(url)
-        self._metadata = (("authorization", authorization),) if authorization else ()
+        self._authorization = authorization
         self._timeout = timeout
         self._submit = self._channel.unary_unary(
             "/api.Submit/SubmitJobs",
@@ -46,7 +47,7 @@ class ArmadaClient:
         fields = dict(item)
         fields["pod_specs"] = [spec if isinstance(spec, bytes) else spec.SerializeToString() for spec in fields.get("pod_specs", [])]
         request = self._protos.JobSubmitRequest(queue=queue, job_set_id=job_set_id, job_request_items=[fields])
-        reply = self._invoke(lambda: self._submit(request, timeout=self._timeout, metadata=self._metadata))
+        reply = self._invoke(lambda: self._submit(request, timeout=self._timeout, metadata=self._metadata()))
         [answer] = reply.job_response_items
         if answer.error:
             raise ArmadaError("invalid_argument", f"Armada rejected the job: {answer.error}")
@@ -55,7 +56,7 @@ class ArmadaClient:
     def cancel(self, queue, job_set_id, job_id, reason):
         """Cancels one job; returns the ids Armada cancelled (none if it had already ended)."""
         request = self._protos.JobCancelRequest(queue=queue, job_set_id=job_set_id, job_ids=[job_id], reason=reason)
-        return list(self._invoke(lambda: self._cancel(request, timeout=self._timeout, metadata=self._metadata)).cancelled_ids)
+        return list(self._invoke(lambda: self._cancel(request, timeout=self._timeout, metadata=self._metadata())).cancelled_ids)
 
     def submitted_jobs(self, queue, job_set_id, client_id_prefix):
         """Every job of the job set whose client id starts with the prefix, oldest first, as the
@@ -64,7 +65,7 @@ class ArmadaClient:
 
         def read():
             found = []
-            for message in self._events(request, timeout=self._timeout, metadata=self._metadata):
+            for message in self._events(request, timeout=self._timeout, metadata=self._metadata()):
                 if message.message.WhichOneof("events") != "submitted":
                     continue
                 event = message.message.submitted
@@ -73,6 +74,10 @@ class ArmadaClient:
             return found
 
         return self._invoke(read)
+
+    def _metadata(self):
+        authorization = resolve_authorization(self._authorization, ArmadaError)
+        return (("authorization", authorization),) if authorization else ()
 
     def close(self):
         self._channel.close()

@@ -20,7 +20,7 @@ import urllib.parse
 import urllib.request
 from typing import NamedTuple
 
-from .errors import JobServiceError
+from .errors import JobServiceError, resolve_authorization
 
 SERVICE = "jobservice.JobService"
 
@@ -109,6 +109,7 @@ class JobServiceClient:
     """Connect JSON over HTTP/1.1, standard library only. `url` is `http://host:port` or `https://…`."""
 
     def __init__(self, url, authorization=None, timeout=10.0):
+        """`authorization`: the header value, or a callable returning it before each call (credentials.Credentials)."""
         parsed = urllib.parse.urlsplit(url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError(f"Job Service URL must be http://host:port or https://host:port, got {url!r}")
@@ -140,8 +141,9 @@ class JobServiceClient:
         headers = {"content-type": content_type, "connect-protocol-version": "1"}
         if timeout is not None:
             headers["connect-timeout-ms"] = str(max(1, int(timeout * 1000)))
-        if self._authorization:
-            headers["authorization"] = self._authorization
+        authorization = resolve_authorization(self._authorization, JobServiceError)
+        if authorization:
+            headers["authorization"] = authorization
         return headers
 
     def _unreachable(self, reason):

@@ -23,3 +23,18 @@ class JobServiceError(RpcError):
 
 class ArmadaError(RpcError):
     """Armada could not be reached, refused the call or rejected the job."""
+
+
+class CredentialsError(RpcError):
+    """No token could be had for a call (the OIDC provider or the token command failed). The clients
+    raise it as their own error class, so pollers treat an outage of the provider like one of the server."""
+
+
+def resolve_authorization(authorization, error_class):
+    """The header value: `authorization` itself, or what it returns when it is a callable (credentials.Credentials)."""
+    if not callable(authorization):
+        return authorization
+    try:
+        return authorization()
+    except CredentialsError as error:
+        raise error_class(error.code, error.message) from None

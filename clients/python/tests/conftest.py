@@ -139,3 +139,37 @@ def older_server(jobservice):
     yield start
     for server in started:
         server.close()
+
+
+OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_TOKEN_PREFIX = "airflow", "client-secret", "oidc"
+OIDC_TOKEN_SECONDS = 3
+
+
+@pytest.fixture(scope="session")
+def oidc_provider():
+    """A real OIDC token endpoint (test/support/token-endpoint.ts, run as a process): the client credentials
+    grant for OIDC_CLIENT_ID, issuing `oidc-1`, `oidc-2`, … that expire after OIDC_TOKEN_SECONDS."""
+    child = subprocess.Popen(
+        ["node", "--import", "tsx", "test/clients/token-endpoint-main.ts", OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, str(OIDC_TOKEN_SECONDS), OIDC_TOKEN_PREFIX],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        yield json.loads(child.stdout.readline())["issuer"]
+    finally:
+        child.terminate()
+        child.wait(timeout=15)
+
+
+@pytest.fixture
+def armada_accepts(armada_url):
+    """armada_accepts(tokens): the simulator takes these bearer tokens as well as the basic credentials, until the test ends."""
+
+    def accept(tokens):
+        body = {"credentials": [{"user": ARMADA_USER, "password": ARMADA_PASSWORD}, *({"token": t} for t in tokens)]}
+        subprocess.run(
+            ["curl", "-sS", "--fail", "--http2-prior-knowledge", "-X", "PUT", "-H", "content-type: application/json", "-d", json.dumps(body), f"{armada_url}/control/auth"],
+            check=True, capture_output=True,
+        )
+
+    yield accept
+    accept([])

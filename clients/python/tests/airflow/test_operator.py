@@ -1,28 +1,34 @@
-"""The Airflow operator and trigger, on an Airflow stand-in (tests/airflow_stand_in), against
-the live Job Service and the Armada simulator."""
+"""The operator's methods and the trigger, called as Airflow calls them, on real Airflow's
+BaseOperator, BaseTrigger, TaskDeferred and connections, against the live Job Service and the
+Armada simulator. (Whole DAG runs are in test_dag_runs.py; these reach what a DAG run cannot steer:
+a worker dying mid-task, a kill, the triggerer's own serializer.)"""
 import asyncio
 import importlib
-import sys
 import threading
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "airflow_stand_in"))
+from airflow_env import AIRFLOW_3, CONN_ID, airflow_db, armada_connection, connection_uri_json  # noqa: F401  (fixtures)
 
-from airflow.exceptions import AirflowException, TaskDeferred  # noqa: E402
-from airflow.hooks.base import CONNECTIONS  # noqa: E402
+from airflow.models.trigger import Trigger  # noqa: E402
 
 from armada_jobservice import ArmadaError, TrackedJob  # noqa: E402
-from armada_jobservice.operator import ArmadaJobOperator, ArmadaJobTrigger  # noqa: E402
+from armada_jobservice.operator import AirflowException, ArmadaJobOperator, ArmadaJobTrigger  # noqa: E402
 
-from conftest import ARMADA_PASSWORD, ARMADA_USER, QUEUE  # noqa: E402
+if AIRFLOW_3:
+    from airflow.sdk.exceptions import TaskDeferred
+else:
+    from airflow.exceptions import TaskDeferred
+
+from conftest import QUEUE  # noqa: E402
 from helpers import armada, jobservice_client, rpc_calls, simulator_jobs, until  # noqa: E402
 
 
 class TaskInstance:
+    """The part of the task instance in `context["ti"]` the operator reads (a real one needs a running task)."""
+
     def __init__(self, run_id, task_id="armada_task", map_index=-1):
         self.dag_id, self.task_id, self.run_id, self.map_index = "example_dag", task_id, run_id, map_index
         self.xcom = {}
@@ -31,17 +37,9 @@ class TaskInstance:
         self.xcom[key] = value
 
 
-@pytest.fixture(autouse=True)
-def armada_connection():
-    CONNECTIONS["armada"] = {"login": ARMADA_USER, "password": ARMADA_PASSWORD}
-    yield
-    CONNECTIONS.clear()
-
-
 def operator(armada_url, jobservice, annotations, **kwargs):
     return ArmadaJobOperator(
-        task_id="armada_task", queue=QUEUE, job_request_item={"annotations": annotations}, armada_url=armada_url,
-        jobservice_url=jobservice.url, armada_conn_id="armada", poll_interval=0.05, **kwargs,
+        task_id="armada_task", armada_queue=QUEUE, job_request_item={"annotations": annotations}, armada_conn_id=CONN_ID, poll_interval=0.05, **kwargs,
     )
 
 
@@ -64,11 +62,14 @@ def test_deferrable_execute_hands_a_serializable_trigger_that_yields_the_outcome
     with pytest.raises(TaskDeferred) as deferred:
         op.execute({"ti": ti})
     assert deferred.value.method_name == "execute_complete"
-    # What the triggerer does: rebuild the trigger from its serialized form, run it to its first event.
-    classpath, kwargs = deferred.value.trigger.serialize()
-    module, name = classpath.rsplit(".", 1)
-    trigger = getattr(importlib.import_module(module), name)(**kwargs)
-    assert isinstance(trigger, ArmadaJobTrigger) and "secret" not in repr(kwargs), "credentials stay in the connection"
+    # What Airflow does: store the trigger as a Trigger row (its serializer, encrypted kwargs), and
+    # the triggerer rebuilds it from the row's class path and kwargs, then runs it to its first event.
+    row = Trigger.from_object(deferred.value.trigger)
+    stored = row.encrypted_kwargs
+    module, name = row.classpath.rsplit(".", 1)
+    trigger = getattr(importlib.import_module(module), name)(**row.kwargs)
+    assert isinstance(trigger, ArmadaJobTrigger) and trigger.serialize() == deferred.value.trigger.serialize()
+    assert "secret" not in repr(row.kwargs) and isinstance(stored, str), "credentials stay in the connection"
 
     polls_before = rpc_calls(jobservice, "GetJobStatus")
     payload = asyncio.run(asyncio.wait_for(first_event(trigger), timeout=20))
@@ -87,7 +88,7 @@ def test_triggers_of_one_triggerer_poll_a_server_without_watches_together(missin
     older = older_server(missing)
     client = armada(armada_url)
     jobs = [TrackedJob(QUEUE, "op-older", client.submit(QUEUE, "op-older", {"annotations": {"armada-sim/duration-ms": "1000"}}), time.time()) for _ in range(3)]
-    triggers = [ArmadaJobTrigger(asdict(job), older.url, "armada", poll_interval=0.05) for job in jobs]
+    triggers = [ArmadaJobTrigger(asdict(job), older.url, CONN_ID, poll_interval=0.05) for job in jobs]
 
     async def triggerer():
         return await asyncio.gather(*(first_event(trigger) for trigger in triggers))
@@ -118,24 +119,21 @@ def test_a_retried_task_reattaches_to_the_job_its_first_try_submitted(armada_url
 def test_on_kill_cancels_the_armada_job_and_the_task_fails(armada_url, jobservice):
     ti = TaskInstance("op-kill")
     op = operator(armada_url, jobservice, {"armada-sim/duration-ms": "60000"})
-    result = {}
 
-    def execute():
-        try:
-            op.execute({"ti": ti})
-        except AirflowException as error:
-            result["error"] = str(error)
+    def kill_once_running():
+        # As Airflow does: on_kill from elsewhere (its signal handler) while execute() still waits.
+        until(lambda: "armada_job_id" in ti.xcom and jobservice_client(jobservice).status(QUEUE, "op-kill", ti.xcom["armada_job_id"]).state == "RUNNING")
+        op.on_kill()
 
-    worker = threading.Thread(target=execute)
-    worker.start()
-    until(lambda: "armada_job_id" in ti.xcom and jobservice_client(jobservice).status(QUEUE, "op-kill", ti.xcom["armada_job_id"]).state == "RUNNING")
-    op.on_kill()
-    worker.join(timeout=20)
-    assert "ended CANCELLED" in result["error"]
+    killer = threading.Thread(target=kill_once_running, daemon=True)
+    killer.start()
+    with pytest.raises(AirflowException, match="ended CANCELLED"):
+        op.execute({"ti": ti})
+    killer.join(timeout=20)
     assert [job["outcome"]["state"] for job in simulator_jobs(armada_url, "op-kill")] == ["cancelled"]
 
 
-def test_wrong_credentials_in_the_connection_fail_the_submission(armada_url, jobservice):
-    CONNECTIONS["armada"] = {"login": ARMADA_USER, "password": "wrong"}
+def test_wrong_credentials_in_the_connection_fail_the_submission(armada_url, jobservice, monkeypatch):
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", connection_uri_json(armada_url, jobservice.url, password="wrong"))
     with pytest.raises(ArmadaError, match="unauthenticated"):
         operator(armada_url, jobservice, {}).execute({"ti": TaskInstance("op-bad-credentials")})

@@ -1,0 +1,3 @@
+import { describeAirflow } from "./airflow-suite.js";
+
+describeAirflow("airflow-2", "2.11.2");
