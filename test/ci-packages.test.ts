@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { TOOLS } from "../bench/lib/tools.js";
@@ -12,28 +12,38 @@ const listed = readFileSync(join(ROOT, ".ci/apt-packages"), "utf8")
   .map((line) => line.replace(/#.*/, "").trim())
   .filter((line) => line !== "");
 
-/** The Debian package that provides each third-party Python module the tree may import. */
-const PYTHON_MODULE_PACKAGES: Readonly<Record<string, string>> = {
-  grpc: "python3-grpcio",
-  google: "python3-protobuf",
-  requests: "python3-requests",
-  pytest: "python3-pytest",
-  yaml: "python3-yaml",
-};
-
 /**
- * Imported Python modules that no Debian package provides, and why that is fine. Apache Airflow
- * is the user's own installation (Debian has none); the tests run the operator on
- * clients/python/tests/airflow_stand_in instead.
+ * The PyPI distribution that provides each third-party Python module the tree may import. The
+ * Python tests and examples run in the locked environments of test/envs, never on Debian's python3.
  */
-const NOT_FROM_DEBIAN: Readonly<Record<string, string>> = {
-  airflow: "Apache Airflow, installed by the user",
+const PYTHON_MODULE_DISTRIBUTIONS: Readonly<Record<string, string>> = {
+  grpc: "grpcio",
+  google: "protobuf",
+  requests: "requests",
+  pytest: "pytest",
+  airflow: "apache-airflow",
+  armada: "armada-airflow",
+  armada_client: "armada-client",
+  pendulum: "pendulum",
+  yaml: "pyyaml",
 };
 
-/** Modules the tree itself provides (packages and single files), stand-ins for others' packages aside. */
+/** Every distribution pinned by some test environment's lock. */
+function lockedDistributions(): Set<string> {
+  const envs = join(ROOT, "test/envs");
+  const names = readdirSync(envs, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .flatMap((entry) => {
+      const lock = join(envs, entry.name, "requirements.txt");
+      return existsSync(lock) ? [...readFileSync(lock, "utf8").matchAll(/^([A-Za-z0-9_.-]+)==/gm)].map(([, name = ""]) => name.toLowerCase()) : [];
+    });
+  return new Set(names);
+}
+
+/** Modules the tree itself provides (packages and single files). */
 function localModules(files: readonly string[]): Set<string> {
   return new Set(
-    files.filter((file) => !file.includes("/airflow_stand_in/")).map((file) => {
+    files.map((file) => {
       const parts = file.split("/");
       const name = parts.at(-1) ?? "";
       return name === "__init__.py" ? (parts.at(-2) ?? "") : name.replace(/\.py$/, "");
@@ -54,7 +64,7 @@ function importedModules(source: string): string[] {
   return [...source.matchAll(/^\s*(?:import|from)\s+([A-Za-z_]\w*)/gm)].map(([, name = ""]) => name);
 }
 
-describe("the Debian packages CI installs", () => {
+describe("the Debian packages CI installs and the Python test environments", () => {
   it("are exactly the ones CONTRIBUTING.md's apt-get line names", () => {
     const guide = readFileSync(join(ROOT, "CONTRIBUTING.md"), "utf8");
     const line = guide.split("\n").find((text) => text.startsWith("apt-get install "));
@@ -67,6 +77,7 @@ describe("the Debian packages CI installs", () => {
   });
 
   it("provide every Python module that the tree's scripts and the docs' examples import", () => {
+    const locked = lockedDistributions();
     const files = pythonFiles(ROOT);
     const local = localModules(files);
     const sources = [
@@ -76,14 +87,14 @@ describe("the Debian packages CI installs", () => {
       ),
     ];
     const standard = new Set(
-      execFileSync("/usr/bin/python3", ["-c", "import sys; print('\\n'.join(sys.stdlib_module_names))"], { encoding: "utf8" }).split("\n"),
+      execFileSync("python3", ["-c", "import sys; print('\\n'.join(sys.stdlib_module_names))"], { encoding: "utf8" }).split("\n"),
     );
-    const thirdParty = [...new Set(sources.flatMap(importedModules))].filter((name) => !standard.has(name) && name !== "__future__" && !local.has(name) && !(name in NOT_FROM_DEBIAN));
+    const thirdParty = [...new Set(sources.flatMap(importedModules))].filter((name) => !standard.has(name) && name !== "__future__" && !local.has(name));
     expect(thirdParty.length).toBeGreaterThan(0);
     for (const module of thirdParty) {
-      const pkg = PYTHON_MODULE_PACKAGES[module];
-      expect(pkg, `the Debian package for Python module '${module}' (add it to this test's table and to .ci/apt-packages)`).toBeDefined();
-      expect(listed, `module '${module}'`).toContain(pkg);
+      const distribution = PYTHON_MODULE_DISTRIBUTIONS[module];
+      expect(distribution, `the PyPI distribution for Python module '${module}' (add it to this test's table and to a test/envs lock)`).toBeDefined();
+      expect(locked, `module '${module}'`).toContain(distribution);
     }
   });
 });
