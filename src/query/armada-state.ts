@@ -43,7 +43,17 @@ export function armadaStateAfter(previous: JobState | undefined, event: JobEvent
       // A preemption is followed by the run's failure; Lookout keeps PREEMPTED.
       return previous === JobState.PREEMPTED ? JobState.PREEMPTED : JobState.FAILED;
     }
-    default:
+    // Events that do not move Lookout's state; listed so that a new kind of event is a decision.
+    case "cancelling":
+    case "duplicateFound":
+    case "ingressInfo":
+    case "preempting":
+    case "reprioritized":
+    case "reprioritizing":
+    case "terminated":
+    case "unableToSchedule":
+    case "utilisation":
+    case undefined:
       return previous;
   }
 }

@@ -106,7 +106,16 @@ export function applyEvent(job: QueryJob | undefined, message: EventMessage): Qu
         ? { ...cancelled, runs: updateRun(current.runs, { state: JobRunState.RUN_STATE_UNKNOWN, finishedMs: at }) }
         : cancelled;
     }
-    default:
+    // Events that do not move Lookout's state; listed so that a new kind of event is a decision.
+    case "cancelling":
+    case "duplicateFound":
+    case "preempting":
+    case "reprioritized":
+    case "reprioritizing":
+    case "terminated":
+    case "unableToSchedule":
+    case "utilisation":
+    case undefined:
       return job ?? current;
   }
 }
