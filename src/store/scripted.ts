@@ -100,11 +100,15 @@ function decodeJobSet(jobSet: JobSetKey, jobIds: readonly string[] | undefined, 
   return { jobs: decodeJobs(jobSet, ids, found), ...(progress === null ? {} : { progress: decodeProgress(progress) }) };
 }
 
+const TOKEN = /^[1-9][0-9]{0,15}$/;
+
 function expectLease(reply: unknown): Lease | undefined {
   if (reply === 0) return undefined;
-  if (Array.isArray(reply) && reply.length === 2 && typeof reply[0] === "string" && /^[1-9][0-9]{0,15}$/.test(reply[0]) && (reply[1] === 0 || reply[1] === 1)) {
+  if (Array.isArray(reply) && reply.length === 4 && typeof reply[0] === "string" && TOKEN.test(reply[0]) && (reply[1] === 0 || reply[1] === 1)) {
     const fence = Number(reply[0]);
-    if (Number.isSafeInteger(fence)) return { fence, stored: reply[1] === 1 };
+    const [, , cursor, written] = reply as unknown[];
+    const holds = typeof cursor === "string" ? { cursor, fence: typeof written === "string" && TOKEN.test(written) ? Number(written) : 0 } : undefined;
+    if (Number.isSafeInteger(fence)) return { fence, stored: reply[1] === 1, ...(holds && { holds }) };
   }
   throw unexpectedReply(LEASE_SCRIPT.name, reply);
 }
