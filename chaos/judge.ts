@@ -34,6 +34,8 @@ export interface PollerReport {
   readonly answers: number;
   /** A terminal state other than the true one, or JOB_ID_NOT_FOUND for a job Armada has. */
   readonly wrong: number;
+  /** When each wrong answer's call was sent (ms since the epoch), to set apart those inside an allowed window. */
+  readonly wrongAt: readonly number[];
   readonly examples: readonly string[];
   /** Calls without an answer, by reason (unavailable, timeout, unreachable, …): allowed while a fault lasts. */
   readonly unanswered: Readonly<Record<string, number>>;
@@ -53,6 +55,7 @@ export function startPoller(urls: () => readonly string[], load: BulkLoad, optio
   const appendedAt = new Map<string, number>();
   let answers = 0;
   let wrong = 0;
+  const wrongAt: number[] = [];
   const examples: string[] = [];
   const unanswered: Record<string, number> = {};
   let running = true;
@@ -76,6 +79,7 @@ export function startPoller(urls: () => readonly string[], load: BulkLoad, optio
       const notFoundLie = answer.state === "JOB_ID_NOT_FOUND" && known !== undefined && sentAt - known >= options.notFoundGraceMs;
       if (notFoundLie || (TERMINAL.has(answer.state) && answer.state !== truth)) {
         wrong++;
+        wrongAt.push(sentAt);
         if (examples.length < 5) examples.push(`${job.jobSetId}/${job.jobId}: ${answer.state}, truth ${truth}`);
       }
     }
@@ -85,7 +89,7 @@ export function startPoller(urls: () => readonly string[], load: BulkLoad, optio
     async stop() {
       running = false;
       await Promise.all(workers);
-      return { answers, wrong, examples, unanswered };
+      return { answers, wrong, wrongAt, examples, unanswered };
     },
   };
 }

@@ -213,8 +213,15 @@ export async function follow(
         const refused = refusalOf(err);
         if (err instanceof QuietStream && batcher) {
           deps.metrics.reconnects.inc({ reason: "idle" });
-          await batcher.flush().catch(() => undefined);
-          start = batcher.progress();
+          const flushed = await batcher.flush().then(
+            () => undefined,
+            (flushErr: unknown) => flushErr,
+          );
+          // A refused flush means the store holds something else; one that failed may have been applied: re-read either way.
+          const refusedFlush = refusalOf(flushed);
+          if (refusedFlush?.reason === "stale") suspected ??= "rolled-back";
+          fenced = refusedFlush?.reason === "fenced";
+          start = flushed === undefined ? batcher.progress() : undefined;
         } else if (refused || err instanceof StoreLost) {
           // Not a stream failure: the store holds something else than this subscription wrote. Read what it holds.
           deps.metrics.reconnects.inc({ reason: refused?.reason ?? "store-lost" });
