@@ -16,6 +16,7 @@ import { freshnessSuite } from "./suites/freshness.js";
 import { ingestSuite } from "./suites/ingest.js";
 import { naiveReplaySuite } from "./suites/naive-replay.js";
 import { readPathSuite } from "./suites/read-path.js";
+import { replicaAckSuite } from "./suites/replica-ack.js";
 import { scaleSuite } from "./suites/scale.js";
 import { startupSuite } from "./suites/startup.js";
 import { watchesSuite } from "./suites/watches.js";
@@ -29,6 +30,7 @@ const SUITES: Readonly<Record<string, (context: BenchContext) => Promise<SuiteOu
   startup: startupSuite,
   "batch-reads": batchReadsSuite,
   watches: watchesSuite,
+  "replica-ack": replicaAckSuite,
 };
 const READ_SET_JOBS = 1_000;
 const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));

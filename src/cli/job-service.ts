@@ -16,7 +16,7 @@ export interface JobServiceProcess {
 
 /** The whole service from its configuration: store, subscriber, and the one-port server in front. */
 export async function startJobService(config: ServeConfig, logger: Logger): Promise<JobServiceProcess> {
-  const { store, notices } = withWriteNotices(openStore(config.store, { ttlSeconds: config.jobTtlSeconds, logger }));
+  const { store, notices } = withWriteNotices(openStore(config.store, { ttlSeconds: config.jobTtlSeconds, logger, replicaAck: config.replicaAck }));
   logger.info({ store: config.store.kind === "memory" ? "memory" : redactUrl(config.store.url) }, "store selected");
 
   const metrics = createMetricsRegistry({ processMetrics: true });

@@ -2,7 +2,7 @@ import { Redis } from "ioredis";
 import type { Logger } from "../observability/logger.js";
 import { redactUrl } from "../observability/redact-url.js";
 import { createScriptedStore } from "./scripted.js";
-import { respScriptRunner } from "./resp-scripts.js";
+import { respReplicatedRunner, respScriptRunner, type ReplicaAck } from "./resp-scripts.js";
 import type { JobStore } from "./store.js";
 
 // Callers (readiness probes, the subscriber's retries) must see an outage
@@ -17,7 +17,7 @@ const MAX_RECONNECT_DELAY_MS = 2_000;
 const QUIT_TIMEOUT_MS = 2_000;
 
 /** A store in Redis (or Valkey, Dragonfly, Upstash's RESP endpoint) at `redis://` or `rediss://host:port[/db]`. */
-export function createRedisStore(options: { url: string; ttlSeconds: number; logger?: Logger }): JobStore {
+export function createRedisStore(options: { url: string; ttlSeconds: number; logger?: Logger; replicaAck?: ReplicaAck }): JobStore {
   const where = redactUrl(options.url);
   const logger = options.logger?.child({ store: where });
   const client = new Redis(options.url, {
@@ -45,6 +45,10 @@ export function createRedisStore(options: { url: string; ttlSeconds: number; log
   });
 
   const run = respScriptRunner(client);
+  // WAIT blocks its connection until the replicas answer: writes get one of their own, so reads never queue behind it.
+  const writer = options.replicaAck ? client.duplicate() : undefined;
+  writer?.on("error", () => undefined);
+  const runWrite = writer && options.replicaAck ? respReplicatedRunner(writer, options.replicaAck) : undefined;
   // ioredis's own messages ("Reached the max retries per request limit") do not say which server failed.
   const explained = async <T>(request: () => Promise<T>): Promise<T> => {
     try {
@@ -58,10 +62,12 @@ export function createRedisStore(options: { url: string; ttlSeconds: number; log
   return createScriptedStore(
     {
       run: (script, keys, args) => explained(() => run(script, keys, args)),
+      ...(runWrite && { runWrite: (script, keys, args) => explained(() => runWrite(script, keys, args)) }),
       ping: async () => {
         await explained(() => client.ping());
       },
       close: async () => {
+        writer?.disconnect();
         const quitting = client.quit().catch(() => undefined);
         const timeout = new Promise((resolve) => setTimeout(resolve, QUIT_TIMEOUT_MS).unref());
         await Promise.race([quitting, timeout]);

@@ -8,6 +8,8 @@ import type { JobSetKey, JobSetLookup, JobStore, Lease } from "./store.js";
 /** What a Redis-protocol backend must offer; everything else is shared. */
 export interface ScriptBackend {
   readonly run: ScriptRunner;
+  /** Runs the write script where writes must reach replicas before they count; `run` when absent. */
+  readonly runWrite?: ScriptRunner;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -24,6 +26,7 @@ export function createScriptedStore(backend: ScriptBackend, options: { ttlSecond
   let closed = false;
   const whileOpen = <T>(call: () => Promise<T>): Promise<T> => (closed ? Promise.reject(new Error("the store is closed")) : call());
   const run: ScriptRunner = (script, keys, args) => whileOpen(() => backend.run(script, keys, args));
+  const runWrite: ScriptRunner = backend.runWrite ? (script, keys, args) => whileOpen(() => backend.runWrite!(script, keys, args)) : run;
   return {
     async read(key) {
       const keys = jobSetKeys(key);
@@ -46,7 +49,7 @@ export function createScriptedStore(backend: ScriptBackend, options: { ttlSecond
       const fence = fenceArgument(guard.fence);
       const args = [ttl, encoded.progress, update.progress.cursor, guard.expected === undefined ? "0" : "1", guard.expected ?? "", fence];
       for (const [jobId, value] of encoded.jobs) args.push(jobField(jobId), value);
-      const outcome = await run(WRITE_SCRIPT, [jobSetKeys(jobSet).jobs], args);
+      const outcome = await runWrite(WRITE_SCRIPT, [jobSetKeys(jobSet).jobs], args);
       if (outcome === WRITE_OUTCOME.written) return;
       if (outcome === WRITE_OUTCOME.stale) throw refusal("stale", jobSet, guard);
       if (outcome === WRITE_OUTCOME.fenced) throw refusal("fenced", jobSet, guard);
