@@ -36,7 +36,8 @@ export interface PollerReport {
   readonly wrong: number;
   /** When each wrong answer's call was sent (ms since the epoch), to set apart those inside an allowed window. */
   readonly wrongAt: readonly number[];
-  readonly examples: readonly string[];
+  /** The first wrong answers, with when their calls were sent. */
+  readonly examples: readonly { readonly at: number; readonly text: string }[];
   /** Calls without an answer, by reason (unavailable, timeout, unreachable, …): allowed while a fault lasts. */
   readonly unanswered: Readonly<Record<string, number>>;
 }
@@ -56,7 +57,7 @@ export function startPoller(urls: () => readonly string[], load: BulkLoad, optio
   let answers = 0;
   let wrong = 0;
   const wrongAt: number[] = [];
-  const examples: string[] = [];
+  const examples: { at: number; text: string }[] = [];
   const unanswered: Record<string, number> = {};
   let running = true;
   let next = 0;
@@ -80,7 +81,7 @@ export function startPoller(urls: () => readonly string[], load: BulkLoad, optio
       if (notFoundLie || (TERMINAL.has(answer.state) && answer.state !== truth)) {
         wrong++;
         wrongAt.push(sentAt);
-        if (examples.length < 5) examples.push(`${job.jobSetId}/${job.jobId}: ${answer.state}, truth ${truth}`);
+        if (examples.length < 100) examples.push({ at: sentAt, text: `${job.jobSetId}/${job.jobId}: ${answer.state}, truth ${truth}` });
       }
     }
   };

@@ -24,9 +24,12 @@ export function summary(runs: readonly RunResult[]): string {
   const windows = runs.flatMap((r) => r.notes.filter((n) => n.includes("allowed window")).map((n) => Number(/window of ([\d.]+) s/.exec(n)?.[1] ?? Number.NaN)));
   const longest = windows.length > 0 ? `; longest allowed window ${Math.max(...windows).toFixed(1)} s` : "";
   const failed = runs.filter((r) => r.notes.some((n) => n.startsWith("FAILED"))).length;
+  const counted = (what: string): number =>
+    sum((r) => r.notes.reduce((total, n) => total + Number(new RegExp(`(\\d+) job sets ${what}`).exec(n)?.[1] ?? 0), 0));
+  const noticed = `; the service counted ${counted("rolled back")} job sets rolled back and ${counted("lost")} lost`;
   return (
     `${first.name}: ${runs.length} runs of ${first.jobs} jobs; ${sum((r) => r.mismatches)} mismatches, ${sum((r) => r.wrong)} wrong answers beyond the allowed window, ` +
-    `${sum((r) => r.excused)} within it${longest}; ${sum((r) => r.poller.answers)} answers polled; worst recovery ${worstRecovery.toFixed(1)} s; ${failed} runs with a FAILED note`
+    `${sum((r) => r.excused)} within it${longest}; ${sum((r) => r.poller.answers)} answers polled; worst recovery ${worstRecovery.toFixed(1)} s${noticed}; ${failed} runs with a FAILED note`
   );
 }
 

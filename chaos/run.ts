@@ -85,6 +85,8 @@ interface ServiceChild {
 
 interface Env extends RollbackEnv {
   readonly size: Size;
+  /** A client of the cluster's nodes, for looking at what the store holds (cluster scenarios). */
+  readonly clusterReader?: Cluster;
   readonly sim: Simulator;
   readonly load: BulkLoad;
   readonly gateway?: UpstashGateway;
@@ -190,6 +192,15 @@ async function waitForIngest(env: Env, fraction: number): Promise<void> {
   env.notes.push(`ingest did not reach ${Math.round(fraction * 100)} % within ${env.size.convergeMs / 1000} s`);
 }
 
+async function partlyStored(env: Env, jobSetIds?: readonly string[]): Promise<boolean> {
+  const cursors = await storedCursors(env);
+  for (const [jobSetId, cursor] of cursors) {
+    if (jobSetIds && !jobSetIds.includes(jobSetId)) continue;
+    if (cursor !== env.sim.events(QUEUE, jobSetId).at(-1)?.id) return true;
+  }
+  return false;
+}
+
 async function storeCaughtUp(env: Env): Promise<boolean> {
   const cursors = await storedCursors(env).catch(() => new Map<string, string>());
   for (let set = 0; set < env.size.jobSets; set++) {
@@ -201,7 +212,8 @@ async function storeCaughtUp(env: Env): Promise<boolean> {
 
 /** The stored cursor of every job set, to see which ones a restart must resume rather than replay. */
 async function storedCursors(env: Env): Promise<Map<string, string>> {
-  const admin = env.cluster ? new Cluster(env.cluster.nodes.map((node) => ({ host: "127.0.0.1", port: node.port })), { redisOptions: { maxRetriesPerRequest: 1 } }) : env.admin();
+  // A cluster client is kept for the scenario: connecting to every node for each look would be too slow to watch an ingest.
+  const admin = env.clusterReader ?? env.admin();
   const cursors = new Map<string, string>();
   try {
     for (let set = 0; set < env.size.jobSets; set++) {
@@ -210,7 +222,7 @@ async function storedCursors(env: Env): Promise<Map<string, string>> {
       if (cursor) cursors.set(jobSetId, cursor);
     }
   } finally {
-    admin.disconnect();
+    if (admin !== env.clusterReader) admin.disconnect();
   }
   return cursors;
 }
@@ -446,10 +458,14 @@ export async function runScenario(scenario: Scenario, size: Size, log: (message:
   const windows: { start: number; end: number }[] = [];
   let env: Env | undefined;
   let cluster: RedisCluster | undefined;
+  let clusterReader: Cluster | undefined;
   let replica: RedisServer | undefined;
   let forwarder: Forwarder | undefined;
   try {
-    if (scenario.store === "redis-cluster") cluster = await startRedisCluster({ nodeTimeoutMs: 1_000 });
+    if (scenario.store === "redis-cluster") {
+      cluster = await startRedisCluster({ nodeTimeoutMs: 1_000 });
+      clusterReader = new Cluster(cluster.nodes.map((node) => ({ host: "127.0.0.1", port: node.port })), { redisOptions: { maxRetriesPerRequest: 1 } });
+    }
     if (scenario.withReplica) {
       replica = await startRedisServer({ args: ["--replicaof", "127.0.0.1", String(redis.port)] });
       forwarder = await startForwarder(redis.port);
@@ -487,6 +503,7 @@ export async function runScenario(scenario: Scenario, size: Size, log: (message:
       dataDir,
       gateway,
       cluster,
+      clusterReader,
       replica,
       forwarder,
       services,
@@ -495,6 +512,11 @@ export async function runScenario(scenario: Scenario, size: Size, log: (message:
       log,
       admin: () => new Redis(running.redis.url, { maxRetriesPerRequest: 1 }),
       waitForIngest: (fraction) => waitForIngest(running, fraction),
+      partlyStored: (jobSetIds) => partlyStored(running, jobSetIds),
+      behind: async () => {
+        const cursors = await storedCursors(running);
+        return Array.from({ length: size.jobSets }, (_, set) => `${QUEUE}-${set}`).filter((id) => cursors.get(id) !== sim.events(QUEUE, id).at(-1)?.id).length;
+      },
       storeCaughtUp: () => storeCaughtUp(running),
       metricSum: (name) => metricSum(running, name),
     };
@@ -509,10 +531,12 @@ export async function runScenario(scenario: Scenario, size: Size, log: (message:
     const outcome = await converge(live.url, load.jobs, size.convergeMs);
     const report = await poller.stop();
     const recoverySeconds = Math.max(0, (outcome.at - faultEnded) / 1000);
-    const excused = report.wrongAt.filter((at) => windows.some((w) => at >= w.start && at < w.end)).length;
+    const allowed = (at: number): boolean => windows.some((w) => at >= w.start && at < w.end);
+    const excused = report.wrongAt.filter(allowed).length;
     const wrong = report.wrong - excused;
     if (outcome.mismatches.length > 0) notes.push(`mismatches, e.g. ${outcome.mismatches.slice(0, 3).join("; ")}`);
-    if (wrong > 0) notes.push(`wrong answers, e.g. ${report.examples.join("; ")}`);
+    const examples = report.examples.filter((example) => !allowed(example.at)).slice(0, 5);
+    if (wrong > 0) notes.push(`wrong answers, e.g. ${examples.map((example) => example.text).join("; ")}`);
     for (const w of windows) {
       notes.push(`${excused} wrong answers within the allowed window of ${((w.end - w.start) / 1000).toFixed(1)} s after the store went back (one lease period, or until caught up again)`);
     }
@@ -522,6 +546,7 @@ export async function runScenario(scenario: Scenario, size: Size, log: (message:
   } finally {
     await Promise.all(services.map(kill));
     await gateway?.stop();
+    clusterReader?.disconnect();
     await forwarder?.close();
     await replica?.stop();
     await cluster?.stop();
@@ -610,6 +635,17 @@ same composition as \`jobservice serve\`) with a lease of ${size.leaseTtlMs / 10
   until one is clean (at most ${size.convergeMs / 1000} s).
 - **recovery seconds**: from the end of the fault to the end of the first clean pass (it includes reading whatever
   the fault left unread, so a fault early in the ingest recovers longer).
+- **a store that goes back in time** (the last three scenarios, and the repeated runs below): the store is made to
+  hold an older, consistent state of the job sets after the service has read them all to their end, so that only
+  the lease renewal's check can notice (the streams' idle limit is the default 120 s there). The older state is
+  taken as soon as a job set has part of its history stored (or at half the ingest): a Redis restarted from a
+  snapshot taken then (one replica of the service, frozen over the restart so that no call fails); a replica cut
+  off then (it is told to log in to its master as a user that does not exist, and its link is closed), promoted
+  with \`REPLICAOF NO ONE\` and the service's address moved to it before its master is killed (two replicas of
+  the service); a Redis Cluster replica cut off the same way and promoted by the cluster after its master is
+  killed (one replica of the service). A wrong answer within one lease period plus the time to re-read the job
+  sets (no longer than the first read of the whole load took) is counted apart, as allowed; one after it counts
+  as wrong. Without the renewal's check the first two never catch up (a mismatch after the 30 s of a quick run).
 
 ${results.map((r) => `${line(r)}\n${r.notes.map((n) => `  - ${n}`).join("\n")}`).join("\n\n")}
 
