@@ -2,6 +2,7 @@ import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import { jobSetKeys, RESERVED_FIELDS } from "../../src/store/keys.js";
+import type { JobStore } from "../../src/store/store.js";
 import { ROLLED_BACK } from "../../src/subscriber/subscription.js";
 import { eventually, startSubscriber, streamCalls, testOptions, uniqueJobSet, useSimulatorAndStore, LONG_RUN, type StoreKind } from "./harness.js";
 
@@ -105,6 +106,33 @@ describe.each(CASES)("a job set the %s store rolls back to an older state (%s) w
       await eventually(() => service.status(key(finished)), (answer) => answer.state === State.SUCCEEDED);
       expect(await rollbacks(service.metrics)).toBe(1);
       expect(streamCalls(world.sim, jobSetId).filter((call) => call.fromMessageId === "")).toHaveLength(1);
+    } finally {
+      await service.close();
+    }
+  });
+
+  it("is noticed when the owner takes the lease again after its renewals failed (a store outage)", async () => {
+    const jobSetId = uniqueJobSet("outage");
+    const key = (jobId: string | undefined) => ({ queue: QUEUE, jobSetId, jobId: jobId! });
+    let down = false;
+    const store: JobStore = {
+      ...world.store,
+      lease: (jobSet, owner, ttlMs) => (down ? Promise.reject(new Error("store unreachable")) : world.store.lease(jobSet, owner, ttlMs)),
+    };
+    const [running] = world.sim.submit(QUEUE, jobSetId, [LONG_RUN]);
+    const service = startSubscriber(store, testOptions(world.sim.url, { idleTimeoutMs: 60_000 }));
+    try {
+      await eventually(() => service.status(key(running)), (answer) => answer.state === State.RUNNING);
+      const older = await snapshot(world.fixture.redisUrl!, jobSetId);
+      const [finished] = world.sim.submit(QUEUE, jobSetId, [SHORT_RUN]);
+      await eventually(() => service.status(key(finished)), (answer) => answer.state === State.SUCCEEDED);
+      down = true;
+      await eventually(() => service.subscriber.jobSets().find((s) => s.jobSetId === jobSetId)?.role, (role) => role === "follower", 15_000);
+      await older.restore(rollback);
+      down = false;
+      await eventually(() => rollbacks(service.metrics), (n) => n === 1, 15_000);
+      await eventually(() => service.status(key(finished)), (answer) => answer.state === State.SUCCEEDED, 15_000);
+      expect(streamCalls(world.sim, jobSetId).some((call) => call.fromMessageId === older.cursor && older.cursor !== "")).toBe(true);
     } finally {
       await service.close();
     }
