@@ -17,6 +17,7 @@ import { ingestSuite } from "./suites/ingest.js";
 import { naiveReplaySuite } from "./suites/naive-replay.js";
 import { queryApiSuite } from "./suites/query-api.js";
 import { readPathSuite } from "./suites/read-path.js";
+import { replicaAckSuite } from "./suites/replica-ack.js";
 import { scaleSuite } from "./suites/scale.js";
 import { startupSuite } from "./suites/startup.js";
 import { watchesSuite } from "./suites/watches.js";
@@ -31,6 +32,7 @@ const SUITES: Readonly<Record<string, (context: BenchContext) => Promise<SuiteOu
   "batch-reads": batchReadsSuite,
   watches: watchesSuite,
   "query-api": queryApiSuite,
+  "replica-ack": replicaAckSuite,
 };
 const READ_SET_JOBS = 1_000;
 const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));

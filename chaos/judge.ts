@@ -34,7 +34,10 @@ export interface PollerReport {
   readonly answers: number;
   /** A terminal state other than the true one, or JOB_ID_NOT_FOUND for a job Armada has. */
   readonly wrong: number;
-  readonly examples: readonly string[];
+  /** When each wrong answer's call was sent (ms since the epoch), to set apart those inside an allowed window. */
+  readonly wrongAt: readonly number[];
+  /** The first wrong answers, with when their calls were sent. */
+  readonly examples: readonly { readonly at: number; readonly text: string }[];
   /** Calls without an answer, by reason (unavailable, timeout, unreachable, …): allowed while a fault lasts. */
   readonly unanswered: Readonly<Record<string, number>>;
 }
@@ -53,7 +56,8 @@ export function startPoller(urls: () => readonly string[], load: BulkLoad, optio
   const appendedAt = new Map<string, number>();
   let answers = 0;
   let wrong = 0;
-  const examples: string[] = [];
+  const wrongAt: number[] = [];
+  const examples: { at: number; text: string }[] = [];
   const unanswered: Record<string, number> = {};
   let running = true;
   let next = 0;
@@ -76,7 +80,8 @@ export function startPoller(urls: () => readonly string[], load: BulkLoad, optio
       const notFoundLie = answer.state === "JOB_ID_NOT_FOUND" && known !== undefined && sentAt - known >= options.notFoundGraceMs;
       if (notFoundLie || (TERMINAL.has(answer.state) && answer.state !== truth)) {
         wrong++;
-        if (examples.length < 5) examples.push(`${job.jobSetId}/${job.jobId}: ${answer.state}, truth ${truth}`);
+        wrongAt.push(sentAt);
+        if (examples.length < 100) examples.push({ at: sentAt, text: `${job.jobSetId}/${job.jobId}: ${answer.state}, truth ${truth}` });
       }
     }
   };
@@ -85,7 +90,7 @@ export function startPoller(urls: () => readonly string[], load: BulkLoad, optio
     async stop() {
       running = false;
       await Promise.all(workers);
-      return { answers, wrong, examples, unanswered };
+      return { answers, wrong, wrongAt, examples, unanswered };
     },
   };
 }

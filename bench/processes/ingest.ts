@@ -15,10 +15,12 @@ import { frameReader } from "../../src/subscriber/grpc-stream.js";
 import { createSubscriber, SUBSCRIBER_DEFAULTS, type Subscriber, type SubscriberOptions } from "../../src/subscriber/index.js";
 import { grpcFrame } from "../lib/grpc-frame.js";
 import { serveCommands } from "../lib/serve-commands.js";
-import type { ExpectedJob, StoreChoice } from "./protocol.js";
+import type { ExpectedJob, ReplicaAckChoice, StoreChoice } from "./protocol.js";
 
 export interface SubscribeRequest {
   readonly store: StoreChoice;
+  /** Acknowledge writes only once replicas have them (a Redis store with replicas). */
+  readonly replicaAck?: ReplicaAckChoice;
   readonly armadaUrl: string;
   readonly jobSets: readonly JobSetKey[];
   /** Settings that differ from the defaults, e.g. more upstream connections for 10k job sets. */
@@ -78,7 +80,7 @@ async function subscribe(request: SubscribeRequest): Promise<SubscribeResult> {
   await release();
   const before = settledMemory();
   const metrics = createMetricsRegistry({ processMetrics: false });
-  const store = openStore(request.store, { ttlSeconds: 86_400, logger });
+  const store = openStore(request.store, { ttlSeconds: 86_400, logger, replicaAck: request.replicaAck });
   const subscriber = createSubscriber(
     {
       ...SUBSCRIBER_DEFAULTS,

@@ -38,6 +38,12 @@ export type ProbeStep = "submitted" | "running" | "succeeded";
 
 export type StoreChoice = { readonly kind: "memory" } | { readonly kind: "redis"; readonly url: string };
 
+/** A write counts once this many replicas have it (Redis `WAIT`), with this timeout. */
+export interface ReplicaAckChoice {
+  readonly replicas: number;
+  readonly timeoutMs: number;
+}
+
 /** Milliseconds on the wall clock with sub-millisecond resolution: comparable across processes on one host. */
 export function now(): number {
   return performance.timeOrigin + performance.now();

@@ -4,6 +4,7 @@ import { LOG_LEVELS } from "../observability/logger.js";
 import { LOG_FORMAT_CHOICES, type LogFormatChoice } from "../observability/pretty-log.js";
 import { isClusterUrl, parseClusterUrl } from "../store/cluster-url.js";
 import type { StoreSpec } from "../store/open.js";
+import type { ReplicaAck } from "../store/resp-scripts.js";
 import type { ConnectionLimits } from "../server/limits.js";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
@@ -24,6 +25,8 @@ export interface ServeConfig {
   readonly port: number;
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   readonly store: StoreSpec;
+  /** Acknowledge store writes only once this many replicas have them (Redis and Redis Cluster). */
+  readonly replicaAck?: ReplicaAck;
   readonly jobTtlSeconds: number;
   readonly maxRequestBytes: number;
   readonly fastPath: boolean;
@@ -115,8 +118,20 @@ export function loadServeConfig(env: Readonly<Record<string, string | undefined>
       batchMaxDelayMs: get("batch-max-delay-ms", integer(0, 10_000)) ?? SUBSCRIBER_DEFAULTS.batchMaxDelayMs,
     },
   };
+  const ack = replicaAck(config.store, get, problems, name);
   if (problems.length > 0) throw new ConfigError(problems);
-  return config;
+  return ack ? { ...config, replicaAck: ack } : config;
+}
+
+function replicaAck(store: StoreSpec, get: SettingReader["get"], problems: string[], name: (flag: SettingFlag) => string): ReplicaAck | undefined {
+  const replicas = get("store-wait-replicas", integer(0, 64)) ?? 0;
+  const timeoutMs = get("store-wait-timeout-ms", integer(1, 60_000)) ?? 1000;
+  if (replicas === 0) return undefined;
+  if (store.kind !== "redis" && store.kind !== "redis-cluster") {
+    problems.push(`${name("store-wait-replicas")}: only a Redis or Redis Cluster store has replicas to wait for (the store is ${store.kind}); expected 0`);
+    return undefined;
+  }
+  return { replicas, timeoutMs };
 }
 
 function describe(setting: Setting): string {

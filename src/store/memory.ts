@@ -111,7 +111,7 @@ export function createMemoryStore(options: { ttlSeconds: number; now?: () => num
       lastFence = fence;
       leases.set(tag, { owner, fence, expiresAt: now() + leaseMs });
       if (stored !== undefined) stored.expiresAt = now() + ttlMs;
-      return { fence, stored: stored !== undefined };
+      return { fence, stored: stored !== undefined, ...(stored && { holds: { cursor: stored.cursor, fence: stored.fence } }) };
     },
     async release(jobSet, owner) {
       const tag = open(jobSet);

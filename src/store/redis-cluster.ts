@@ -1,7 +1,7 @@
 import { Cluster, type ClusterOptions } from "ioredis";
 import type { Logger } from "../observability/logger.js";
 import { describeClusterAddress, parseClusterUrl, type ClusterAddress } from "./cluster-url.js";
-import { respScriptRunner } from "./resp-scripts.js";
+import { respReplicatedRunner, respScriptRunner, type ReplicaAck } from "./resp-scripts.js";
 import { createScriptedStore } from "./scripted.js";
 import type { JobStore } from "./store.js";
 
@@ -52,7 +52,7 @@ export function clusterOptions(address: ClusterAddress): ClusterOptions {
  * set's keys, which share a hash tag and so one slot, and the client sends it
  * to that slot's master.
  */
-export function createRedisClusterStore(options: { url: string; ttlSeconds: number; logger?: Logger }): JobStore {
+export function createRedisClusterStore(options: { url: string; ttlSeconds: number; logger?: Logger; replicaAck?: ReplicaAck }): JobStore {
   const address = parseClusterUrl(options.url);
   const where = describeClusterAddress(address);
   const logger = options.logger?.child({ store: where });
@@ -91,6 +91,15 @@ export function createRedisClusterStore(options: { url: string; ttlSeconds: numb
   });
 
   const run = respScriptRunner(client);
+  // WAIT blocks its connection until the replicas answer: writes get connections of their own, so reads never queue behind it.
+  const writer = options.replicaAck
+    ? new Cluster(
+        address.nodes.map((node) => ({ host: node.host, port: node.port })),
+        clusterOptions(address),
+      )
+    : undefined;
+  writer?.on("error", () => undefined);
+  const runWrite = writer && options.replicaAck ? respReplicatedRunner(writer, options.replicaAck) : undefined;
   const explained = async <T>(request: () => Promise<T>): Promise<T> => {
     let timer: NodeJS.Timeout | undefined;
     let giveUp: ((error: Error) => void) | undefined;
@@ -116,6 +125,7 @@ export function createRedisClusterStore(options: { url: string; ttlSeconds: numb
   return createScriptedStore(
     {
       run: (script, keys, args) => explained(() => run(script, keys, args)),
+      ...(runWrite && { runWrite: (script, keys, args) => explained(() => runWrite(script, keys, args)) }),
       // A node that answers is not enough: with a master down and its slots
       // unserved, every node reports cluster_state:fail.
       ping: async () => {
@@ -124,6 +134,7 @@ export function createRedisClusterStore(options: { url: string; ttlSeconds: numb
         if (state !== "ok") throw new Error(`Redis Cluster store at ${where}: cluster_state is ${state}`);
       },
       close: async () => {
+        writer?.disconnect();
         const quitting = client.quit().catch(() => undefined);
         const timeout = new Promise((resolve) => setTimeout(resolve, QUIT_TIMEOUT_MS).unref());
         await Promise.race([quitting, timeout]);

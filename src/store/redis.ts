@@ -2,7 +2,7 @@ import { Redis } from "ioredis";
 import type { Logger } from "../observability/logger.js";
 import { redactUrl } from "../observability/redact-url.js";
 import { createScriptedStore } from "./scripted.js";
-import { respScriptRunner } from "./resp-scripts.js";
+import { respReplicatedRunner, respScriptRunner, type ReplicaAck } from "./resp-scripts.js";
 import type { JobStore } from "./store.js";
 import { isGivenUp, storeHealth, unavailableCause } from "./unavailable-cause.js";
 
@@ -18,7 +18,7 @@ const MAX_RECONNECT_DELAY_MS = 2_000;
 const QUIT_TIMEOUT_MS = 2_000;
 
 /** A store in Redis (or Valkey, Dragonfly, Upstash's RESP endpoint) at `redis://` or `rediss://host:port[/db]`. */
-export function createRedisStore(options: { url: string; ttlSeconds: number; logger?: Logger }): JobStore {
+export function createRedisStore(options: { url: string; ttlSeconds: number; logger?: Logger; replicaAck?: ReplicaAck }): JobStore {
   const where = redactUrl(options.url);
   const logger = options.logger?.child({ store: where });
   const client = new Redis(options.url, {
@@ -40,6 +40,10 @@ export function createRedisStore(options: { url: string; ttlSeconds: number; log
 
   const run = respScriptRunner(client);
   const unavailable = (cause: string, error?: unknown): Error => new Error(`Redis store at ${where}: ${cause}`, { cause: error });
+  // WAIT blocks its connection until the replicas answer: writes get one of their own, so reads never queue behind it.
+  const writer = options.replicaAck ? client.duplicate() : undefined;
+  writer?.on("error", () => undefined);
+  const runWrite = writer && options.replicaAck ? respReplicatedRunner(writer, options.replicaAck) : undefined;
   const explained = async <T>(request: () => Promise<T>): Promise<T> => {
     // While the connection is known down, answer at once with its cause: queueing behind reconnect attempts
     // made every call wait seconds for the same answer.
@@ -56,10 +60,12 @@ export function createRedisStore(options: { url: string; ttlSeconds: number; log
   return createScriptedStore(
     {
       run: (script, keys, args) => explained(() => run(script, keys, args)),
+      ...(runWrite && { runWrite: (script, keys, args) => explained(() => runWrite(script, keys, args)) }),
       ping: async () => {
         await explained(() => client.ping());
       },
       close: async () => {
+        writer?.disconnect();
         const quitting = client.quit().catch(() => undefined);
         const timeout = new Promise((resolve) => setTimeout(resolve, QUIT_TIMEOUT_MS).unref());
         await Promise.race([quitting, timeout]);

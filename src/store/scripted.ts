@@ -9,6 +9,8 @@ import type { JobSetKey, JobSetLookup, JobStore, Lease } from "./store.js";
 /** What a Redis-protocol backend must offer; everything else is shared. */
 export interface ScriptBackend {
   readonly run: ScriptRunner;
+  /** Runs the write script where writes must reach replicas before they count; `run` when absent. */
+  readonly runWrite?: ScriptRunner;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -25,6 +27,7 @@ export function createScriptedStore(backend: ScriptBackend, options: { ttlSecond
   let closed = false;
   const whileOpen = <T>(call: () => Promise<T>): Promise<T> => (closed ? Promise.reject(new Error("the store is closed")) : call());
   const run: ScriptRunner = (script, keys, args) => whileOpen(() => backend.run(script, keys, args));
+  const runWrite: ScriptRunner = backend.runWrite ? (script, keys, args) => whileOpen(() => backend.runWrite!(script, keys, args)) : run;
   return {
     async read(key) {
       const keys = jobSetKeys(key);
@@ -47,7 +50,7 @@ export function createScriptedStore(backend: ScriptBackend, options: { ttlSecond
       const fence = fenceArgument(guard.fence);
       const args = [ttl, encoded.progress, update.progress.cursor, guard.expected === undefined ? "0" : "1", guard.expected ?? "", fence];
       for (const [jobId, value] of encoded.jobs) args.push(jobField(jobId), value);
-      const outcome = await run(WRITE_SCRIPT, [jobSetKeys(jobSet).jobs], args);
+      const outcome = await runWrite(WRITE_SCRIPT, [jobSetKeys(jobSet).jobs], args);
       if (outcome === WRITE_OUTCOME.written) return;
       if (outcome === WRITE_OUTCOME.stale) throw refusal("stale", jobSet, guard);
       if (outcome === WRITE_OUTCOME.fenced) throw refusal("fenced", jobSet, guard);
@@ -102,11 +105,15 @@ function decodeJobSet(jobSet: JobSetKey, jobIds: readonly string[] | undefined, 
   return { jobs: decodeJobs(jobSet, ids, found), ...(progress === null ? {} : { progress: decodeProgress(progress) }) };
 }
 
+const TOKEN = /^[1-9][0-9]{0,15}$/;
+
 function expectLease(reply: unknown): Lease | undefined {
   if (reply === 0) return undefined;
-  if (Array.isArray(reply) && reply.length === 2 && typeof reply[0] === "string" && /^[1-9][0-9]{0,15}$/.test(reply[0]) && (reply[1] === 0 || reply[1] === 1)) {
+  if (Array.isArray(reply) && reply.length === 4 && typeof reply[0] === "string" && TOKEN.test(reply[0]) && (reply[1] === 0 || reply[1] === 1)) {
     const fence = Number(reply[0]);
-    if (Number.isSafeInteger(fence)) return { fence, stored: reply[1] === 1 };
+    const [, , cursor, written] = reply as unknown[];
+    const holds = typeof cursor === "string" ? { cursor, fence: typeof written === "string" && TOKEN.test(written) ? Number(written) : 0 } : undefined;
+    if (Number.isSafeInteger(fence)) return { fence, stored: reply[1] === 1, ...(holds && { holds }) };
   }
   throw unexpectedReply(LEASE_SCRIPT.name, reply);
 }

@@ -103,7 +103,8 @@ return found
  * KEYS: lease, jobs hash. ARGV: escaped owner, lease ms, data ttl seconds.
  * Takes the lease when free or already ours; holding it keeps the job set's
  * data alive. Returns 0 when another owner holds it, else {fencing token,
- * 1 if the job set's data is stored}. A new lease's token is the server's
+ * 1 if the job set's data is stored, its cursor, the token that wrote it}
+ * (the last two false when nothing is stored). A new lease's token is the server's
  * clock in microseconds, or one more than the highest token that wrote if
  * that is larger: it grows even when the lease key and the data were lost.
  */
@@ -124,7 +125,8 @@ else
   token = string.format('%.0f', next)
 end
 redis.call('SET', KEYS[1], ARGV[1] .. ':' .. token, 'PX', ARGV[2])
-return {token, redis.call('EXPIRE', KEYS[2], ARGV[3])}
+local mark = redis.call('HMGET', KEYS[2], ${CURSOR}, ${FENCE})
+return {token, redis.call('EXPIRE', KEYS[2], ARGV[3]), mark[1], mark[2]}
 `,
 );
 

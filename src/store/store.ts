@@ -89,6 +89,20 @@ export interface Lease {
   readonly fence: number;
   /** Whether the store holds the job set's data (false once it was evicted, flushed or lost). */
   readonly stored: boolean;
+  /**
+   * What the store holds for the job set, read in the same atomic step: its
+   * cursor and the token of the lease that wrote it (undefined when nothing
+   * is stored). A holder compares it with what it last wrote, so a store
+   * that went back in time (a replica promoted behind its master, a restart
+   * from an older snapshot) is noticed even when the job set is quiet.
+   */
+  readonly holds?: StoredMark;
+}
+
+/** The cursor a job set's data was last written with, and the fencing token of that write. */
+export interface StoredMark {
+  readonly cursor: string;
+  readonly fence: number;
 }
 
 export interface JobLookup {

@@ -25,6 +25,15 @@ export interface BatcherOptions {
   readonly fence: () => number;
   /** What readers see as the error until the history is applied (e.g. that the job set is being rebuilt); none when absent. */
   readonly replayNote?: string;
+  /** Told of every write as it is sent and once it is answered. */
+  readonly onWrite?: WriteObserver;
+}
+
+/** Watches a batcher's writes, e.g. to know whether a lease renewal overlapped one. */
+export interface WriteObserver {
+  sent(): void;
+  /** `cursor`: what the store holds now, when the write went through; undefined when it failed or was refused. */
+  settled(cursor: string | undefined): void;
 }
 
 /**
@@ -96,11 +105,18 @@ export function createBatcher(options: BatcherOptions): Batcher {
       const stored = messages.length > 0 ? await recordsOf(messages) : new Map<string, JobRecord>();
       const batch = applyBatch(stored, messages, written.cursor);
       const shown = error || (caughtUp ? "" : (options.replayNote ?? ""));
-      await store.write(
-        jobSet,
-        { jobs: batch.changed, progress: { cursor: batch.cursor, caughtUp, error: shown, updatedAt: options.now() } },
-        { expected: written.stored ? written.cursor : undefined, fence: options.fence() },
-      );
+      options.onWrite?.sent();
+      let landed: string | undefined;
+      try {
+        await store.write(
+          jobSet,
+          { jobs: batch.changed, progress: { cursor: batch.cursor, caughtUp, error: shown, updatedAt: options.now() } },
+          { expected: written.stored ? written.cursor : undefined, fence: options.fence() },
+        );
+        landed = batch.cursor;
+      } finally {
+        options.onWrite?.settled(landed);
+      }
       written = { cursor: batch.cursor, caughtUp, stored: true };
       for (const [jobId, record] of stored) if (!batch.changed.has(jobId)) remember(jobId, record);
       for (const [jobId, record] of batch.changed) remember(jobId, record);

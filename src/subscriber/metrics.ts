@@ -17,6 +17,7 @@ export interface SubscriberMetrics {
   readonly batchEvents: Histogram;
   readonly storeWriteFailures: Counter;
   readonly storeLosses: Counter;
+  readonly storeRollbacks: Counter;
   readonly reconnects: Counter<"reason">;
   readonly undecodableEvents: Counter;
   readonly catchUpSeconds: Histogram;
@@ -86,6 +87,11 @@ export function createSubscriberMetrics(registry: Registry, snapshot: () => Subs
     storeLosses: new Counter({
       name: "jobservice_store_job_set_losses_total",
       help: "Job sets found gone from the store after this replica had written them (eviction, flush, restart), each rebuilt from Armada's history",
+      registers,
+    }),
+    storeRollbacks: new Counter({
+      name: "jobservice_store_job_set_rollbacks_total",
+      help: "Job sets found older in the store than this replica had written them (a replica promoted behind its master, a restart from an older snapshot), each caught up again from the older cursor",
       registers,
     }),
     reconnects: new Counter({

@@ -1,8 +1,9 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "../observability/logger.js";
-import type { JobSetKey, JobStore } from "../store/store.js";
+import type { JobSetKey, JobStore, StoredMark } from "../store/store.js";
 import { createLoopStop, type LoopStop } from "./loop-stop.js";
 import type { SubscriptionSnapshot } from "./metrics.js";
+import { judgeRenewal, type StoreFinding } from "./store-finding.js";
 import { follow, readProgress, type FollowDeps, type StoreLossAlarm, type StreamFailure } from "./subscription.js";
 
 /**
@@ -23,6 +24,15 @@ export interface Entry {
   cursor: string;
   /** The fencing token of this replica's lease on the job set; 0 while it holds none. */
   fence: number;
+  /**
+   * What this replica last knew the store to hold for the job set, from its
+   * own writes and reads (kept from one lease to the next); undefined when it
+   * does not know (nothing written yet, or a write that failed).
+   */
+  held: StoredMark | undefined;
+  /** Writes sent so far, and how many of them are unanswered: a renewal that overlaps one proves nothing. */
+  writesSent: number;
+  writesPending: number;
   owning: { readonly stop: AbortController; readonly done: Promise<void>; readonly storeLoss: StoreLossAlarm } | undefined;
   /** Why the last lease attempt failed, while the store keeps failing. */
   storeFailure: string | undefined;
@@ -84,7 +94,7 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
     resolve();
   }
 
-  function startOwning(entry: Entry, resolveReady: () => void): void {
+  function startOwning(entry: Entry, resolveReady: () => void, suspected: StoreFinding | undefined): void {
     const stop = new AbortController();
     const storeLoss: StoreLossAlarm = { listener: undefined };
     const done = follow(
@@ -106,9 +116,23 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
           entry.cursor = messageId;
         },
         fence: () => entry.fence,
+        writes: {
+          sent() {
+            entry.writesSent++;
+            entry.writesPending++;
+          },
+          settled(cursor) {
+            entry.writesPending--;
+            entry.held = cursor === undefined ? undefined : { cursor, fence: entry.fence };
+          },
+        },
+        found(cursor) {
+          entry.held = cursor === undefined ? undefined : { cursor, fence: entry.fence };
+        },
       },
       stop.signal,
       storeLoss,
+      suspected,
     ).catch((err: unknown) => logger.error({ err, ...entry.jobSet }, "job set subscription stopped unexpectedly"));
     entry.owning = { stop, done, storeLoss };
   }
@@ -134,11 +158,17 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
     entry.storeFailed = new Promise<void>((resolve) => (signalStoreFailure = resolve));
     while (!stop.stopped) {
       owned = false;
-      let stored = true;
+      let finding: StoreFinding | undefined;
+      const sentBefore = entry.writesSent;
+      const pendingBefore = entry.writesPending;
       try {
         const lease = await store.lease(entry.jobSet, options.replicaId, options.leaseTtlMs);
         owned = lease !== undefined;
-        if (lease) ({ fence: entry.fence, stored } = lease);
+        if (lease) {
+          entry.fence = lease.fence;
+          const overlapped = pendingBefore > 0 || entry.writesPending > 0 || entry.writesSent !== sentBefore;
+          finding = judgeRenewal(entry.held, lease, overlapped);
+        }
         if (entry.storeFailure !== undefined) {
           entry.storeFailure = undefined;
           entry.storeFailed = new Promise<void>((resolve) => (signalStoreFailure = resolve));
@@ -152,8 +182,8 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
       }
       if (stop.stopped) break;
       if (!owned) entry.fence = 0;
-      if (owned && !entry.owning) startOwning(entry, resolveReady);
-      else if (owned && !stored) entry.owning?.storeLoss.listener?.();
+      if (owned && !entry.owning) startOwning(entry, resolveReady, finding);
+      else if (owned && finding) entry.owning?.storeLoss.listener?.(finding);
       if (!owned && entry.owning) await stopOwning(entry);
       if (!owned && !entry.ready) {
         const progress = await readProgress(store, entry.jobSet).catch(() => undefined);
@@ -180,6 +210,9 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
       lastEventAt: undefined,
       cursor: "",
       fence: 0,
+      held: undefined,
+      writesSent: 0,
+      writesPending: 0,
       owning: undefined,
       storeFailure: undefined,
       storeFailed: new Promise<void>(() => undefined),

@@ -4,9 +4,10 @@ import type { Logger } from "../observability/logger.js";
 import { WriteRefused, type JobSetKey, type JobSetProgress, type JobStore } from "../store/store.js";
 import type { ArmadaClient, JobSetStreamRequest } from "./armada-client.js";
 import { retryDelayMs, type BackoffPolicy } from "./backoff.js";
-import { createBatcher, type Batcher, type StoredProgress } from "./batcher.js";
+import { createBatcher, type Batcher, type StoredProgress, type WriteObserver } from "./batcher.js";
 import type { ConcurrencyLimit, Release } from "./concurrency-limit.js";
 import type { SubscriberMetrics } from "./metrics.js";
+import { confirmFinding, type StoreFinding } from "./store-finding.js";
 
 /** Why a job set's stream is down: `reason` is a metric label, `text` what callers see in CONNECTION_ERR. */
 export interface StreamFailure {
@@ -23,19 +24,27 @@ export interface FollowHooks {
   event(messageId: string): void;
   /** The fencing token of the lease this replica holds now. */
   fence(): number;
+  /** Every write to the store, as it is sent and answered. */
+  readonly writes: WriteObserver;
+  /** What reading the store again found it to hold: its cursor, or undefined when nothing. */
+  found(cursor: string | undefined): void;
 }
 
 /** What readers see while a job set the store lost is read again from the start of its history. */
 export const REBUILDING = "rebuilding: the store lost this job set's data; reading its history from Armada again";
 
+/** What readers see while a job set the store rolled back is read again from the older cursor it went back to. */
+export const ROLLED_BACK =
+  "catching up: the store went back to an older state of this job set (a failover or a restart from an older snapshot); reading the events after it from Armada again";
+
 /**
- * How the lease loop tells a running subscription that the store no longer
- * holds its job set: the subscription listens by setting `listener`. A plain
- * slot rather than an EventTarget, whose maps and shapes cost about a
- * kilobyte per job set at ten thousand job sets.
+ * How the lease loop tells a running subscription that the store lost its
+ * job set or went back on it: the subscription listens by setting
+ * `listener`. A plain slot rather than an EventTarget, whose maps and shapes
+ * cost about a kilobyte per job set at ten thousand job sets.
  */
 export interface StoreLossAlarm {
-  listener: (() => void) | undefined;
+  listener: ((finding: StoreFinding) => void) | undefined;
 }
 
 export interface FollowDeps {
@@ -65,7 +74,7 @@ class QuietStream extends Error {}
 class StalledStream extends Error {}
 /** The store refused a write: the stream is re-read from the stored cursor. */
 class StoreFailure extends Error {}
-/** The lease renewal found the job set gone from the store: it is read again from what the store holds. */
+/** The lease renewal found the job set gone from the store, or older than written: it is read again from what the store holds. */
 class StoreLost extends Error {}
 
 /** "NotFound" → "NOT_FOUND", as gRPC names its codes. */
@@ -105,36 +114,60 @@ async function readStoredProgress(store: JobStore, jobSet: JobSetKey): Promise<S
  * what the store holds, read again: if the store lost the job set (a write
  * refused as stale, or the lease renewal finding it gone), that is nothing,
  * and the job set is rebuilt from the start of its history while readers see
- * REBUILDING. A failure is written to the store for all replicas' readers;
- * only a healthy stream (a history read to its end) clears it.
+ * REBUILDING. If it went back to an older state of the job set (a write
+ * refused as stale finding an older cursor, or the renewal finding one), the
+ * events after that cursor are read again while readers see ROLLED_BACK,
+ * written at once so that no reader takes the older state for the truth.
+ * A failure is written to the store for all replicas' readers; only a
+ * healthy stream (a history read to its end) clears it. `suspected` is what
+ * the lease loop found before this subscription started.
  */
-export async function follow(jobSet: JobSetKey, deps: FollowDeps, hooks: FollowHooks, signal: AbortSignal, storeLoss?: StoreLossAlarm): Promise<void> {
+export async function follow(
+  jobSet: JobSetKey,
+  deps: FollowDeps,
+  hooks: FollowHooks,
+  signal: AbortSignal,
+  storeLoss?: StoreLossAlarm,
+  suspected?: StoreFinding,
+): Promise<void> {
   const log = deps.logger.child({ queue: jobSet.queue, jobSetId: jobSet.jobSetId });
   let start: StoredProgress | undefined;
   // What this subscription last knew the store to hold; a loss is only a loss if it had written.
   let known: StoredProgress | undefined;
   let rebuilding = false;
+  let rollingBack = false;
   let attempt = 0;
   // The open stream's own stop: the idle limit, a store loss and `signal` end it through this one controller.
   let streaming: AbortController | undefined;
   if (storeLoss) {
-    storeLoss.listener = () => {
-      if (known?.stored) streaming?.abort(new StoreLost("the lease renewal found the job set gone from the store"));
+    storeLoss.listener = (finding) => {
+      suspected = finding;
+      const what = finding === "lost" ? "gone from the store" : "older in the store than last written";
+      streaming?.abort(new StoreLost(`the lease renewal found the job set ${what}`));
     };
   }
   try {
     while (!signal.aborted) {
       let batcher: Batcher | undefined;
       let catchingUp: Release | undefined;
+      let fenced = false;
       try {
         catchingUp = await deps.catchUps.acquire(signal);
         if (start === undefined) {
           start = await readStoredProgress(deps.store, jobSet);
-          if (known?.stored && !start.stored) {
+          const finding = confirmFinding(known, start, suspected);
+          suspected = undefined;
+          if (finding === "lost") {
             rebuilding = true;
             deps.metrics.storeLosses.inc();
-            log.warn({ cursor: known.cursor }, "the store lost the job set's data; rebuilding it from Armada's history");
+            log.warn({ cursor: known?.cursor }, "the store lost the job set's data; rebuilding it from Armada's history");
+          } else if (finding === "rolled-back") {
+            rollingBack = true;
+            start = { ...start, caughtUp: false };
+            deps.metrics.storeRollbacks.inc();
+            log.warn({ stored: start.cursor, written: known?.cursor }, "the store went back to an older state of the job set; reading the events after its cursor from Armada again");
           }
+          hooks.found(start.stored ? start.cursor : undefined);
           known = start;
         }
         batcher = createBatcher({
@@ -146,8 +179,12 @@ export async function follow(jobSet: JobSetKey, deps: FollowDeps, hooks: FollowH
           metrics: deps.metrics,
           now: deps.now,
           fence: hooks.fence,
+          onWrite: hooks.writes,
           ...(rebuilding && { replayNote: REBUILDING }),
+          ...(rollingBack && { replayNote: ROLLED_BACK }),
         });
+        // The older state says it is caught up: readers must hear otherwise before the history is read.
+        if (rollingBack) await batcher.flush().catch(storeFailure);
         const opened = performance.now();
         streaming = new AbortController();
         const replayed = await pump(deps, batcher, hooks, { ...jobSet, fromMessageId: start.cursor, watch: false }, signal, streaming);
@@ -157,8 +194,10 @@ export async function follow(jobSet: JobSetKey, deps: FollowDeps, hooks: FollowH
         deps.metrics.catchUpEvents.observe(replayed);
         if (attempt > 0) log.info("Armada event stream healthy again");
         if (rebuilding) log.info("job set rebuilt from Armada's history");
+        if (rollingBack) log.info("job set caught up again after the store went back to an older state");
         attempt = 0;
         rebuilding = false;
+        rollingBack = false;
         catchingUp();
         hooks.caughtUp(batcher.progress().cursor);
         streaming = new AbortController();
@@ -174,14 +213,24 @@ export async function follow(jobSet: JobSetKey, deps: FollowDeps, hooks: FollowH
         const refused = refusalOf(err);
         if (err instanceof QuietStream && batcher) {
           deps.metrics.reconnects.inc({ reason: "idle" });
-          await batcher.flush().catch(() => undefined);
-          start = batcher.progress();
+          const flushed = await batcher.flush().then(
+            () => undefined,
+            (flushErr: unknown) => flushErr,
+          );
+          // A refused flush means the store holds something else; one that failed may have been applied: re-read either way.
+          const refusedFlush = refusalOf(flushed);
+          if (refusedFlush?.reason === "stale") suspected ??= "rolled-back";
+          fenced = refusedFlush?.reason === "fenced";
+          start = flushed === undefined ? batcher.progress() : undefined;
         } else if (refused || err instanceof StoreLost) {
           // Not a stream failure: the store holds something else than this subscription wrote. Read what it holds.
           deps.metrics.reconnects.inc({ reason: refused?.reason ?? "store-lost" });
           log.warn({ reason: refused?.reason ?? "store-lost", error: err instanceof Error ? err.message : String(err) }, "job set write refused; re-reading the store");
           start = undefined;
-          if (refused?.reason === "fenced") await sleep(retryDelayMs(deps.backoff, attempt++, false), undefined, { signal }).catch(() => undefined);
+          // A refusal as stale is certain: nothing was written, and the store holds something else than this batcher wrote.
+          if (refused?.reason === "stale") suspected ??= "rolled-back";
+          fenced = refused?.reason === "fenced";
+          if (fenced) await sleep(retryDelayMs(deps.backoff, attempt++, false), undefined, { signal }).catch(() => undefined);
         } else {
           const failure = describeFailure(err);
           deps.metrics.reconnects.inc({ reason: failure.reason });
@@ -195,7 +244,8 @@ export async function follow(jobSet: JobSetKey, deps: FollowDeps, hooks: FollowH
       } finally {
         catchingUp?.();
         streaming = undefined;
-        if (batcher) known = batcher.progress();
+        // After a newer owner wrote, what this one wrote says nothing of what the store should hold.
+        if (batcher) known = fenced ? undefined : batcher.progress();
         batcher?.discard();
       }
     }

@@ -60,6 +60,9 @@ const READINGS: Record<SettingFlag, Reading> = {
   "armada-exec-cache-seconds": { from: "exec", read: credential("cacheSeconds") },
   "armada-kubernetes-auth": empty((c) => c.subscriber.credentials.kind === "kubernetes"),
   "armada-passthrough": empty((c) => c.armadaPassthrough),
+  // Off (0) is no replicaAck at all; the timeout is read only with replicas to wait for (test/config/store-wait.test.ts).
+  "store-wait-replicas": empty((c) => c.replicaAck?.replicas ?? 0),
+  "store-wait-timeout-ms": { unset: "read only when store-wait-replicas is above 0, with a Redis store; test/config/store-wait.test.ts reads it back" },
   "armada-kubernetes-token-file": { unset: FILE_DEFAULT },
   "armada-kubernetes-ca-file": { unset: FILE_DEFAULT },
   "armada-config": none(),

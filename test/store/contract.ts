@@ -377,6 +377,16 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
       await expect(store.lease(jobSet, "replica-a", 10 * SECOND)).resolves.toMatchObject({ stored: false });
     });
 
+    it("says with each lease the cursor the store holds and the token that wrote it, so a holder sees the store go back in time", async () => {
+      const jobSet = freshJobSet();
+      const lease = await store.lease(jobSet, "replica-a", 10 * SECOND);
+      expect(lease?.holds).toBeUndefined();
+      await store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c1") }, firstBy(lease?.fence));
+      await expect(store.lease(jobSet, "replica-a", 10 * SECOND)).resolves.toStrictEqual({ fence: lease?.fence, stored: true, holds: { cursor: "c1", fence: lease?.fence } });
+      await store.write(jobSet, { jobs: new Map(), progress: progress("c2") }, after("c1", lease?.fence));
+      await expect(store.lease(jobSet, "replica-a", 10 * SECOND)).resolves.toMatchObject({ holds: { cursor: "c2", fence: lease?.fence } });
+    });
+
     it("refuses a fencing token that is not a non-negative whole number", async () => {
       const jobSet = freshJobSet();
       for (const fence of [-1, 1.5, Number.NaN, 2 ** 53]) {
