@@ -10,14 +10,14 @@ import { randomBytes } from "node:crypto";
 import { SUBSCRIBER_DEFAULTS, type ArmadaCredentials, type SubscriberOptions } from "../subscriber/options.js";
 import { readFileSync } from "node:fs";
 import { readArmadactlConfig } from "./armadactl-config.js";
-import { AUTH_DEFAULTS, AUTH_MODES, type AuthOptions } from "../auth/options.js";
+import { AUTH_MODES, type AuthOptions } from "../auth/options.js";
 import { parsePermissions } from "../auth/permissions.js";
 import { loadFile } from "../auth/reloading-file.js";
 import { parseUsers } from "../auth/users-file.js";
 import { integer, list, nonEmpty, oneOf, url, type Parse } from "./parse.js";
 import { readableFile } from "./readable-file.js";
 import { OIDC_FLAGS, oidcOptions, onlyWith, requireFor, settingReader, type SettingReader } from "./setting-reader.js";
-import { SETTINGS, type Setting, type SettingFlag } from "./settings.js";
+import { defaultText, SETTINGS, type Setting, type SettingFlag } from "./settings.js";
 
 export interface ServeConfig {
   readonly host: string;
@@ -62,7 +62,7 @@ export function loadServeConfig(env: Readonly<Record<string, string | undefined>
   /** A setting by its variable and flag, or by its place in ARMADA_CONFIG when the value came from there. */
   const name = (flag: SettingFlag): string => origins.get(flag) ?? describe(setting(flag));
   const raw = withArmadactlConfig(explicit, origins, problems, name);
-  const { get } = settingReader(raw, name, problems);
+  const { get, value } = settingReader(raw, name, problems);
 
   const certFile = get("tls-cert-file", readableFile);
   const keyFile = get("tls-key-file", readableFile);
@@ -70,49 +70,49 @@ export function loadServeConfig(env: Readonly<Record<string, string | undefined>
     problems.push(`${describe(setting("tls-cert-file"))} and ${describe(setting("tls-key-file"))}: expected both or neither`);
   }
 
-  const maxSubscriptions = get("max-subscriptions", integer(1, 1_000_000)) ?? SUBSCRIBER_DEFAULTS.maxSubscriptions;
-  const maxConnections = get("armada-connections", integer(1, 256)) ?? SUBSCRIBER_DEFAULTS.maxConnections;
+  const maxSubscriptions = value("max-subscriptions", integer(1, 1_000_000));
+  const maxConnections = value("armada-connections", integer(1, 256));
   const config = {
     auth: authOptions(settingReader(raw, (flag) => describe(setting(flag)), problems)),
-    host: raw.get("host") ?? "127.0.0.1",
-    port: get("port", integer(0, 65535)) ?? 60003,
+    host: value("host", String),
+    port: value("port", integer(0, 65535)),
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,
     store: storeSpec(raw, problems, name),
-    jobTtlSeconds: get("job-ttl-seconds", integer(1, 365 * 86400)) ?? 86400,
-    maxRequestBytes: get("max-request-bytes", integer(1024, 64 * 1024 * 1024)) ?? 65536,
-    fastPath: (get("fast-path", oneOf(["true", "false"])) ?? "true") === "true",
-    maxBatchIds: get("max-batch-ids", integer(1, 100_000)) ?? 1000,
-    armadaPassthrough: (get("armada-passthrough", oneOf(["true", "false"])) ?? "false") === "true",
-    maxWatches: get("max-watches", integer(1, 1_000_000)) ?? 20_000,
-    watchPollMs: get("watch-poll-ms", integer(10, 600_000)) ?? 1000,
+    jobTtlSeconds: value("job-ttl-seconds", integer(1, 365 * 86400)),
+    maxRequestBytes: value("max-request-bytes", integer(1024, 64 * 1024 * 1024)),
+    fastPath: value("fast-path", oneOf(["true", "false"])) === "true",
+    maxBatchIds: value("max-batch-ids", integer(1, 100_000)),
+    armadaPassthrough: value("armada-passthrough", oneOf(["true", "false"])) === "true",
+    maxWatches: value("max-watches", integer(1, 1_000_000)),
+    watchPollMs: value("watch-poll-ms", integer(10, 600_000)),
     limits: {
-      maxConnections: get("max-connections", integer(1, 1_000_000)) ?? 10_000,
-      maxHeaderBytes: get("max-header-bytes", integer(1024, 1024 * 1024)) ?? 16_384,
-      maxConcurrentStreams: get("max-concurrent-streams", integer(1, 100_000)) ?? 100,
-      idleTimeoutMs: (get("idle-timeout-seconds", integer(1, 86_400)) ?? 60) * 1000,
-      requestTimeoutMs: (get("request-timeout-seconds", integer(1, 3600)) ?? 30) * 1000,
+      maxConnections: value("max-connections", integer(1, 1_000_000)),
+      maxHeaderBytes: value("max-header-bytes", integer(1024, 1024 * 1024)),
+      maxConcurrentStreams: value("max-concurrent-streams", integer(1, 100_000)),
+      idleTimeoutMs: value("idle-timeout-seconds", integer(1, 86_400)) * 1000,
+      requestTimeoutMs: value("request-timeout-seconds", integer(1, 3600)) * 1000,
     },
-    shutdownGraceSeconds: get("shutdown-grace-seconds", integer(0, 3600)) ?? 10,
-    logLevel: get("log-level", oneOf(LOG_LEVELS)) ?? "info",
-    logFormat: get("log-format", oneOf(LOG_FORMAT_CHOICES)) ?? "auto",
-    statusPageIntervalMs: get("status-page-interval-ms", integer(100, 60_000)) ?? 1000,
+    shutdownGraceSeconds: value("shutdown-grace-seconds", integer(0, 3600)),
+    logLevel: value("log-level", oneOf(LOG_LEVELS)),
+    logFormat: value("log-format", oneOf(LOG_FORMAT_CHOICES)),
+    statusPageIntervalMs: value("status-page-interval-ms", integer(100, 60_000)),
     subscriber: {
       ...SUBSCRIBER_DEFAULTS,
-      armadaUrl: (get("armada-url", url(["http:", "https:"])) ?? new URL("http://localhost:50051")).toString().replace(/\/$/, ""),
+      armadaUrl: value("armada-url", url(["http:", "https:"])).toString().replace(/\/$/, ""),
       caFile: get("armada-ca-file", readableFile),
       credentials: credentials(raw, problems, name),
-      catchUpWaitMs: get("catch-up-wait-ms", integer(0, 600_000)) ?? SUBSCRIBER_DEFAULTS.catchUpWaitMs,
-      subscriptionExpirySeconds: get("subscription-expiry-seconds", integer(1, 7 * 86400)) ?? SUBSCRIBER_DEFAULTS.subscriptionExpirySeconds,
+      catchUpWaitMs: value("catch-up-wait-ms", integer(0, 600_000)),
+      subscriptionExpirySeconds: value("subscription-expiry-seconds", integer(1, 7 * 86400)),
       maxSubscriptions,
-      idleTimeoutMs: get("stream-idle-timeout-ms", integer(1000, 86_400_000)) ?? SUBSCRIBER_DEFAULTS.idleTimeoutMs,
-      leaseTtlMs: get("lease-ttl-ms", integer(1000, 3_600_000)) ?? SUBSCRIBER_DEFAULTS.leaseTtlMs,
+      idleTimeoutMs: value("stream-idle-timeout-ms", integer(1000, 86_400_000)),
+      leaseTtlMs: value("lease-ttl-ms", integer(1000, 3_600_000)),
       replicaId: get("replica-id", nonEmpty) ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`,
       maxConnections,
       // Every allowed subscription must fit on the pool, or streams past the
       // pool's capacity would wait for a slot that never frees.
       maxStreamsPerConnection: Math.max(SUBSCRIBER_DEFAULTS.maxStreamsPerConnection, Math.ceil(maxSubscriptions / maxConnections)),
-      batchMaxEvents: get("batch-max-events", integer(1, 100_000)) ?? SUBSCRIBER_DEFAULTS.batchMaxEvents,
-      batchMaxDelayMs: get("batch-max-delay-ms", integer(0, 10_000)) ?? SUBSCRIBER_DEFAULTS.batchMaxDelayMs,
+      batchMaxEvents: value("batch-max-events", integer(1, 100_000)),
+      batchMaxDelayMs: value("batch-max-delay-ms", integer(0, 10_000)),
     },
   };
   if (problems.length > 0) throw new ConfigError(problems);
@@ -146,7 +146,7 @@ function readRaw(env: Readonly<Record<string, string | undefined>>, argv: readon
 
 function storeSpec(raw: Map<SettingFlag, string>, problems: string[], name: (flag: SettingFlag) => string): StoreSpec {
   const flag: SettingFlag = raw.has("store") ? "store" : raw.has("upstash-url") ? "upstash-url" : "store";
-  const value = raw.get(flag) ?? "memory";
+  const value = raw.get(flag) ?? defaultText("store");
   if (value === "memory") return { kind: "memory" };
   if (isClusterUrl(value)) {
     try {
@@ -246,10 +246,6 @@ function withArmadactlConfig(
   return merged;
 }
 
-function defaultOf(flag: SettingFlag): string {
-  return SETTINGS.find((s) => s.flag === flag)?.default ?? "";
-}
-
 /** At most one way to authenticate to Armada, complete, or none. */
 function credentials(raw: Map<SettingFlag, string>, problems: string[], name: (flag: SettingFlag) => string): ArmadaCredentials {
   const none: ArmadaCredentials = { kind: "none" };
@@ -264,7 +260,7 @@ function credentials(raw: Map<SettingFlag, string>, problems: string[], name: (f
     for (const flag of missing) problems.push(`${name(flag)}: required with ${name(given)}`);
     return missing.length === 0;
   };
-  const value = (flag: SettingFlag): string => raw.get(flag) ?? defaultOf(flag);
+  const value = (flag: SettingFlag): string => raw.get(flag) ?? defaultText(flag);
   const parsed = <T>(flag: SettingFlag, parse: Parse<T>): T | undefined => {
     try {
       return parse(value(flag));
@@ -405,8 +401,8 @@ function jsonEnvironment(raw: string): Record<string, string> {
 
 /** The caller check: one mode, with exactly the settings it uses, and its files readable and well-formed now. */
 function authOptions(reader: SettingReader): AuthOptions {
-  const { raw, get, problems, name } = reader;
-  const mode = get("auth", oneOf(AUTH_MODES)) ?? AUTH_DEFAULTS.mode;
+  const { raw, get, value, problems, name } = reader;
+  const mode = value("auth", oneOf(AUTH_MODES));
   onlyWith(reader, mode, OIDC_FLAGS, ["oidc"]);
   onlyWith(reader, mode, ["users-file"], ["basic"]);
   onlyWith(reader, mode, ["permissions-file"], ["oidc", "basic", "armada"]);
@@ -438,12 +434,12 @@ function authOptions(reader: SettingReader): AuthOptions {
 
   return {
     mode,
-    cacheSeconds: get("auth-cache-seconds", integer(0, 86_400)) ?? AUTH_DEFAULTS.cacheSeconds,
+    cacheSeconds: value("auth-cache-seconds", integer(0, 86_400)),
     oidc,
     usersFile,
     permissionsFile,
     metricsToken: raw.get("metrics-token"),
-    maxNewSubscriptionsPerMinute: get("max-new-subscriptions-per-minute", integer(0, 1_000_000)) ?? AUTH_DEFAULTS.maxNewSubscriptionsPerMinute,
+    maxNewSubscriptionsPerMinute: value("max-new-subscriptions-per-minute", integer(0, 1_000_000)),
     clientCaFile,
   };
 }
