@@ -4,7 +4,7 @@ import { Gauge } from "prom-client";
 import { defaultBoolean, defaultNumber, defaultText } from "../config/settings.js";
 import type { Logger } from "../observability/logger.js";
 import { createMetricsRegistry, type Registry } from "../observability/metrics.js";
-import { answerFor, lookUp, lookUpJobSet, type JobStatusSource } from "../status/answer.js";
+import { answerFor, lookUp, lookUpJobSet, type JobStatusSource } from "../answers/answer.js";
 import { createRecentErrors, RECENT_ERRORS_KEPT, type RecentErrors } from "../status-page/recent-errors.js";
 import type { ViewerOf } from "../status-page/routes.js";
 import type { JobStore } from "../store/store.js";
