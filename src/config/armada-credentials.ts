@@ -30,7 +30,9 @@ export function credentials(raw: Map<SettingFlag, string>, problems: string[], n
   const [method, given = []] = chosen[0] ?? [];
   switch (method) {
     case "basic":
-      return requireAll(["armada-username", "armada-password"]) ? { kind: "basic", username: value("armada-username"), password: value("armada-password") } : none;
+      return requireAll(["armada-username", "armada-password"])
+        ? { kind: "basic", username: value("armada-username"), password: value("armada-password") }
+        : none;
     case "bearer":
       return { kind: "bearer", token: value("armada-token") };
     case "token-file": {
@@ -64,7 +66,12 @@ export function credentials(raw: Map<SettingFlag, string>, problems: string[], n
   }
 }
 
-function oidcCredentials(raw: Map<SettingFlag, string>, problems: string[], name: (flag: SettingFlag) => string, given: readonly SettingFlag[]): ArmadaCredentials {
+function oidcCredentials(
+  raw: Map<SettingFlag, string>,
+  problems: string[],
+  name: (flag: SettingFlag) => string,
+  given: readonly SettingFlag[],
+): ArmadaCredentials {
   const none: ArmadaCredentials = { kind: "none" };
   const reference = given[0] as SettingFlag;
   const value = (flag: SettingFlag): string => raw.get(flag) ?? "";

@@ -37,7 +37,8 @@ export function callerAuth(reader: SettingReader): AuthOptions {
   if (raw.has("tls-client-ca-file")) {
     if (!raw.has("tls-cert-file")) problems.push(`${name("tls-client-ca-file")}: needs TLS (${name("tls-cert-file")} and ${name("tls-key-file")})`);
     if (mode === "none") problems.push(`${name("tls-client-ca-file")}: needs ${name("auth")} armada, oidc or basic; with none every caller is let in anyway`);
-    if (!raw.has("permissions-file")) problems.push(`${name("tls-client-ca-file")}: needs ${name("permissions-file")}, which decides what a certificate's subject may watch`);
+    if (!raw.has("permissions-file"))
+      problems.push(`${name("tls-client-ca-file")}: needs ${name("permissions-file")}, which decides what a certificate's subject may watch`);
   }
 
   return {

@@ -26,7 +26,9 @@ export function subscriberPool({ value }: SettingReader): SubscriberPool {
 export function subscriberOptions({ get, value }: SettingReader, pool: SubscriberPool, credentials: () => ArmadaCredentials): SubscriberOptions {
   return {
     ...SUBSCRIBER_DEFAULTS,
-    armadaUrl: value("armada-url", url(["http:", "https:"])).toString().replace(/\/$/, ""),
+    armadaUrl: value("armada-url", url(["http:", "https:"]))
+      .toString()
+      .replace(/\/$/, ""),
     caFile: get("armada-ca-file", readableFile),
     credentials: credentials(),
     catchUpWaitMs: value("catch-up-wait-ms", integer(0, 600_000)),
