@@ -2,6 +2,7 @@
 // (store, subscriber, one-port server), configured from JSON in argv[2] so a
 // chaos scenario can also point it at an Upstash REST gateway on http://.
 // Killed with SIGKILL or frozen with SIGSTOP by the runner; logs go to stderr.
+import { defaultNumber } from "../src/config/settings.js";
 import { createLogger } from "../src/observability/logger.js";
 import { createMetricsRegistry } from "../src/observability/metrics.js";
 import { startService } from "../src/server/service.js";
@@ -18,14 +19,14 @@ export interface ChaosServiceConfig {
 
 const config = JSON.parse(process.argv[2] ?? "{}") as ChaosServiceConfig;
 const logger = createLogger("warn", process.stderr);
-const store = openStore(config.store, { ttlSeconds: 86_400, logger });
+const store = openStore(config.store, { ttlSeconds: defaultNumber("job-ttl-seconds"), logger });
 const metrics = createMetricsRegistry({ processMetrics: false });
 const subscriber = createSubscriber(
   { ...SUBSCRIBER_DEFAULTS, ...config.settings, armadaUrl: config.armadaUrl, credentials: { kind: "none" }, replicaId: config.replicaId },
   { store, logger, metrics },
 );
 const service = await startService(
-  { host: "127.0.0.1", port: config.port, maxRequestBytes: 65_536, shutdownGraceSeconds: 1 },
+  { host: "127.0.0.1", port: config.port, maxRequestBytes: defaultNumber("max-request-bytes"), shutdownGraceSeconds: 1 },
   { store, logger, metrics, status: subscriber },
 );
 process.stdout.write(`${JSON.stringify({ ready: service.listener.port })}\n`);

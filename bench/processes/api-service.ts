@@ -9,6 +9,7 @@ import { openStore } from "../../src/store/open.js";
 import type { JobSetKey, JobStore } from "../../src/store/store.js";
 import { createSubscriber, SUBSCRIBER_DEFAULTS } from "../../src/subscriber/index.js";
 import { withWriteNotices } from "../../src/watch/write-notices.js";
+import { defaultNumber } from "../../src/config/settings.js";
 import { processOptions, serveCommands } from "../lib/serve-commands.js";
 import type { StoreChoice } from "./protocol.js";
 
@@ -40,7 +41,7 @@ const options = processOptions<ApiServiceOptions>();
 const logger = pino({ level: "silent" });
 const metrics = createMetricsRegistry({ processMetrics: true });
 const calls = { read: 0, readJobs: 0, readJobSet: 0, write: 0 };
-const raw = openStore(options.store, { ttlSeconds: 86_400, logger });
+const raw = openStore(options.store, { ttlSeconds: defaultNumber("job-ttl-seconds"), logger });
 const { store, notices } = withWriteNotices(counted(raw, calls));
 const subscriber = createSubscriber(
   { ...SUBSCRIBER_DEFAULTS, armadaUrl: options.armadaUrl, credentials: { kind: "none" }, replicaId: `bench-${process.pid}` },

@@ -14,6 +14,7 @@ import { createArmadaClient } from "../../src/subscriber/armada-client.js";
 import { frameReader } from "../../src/subscriber/grpc-stream.js";
 import { createSubscriber, SUBSCRIBER_DEFAULTS, type Subscriber, type SubscriberOptions } from "../../src/subscriber/index.js";
 import { grpcFrame } from "../lib/grpc-frame.js";
+import { defaultNumber } from "../../src/config/settings.js";
 import { serveCommands } from "../lib/serve-commands.js";
 import type { ExpectedJob, ReplicaAckChoice, StoreChoice } from "./protocol.js";
 
@@ -80,7 +81,7 @@ async function subscribe(request: SubscribeRequest): Promise<SubscribeResult> {
   await release();
   const before = settledMemory();
   const metrics = createMetricsRegistry({ processMetrics: false });
-  const store = openStore(request.store, { ttlSeconds: 86_400, logger, replicaAck: request.replicaAck });
+  const store = openStore(request.store, { ttlSeconds: defaultNumber("job-ttl-seconds"), logger, replicaAck: request.replicaAck });
   const subscriber = createSubscriber(
     {
       ...SUBSCRIBER_DEFAULTS,

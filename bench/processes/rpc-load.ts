@@ -6,7 +6,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Event } from "../../src/gen/api/event_pb.js";
 import { JobService, JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
-import { answerFor } from "../../src/status/answer.js";
+import { answerFor } from "../../src/answers/answer.js";
 import type { JobKey, JobRecord } from "../../src/store/store.js";
 import { jobEventOf } from "../../src/subscriber/decode-event.js";
 import { applyEvent } from "../../src/subscriber/event-to-record.js";

@@ -4,9 +4,10 @@
 import { pino } from "pino";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import { AUTH_DEFAULTS } from "../../src/auth/index.js";
+import { defaultNumber } from "../../src/config/settings.js";
 import { createMetricsRegistry } from "../../src/observability/metrics.js";
 import { startService } from "../../src/server/service.js";
-import type { JobStatusSource } from "../../src/status/answer.js";
+import type { JobStatusSource } from "../../src/answers/answer.js";
 import { openStore } from "../../src/store/open.js";
 import { createSubscriber, SUBSCRIBER_DEFAULTS, type Subscriber } from "../../src/subscriber/index.js";
 import { processOptions, serveCommands } from "../lib/serve-commands.js";
@@ -24,7 +25,7 @@ export interface ServiceProcessOptions {
 const options = processOptions<ServiceProcessOptions>();
 const logger = pino({ level: "silent" });
 const metrics = createMetricsRegistry({ processMetrics: true });
-const store = openStore(options.store, { ttlSeconds: 86_400, logger });
+const store = openStore(options.store, { ttlSeconds: defaultNumber("job-ttl-seconds"), logger });
 let subscriber: Subscriber | undefined;
 let status: JobStatusSource;
 if (options.answer === "subscriber") {
@@ -45,7 +46,7 @@ const service = await startService(
   {
     host: "127.0.0.1",
     port: 0,
-    maxRequestBytes: 65_536,
+    maxRequestBytes: defaultNumber("max-request-bytes"),
     shutdownGraceSeconds: 1,
     auth: options.auth === "armada" ? { ...AUTH_DEFAULTS, mode: "armada" } : undefined,
     armada: { url: options.armadaUrl },

@@ -19,7 +19,7 @@ import { AUTH_TUNING, type AuthOptions, type AuthTuning } from "./options.js";
 import { parsePermissions, type Permissions } from "./permissions.js";
 import { authenticatedCheck, permittedBy } from "./permitted.js";
 import { reloadingFile, type ReloadingFile } from "./reloading-file.js";
-import { statusViewerFor } from "./status-viewer.js";
+import { statusViewerFor } from "../status-page/viewer.js";
 import { createSubscriptionLimit } from "./subscription-limit.js";
 import { parseUsers } from "./users-file.js";
 import type { Interceptor } from "@connectrpc/connect";

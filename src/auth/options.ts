@@ -1,3 +1,5 @@
+import { defaultNumber, defaultText } from "../config/settings.js";
+
 /** How callers prove who they are (JOBSERVICE_AUTH). */
 export type AuthMode = "none" | "armada" | "oidc" | "basic";
 
@@ -53,10 +55,11 @@ export const AUTH_TUNING: AuthTuning = {
   jwksCooldownMs: 30_000,
 };
 
+/** For library callers, from the settings table. */
 export const AUTH_DEFAULTS: AuthOptions = {
-  mode: "none",
-  cacheSeconds: 60,
-  maxNewSubscriptionsPerMinute: 1000,
+  mode: defaultText("auth"),
+  cacheSeconds: defaultNumber("auth-cache-seconds"),
+  maxNewSubscriptionsPerMinute: defaultNumber("max-new-subscriptions-per-minute"),
 };
 
 /** Asymmetric JWS algorithms jose verifies with keys from a JWKS. */

@@ -1,16 +1,15 @@
-import { SETTINGS, type Setting } from "./settings.js";
+import { EDGE_SETTINGS, SETTINGS, type Setting } from "./settings.js";
 
 /**
  * docs/configuration.md, rendered from the settings table so the page cannot
  * drift from what `jobservice serve` accepts (`npm run docs:config` writes it;
  * test/config/reference.test.ts fails when the committed page is stale).
  */
-export function configurationReference(settings: readonly Setting[] = SETTINGS): string {
-  const names = new Set(settings.map((s) => s.env));
-  const rows = settings.map((s) => {
-    const description = codeNames(s.description, names) + (s.secret ? " Never logged." : "");
-    return `| \`${s.env}\` | \`--${s.flag}\` | ${s.default === "" ? "" : `\`${s.default}\``} | ${description} |`;
-  });
+export function configurationReference(settings: readonly Setting[] = SETTINGS, edgeSettings: readonly Setting[] = EDGE_SETTINGS): string {
+  const names = new Set([...settings, ...edgeSettings].map((s) => s.env));
+  const cells = (s: Setting): string => `${s.default === "" ? "" : `\`${s.default}\``} | ${codeNames(s.description, names)}${s.secret ? " Never logged." : ""}`;
+  const rows = settings.map((s) => `| \`${s.env}\` | \`--${s.flag}\` | ${cells(s)} |`);
+  const edgeRows = edgeSettings.map((s) => `| \`${s.env}\` | ${cells(s)} |`);
   return [
     "# Configuration",
     "",
@@ -29,6 +28,19 @@ export function configurationReference(settings: readonly Setting[] = SETTINGS):
     "[Operations reference](operations-reference.md#limits). The edge entry reads a few settings of its own:",
     "[Deployment](deployment.md#edge-entry-the-read-path-on-fetch-runtimes).",
     "",
+    ...(edgeRows.length === 0
+      ? []
+      : [
+          "## Edge entry only",
+          "",
+          "Read by the edge entry (src/edge/worker.ts) from its bindings or environment, besides the settings above it",
+          "shares; `jobservice serve` has no such flag.",
+          "",
+          "| variable | default | meaning |",
+          "|---|---|---|",
+          ...edgeRows,
+          "",
+        ]),
   ].join("\n");
 }
 

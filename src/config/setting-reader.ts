@@ -1,6 +1,6 @@
 import { ASYMMETRIC_ALGORITHMS, type OidcOptions } from "../auth/options.js";
 import { integer, list, nonEmpty, url, type Parse } from "./parse.js";
-import type { SettingFlag } from "./settings.js";
+import { defaultText, type SettingFlag } from "./settings.js";
 
 /**
  * Settings as a loader reads them: the values given (by flag name; absent
@@ -15,23 +15,27 @@ export interface SettingReader {
   name(flag: SettingFlag): string;
   /** The parsed value, or undefined when unset or unparseable (the problem is recorded). */
   get<T>(flag: SettingFlag, parse: Parse<T>): T | undefined;
+  /** The parsed value, or the table's default when unset or unparseable (the problem is recorded). */
+  value<T>(flag: SettingFlag, parse: Parse<T>): T;
 }
 
 export function settingReader(raw: ReadonlyMap<SettingFlag, string>, name: (flag: SettingFlag) => string, problems: string[]): SettingReader {
+  const get = <T>(flag: SettingFlag, parse: Parse<T>): T | undefined => {
+    const value = raw.get(flag);
+    if (value === undefined) return undefined;
+    try {
+      return parse(value);
+    } catch (error) {
+      problems.push(`${name(flag)}: ${(error as Error).message}`);
+      return undefined;
+    }
+  };
   return {
     raw,
     problems,
     name,
-    get(flag, parse) {
-      const value = raw.get(flag);
-      if (value === undefined) return undefined;
-      try {
-        return parse(value);
-      } catch (error) {
-        problems.push(`${name(flag)}: ${(error as Error).message}`);
-        return undefined;
-      }
-    },
+    get,
+    value: (flag, parse) => get(flag, parse) ?? parse(defaultText(flag)),
   };
 }
 
@@ -54,7 +58,7 @@ export function oidcOptions(reader: SettingReader): OidcOptions {
   requireFor(reader, "oidc", "oidc-issuer");
   requireFor(reader, "oidc", "oidc-audience");
   const issuer = reader.get("oidc-issuer", url(["http:", "https:"]));
-  const algorithms = list(reader.raw.get("oidc-algorithms") ?? "RS256,PS256,ES256,EdDSA");
+  const algorithms = reader.value("oidc-algorithms", list);
   const unsafe = algorithms.filter((alg) => !ASYMMETRIC_ALGORITHMS.includes(alg));
   if (unsafe.length > 0 || algorithms.length === 0) {
     reader.problems.push(`${reader.name("oidc-algorithms")}: expected asymmetric JWS algorithms (${ASYMMETRIC_ALGORITHMS.join(", ")}), got ${unsafe.join(", ") || "none"}`);
@@ -64,8 +68,8 @@ export function oidcOptions(reader: SettingReader): OidcOptions {
     issuer: issuer ? (reader.raw.get("oidc-issuer") ?? "") : "",
     audience: reader.raw.get("oidc-audience") ?? "",
     algorithms,
-    leewaySeconds: reader.get("oidc-leeway-seconds", integer(0, 600)) ?? 30,
-    usernameClaim: reader.get("oidc-username-claim", nonEmpty) ?? "sub",
-    groupsClaim: reader.get("oidc-groups-claim", nonEmpty) ?? "groups",
+    leewaySeconds: reader.value("oidc-leeway-seconds", integer(0, 600)),
+    usernameClaim: reader.value("oidc-username-claim", nonEmpty),
+    groupsClaim: reader.value("oidc-groups-claim", nonEmpty),
   };
 }

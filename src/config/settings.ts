@@ -89,3 +89,34 @@ export const SETTINGS = [
 ] as const satisfies readonly Setting[];
 
 export type SettingFlag = (typeof SETTINGS)[number]["flag"];
+
+/**
+ * Settings only the edge entry (src/edge/worker.ts) reads; `jobservice serve`
+ * neither accepts nor needs them, so they have no flag of its own.
+ */
+export const EDGE_SETTINGS = [
+  { env: "JOBSERVICE_EDGE_STALE_AFTER_MS", flag: "edge-stale-after-ms", default: "300000", description: "Edge entry: a job set whose progress is older than this is taken to be followed by no full service, and its unfinished jobs answer `CONNECTION_ERR`." },
+] as const satisfies readonly Setting[];
+
+export type EdgeSettingFlag = (typeof EDGE_SETTINGS)[number]["flag"];
+
+type AnySetting = (typeof SETTINGS)[number] | (typeof EDGE_SETTINGS)[number];
+type AnyFlag = AnySetting["flag"];
+
+/** The table's default, as written ("" when unset by default), typed as its literal. */
+export function defaultText<F extends AnyFlag>(flag: F): Extract<AnySetting, { flag: F }>["default"];
+export function defaultText(flag: AnyFlag): string {
+  return ([...SETTINGS, ...EDGE_SETTINGS] as readonly Setting[]).find((s) => s.flag === flag)?.default ?? "";
+}
+
+/** A numeric default; a table whose default is not a number is a programming error, found by the first test that loads it. */
+export function defaultNumber(flag: AnyFlag): number {
+  const text = defaultText(flag);
+  const value = Number(text);
+  if (text === "" || !Number.isFinite(value)) throw new Error(`settings table: the default of ${flag} is not a number`);
+  return value;
+}
+
+export function defaultBoolean(flag: AnyFlag): boolean {
+  return defaultText(flag) === "true";
+}

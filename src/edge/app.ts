@@ -3,6 +3,7 @@ import { universalServerRequestFromFetch, universalServerResponseToFetch, type U
 import { Hono } from "hono";
 import type { QueueCheck } from "../auth/identity.js";
 import { callerAuthInterceptor } from "../auth/interceptor.js";
+import { defaultNumber } from "../config/settings.js";
 import { JobService } from "../gen/jobservice/jobservice_pb.js";
 import { readRpcs } from "../server/read-rpcs.js";
 import type { JobStore } from "../store/store.js";
@@ -29,7 +30,7 @@ export interface EdgeOptions {
   readonly store: JobStore;
   /** Most job ids per GetJobStatuses call (JOBSERVICE_MAX_BATCH_IDS). */
   readonly maxBatchIds?: number;
-  /** Progress older than this means no full service follows the job set (default 300 s). */
+  /** Progress older than this means no full service follows the job set (JOBSERVICE_EDGE_STALE_AFTER_MS in the settings table). */
   readonly staleAfterMs?: number;
   /**
    * The service's caller check (edgeCallerCheck builds it from the settings):
@@ -75,13 +76,13 @@ function authorizing(authorize: EdgeAuthorize): Interceptor {
  * watches need a subscriber, so they answer UNIMPLEMENTED.
  */
 export function createEdgeHandler(options: EdgeOptions): EdgeHandler {
-  const source = edgeSource({ store: options.store, staleAfterMs: options.staleAfterMs ?? 300_000, now: options.now ?? Date.now });
+  const source = edgeSource({ store: options.store, staleAfterMs: options.staleAfterMs ?? defaultNumber("edge-stale-after-ms"), now: options.now ?? Date.now });
   const interceptors = [...(options.callerCheck ? [checkingCallers(options.callerCheck)] : []), ...(options.authorize ? [authorizing(options.authorize)] : [])];
   const router = createConnectRouter({ grpc: false, interceptors });
   router.service(JobService, {
     ...readRpcs({
       source,
-      maxBatchIds: options.maxBatchIds ?? 1_000,
+      maxBatchIds: options.maxBatchIds ?? defaultNumber("max-batch-ids"),
       ready: () => options.store.ping().then(
         () => true,
         () => false,

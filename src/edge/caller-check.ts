@@ -2,7 +2,7 @@ import { basicAuthenticate, type Authenticate } from "../auth/basic-mode.js";
 import { createWebDigest } from "../auth/digest.js";
 import type { QueueCheck } from "../auth/identity.js";
 import { oidcAuthenticate } from "../auth/oidc.js";
-import { AUTH_DEFAULTS, AUTH_MODES, AUTH_TUNING } from "../auth/options.js";
+import { AUTH_MODES, AUTH_TUNING } from "../auth/options.js";
 import { FileProblem, parsePermissions, type Permissions } from "../auth/permissions.js";
 import { authenticatedCheck, permittedBy } from "../auth/permitted.js";
 import { parseUsers } from "../auth/users-file.js";
@@ -38,7 +38,7 @@ export function edgeCallerCheck(vars: Vars, now: () => number = Date.now): Queue
   }
   const problems: string[] = [];
   const reader = settingReader(raw, envOf, problems);
-  const mode = reader.get("auth", oneOf(AUTH_MODES)) ?? AUTH_DEFAULTS.mode;
+  const mode = reader.value("auth", oneOf(AUTH_MODES));
   onlyWith(reader, mode, OIDC_FLAGS, ["oidc"]);
   onlyWith(reader, mode, ["auth-cache-seconds"], ["basic"]);
   for (const [flag, instead] of [["users-file", EDGE_USERS], ["permissions-file", EDGE_PERMISSIONS]] as const) {
@@ -80,7 +80,7 @@ export function edgeCallerCheck(vars: Vars, now: () => number = Date.now): Queue
         authenticate = oidcAuthenticate(options, { jwksCooldownMs: AUTH_TUNING.jwksCooldownMs, fetchTimeoutMs: AUTH_TUNING.armadaTimeoutMs, discoveryRetryMs: 1_000, now });
       } else {
         const users = contents(EDGE_USERS, parseUsers);
-        const cacheSeconds = reader.get("auth-cache-seconds", integer(0, 86_400)) ?? AUTH_DEFAULTS.cacheSeconds;
+        const cacheSeconds = reader.value("auth-cache-seconds", integer(0, 86_400));
         authenticate = users && basicAuthenticate({ users: fixed(users), digest: createWebDigest(), now, verifiedTtlMs: cacheSeconds * 1000, failedTtlMs: AUTH_TUNING.deniedTtlMs });
       }
       break;

@@ -1,4 +1,4 @@
-import { answerFor, type JobStatusSource } from "../status/answer.js";
+import { answerFor, type JobStatusSource } from "../answers/answer.js";
 import type { JobSetProgress, JobStore } from "../store/store.js";
 
 export interface EdgeSourceOptions {

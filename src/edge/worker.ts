@@ -1,3 +1,4 @@
+import { defaultNumber, EDGE_SETTINGS, SETTINGS, type EdgeSettingFlag, type SettingFlag } from "../config/settings.js";
 import { createUpstashStore } from "../store/upstash.js";
 import { createEdgeHandler, type EdgeHandler } from "./app.js";
 import { edgeCallerCheck, type Vars } from "./caller-check.js";
@@ -12,9 +13,10 @@ function environment(): Vars {
   return runtime.Deno?.env.toObject() ?? runtime.process?.env ?? {};
 }
 
-function positive(vars: Vars, name: string, fallback: number): number {
+function positive(vars: Vars, flag: SettingFlag | EdgeSettingFlag): number {
+  const name = [...SETTINGS, ...EDGE_SETTINGS].find((setting) => setting.flag === flag)?.env ?? flag;
   const text = vars[name];
-  if (text === undefined || text === "") return fallback;
+  if (text === undefined || text === "") return defaultNumber(flag);
   const value = Number(text);
   if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name}: expected a positive integer, got ${JSON.stringify(text)}`);
   return value;
@@ -27,9 +29,9 @@ function handlerFor(vars: Vars): EdgeHandler {
   const callerCheck = edgeCallerCheck(vars);
   return createEdgeHandler({
     // The edge never writes, so the time to live it would give data is unused.
-    store: createUpstashStore({ url, token, ttlSeconds: 86_400 }),
-    maxBatchIds: positive(vars, "JOBSERVICE_MAX_BATCH_IDS", 1_000),
-    staleAfterMs: positive(vars, "JOBSERVICE_EDGE_STALE_AFTER_MS", 300_000),
+    store: createUpstashStore({ url, token, ttlSeconds: defaultNumber("job-ttl-seconds") }),
+    maxBatchIds: positive(vars, "max-batch-ids"),
+    staleAfterMs: positive(vars, "edge-stale-after-ms"),
     ...(callerCheck && { callerCheck }),
   });
 }

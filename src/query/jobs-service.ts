@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import type { Client, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { JobDetailsRequestSchema, JobState, type JobDetails, type Jobs } from "../gen/api/job_pb.js";
 import { QUEUE_CHECK } from "../auth/interceptor.js";
-import { readForCall, type JobStatusSource } from "../status/answer.js";
+import { readForCall, type JobStatusSource } from "../answers/answer.js";
 import type { JobRecord, JobSetKey, JobStore } from "../store/store.js";
 import { checkQuerySize, requireExternalJobUri } from "./answers.js";
 import { armadaErrorOf, armadaStateOf } from "./record-answers.js";

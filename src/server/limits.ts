@@ -1,4 +1,5 @@
 import http2 from "node:http2";
+import { defaultNumber } from "../config/settings.js";
 import type { RequestHandler } from "./listener.js";
 
 /** What one process lets its clients hold; each is a documented setting. */
@@ -15,12 +16,13 @@ export interface ConnectionLimits {
   readonly maxConcurrentStreams: number;
 }
 
+/** For library callers, from the settings table. */
 export const DEFAULT_LIMITS: ConnectionLimits = {
-  maxConnections: 10_000,
-  maxHeaderBytes: 16_384,
-  idleTimeoutMs: 60_000,
-  requestTimeoutMs: 30_000,
-  maxConcurrentStreams: 100,
+  maxConnections: defaultNumber("max-connections"),
+  maxHeaderBytes: defaultNumber("max-header-bytes"),
+  idleTimeoutMs: defaultNumber("idle-timeout-seconds") * 1000,
+  requestTimeoutMs: defaultNumber("request-timeout-seconds") * 1000,
+  maxConcurrentStreams: defaultNumber("max-concurrent-streams"),
 };
 
 type Request = Parameters<RequestHandler>[0];

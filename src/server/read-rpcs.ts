@@ -8,9 +8,9 @@ import {
   type JobService,
   type JobStatusesRequest,
 } from "../gen/jobservice/jobservice_pb.js";
-import { answerFor, jobLookupOf, type JobAnswer, type JobStatusSource } from "../status/answer.js";
-import { cacheControlFor, UNCACHEABLE } from "../status/cache-control.js";
-import { detailsFor } from "../status/details.js";
+import { answerFor, jobLookupOf, type JobAnswer, type JobStatusSource } from "../answers/answer.js";
+import { cacheControlFor, UNCACHEABLE } from "../answers/cache-control.js";
+import { detailsFor } from "../answers/details.js";
 import type { JobSetKey } from "../store/store.js";
 import { jobKeyOf, jobSetKeyOf } from "./request.js";
 

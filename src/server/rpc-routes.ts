@@ -7,8 +7,8 @@ import {
 } from "../gen/grpc/health/v1/health_pb.js";
 import { Jobs } from "../gen/api/job_pb.js";
 import { JobService, JobServiceResponseSchema, JobSetChangeSchema } from "../gen/jobservice/jobservice_pb.js";
-import { answerFor, jobLookupOf, type JobAnswer, type JobStatusSource } from "../status/answer.js";
-import { watchStep } from "../status/watch.js";
+import { answerFor, jobLookupOf, type JobAnswer, type JobStatusSource } from "../answers/answer.js";
+import { watchStep } from "../answers/watch.js";
 import type { WatchHub } from "../watch/hub.js";
 import { readRpcs } from "./read-rpcs.js";
 import type { Readiness } from "./readiness.js";

@@ -1,9 +1,10 @@
 import { readFileSync } from "node:fs";
 import { createCallerAuth, type AuthOptions, type AuthTuning } from "../auth/index.js";
 import { Gauge } from "prom-client";
+import { defaultBoolean, defaultNumber, defaultText } from "../config/settings.js";
 import type { Logger } from "../observability/logger.js";
 import { createMetricsRegistry, type Registry } from "../observability/metrics.js";
-import { answerFor, lookUp, lookUpJobSet, type JobStatusSource } from "../status/answer.js";
+import { answerFor, lookUp, lookUpJobSet, type JobStatusSource } from "../answers/answer.js";
 import { createRecentErrors, RECENT_ERRORS_KEPT, type RecentErrors } from "../status-page/recent-errors.js";
 import type { ViewerOf } from "../status-page/routes.js";
 import type { JobStore } from "../store/store.js";
@@ -76,8 +77,8 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-/** As in the settings table (src/config/settings.ts). */
-const WATCH_DEFAULTS = { pollMs: 1_000, maxWatches: 20_000, maxBatchIds: 1_000 } as const;
+/** For library callers, from the settings table. */
+const WATCH_DEFAULTS = { pollMs: defaultNumber("watch-poll-ms"), maxWatches: defaultNumber("max-watches"), maxBatchIds: defaultNumber("max-batch-ids") } as const;
 
 /** The status source that only reads what the store already holds. */
 export function storeStatus(store: JobStore): JobStatusSource {
@@ -112,7 +113,7 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
   const shutdown = new AbortController();
   const status = deps.status ?? storeStatus(deps.store);
   const auth = options.auth && createCallerAuth(options.auth, {
-    armadaUrl: options.armada?.url ?? "http://localhost:50051",
+    armadaUrl: options.armada?.url ?? defaultText("armada-url"),
     armadaCaFile: options.armada?.caFile,
     store: deps.store,
     logger: deps.logger,
@@ -143,7 +144,7 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
     readiness,
     metrics,
     maxRequestBytes: options.maxRequestBytes,
-    fastPath: options.fastPath ?? true,
+    fastPath: options.fastPath ?? defaultBoolean("fast-path"),
     shutdownSignal: shutdown.signal,
     jobs: deps.jobs,
     passthrough: deps.passthrough,
@@ -156,7 +157,7 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
       metrics,
       errors,
       viewer: deps.statusViewer ?? (auth && ((request) => auth.statusViewer(request.headers.get("authorization"), deps.jobSets?.() ?? []))),
-      intervalMs: options.statusPageIntervalMs ?? 1_000,
+      intervalMs: options.statusPageIntervalMs ?? defaultNumber("status-page-interval-ms"),
       shutdownSignal: shutdown.signal,
     },
   });

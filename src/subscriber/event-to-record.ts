@@ -1,7 +1,7 @@
 import { Cause } from "../gen/api/event_pb.js";
 import { JobServiceResponse_State as State } from "../gen/jobservice/jobservice_pb.js";
 import { armadaStateAfter } from "../query/armada-state.js";
-import { isTerminal } from "../status/answer.js";
+import { isTerminal } from "../answers/answer.js";
 import type { JobRecord } from "../store/store.js";
 import type { EventCase, FailureDetail, JobEvent } from "./decode-event.js";
 

@@ -1,6 +1,6 @@
 import type { Registry as MetricsRegistry } from "prom-client";
 import type { Logger } from "../observability/logger.js";
-import { answerFor, lookUp, lookUpJobSet, type ForCall, type JobAnswer, type JobStatusSource } from "../status/answer.js";
+import { answerFor, lookUp, lookUpJobSet, type ForCall, type JobAnswer, type JobStatusSource } from "../answers/answer.js";
 import type { JobKey, JobLookup, JobSetKey, JobSetLookup, JobSetProgress, JobStore } from "../store/store.js";
 import { createArmadaClient } from "./armada-client.js";
 import { createConcurrencyLimit } from "./concurrency-limit.js";

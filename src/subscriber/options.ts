@@ -1,3 +1,5 @@
+import { defaultNumber } from "../config/settings.js";
+
 /**
  * Where an OpenID Connect token endpoint is: given directly, or found by
  * discovery from the issuer (armadactl's `providerUrl`).
@@ -99,15 +101,19 @@ export interface SubscriberOptions {
 
 export type SubscriberDefaults = Omit<SubscriberOptions, "armadaUrl" | "caFile" | "credentials" | "replicaId">;
 
+/**
+ * For library callers: the settings' defaults come from the settings table;
+ * the rest are tuning no setting exposes.
+ */
 export const SUBSCRIBER_DEFAULTS: SubscriberDefaults = {
-  catchUpWaitMs: 5_000,
-  subscriptionExpirySeconds: 300,
-  maxSubscriptions: 10_000,
-  idleTimeoutMs: 120_000,
-  leaseTtlMs: 15_000,
-  batchMaxEvents: 200,
-  batchMaxDelayMs: 5,
-  maxConnections: 4,
+  catchUpWaitMs: defaultNumber("catch-up-wait-ms"),
+  subscriptionExpirySeconds: defaultNumber("subscription-expiry-seconds"),
+  maxSubscriptions: defaultNumber("max-subscriptions"),
+  idleTimeoutMs: defaultNumber("stream-idle-timeout-ms"),
+  leaseTtlMs: defaultNumber("lease-ttl-ms"),
+  batchMaxEvents: defaultNumber("batch-max-events"),
+  batchMaxDelayMs: defaultNumber("batch-max-delay-ms"),
+  maxConnections: defaultNumber("armada-connections"),
   maxStreamsPerConnection: 2_500,
   keepaliveIntervalMs: 30_000,
   keepaliveTimeoutMs: 10_000,

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { JobStatusSource } from "../status/answer.js";
+import type { JobStatusSource } from "../answers/answer.js";
 import type { JobSetKey, JobSetLookup, JobSetProgress } from "../store/store.js";
 import type { WriteNotices } from "./write-notices.js";
 

@@ -3,7 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadServeConfig, type ServeConfig } from "../../src/config/load.js";
-import { SETTINGS, type SettingFlag } from "../../src/config/settings.js";
+import { defaultNumber, EDGE_SETTINGS, SETTINGS, type SettingFlag } from "../../src/config/settings.js";
+import { AUTH_DEFAULTS } from "../../src/auth/options.js";
+import { DEFAULT_LIMITS } from "../../src/server/limits.js";
+import { SUBSCRIBER_DEFAULTS } from "../../src/subscriber/options.js";
 
 /**
  * Where each setting lands in the loaded configuration, as the table writes
@@ -129,5 +132,20 @@ describe("the configuration loaded from an empty environment", () => {
 
   it("has a reading for every setting of the table, and no other", () => {
     expect(Object.keys(READINGS).sort()).toEqual(SETTINGS.map((s) => s.flag).sort());
+  });
+});
+
+describe("the programmatic defaults library callers get", () => {
+  const empty = loadServeConfig({}, []);
+
+  it("are the loaded configuration's, so both come from the table", () => {
+    expect(DEFAULT_LIMITS).toEqual(empty.limits);
+    expect(AUTH_DEFAULTS).toEqual({ mode: empty.auth.mode, cacheSeconds: empty.auth.cacheSeconds, maxNewSubscriptionsPerMinute: empty.auth.maxNewSubscriptionsPerMinute });
+    const { armadaUrl: _url, caFile: _ca, credentials: _credentials, replicaId: _replica, ...subscriber } = empty.subscriber;
+    expect(SUBSCRIBER_DEFAULTS).toEqual(subscriber);
+  });
+
+  it("include the edge entry's own settings, each a number", () => {
+    for (const setting of EDGE_SETTINGS) expect(defaultNumber(setting.flag)).toBe(Number(setting.default));
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { configurationReference } from "../../src/config/reference.js";
-import { SETTINGS, type Setting } from "../../src/config/settings.js";
+import { EDGE_SETTINGS, SETTINGS, type Setting } from "../../src/config/settings.js";
 
 describe("the configuration reference", () => {
   it("is the committed docs/configuration.md (run `npm run docs:config` after changing a setting)", () => {
@@ -16,6 +16,15 @@ describe("the configuration reference", () => {
       expect(row, setting.env).toContain(`| \`--${setting.flag}\` |`);
       if (setting.default !== "") expect(row).toContain(`| \`${setting.default}\` |`);
       expect(row?.endsWith("Never logged. |")).toBe(setting.secret === true);
+    }
+  });
+
+  it("lists the edge entry's own settings apart, without a flag of serve", () => {
+    const page = configurationReference();
+    const edge = page.slice(page.indexOf("## Edge entry only"));
+    for (const setting of EDGE_SETTINGS as readonly Setting[]) {
+      expect(edge).toContain(`| \`${setting.env}\` | \`${setting.default}\` |`);
+      expect(page).not.toContain(`--${setting.flag}`);
     }
   });
 

@@ -3,7 +3,7 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import net from "node:net";
 import { describe, expect, it } from "vitest";
 import { JobService } from "../../src/gen/jobservice/jobservice_pb.js";
-import type { JobAnswer } from "../../src/status/answer.js";
+import type { JobAnswer } from "../../src/answers/answer.js";
 import { State } from "../support/jobs.js";
 import { startTestService } from "../support/service.js";
 

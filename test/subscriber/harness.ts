@@ -4,7 +4,7 @@ import { afterAll, beforeAll } from "vitest";
 import { createLogger, type Logger } from "../../src/observability/logger.js";
 import { createMetricsRegistry, type Registry } from "../../src/observability/metrics.js";
 import { startSimulator, type ObservedCall, type Simulator } from "../../src/simulator/index.js";
-import type { JobAnswer } from "../../src/status/answer.js";
+import type { JobAnswer } from "../../src/answers/answer.js";
 import { createMemoryStore } from "../../src/store/memory.js";
 import type { StoreSpec } from "../../src/store/open.js";
 import { createRedisStore } from "../../src/store/redis.js";

@@ -4,7 +4,7 @@ import { startJobService } from "../../src/cli/job-service.js";
 import { loadServeConfig } from "../../src/config/load.js";
 import type { ConnectionLimits } from "../../src/server/limits.js";
 import { startService, type RunningService } from "../../src/server/service.js";
-import type { JobStatusSource } from "../../src/status/answer.js";
+import type { JobStatusSource } from "../../src/answers/answer.js";
 import { createMemoryStore } from "../../src/store/memory.js";
 import type { JobStore } from "../../src/store/store.js";
 import type { JobSetStatus } from "../../src/subscriber/index.js";

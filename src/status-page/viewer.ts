@@ -1,5 +1,5 @@
-import type { StatusViewer } from "../status-page/view-model.js";
-import type { Caller, QueueCheck, Target } from "./identity.js";
+import type { StatusViewer } from "./view-model.js";
+import type { Caller, QueueCheck, Target } from "../auth/identity.js";
 
 /** The most distinct queues one page view asks about; the rest stay hidden from it. */
 export const MAX_QUEUES_PER_VIEW = 200;

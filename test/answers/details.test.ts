@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { JobDetails_State as Fine } from "../../src/gen/jobservice/jobservice_pb.js";
-import { cacheControlFor } from "../../src/status/cache-control.js";
-import { detailsFor, fineStateOf } from "../../src/status/details.js";
-import { watchStep } from "../../src/status/watch.js";
+import { cacheControlFor } from "../../src/answers/cache-control.js";
+import { detailsFor, fineStateOf } from "../../src/answers/details.js";
+import { watchStep } from "../../src/answers/watch.js";
 import { jobRecord, State } from "../support/jobs.js";
 
 describe("Armada's finer state of a record", () => {
