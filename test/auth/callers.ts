@@ -77,8 +77,11 @@ export const curlAsk: Ask = async (baseUrl, key, presented) => {
   return { result: (body.code ?? "").toUpperCase(), message: body.message ?? "", http };
 };
 
+/** The protocol whose client needs a descriptor set (built by test/auth/armada.test.ts); others skip it. */
+export const GRPCIO = "gRPC (grpcio)";
+
 export const PROTOCOLS: Readonly<Record<string, (descriptorSet: string) => Ask>> = {
-  "gRPC (grpcio)": pythonAsk,
+  [GRPCIO]: pythonAsk,
   "Connect JSON (curl)": () => curlAsk,
   "gRPC-Web (connect-node)": () => connectAsk((baseUrl, interceptors) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors })),
   "Connect binary (connect-node)": () => connectAsk((baseUrl, interceptors) => createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors })),
