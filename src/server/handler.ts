@@ -9,7 +9,7 @@ import { createRestGateway } from "../query/rest-gateway.js";
 import type { CallerAuth } from "../auth/index.js";
 import type { Readiness } from "./readiness.js";
 import { rpcMetricsInterceptor } from "./rpc-metrics.js";
-import { createFastUnary } from "./fast-unary.js";
+import { createFastUnary } from "./fast-unary/index.js";
 import { hotUnarySpecs, rpcRoutes, type RpcDependencies } from "./rpc-routes.js";
 import { answerUnknownRpc } from "./unknown-rpc.js";
 import { createCallHelp } from "./call-help.js";
