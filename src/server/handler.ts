@@ -2,7 +2,7 @@ import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connect
 import { getRequestListener } from "@hono/node-server";
 import { Counter, type Registry } from "prom-client";
 import type { StatusPageDeps } from "../status-page/routes.js";
-import type { RequestHandler } from "./listener.js";
+import type { RequestHandler } from "./request-handler.js";
 import { httpRoutes } from "./http-routes.js";
 import type { Passthrough } from "../armada/passthrough.js";
 import { createRestGateway } from "../query/rest-gateway.js";

@@ -1,11 +1,10 @@
-import type http from "node:http";
-import type http2 from "node:http2";
 import type { DescMessage, DescMethodUnary, MessageShape } from "@bufbuild/protobuf";
 import type { ContextValues, Interceptor, MethodImplSpec, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
 import type { Compression, createMethodSerializationLookup } from "@connectrpc/connect/protocol";
+import type { NodeRequest, NodeResponse } from "../request-handler.js";
 
-export type Request = http.IncomingMessage | http2.Http2ServerRequest;
-export type Response = http.ServerResponse | http2.Http2ServerResponse;
+export type Request = NodeRequest;
+export type Response = NodeResponse;
 
 export interface FastUnaryOptions {
   /** The unary methods to serve, with the same implementations the connect router has. */
