@@ -1,9 +1,6 @@
 import { MethodOptions_IdempotencyLevel as Idempotency } from "@bufbuild/protobuf/wkt";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import type { RequestHandler } from "./listener.js";
-
-type Request = Parameters<RequestHandler>[0];
-type Response = Parameters<RequestHandler>[1];
+import type { NodeRequest as Request, NodeResponse as Response } from "./request-handler.js";
 
 /** The content types connect serves on an RPC path (Connect, gRPC and gRPC-Web, each as protobuf or JSON). */
 const SERVED = /^application\/(json|proto|connect\+(json|proto)|grpc(-web)?(\+(json|proto))?)\s*(;|$)/i;

@@ -2,14 +2,14 @@ import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connect
 import { getRequestListener } from "@hono/node-server";
 import { Counter, type Registry } from "prom-client";
 import type { StatusPageDeps } from "../status-page/routes.js";
-import type { RequestHandler } from "./listener.js";
+import type { RequestHandler } from "./request-handler.js";
 import { httpRoutes } from "./http-routes.js";
 import type { Passthrough } from "../armada/passthrough.js";
 import { createRestGateway } from "../query/rest-gateway.js";
 import type { CallerAuth } from "../auth/index.js";
 import type { Readiness } from "./readiness.js";
 import { rpcMetricsInterceptor } from "./rpc-metrics.js";
-import { createFastUnary } from "./fast-unary.js";
+import { createFastUnary } from "./fast-unary/index.js";
 import { hotUnarySpecs, rpcRoutes, type RpcDependencies } from "./rpc-routes.js";
 import { answerUnknownRpc } from "./unknown-rpc.js";
 import { createCallHelp } from "./call-help.js";

@@ -1,6 +1,6 @@
 import http2 from "node:http2";
 import { defaultNumber } from "../config/settings.js";
-import type { RequestHandler } from "./listener.js";
+import type { NodeRequest as Request, NodeResponse as Response, RequestHandler } from "./request-handler.js";
 
 /** What one process lets its clients hold; each is a documented setting. */
 export interface ConnectionLimits {
@@ -24,9 +24,6 @@ export const DEFAULT_LIMITS: ConnectionLimits = {
   requestTimeoutMs: defaultNumber("request-timeout-seconds") * 1000,
   maxConcurrentStreams: defaultNumber("max-concurrent-streams"),
 };
-
-type Request = Parameters<RequestHandler>[0];
-type Response = Parameters<RequestHandler>[1];
 
 /** The size of a header list as HTTP/2 counts it (RFC 9113 §6.5.2): every name and value plus 32 bytes each. */
 export function headerListBytes(rawHeaders: readonly string[]): number {

@@ -3,12 +3,10 @@ import http2 from "node:http2";
 import net from "node:net";
 import type { AddressInfo, Socket } from "node:net";
 import { DEFAULT_LIMITS, guardRequests, type ConnectionLimits } from "./limits.js";
+import type { RequestHandler } from "./request-handler.js";
 
-/** A request handler that serves both HTTP/1.1 and HTTP/2 requests. */
-export type RequestHandler = (
-  req: http.IncomingMessage | http2.Http2ServerRequest,
-  res: http.ServerResponse | http2.Http2ServerResponse,
-) => void;
+// Named here too, beside listen() that takes one.
+export type { RequestHandler } from "./request-handler.js";
 
 export interface TlsFiles {
   readonly cert: Buffer;

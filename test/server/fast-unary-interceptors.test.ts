@@ -5,7 +5,7 @@ import { Code, ConnectError, createContextKey, createContextValues, createMethod
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JobService, JobServiceRequestSchema, JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
-import { createFastUnary } from "../../src/server/fast-unary.js";
+import { createFastUnary } from "../../src/server/fast-unary/index.js";
 import { grpcFrame, http2Request } from "../support/http.js";
 
 // The fast path builds the interceptors' request and the implementation's
