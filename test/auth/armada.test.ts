@@ -134,7 +134,8 @@ describe.each(Object.entries(PROTOCOLS))("armada mode over %s", (_name, makeAsk)
     expect(stale).toMatchObject({ result: "UNAUTHENTICATED", message: "Armada did not accept the caller's credentials" });
     expect(streamsFor(a.jobSetId, { basic: SERVICE })).toBe(0);
   });
-});
+  // The grpcio client is one Python process per call: seconds each on a loaded machine.
+}, 90_000);
 
 describe("armada mode's decisions", () => {
   it("a poller costs Armada one check per cache period, whatever the job sets in the queue", async () => {

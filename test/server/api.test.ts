@@ -335,7 +335,7 @@ describe("watch limits and followers", () => {
     await writeNext(service.store, set, { jobs: new Map([...ids, "not-yet"].map((id) => [id, jobRecord(State.SUCCEEDED)])), progress: healthy("2:0:0:0") });
     await Promise.all(watches.map((w) => w.done));
     expect(watches.every((w) => w.messages.length === 2 && w.messages[1]?.state === State.SUCCEEDED)).toBe(true);
-  });
+  }, 60_000);
 
   it("finds changes another replica wrote by polling the store", async () => {
     const shared = createMemoryStore({ ttlSeconds: 600 });
