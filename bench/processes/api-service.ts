@@ -31,6 +31,8 @@ function counted(store: JobStore, calls: Record<keyof StoreCalls, number>): JobS
   return {
     ...store,
     read: (key) => (calls.read++, store.read(key)),
+    // Counted with `read`: progress was read through it (with an empty job id) when these figures began.
+    readProgress: (jobSet) => (calls.read++, store.readProgress(jobSet)),
     readJobs: (jobSet, ids) => (calls.readJobs++, store.readJobs(jobSet, ids)),
     readJobSet: (jobSet, ids) => (calls.readJobSet++, store.readJobSet(jobSet, ids)),
     write: (jobSet, update, guard) => (calls.write++, store.write(jobSet, update, guard)),

@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { JobServiceResponse_State as State } from "../gen/jobservice/jobservice_pb.js";
 import { CorruptValue } from "../store/codec.js";
-import type { JobKey, JobLookup, JobSetKey, JobSetLookup, JobStore } from "../store/store.js";
+import type { JobKey, JobLookup, JobSetKey, JobSetLookup, JobStoreReader } from "../store/store.js";
 
 export interface JobAnswer {
   readonly state: State;
@@ -51,12 +51,12 @@ export async function readForCall<T>(read: () => Promise<T>): Promise<T> {
 }
 
 /** One job and its job set's progress, for a call. */
-export function lookUp(store: JobStore, key: JobKey): Promise<JobLookup> {
+export function lookUp(store: JobStoreReader, key: JobKey): Promise<JobLookup> {
   return readForCall(() => store.read(key));
 }
 
 /** Jobs of one job set (the listed ids, or all) and its progress, for a call. */
-export function lookUpJobSet(store: JobStore, jobSet: JobSetKey, jobIds: readonly string[] | undefined): Promise<JobSetLookup> {
+export function lookUpJobSet(store: JobStoreReader, jobSet: JobSetKey, jobIds: readonly string[] | undefined): Promise<JobSetLookup> {
   return readForCall(() => store.readJobSet(jobSet, jobIds));
 }
 

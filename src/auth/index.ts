@@ -89,7 +89,7 @@ export function createCallerAuth(options: AuthOptions, deps: CallerAuthDeps): Ca
         check: armada,
         digest,
         now,
-        cursorOf: async (target) => (await deps.store.read({ ...target, jobId: "" })).progress?.cursor ?? "",
+        cursorOf: async (target) => (await deps.store.readProgress(target))?.cursor ?? "",
         allowedTtlMs: options.cacheSeconds * 1000,
         deniedTtlMs: tuning.deniedTtlMs,
         onAsked: (verdict) => armadaChecks.inc({ verdict }),

@@ -6,7 +6,7 @@ import { callerAuthInterceptor } from "../auth/interceptor.js";
 import { defaultNumber } from "../config/settings.js";
 import { JobService } from "../gen/jobservice/jobservice_pb.js";
 import { readRpcs } from "../server/read-rpcs.js";
-import type { JobStore } from "../store/store.js";
+import type { JobStoreReader } from "../store/store.js";
 import { edgeSource } from "./source.js";
 
 /** Who is calling which method about which queue, for a caller security check. */
@@ -27,7 +27,7 @@ export type EdgeAuthorize = (call: EdgeCall) => Promise<void> | void;
 
 export interface EdgeOptions {
   /** The Upstash REST store a full service keeps current. */
-  readonly store: JobStore;
+  readonly store: JobStoreReader;
   /** Most job ids per GetJobStatuses call (JOBSERVICE_MAX_BATCH_IDS). */
   readonly maxBatchIds?: number;
   /** Progress older than this means no full service follows the job set (JOBSERVICE_EDGE_STALE_AFTER_MS in the settings table). */

@@ -1,8 +1,8 @@
 import { answerFor, type JobStatusSource } from "../answers/answer.js";
-import type { JobSetProgress, JobStore } from "../store/store.js";
+import type { JobSetProgress, JobStoreReader } from "../store/store.js";
 
 export interface EdgeSourceOptions {
-  readonly store: JobStore;
+  readonly store: JobStoreReader;
   /**
    * A followed job set's progress is rewritten at least every stream idle
    * limit (JOBSERVICE_STREAM_IDLE_TIMEOUT_MS) by its owner; older progress

@@ -7,7 +7,7 @@ import { createMetricsRegistry, type Registry } from "../observability/metrics.j
 import { answerFor, lookUp, lookUpJobSet, type JobStatusSource } from "../answers/answer.js";
 import { createRecentErrors, RECENT_ERRORS_KEPT, type RecentErrors } from "../status-page/recent-errors.js";
 import type { ViewerOf } from "../status-page/routes.js";
-import type { JobStore } from "../store/store.js";
+import type { JobStore, JobStoreReader } from "../store/store.js";
 import type { JobSetStatus } from "../subscriber/index.js";
 import { createWatchHub } from "../watch/hub.js";
 import type { WriteNotices } from "../watch/write-notices.js";
@@ -81,7 +81,7 @@ export interface RunningService {
 const WATCH_DEFAULTS = { pollMs: defaultNumber("watch-poll-ms"), maxWatches: defaultNumber("max-watches"), maxBatchIds: defaultNumber("max-batch-ids") } as const;
 
 /** The status source that only reads what the store already holds. */
-export function storeStatus(store: JobStore): JobStatusSource {
+export function storeStatus(store: JobStoreReader): JobStatusSource {
   return {
     status: async (key) => answerFor(await lookUp(store, key)),
     lookup: (jobSet, jobIds) => lookUpJobSet(store, jobSet, jobIds),

@@ -3,9 +3,8 @@ import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { Registry } from "prom-client";
 import type { Readiness } from "../server/readiness.js";
-import type { JobSetProgress, JobStore } from "../store/store.js";
+import type { JobSetProgress, JobStoreReader } from "../store/store.js";
 import type { JobSetStatus } from "../subscriber/index.js";
-import { readProgress } from "../subscriber/subscription.js";
 import { CONTENT_SECURITY_POLICY, renderLive, renderPage } from "./page.js";
 import { createRateMeter, type RateMeter } from "./rates.js";
 import type { RecentErrors } from "./recent-errors.js";
@@ -18,7 +17,7 @@ export interface StatusPageDeps {
   /** Every job set this replica serves, from memory. */
   readonly jobSets: () => Iterable<JobSetStatus>;
   /** For follower rows: the owner replica's progress, read for the rows shown only. */
-  readonly store: JobStore;
+  readonly store: JobStoreReader;
   readonly readiness: () => Promise<Readiness>;
   /** Where the event and request counters are registered. */
   readonly metrics: Registry;
@@ -82,7 +81,7 @@ export function statusPageRoutes(deps: StatusPageDeps): Hono {
     const key = followerKey(jobSet);
     const cached = progressReads.get(key);
     if (cached && at - cached.at < deps.intervalMs) return cached.progress;
-    const progress = readProgress(deps.store, jobSet).catch((): StoredProgress => UNKNOWN);
+    const progress = deps.store.readProgress(jobSet).catch((): StoredProgress => UNKNOWN);
     progressReads.set(key, { at, progress });
     if (progressReads.size > 2 * MAX_LIMIT) {
       for (const [old, read] of progressReads) if (at - read.at >= deps.intervalMs) progressReads.delete(old);

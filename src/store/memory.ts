@@ -2,7 +2,7 @@ import { requirePositiveInteger } from "./checks.js";
 import { normalizeJobRecord, normalizeProgress } from "./codec.js";
 import { memoryJobIndex } from "./job-index.js";
 import { jobSetTag } from "./keys.js";
-import { refusal } from "./refusal.js";
+import { refusal, requireJobIds } from "./refusal.js";
 import type { JobRecord, JobSetKey, JobSetProgress, JobStore } from "./store.js";
 
 interface StoredJobSet {
@@ -80,8 +80,12 @@ export function createMemoryStore(options: { ttlSeconds: number; now?: () => num
       if (stored === undefined) return { jobs: new Map() };
       return { jobs: jobIds === undefined ? new Map(stored.jobs) : found(stored, jobIds), progress: stored.progress };
     },
+    async readProgress(jobSet) {
+      return live(jobSets, open(jobSet))?.progress;
+    },
     async write(jobSet, update, guard) {
       const tag = open(jobSet);
+      requireJobIds(jobSet, update.jobs.keys());
       // Normalized before anything is written, so a bad record fails the whole write.
       const jobs = [...update.jobs].map(([jobId, record]) => [jobId, normalizeJobRecord(record)] as const);
       const progress = normalizeProgress(update.progress);

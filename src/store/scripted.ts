@@ -3,7 +3,7 @@ import { decodeJobs, decodeLookup, decodeProgress, encodeUpdate } from "./codec.
 import { scriptedJobIndex } from "./job-index.js";
 import { escapeId, jobField, jobIdOfField, jobSetKeys, RESERVED_FIELDS } from "./keys.js";
 import { LEASE_SCRIPT, READ_JOB_SET_SCRIPT, READ_JOBS_SCRIPT, READ_SCRIPT, RELEASE_SCRIPT, WRITE_OUTCOME, WRITE_SCRIPT, type ScriptRunner } from "./scripts.js";
-import { refusal } from "./refusal.js";
+import { refusal, requireJobIds } from "./refusal.js";
 import type { JobSetKey, JobSetLookup, JobStore, Lease } from "./store.js";
 
 /** What a Redis-protocol backend must offer; everything else is shared. */
@@ -45,7 +45,13 @@ export function createScriptedStore(backend: ScriptBackend, options: { ttlSecond
       const reply = await run(READ_JOB_SET_SCRIPT, [jobSetKeys(jobSet).jobs], args);
       return decodeJobSet(jobSet, jobIds, reply);
     },
+    async readProgress(jobSet) {
+      // The job set script with no ids listed answers the progress alone.
+      const reply = await run(READ_JOB_SET_SCRIPT, [jobSetKeys(jobSet).jobs], ["some"]);
+      return decodeJobSet(jobSet, [], reply).progress;
+    },
     async write(jobSet, update, guard) {
+      requireJobIds(jobSet, update.jobs.keys());
       const encoded = encodeUpdate(update);
       const fence = fenceArgument(guard.fence);
       const args = [ttl, encoded.progress, update.progress.cursor, guard.expected === undefined ? "0" : "1", guard.expected ?? "", fence];

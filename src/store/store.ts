@@ -117,25 +117,32 @@ export interface JobSetLookup {
 }
 
 /**
- * The only thing the rest of the service knows about storage. Every write of a
- * job set is atomic (its jobs and its cursor together) and guarded, and all of
- * a job set's data lives, expires and is evicted together: a store can lose a
- * job set, but never part of one.
+ * What answering needs: reads and a health probe, nothing that changes the
+ * store. The edge entry and the server's read path see only this.
  */
-export interface JobStore {
+export interface JobStoreReader {
   /** One job and its job set's progress, in one round trip. */
   read(key: JobKey): Promise<JobLookup>;
-  /** Several jobs of one job set, for merging a batch of events; absent ids are left out. */
-  readJobs(jobSet: JobSetKey, jobIds: readonly string[]): Promise<Map<string, JobRecord>>;
   /**
    * Jobs of one job set and its progress in one round trip, one consistent
    * snapshot: the listed ids (absent ones left out), or every job it holds
    * when `jobIds` is undefined.
    */
   readJobSet(jobSet: JobSetKey, jobIds?: readonly string[]): Promise<JobSetLookup>;
+  /** A job set's progress alone; undefined when the store holds nothing for it. */
+  readProgress(jobSet: JobSetKey): Promise<JobSetProgress | undefined>;
+  /** Resolves when the backing store answers; rejects with the reason otherwise. */
+  ping(): Promise<void>;
+}
+
+/** What following a job set needs beside reading: merging reads, guarded writes and the lease. */
+export interface JobStoreWriter {
+  /** Several jobs of one job set, for merging a batch of events; absent ids are left out. */
+  readJobs(jobSet: JobSetKey, jobIds: readonly string[]): Promise<Map<string, JobRecord>>;
   /**
    * Writes jobs and progress atomically and refreshes the job set's time to
-   * live, if the guard holds; rejects with WriteRefused (writing nothing) if not.
+   * live, if the guard holds; rejects with WriteRefused (writing nothing) if
+   * not. A job with an empty id is refused before anything is written.
    */
   write(jobSet: JobSetKey, update: JobSetUpdate, guard: WriteGuard): Promise<void>;
   /**
@@ -147,8 +154,16 @@ export interface JobStore {
   lease(jobSet: JobSetKey, owner: string, ttlMs: number): Promise<Lease | undefined>;
   /** Gives the lease up if `owner` holds it. */
   release(jobSet: JobSetKey, owner: string): Promise<void>;
-  /** Resolves when the backing store answers; rejects with the reason otherwise. */
-  ping(): Promise<void>;
+}
+
+/**
+ * The only thing the rest of the service knows about storage: both sides,
+ * the job-id index where kept, and closing. Every write of a job set is
+ * atomic (its jobs and its cursor together) and guarded, and all of a job
+ * set's data lives, expires and is evicted together: a store can lose a job
+ * set, but never part of one.
+ */
+export interface JobStore extends JobStoreReader, JobStoreWriter {
   /** The job-id index (see job-index.ts), where the backend keeps one; Armada's Query API asks by job id alone. */
   indexJobs?(jobSet: JobSetKey, jobIds: readonly string[]): Promise<void>;
   /** The job set of each indexed id; ids not indexed are left out. */

@@ -14,7 +14,7 @@ export interface BatchResult {
 /** The distinct jobs a batch touches, to read their current records in one round trip. */
 export function jobIdsOf(messages: readonly ArmadaMessage[]): string[] {
   const ids = new Set<string>();
-  for (const m of messages) if (m.event !== undefined) ids.add(m.event.jobId);
+  for (const m of messages) if (m.event !== undefined && m.event.jobId !== "") ids.add(m.event.jobId);
   return [...ids];
 }
 
@@ -30,7 +30,8 @@ export function applyBatch(
   for (const m of messages) {
     cursor = m.id;
     const event = m.event;
-    if (event === undefined) continue;
+    // No job has an empty id: nobody could ask for it, and the store refuses to write one.
+    if (event === undefined || event.jobId === "") continue;
     const jobId = event.jobId;
     const before = changed.get(jobId) ?? stored.get(jobId);
     const after = applyEvent(before, m.id, event);

@@ -4,7 +4,7 @@ import type { JobSetKey, JobStore, StoredMark } from "../store/store.js";
 import { createLoopStop, type LoopStop } from "./loop-stop.js";
 import type { SubscriptionSnapshot } from "./metrics.js";
 import { judgeRenewal, type StoreFinding } from "./store-finding.js";
-import { follow, readProgress, type FollowDeps, type StoreLossAlarm, type StreamFailure } from "./subscription.js";
+import { follow, type FollowDeps, type StoreLossAlarm, type StreamFailure } from "./subscription.js";
 
 /**
  * One job set this replica has been asked about. It either owns the job set
@@ -186,7 +186,7 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
       else if (owned && finding) entry.owning?.storeLoss.listener?.(finding);
       if (!owned && entry.owning) await stopOwning(entry);
       if (!owned && !entry.ready) {
-        const progress = await readProgress(store, entry.jobSet).catch(() => undefined);
+        const progress = await store.readProgress(entry.jobSet).catch(() => undefined);
         if (progress?.caughtUp || progress?.error) markReady(entry, resolveReady);
       }
       // A failing store is retried at the renewal pace: it fails fast, and polling it would be a busy loop.

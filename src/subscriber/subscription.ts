@@ -92,14 +92,9 @@ export function describeFailure(err: unknown): StreamFailure & { readonly slow: 
   return { reason: "internal", text: `Armada event stream failed: ${err instanceof Error ? err.message : String(err)}`, slow: false };
 }
 
-/** A job set's stored progress: it comes with any job lookup, and no job has an empty id. */
-export async function readProgress(store: JobStore, jobSet: JobSetKey): Promise<JobSetProgress | undefined> {
-  return (await store.read({ ...jobSet, jobId: "" })).progress;
-}
-
 async function readStoredProgress(store: JobStore, jobSet: JobSetKey): Promise<StoredProgress> {
   try {
-    const progress = await readProgress(store, jobSet);
+    const progress = await store.readProgress(jobSet);
     return { cursor: progress?.cursor ?? "", caughtUp: progress?.caughtUp ?? false, stored: progress !== undefined };
   } catch (err) {
     throw new StoreFailure(`store unavailable: ${err instanceof Error ? err.message : String(err)}`);

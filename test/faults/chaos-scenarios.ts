@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { QUICK, SCENARIOS, runScenario } from "../../chaos/run.js";
+import { QUICK } from "../../chaos/env.js";
+import { runScenario } from "../../chaos/runner.js";
+import { SCENARIOS } from "../../chaos/scenarios.js";
 
 /**
  * The chaos scenarios at their quick size (4 job sets × 100 jobs): the same

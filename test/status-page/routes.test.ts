@@ -109,7 +109,7 @@ describe("what the page reads", () => {
     const progress: JobSetProgress = { cursor: "8:0:0:0", caughtUp: true, error: "", updatedAt: Date.now() };
     await inner.write({ queue: "q", jobSetId: "followed" }, { jobs: new Map(), progress }, { expected: undefined, fence: 0 });
     let reads = 0;
-    const store: JobStore = { ...inner, read: (key) => (reads++, inner.read(key)) };
+    const store: JobStore = { ...inner, readProgress: (jobSet) => (reads++, inner.readProgress(jobSet)) };
     jobSets = [status("q", "followed", { role: "follower" }), status("q", "owned")];
     const base = await start({ store, intervalMs: 60_000 });
     const pages = await Promise.all([1, 2, 3, 4].map(() => http1Request(`${base}/`)));

@@ -114,9 +114,11 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
         const jobSet = { queue: `q${text}`, jobSetId: `s${text}` };
         const job = record({ error: text, lastEvent: text, messageId: text, cluster: text, node: text, cause: text });
         const cursor = progress(text, { error: text });
-        await store.write(jobSet, { jobs: new Map([[text, job]]), progress: cursor }, FIRST);
-        await expect(store.read({ ...jobSet, jobId: text })).resolves.toStrictEqual({ job, progress: cursor });
-        await expect(store.readJobs(jobSet, [text])).resolves.toStrictEqual(new Map([[text, job]]));
+        const jobId = text === "" ? "j" : text;
+        await store.write(jobSet, { jobs: new Map([[jobId, job]]), progress: cursor }, FIRST);
+        await expect(store.read({ ...jobSet, jobId })).resolves.toStrictEqual({ job, progress: cursor });
+        await expect(store.readJobs(jobSet, [jobId])).resolves.toStrictEqual(new Map([[jobId, job]]));
+        await expect(store.readProgress(jobSet)).resolves.toStrictEqual(cursor);
       }
     });
 
@@ -198,11 +200,28 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
 
     it("reads every job of a job set with its progress, whatever the ids contain", async () => {
       const jobSet = freshJobSet();
-      const jobs = new Map(NASTY.map((text, i) => [text, record({ runAttempts: i })] as const));
+      const jobs = new Map(NASTY.filter((text) => text !== "").map((text, i) => [text, record({ runAttempts: i })] as const));
       await store.write(jobSet, { jobs, progress: progress("c1") }, FIRST);
       await expect(store.readJobSet(jobSet)).resolves.toStrictEqual({ jobs, progress: progress("c1") });
       await expect(store.readJobSet(freshJobSet())).resolves.toStrictEqual({ jobs: new Map() });
       await expect(store.readJobSet(freshJobSet(), ["a"])).resolves.toStrictEqual({ jobs: new Map() });
+    });
+
+    it("reads a job set's progress alone, and nothing for a job set never written", async () => {
+      const jobSet = freshJobSet();
+      await expect(store.readProgress(jobSet)).resolves.toBeUndefined();
+      await store.write(jobSet, { jobs: new Map([["a", record()]]), progress: progress("c1", { caughtUp: false }) }, FIRST);
+      await expect(store.readProgress(jobSet)).resolves.toStrictEqual(progress("c1", { caughtUp: false }));
+      await store.write(jobSet, { jobs: new Map(), progress: progress("c2") }, after("c1"));
+      await expect(store.readProgress(jobSet)).resolves.toStrictEqual(progress("c2"));
+    });
+
+    it("refuses a write carrying a job with an empty id, and writes nothing of it", async () => {
+      const jobSet = freshJobSet();
+      const jobs = new Map([["a", record()], ["", record()]]);
+      await expect(store.write(jobSet, { jobs, progress: progress("c1") }, FIRST)).rejects.toThrow(/empty job id/);
+      await expect(store.readProgress(jobSet)).resolves.toBeUndefined();
+      await expect(store.read({ ...jobSet, jobId: "a" })).resolves.toStrictEqual({});
     });
 
     it("writes nothing at all when any job of a write cannot be stored", async () => {
@@ -404,6 +423,7 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
       await expect(store.read({ ...jobSet, jobId: "j" })).rejects.toThrow(/closed/);
       await expect(store.readJobs(jobSet, ["j"])).rejects.toThrow(/closed/);
       await expect(store.readJobSet(jobSet)).rejects.toThrow(/closed/);
+      await expect(store.readProgress(jobSet)).rejects.toThrow(/closed/);
       await expect(store.write(jobSet, { jobs: new Map(), progress: progress("c") }, FIRST)).rejects.toThrow(/closed/);
       await expect(store.lease(jobSet, "replica-a", 1000)).rejects.toThrow(/closed/);
       await expect(store.release(jobSet, "replica-a")).rejects.toThrow(/closed/);

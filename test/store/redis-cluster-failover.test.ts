@@ -4,7 +4,6 @@ import { jobSetKeys } from "../../src/store/keys.js";
 import { createRedisClusterStore } from "../../src/store/redis-cluster.js";
 import type { JobKey, JobSetKey, JobStore } from "../../src/store/store.js";
 import { jobEventOf } from "../../src/subscriber/decode-event.js";
-import { readProgress } from "../../src/subscriber/subscription.js";
 import { startRedisCluster, type RedisCluster } from "../support/redis-cluster.js";
 import { http1Request } from "../support/http.js";
 import { startTestService, type TestService } from "../support/service.js";
@@ -76,7 +75,7 @@ function startPoller(load: BulkLoad, jobSet: JobSetKey) {
         const job = load.jobs[(n++ * 7919) % load.jobs.length];
         const appearedAt = job && first.get(job.jobId);
         if (!job || !appearedAt) continue;
-        const cursor = await readProgress(store, jobSet).then((p) => p?.cursor ?? "", () => undefined);
+        const cursor = await store.readProgress(jobSet).then((p) => p?.cursor ?? "", () => undefined);
         const got = await answer(job).catch((error: Error) => `transport error ${error.message}`);
         seen.set(got, (seen.get(got) ?? 0) + 1);
         const lies = got === "JOB_ID_NOT_FOUND" && cursor !== undefined && cursor !== "" && compareMessageIds(appearedAt, cursor) <= 0;
@@ -114,7 +113,7 @@ describe("redis cluster store under a master failover", () => {
 
       // Kill the slot's master once part of the load is in the store and more is still to come.
       await eventually(() => load.emitted() / load.totalEvents, (share) => share >= 0.3, 10_000);
-      const cursorBefore = (await readProgress(store, jobSet))?.cursor ?? "";
+      const cursorBefore = (await store.readProgress(jobSet))?.cursor ?? "";
       expect(cursorBefore).not.toBe("");
       const node = cluster.nodes.find((n) => n.port === master);
       await node?.server.crash();
@@ -140,7 +139,7 @@ describe("redis cluster store under a master failover", () => {
 
       // The fault was real: the job set's slot moved to another node, and ingest went on there after the crash.
       const masterAfter = await cluster.masterOf(jobSetKeys(jobSet).jobs);
-      const cursorAfter = (await readProgress(store, jobSet))?.cursor ?? "";
+      const cursorAfter = (await store.readProgress(jobSet))?.cursor ?? "";
       console.log(
         `cluster failover: ${load.jobs.length} jobs, ${load.totalEvents} events (${emittedAtCrash} before the crash), ` +
           `${mismatches.length} mismatches, ${poller.wrong.length} wrong answers; answers seen: ${JSON.stringify(Object.fromEntries(poller.seen))}`,

@@ -38,6 +38,14 @@ describe("applying a batch of stream messages", () => {
     expect([...batch.changed.keys()]).toEqual(["a"]);
   });
 
+  it("moves the cursor past an event with an empty job id, which no job has, and neither reads nor writes it", () => {
+    const messages = [streamMessage(7, event("queued", "", T0)), streamMessage(8, event("queued", "a", T0))];
+    const batch = applyBatch(new Map(), messages, "");
+    expect(batch.cursor).toBe(messageId(8));
+    expect([...batch.changed.keys()]).toEqual(["a"]);
+    expect(jobIdsOf(messages)).toEqual(["a"]);
+  });
+
   it("an empty batch keeps the cursor", () => {
     expect(applyBatch(new Map(), [], messageId(3)).cursor).toBe(messageId(3));
   });

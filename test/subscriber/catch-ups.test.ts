@@ -18,14 +18,12 @@ function withHeldCatchUps(inner: JobStore) {
   let progressReads = 0;
   const store: JobStore = {
     ...inner,
-    read: async (key) => {
-      if (key.jobId === "") {
-        progressReads++;
-        held++;
-        await gate;
-        held--;
-      }
-      return inner.read(key);
+    readProgress: async (jobSet) => {
+      progressReads++;
+      held++;
+      await gate;
+      held--;
+      return inner.readProgress(jobSet);
     },
   };
   return { store, open, held: () => held, progressReads: () => progressReads };

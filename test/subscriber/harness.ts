@@ -186,6 +186,7 @@ export function withWriteFaults(inner: JobStore, failWrites: ReadonlySet<number>
       return inner.readJobs(jobSet, jobIds);
     },
     readJobSet: (jobSet, jobIds) => inner.readJobSet(jobSet, jobIds),
+    readProgress: (jobSet) => inner.readProgress(jobSet),
     write: async (jobSet, update, guard) => {
       const n = writes.length + 1;
       writes.push(update);

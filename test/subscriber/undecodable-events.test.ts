@@ -2,7 +2,6 @@ import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import type { EventInit } from "../../src/simulator/index.js";
-import { readProgress } from "../../src/subscriber/subscription.js";
 import { MALFORMED_EVENTS, unknownCaseEvent } from "./event-builders.js";
 import { STORE_KINDS, eventually, startSubscriber, streamCalls, testOptions, uniqueJobSet, useSimulatorAndStore, type TestSubscriber } from "./harness.js";
 
@@ -38,7 +37,7 @@ describe.each(STORE_KINDS)("events from Armada that do not decode, over the %s s
 
   it("are skipped, counted and logged while the stream goes on; the cursor moves past them, so a reconnect meets them no more", async () => {
     const jobSetId = uniqueJobSet("malformed");
-    const cursor = () => readProgress(world.store, { queue: QUEUE, jobSetId }).then((p) => p?.cursor);
+    const cursor = () => world.store.readProgress({ queue: QUEUE, jobSetId }).then((p) => p?.cursor);
     const [early, late] = [Object.values(MALFORMED_EVENTS).slice(0, 2), Object.values(MALFORMED_EVENTS).slice(2)];
     world.sim.appendEvents(QUEUE, jobSetId, [jobEvent("submitted", "a"), jobEvent("queued", "a")]);
     const earlyIds = world.sim.appendRawEvents(QUEUE, jobSetId, early);
@@ -81,7 +80,7 @@ describe.each(STORE_KINDS)("events from Armada that do not decode, over the %s s
 
   it("but an event of a case this build does not know is skipped silently: no count, no warning", async () => {
     const jobSetId = uniqueJobSet("unknown-case");
-    const cursor = () => readProgress(world.store, { queue: QUEUE, jobSetId }).then((p) => p?.cursor);
+    const cursor = () => world.store.readProgress({ queue: QUEUE, jobSetId }).then((p) => p?.cursor);
     world.sim.appendEvents(QUEUE, jobSetId, [jobEvent("submitted", "a"), jobEvent("running", "a")]);
     const [unknownId] = world.sim.appendRawEvents(QUEUE, jobSetId, [unknownCaseEvent("a")]);
     const service = startSubscriber(world.store, testOptions(world.sim.url));

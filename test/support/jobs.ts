@@ -20,7 +20,7 @@ export async function seedJobs(store: JobStore, jobSet: JobSetKey, jobs: Record<
  * a job set's history write by write.
  */
 export async function writeNext(store: JobStore, jobSet: JobSetKey, update: JobSetUpdate): Promise<void> {
-  const { progress } = await store.read({ ...jobSet, jobId: "" });
+  const progress = await store.readProgress(jobSet);
   await store.write(jobSet, update, { expected: progress?.cursor, fence: 0 });
 }
 
