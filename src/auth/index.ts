@@ -6,7 +6,7 @@ import { Counter, type Registry } from "prom-client";
 import type { Logger } from "../observability/logger.js";
 import { EVERYONE, type StatusViewer } from "../status-page/view-model.js";
 import type { JobStore } from "../store/store.js";
-import { createArmadaWatchCheck, type ArmadaWatchCheck } from "./armada-check.js";
+import { createArmadaWatchCheck, type ArmadaWatchCheck } from "../armada/watch-check.js";
 import { armadaQueueCheck } from "./armada-mode.js";
 import { basicAuthenticate, type Authenticate } from "./basic-mode.js";
 import { callTransportOf } from "./client-certificate.js";

@@ -9,7 +9,7 @@ import { createPassthrough } from "../armada/passthrough.js";
 import { createUpstreamJobs } from "../armada/upstream-jobs.js";
 import { withJobIndex } from "../query/indexing-store.js";
 import { jobsService } from "../query/jobs-service.js";
-import { createAuthorization } from "../subscriber/credentials.js";
+import { createAuthorization } from "../armada/credentials.js";
 import { openStore } from "../store/open.js";
 import { createSubscriber } from "../subscriber/index.js";
 import { withWriteNotices } from "../watch/write-notices.js";

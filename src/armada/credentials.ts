@@ -3,7 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { execAuthorization } from "./exec-credentials.js";
 import { kubernetesAuthorization } from "./kubernetes-credentials.js";
 import { clientCredentialsAuthorization, kubernetesGrantAuthorization, passwordAuthorization } from "./oidc-credentials.js";
-import type { ArmadaCredentials } from "./options.js";
+import type { ArmadaCredentials } from "../subscriber/options.js";
 
 /**
  * The `authorization` metadata value for the next call to Armada, or

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createConcurrencyLimit, type Release } from "../../src/subscriber/concurrency-limit.js";
+import { createConcurrencyLimit, type Release } from "../../src/armada/concurrency-limit.js";
 
 const never = new AbortController().signal;
 

@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Authorization } from "./credentials.js";
-import type { ArmadaCredentials } from "./options.js";
+import type { ArmadaCredentials } from "../subscriber/options.js";
 
 type KubernetesCredentials = Extract<ArmadaCredentials, { kind: "kubernetes" }>;
 
