@@ -5,7 +5,7 @@ import { createClient, type Client, type Interceptor } from "@connectrpc/connect
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { Event, JobSetRequestSchema } from "../gen/api/event_pb.js";
 import { HealthCheckResponse_ServingStatus } from "../gen/api/health_pb.js";
-import type { Authorization } from "./credentials.js";
+import type { Authorization } from "./authorization.js";
 import { decodeEvent, type ArmadaMessage, type UndecodableEvent } from "./decode-event.js";
 import { readGrpcStream } from "./grpc-stream.js";
 

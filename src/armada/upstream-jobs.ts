@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Jobs } from "../gen/api/job_pb.js";
-import type { Authorization } from "../armada/credentials.js";
+import type { Authorization } from "./authorization.js";
 
 export interface UpstreamJobsOptions {
   /** Armada's URL: http:// (h2c) or https:// (TLS). */
