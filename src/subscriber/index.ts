@@ -4,6 +4,7 @@ import { answerFor, lookUp, lookUpJobSet, type ForCall, type JobAnswer, type Job
 import type { JobKey, JobLookup, JobSetKey, JobSetLookup, JobSetProgress, JobStore } from "../store/store.js";
 import { createArmadaClient } from "../armada/armada-client.js";
 import { createConcurrencyLimit } from "../armada/concurrency-limit.js";
+import type { ArmadaConnections } from "../armada/connections.js";
 import { createAuthorization } from "../armada/credentials.js";
 import { createSubscriberMetrics } from "./metrics.js";
 import type { SubscriberOptions } from "./options.js";
@@ -20,6 +21,8 @@ export interface SubscriberDeps {
   readonly logger: Logger;
   readonly metrics: MetricsRegistry;
   readonly now?: () => number;
+  /** The service's connections to Armada, shared with its other calls; the subscriber opens its own when absent. */
+  readonly connections?: ArmadaConnections;
   /** Told of every failure of a stream this replica owns. */
   readonly onStreamFailure?: (jobSet: JobSetKey, failure: StreamFailure) => void;
   /** Told of each job set whose subscription expired (see RegistryOptions.onExpired). */
@@ -98,6 +101,7 @@ export function createSubscriber(options: SubscriberOptions, deps: SubscriberDep
     keepaliveIntervalMs: options.keepaliveIntervalMs,
     keepaliveTimeoutMs: options.keepaliveTimeoutMs,
     healthTimeoutMs: options.healthTimeoutMs,
+    connections: deps.connections,
     onUndecodable(request, problem) {
       metrics.undecodableEvents.inc();
       deps.logger.warn(
