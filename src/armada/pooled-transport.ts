@@ -3,10 +3,10 @@ import type { ArmadaConnection, ArmadaConnections, StreamSlot } from "./connecti
 
 /**
  * connect's gRPC transport over the shared connections: each call takes a
- * stream slot from the pool (waiting, within its own deadline, when every
- * connection is at its stream limit) and gives it back when the call is over,
- * so unary calls and the event streams never open more streams on a
- * connection than Armada allows.
+ * slot in the pool's short-call lane (waiting, within its own deadline, when
+ * that lane's connection is at its stream limit) and gives it back when the
+ * call is over, so short calls never open more streams on a connection than
+ * Armada allows.
  */
 export function pooledTransport(connections: ArmadaConnections, interceptors: Interceptor[] = []): Transport {
   // One transport per connection and per user of the pool, made on first use.
@@ -23,7 +23,7 @@ export function pooledTransport(connections: ArmadaConnections, interceptors: In
     const deadline = timeoutMs === undefined || timeoutMs <= 0 ? undefined : AbortSignal.timeout(timeoutMs);
     const bounds = [signal, deadline].filter((s) => s !== undefined);
     try {
-      return await connections.acquire(bounds.length > 0 ? AbortSignal.any(bounds) : new AbortController().signal);
+      return await connections.acquireShort(bounds.length > 0 ? AbortSignal.any(bounds) : new AbortController().signal);
     } catch (error) {
       if (deadline?.aborted) throw new ConnectError("no free stream to Armada before the call's deadline", Code.DeadlineExceeded);
       if (signal?.aborted) throw ConnectError.from(signal.reason, Code.Canceled);

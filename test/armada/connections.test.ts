@@ -62,7 +62,7 @@ describe("one pool of connections for every call to Armada", () => {
     await sim?.close();
   });
 
-  it("a caller check takes a stream slot beside the event streams and gives it back when answered", async () => {
+  it("a caller check takes a slot on the same pool as the event streams and gives it back when answered", async () => {
     const { connections, client, check, close } = sharing(sim.url, 2, 5_000);
     const stop = new AbortController();
     try {
@@ -72,7 +72,7 @@ describe("one pool of connections for every call to Armada", () => {
         (s) => s[0] === 1,
       );
       await expect(check.ask({ authorization: "Bearer x", queue: QUEUE, jobSetId: "shared-a", fromMessageId: "" })).resolves.toBe("allowed");
-      expect(connections.streamsPerConnection()).toEqual([1]);
+      expect({ streams: connections.streamsPerConnection(), shortCalls: connections.shortCallsInFlight() }).toEqual({ streams: [1], shortCalls: 0 });
       stop.abort();
       await streaming;
       expect(connections.streamsPerConnection()).toEqual([0]);
@@ -82,8 +82,8 @@ describe("one pool of connections for every call to Armada", () => {
     }
   });
 
-  it("a caller check waits for a slot when the event streams fill the pool, and reports UNAVAILABLE at its deadline", async () => {
-    const { connections, client, check, close } = sharing(sim.url, 1, 300);
+  it("a caller check is answered while the event streams fill their connections", async () => {
+    const { connections, client, check, close } = sharing(sim.url, 1, 5_000);
     const stop = new AbortController();
     try {
       const streaming = hold(client, "shared-full", stop.signal);
@@ -91,16 +91,30 @@ describe("one pool of connections for every call to Armada", () => {
         () => streamCalls(sim, "shared-full").length,
         (n) => n === 1,
       );
-      const refused = await check.ask({ authorization: "Bearer x", queue: QUEUE, jobSetId: "shared-full", fromMessageId: "" }).catch((e: unknown) => e);
-      expect(ConnectError.from(refused).code).toBe(Code.Unavailable);
-      expect(streamCalls(sim, "shared-full")).toHaveLength(1);
-
+      expect(connections.streamsPerConnection()).toEqual([1]);
+      await expect(check.ask({ authorization: "Bearer x", queue: QUEUE, jobSetId: "shared-full", fromMessageId: "" })).resolves.toBe("allowed");
+      expect(connections.shortCallsInFlight()).toBe(0);
       stop.abort();
       await streaming;
-      await expect(check.ask({ authorization: "Bearer x", queue: QUEUE, jobSetId: "shared-full", fromMessageId: "" })).resolves.toBe("allowed");
-      expect(connections.streamsPerConnection()).toEqual([0]);
     } finally {
       stop.abort();
+      close();
+    }
+  });
+
+  it("a caller check waits behind other short calls at the lane's stream limit, and reports UNAVAILABLE at its deadline", async () => {
+    const { connections, check, close } = sharing(sim.url, 1, 300);
+    const held = await connections.acquireShort(new AbortController().signal);
+    try {
+      const before = streamCalls(sim, "shared-wait").length;
+      const refused = await check.ask({ authorization: "Bearer x", queue: QUEUE, jobSetId: "shared-wait", fromMessageId: "" }).catch((e: unknown) => e);
+      expect(ConnectError.from(refused).code).toBe(Code.Unavailable);
+      expect(streamCalls(sim, "shared-wait")).toHaveLength(before);
+      held.release();
+      await expect(check.ask({ authorization: "Bearer x", queue: QUEUE, jobSetId: "shared-wait", fromMessageId: "" })).resolves.toBe("allowed");
+      expect(connections.shortCallsInFlight()).toBe(0);
+    } finally {
+      held.release();
       close();
     }
   });
@@ -112,7 +126,7 @@ describe("one pool of connections for every call to Armada", () => {
       const [jobId = ""] = sim.submit(QUEUE, "shared-query", [{}]);
       const answer = await jobs.getJobStatus({ jobIds: [jobId] }, { timeoutMs: 5_000 });
       expect(Object.keys(answer.jobStates)).toEqual([jobId]);
-      expect(connections.streamsPerConnection()).toEqual([0]);
+      expect(connections.shortCallsInFlight()).toBe(0);
     } finally {
       connections.close();
     }
