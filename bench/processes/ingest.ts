@@ -10,8 +10,8 @@ import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobs
 import { createMetricsRegistry, type Registry } from "../../src/observability/metrics.js";
 import { openStore } from "../../src/store/open.js";
 import type { JobSetKey, JobStore } from "../../src/store/store.js";
-import { createArmadaClient } from "../../src/subscriber/armada-client.js";
-import { frameReader } from "../../src/subscriber/grpc-stream.js";
+import { createArmadaClient } from "../../src/armada/armada-client.js";
+import { frameReader } from "../../src/armada/grpc-stream.js";
 import { createSubscriber, SUBSCRIBER_DEFAULTS, type Subscriber, type SubscriberOptions } from "../../src/subscriber/index.js";
 import { grpcFrame } from "../lib/grpc-frame.js";
 import { defaultNumber } from "../../src/config/settings.js";

@@ -9,7 +9,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { EventStreamMessageSchema, JobSetRequestSchema } from "../../src/gen/api/event_pb.js";
 import { HealthCheckResponse_ServingStatus, HealthCheckResponseSchema } from "../../src/gen/api/health_pb.js";
 import type { JobSetKey } from "../../src/store/store.js";
-import { frameReader } from "../../src/subscriber/grpc-stream.js";
+import { frameReader } from "../../src/armada/grpc-stream.js";
 import { grpcFrame } from "../lib/grpc-frame.js";
 import { serveCommands } from "../lib/serve-commands.js";
 

@@ -8,7 +8,7 @@ import { Event } from "../../src/gen/api/event_pb.js";
 import { JobService, JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import { answerFor } from "../../src/answers/answer.js";
 import type { JobKey, JobRecord } from "../../src/store/store.js";
-import { jobEventOf } from "../../src/subscriber/decode-event.js";
+import { jobEventOf } from "../../src/armada/decode-event.js";
 import { applyEvent } from "../../src/subscriber/event-to-record.js";
 import { serveCommands } from "../lib/serve-commands.js";
 import { summarizeLatencies } from "../lib/stats.js";

@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import type { ArmadaConnections } from "./connections.js";
+import { pooledTransport } from "./pooled-transport.js";
 import { Jobs } from "../gen/api/job_pb.js";
-import type { Authorization } from "../subscriber/credentials.js";
+import type { Authorization } from "./authorization.js";
 
 export interface UpstreamJobsOptions {
   /** Armada's URL: http:// (h2c) or https:// (TLS). */
@@ -10,6 +12,8 @@ export interface UpstreamJobsOptions {
   readonly caFile?: string;
   /** The service's own Armada credential, used unless a call carries its caller's. */
   readonly authorization: Authorization;
+  /** The service's connections to Armada, shared with its other calls; a connection of its own when absent. */
+  readonly connections?: ArmadaConnections;
 }
 
 /**
@@ -29,10 +33,12 @@ export function createUpstreamJobs(options: UpstreamJobsOptions): Client<typeof 
     }
     return next(request);
   };
-  const transport = createGrpcTransport({
-    baseUrl: url.origin,
-    interceptors: [authorize],
-    ...(options.caFile ? { nodeOptions: { ca: readFileSync(options.caFile) } } : {}),
-  });
+  const transport = options.connections
+    ? pooledTransport(options.connections, [authorize])
+    : createGrpcTransport({
+        baseUrl: url.origin,
+        interceptors: [authorize],
+        ...(options.caFile ? { nodeOptions: { ca: readFileSync(options.caFile) } } : {}),
+      });
   return createClient(Jobs, transport);
 }

@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { decodeJwt } from "jose";
-import type { ArmadaVerdict, ArmadaWatchCheck } from "./armada-check.js";
+import type { ArmadaVerdict, ArmadaWatchCheck } from "../armada/watch-check.js";
 import { parseAuthorization } from "./credential.js";
 import { createDecisionCache, type Settled } from "./decision-cache.js";
 import type { Digest } from "./digest.js";

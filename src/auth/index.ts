@@ -6,7 +6,8 @@ import { Counter, type Registry } from "prom-client";
 import type { Logger } from "../observability/logger.js";
 import { EVERYONE, type StatusViewer } from "../status-page/view-model.js";
 import type { JobStore } from "../store/store.js";
-import { createArmadaWatchCheck, type ArmadaWatchCheck } from "./armada-check.js";
+import type { ArmadaConnections } from "../armada/connections.js";
+import { createArmadaWatchCheck, type ArmadaWatchCheck } from "../armada/watch-check.js";
 import { armadaQueueCheck } from "./armada-mode.js";
 import { basicAuthenticate, type Authenticate } from "./basic-mode.js";
 import { callTransportOf } from "./client-certificate.js";
@@ -30,6 +31,8 @@ export { AUTH_DEFAULTS } from "./options.js";
 export interface CallerAuthDeps {
   readonly armadaUrl: string;
   readonly armadaCaFile?: string;
+  /** The service's connections to Armada, shared with its other calls; the armada mode opens its own when absent. */
+  readonly armadaConnections?: ArmadaConnections;
   readonly store: JobStore;
   readonly logger: Logger;
   readonly metrics: Registry;
@@ -83,7 +86,13 @@ export function createCallerAuth(options: AuthOptions, deps: CallerAuthDeps): Ca
       modeCheck = async (caller) => ({ principal: `anonymous@${caller.transport.remoteAddress}`, groups: [] });
       break;
     case "armada":
-      armada = createArmadaWatchCheck({ url: deps.armadaUrl, caFile: deps.armadaCaFile, timeoutMs: tuning.armadaTimeoutMs, maxConcurrent: tuning.armadaMaxConcurrent });
+      armada = createArmadaWatchCheck({
+        url: deps.armadaUrl,
+        caFile: deps.armadaCaFile,
+        timeoutMs: tuning.armadaTimeoutMs,
+        maxConcurrent: tuning.armadaMaxConcurrent,
+        connections: deps.armadaConnections,
+      });
       closers.push(armada.close);
       modeCheck = armadaQueueCheck({
         check: armada,

@@ -5,11 +5,12 @@ import { createMetricsRegistry } from "../observability/metrics.js";
 import { startService } from "../server/service.js";
 import { createIdleJobSets } from "../status-page/idle-job-sets.js";
 import { createRecentErrors, RECENT_ERRORS_KEPT } from "../status-page/recent-errors.js";
+import { createArmadaConnections } from "../armada/connections.js";
 import { createPassthrough } from "../armada/passthrough.js";
 import { createUpstreamJobs } from "../armada/upstream-jobs.js";
 import { withJobIndex } from "../query/indexing-store.js";
 import { jobsService } from "../query/jobs-service.js";
-import { createAuthorization } from "../subscriber/credentials.js";
+import { createAuthorization } from "../armada/credentials.js";
 import { openStore } from "../store/open.js";
 import { createSubscriber } from "../subscriber/index.js";
 import { withWriteNotices } from "../watch/write-notices.js";
@@ -33,10 +34,20 @@ export async function startJobService(config: ServeConfig, logger: Logger): Prom
   const metrics = createMetricsRegistry({ processMetrics: true });
   const errors = createRecentErrors(RECENT_ERRORS_KEPT);
   const idle = createIdleJobSets({ max: config.subscriber.maxSubscriptions, ttlMs: config.jobTtlSeconds * 1000 });
+  // One pool for the service's own calls to Armada: the event streams and the Query API read-through.
+  const connections = createArmadaConnections({
+    url: config.subscriber.armadaUrl,
+    caFile: config.subscriber.caFile,
+    maxConnections: config.subscriber.maxConnections,
+    maxStreamsPerConnection: config.subscriber.maxStreamsPerConnection,
+    keepaliveIntervalMs: config.subscriber.keepaliveIntervalMs,
+    keepaliveTimeoutMs: config.subscriber.keepaliveTimeoutMs,
+  });
   const subscriber = createSubscriber(config.subscriber, {
     store,
     logger,
     metrics,
+    connections,
     onStreamFailure: (jobSet, failure) => errors.record({ source: "armada", message: failure.text, ...jobSet }),
     onExpired: (jobSet) => idle.remember(jobSet),
   });
@@ -53,6 +64,7 @@ export async function startJobService(config: ServeConfig, logger: Logger): Prom
     url: config.subscriber.armadaUrl,
     caFile: config.subscriber.caFile,
     authorization: createAuthorization(config.subscriber.credentials, { now: Date.now }),
+    connections,
   });
   const jobs = jobsService({ store, status: subscriber, upstream, upstreamTimeoutMs: UPSTREAM_TIMEOUT_MS });
   const passthrough = config.armadaPassthrough
@@ -85,6 +97,7 @@ export async function startJobService(config: ServeConfig, logger: Logger): Prom
     // Nothing was served: let go of what was opened for it, so a caller that goes on (the demo, tests) leaks nothing.
     passthrough?.close();
     await subscriber.close();
+    connections.close();
     await store.close();
     throw error;
   });
@@ -94,6 +107,7 @@ export async function startJobService(config: ServeConfig, logger: Logger): Prom
       await service.stop();
       passthrough?.close();
       await subscriber.close();
+      connections.close();
       await store.close();
     },
   };

@@ -1,5 +1,5 @@
 import { JobState } from "../gen/api/job_pb.js";
-import type { JobEvent } from "../subscriber/decode-event.js";
+import type { JobEvent } from "../armada/decode-event.js";
 
 /** Armada's api.JobFailedEvent carries a rejection as cause Rejected. */
 const REJECTED_CAUSE = 4;

@@ -1,5 +1,5 @@
 import type { JobRecord } from "../store/store.js";
-import type { ArmadaMessage } from "./decode-event.js";
+import type { ArmadaMessage } from "../armada/decode-event.js";
 import { EVENT_NAMES, applyEvent } from "./event-to-record.js";
 
 export interface BatchResult {

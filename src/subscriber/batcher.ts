@@ -1,6 +1,6 @@
 import type { JobRecord, JobSetKey, JobStore } from "../store/store.js";
 import { applyBatch, jobIdsOf } from "./apply-batch.js";
-import type { ArmadaMessage } from "./decode-event.js";
+import type { ArmadaMessage } from "../armada/decode-event.js";
 import type { SubscriberMetrics } from "./metrics.js";
 
 /** What the store holds for a job set's stream. */

@@ -3,7 +3,7 @@ import { JobServiceResponse_State as State } from "../gen/jobservice/jobservice_
 import { armadaStateAfter } from "../query/armada-state.js";
 import { isTerminal } from "../answers/answer.js";
 import type { JobRecord } from "../store/store.js";
-import type { EventCase, FailureDetail, JobEvent } from "./decode-event.js";
+import type { EventCase, FailureDetail, JobEvent } from "../armada/decode-event.js";
 
 /** Armada's wire names of the event cases, as stored in `JobRecord.lastEvent` and metric labels. */
 export const EVENT_NAMES: Readonly<Record<EventCase, string>> = {

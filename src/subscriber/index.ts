@@ -2,9 +2,10 @@ import type { Registry as MetricsRegistry } from "prom-client";
 import type { Logger } from "../observability/logger.js";
 import { answerFor, lookUp, lookUpJobSet, type ForCall, type JobAnswer, type JobStatusSource } from "../answers/answer.js";
 import type { JobKey, JobLookup, JobSetKey, JobSetLookup, JobSetProgress, JobStore } from "../store/store.js";
-import { createArmadaClient } from "./armada-client.js";
-import { createConcurrencyLimit } from "./concurrency-limit.js";
-import { createAuthorization } from "./credentials.js";
+import { createArmadaClient } from "../armada/armada-client.js";
+import { createConcurrencyLimit } from "../armada/concurrency-limit.js";
+import type { ArmadaConnections } from "../armada/connections.js";
+import { createAuthorization } from "../armada/credentials.js";
 import { createSubscriberMetrics } from "./metrics.js";
 import type { SubscriberOptions } from "./options.js";
 import { createRegistry, type Entry, type JobSetStatus } from "./registry.js";
@@ -20,6 +21,8 @@ export interface SubscriberDeps {
   readonly logger: Logger;
   readonly metrics: MetricsRegistry;
   readonly now?: () => number;
+  /** The service's connections to Armada, shared with its other calls; the subscriber opens its own when absent. */
+  readonly connections?: ArmadaConnections;
   /** Told of every failure of a stream this replica owns. */
   readonly onStreamFailure?: (jobSet: JobSetKey, failure: StreamFailure) => void;
   /** Told of each job set whose subscription expired (see RegistryOptions.onExpired). */
@@ -98,6 +101,7 @@ export function createSubscriber(options: SubscriberOptions, deps: SubscriberDep
     keepaliveIntervalMs: options.keepaliveIntervalMs,
     keepaliveTimeoutMs: options.keepaliveTimeoutMs,
     healthTimeoutMs: options.healthTimeoutMs,
+    connections: deps.connections,
     onUndecodable(request, problem) {
       metrics.undecodableEvents.inc();
       deps.logger.warn(

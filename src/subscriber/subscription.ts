@@ -2,10 +2,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "../observability/logger.js";
 import { WriteRefused, type JobSetKey, type JobSetProgress, type JobStore } from "../store/store.js";
-import type { ArmadaClient, JobSetStreamRequest } from "./armada-client.js";
+import type { ArmadaClient, JobSetStreamRequest } from "../armada/armada-client.js";
 import { retryDelayMs, type BackoffPolicy } from "./backoff.js";
 import { createBatcher, type Batcher, type StoredProgress, type WriteObserver } from "./batcher.js";
-import type { ConcurrencyLimit, Release } from "./concurrency-limit.js";
+import type { ConcurrencyLimit, Release } from "../armada/concurrency-limit.js";
 import type { SubscriberMetrics } from "./metrics.js";
 import { confirmFinding, type StoreFinding } from "./store-finding.js";
 

@@ -3,7 +3,7 @@ import { compareMessageIds, startSimulator, type BulkJob, type BulkLoad, type Si
 import { jobSetKeys } from "../../src/store/keys.js";
 import { createRedisClusterStore } from "../../src/store/redis-cluster.js";
 import type { JobKey, JobSetKey, JobStore } from "../../src/store/store.js";
-import { jobEventOf } from "../../src/subscriber/decode-event.js";
+import { jobEventOf } from "../../src/armada/decode-event.js";
 import { startRedisCluster, type RedisCluster } from "../support/redis-cluster.js";
 import { http1Request } from "../support/http.js";
 import { startTestService, type TestService } from "../support/service.js";

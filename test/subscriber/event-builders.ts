@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { EventMessageSchema, type EventMessage } from "../../src/gen/api/event_pb.js";
-import { jobEventOf, type ArmadaMessage, type JobEvent } from "../../src/subscriber/decode-event.js";
+import { jobEventOf, type ArmadaMessage, type JobEvent } from "../../src/armada/decode-event.js";
 
 type KnownEvent = Exclude<EventMessage["events"], { case: undefined }>;
 type Case = KnownEvent["case"];

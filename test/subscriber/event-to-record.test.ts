@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { Cause, ContainerStatusSchema } from "../../src/gen/api/event_pb.js";
-import type { JobEvent } from "../../src/subscriber/decode-event.js";
+import type { JobEvent } from "../../src/armada/decode-event.js";
 import { JobState } from "../../src/gen/api/job_pb.js";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import { applyEvent, comesAfter } from "../../src/subscriber/event-to-record.js";

@@ -3,20 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { execAuthorization } from "./exec-credentials.js";
 import { kubernetesAuthorization } from "./kubernetes-credentials.js";
 import { clientCredentialsAuthorization, kubernetesGrantAuthorization, passwordAuthorization } from "./oidc-credentials.js";
-import type { ArmadaCredentials } from "./options.js";
-
-/**
- * The `authorization` metadata value for the next call to Armada, or
- * undefined when none is configured. Failures are ConnectErrors whose text
- * names what went wrong but never a secret.
- */
-export type Authorization = () => Promise<string | undefined>;
-
-export interface AuthorizationDeps {
-  readonly now: () => number;
-  /** Deadline of one request to the OIDC token endpoint. */
-  readonly tokenRequestTimeoutMs?: number;
-}
+import type { ArmadaCredentials, Authorization, AuthorizationDeps } from "./authorization.js";
 
 export function createAuthorization(credentials: ArmadaCredentials, deps: AuthorizationDeps): Authorization {
   switch (credentials.kind) {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { createAuthorization } from "../../src/subscriber/credentials.js";
+import { createAuthorization } from "../../src/armada/credentials.js";
 import { freePort } from "../support/free-port.js";
 import { armadaStyleKubernetesAuth, serviceAccountToken, TEST_CLUSTER_CA } from "../support/service-account.js";
 import { startTokenEndpoint, type TokenEndpoint } from "../support/token-endpoint.js";

@@ -1,8 +1,7 @@
 import { spawn } from "node:child_process";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { decodeJwt } from "jose";
-import type { Authorization, AuthorizationDeps } from "./credentials.js";
-import type { ArmadaCredentials } from "./options.js";
+import type { ArmadaCredentials, Authorization, AuthorizationDeps } from "./authorization.js";
 import { cachedAuthorization, type IssuedToken } from "./token-cache.js";
 
 type ExecCredentials = Extract<ArmadaCredentials, { kind: "exec" }>;

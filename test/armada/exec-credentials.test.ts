@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { createAuthorization } from "../../src/subscriber/credentials.js";
-import type { ArmadaCredentials } from "../../src/subscriber/options.js";
-import { eventually } from "./harness.js";
+import { createAuthorization } from "../../src/armada/credentials.js";
+import type { ArmadaCredentials } from "../../src/armada/authorization.js";
+import { eventually } from "../subscriber/harness.js";
 
 const HELPER = fileURLToPath(new URL("../support/token-helper.mjs", import.meta.url));
 const LEAKED = "leaked-secret-value-42";

@@ -1,9 +1,9 @@
-import { readFileSync } from "node:fs";
-import type { SecureClientSessionOptions } from "node:http2";
-import { Code, ConnectError, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { Event } from "../gen/api/event_pb.js";
+import { createConcurrencyLimit } from "./concurrency-limit.js";
+import { createArmadaConnections, type ArmadaConnections } from "./connections.js";
+import { pooledTransport } from "./pooled-transport.js";
 
 /** What Armada said about one caller and one queue. */
 export type ArmadaVerdict = "allowed" | "unauthenticated" | "permission-denied" | "no-such-queue";
@@ -27,9 +27,14 @@ export interface ArmadaWatchCheckOptions {
   readonly url: string;
   readonly caFile?: string;
   readonly timeoutMs: number;
-  /** Checks in flight at once; more wait, so a flood of distinct credentials cannot flood Armada. */
+  /** Checks in flight at once; more wait in arrival order, so a flood of distinct credentials cannot flood Armada. */
   readonly maxConcurrent: number;
+  /** The service's connections to Armada, shared with its other calls; one connection of its own when absent. */
+  readonly connections?: ArmadaConnections;
 }
+
+/** Keep-alive of the check's own connection, when it has one. */
+const OWN_KEEPALIVE = { keepaliveIntervalMs: 30_000, keepaliveTimeoutMs: 10_000 };
 
 /**
  * The cheapest call on which Armada applies its own watch permission:
@@ -40,11 +45,11 @@ export interface ArmadaWatchCheckOptions {
  * nothing: some servers send them before checking.
  */
 export function createArmadaWatchCheck(options: ArmadaWatchCheckOptions): ArmadaWatchCheck {
-  const baseUrl = new URL(options.url).origin;
-  const nodeOptions: SecureClientSessionOptions = options.caFile ? { ca: readFileSync(options.caFile) } : {};
-  const manager = new Http2SessionManager(baseUrl, { pingIntervalMs: 30_000, pingTimeoutMs: 10_000 }, nodeOptions);
-  const transport: Transport = createGrpcTransport({ baseUrl, sessionManager: manager });
-  const gate = createGate(options.maxConcurrent);
+  const connections =
+    options.connections ??
+    createArmadaConnections({ url: options.url, caFile: options.caFile, maxConnections: 1, maxStreamsPerConnection: options.maxConcurrent, ...OWN_KEEPALIVE });
+  const transport = pooledTransport(connections);
+  const gate = createConcurrencyLimit(options.maxConcurrent);
 
   async function askOnce(question: WatchQuestion): Promise<ArmadaVerdict> {
     const cancel = new AbortController();
@@ -72,23 +77,20 @@ export function createArmadaWatchCheck(options: ArmadaWatchCheckOptions): Armada
   }
 
   return {
-    ask: (question) => gate(() => askOnce(question)),
-    close: () => manager.abort(),
+    async ask(question) {
+      // A released slot goes straight to the longest waiting check, so a newcomer never overtakes it.
+      const release = await gate.acquire(NEVER);
+      try {
+        return await askOnce(question);
+      } finally {
+        release();
+      }
+    },
+    close() {
+      if (!options.connections) connections.close();
+    },
   };
 }
 
-/** Runs at most `limit` tasks at once; the rest wait in order. */
-function createGate(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  return async (task) => {
-    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-    running++;
-    try {
-      return await task();
-    } finally {
-      running--;
-      waiting.shift()?.();
-    }
-  };
-}
+/** A check waits for its turn however long: each one in flight is bounded by its own deadline. */
+const NEVER = new AbortController().signal;

@@ -1,7 +1,6 @@
 import { readFile, stat } from "node:fs/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { Authorization } from "./credentials.js";
-import type { ArmadaCredentials } from "./options.js";
+import type { ArmadaCredentials, Authorization } from "./authorization.js";
 
 type KubernetesCredentials = Extract<ArmadaCredentials, { kind: "kubernetes" }>;
 

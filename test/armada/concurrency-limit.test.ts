@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createConcurrencyLimit, type Release } from "../../src/subscriber/concurrency-limit.js";
+import { createConcurrencyLimit, type Release } from "../../src/armada/concurrency-limit.js";
 
 const never = new AbortController().signal;
 
@@ -27,6 +27,24 @@ describe("a concurrency limit", () => {
     (await third)();
     (await newcomer)();
     expect(order).toEqual(["second", "third", "newcomer"]);
+    expect(limit.active()).toBe(0);
+  });
+
+  it("keeps a woken waiter's slot for it: a caller arriving before it resumes waits, and the limit is never exceeded", async () => {
+    const limit = createConcurrencyLimit(1);
+    const first = await limit.acquire(never);
+    let woken = false;
+    const waiter = limit.acquire(never).then((release) => ((woken = true), release));
+    first();
+    // The waiter has been handed the slot but has not run yet; a newcomer arrives in between.
+    expect(woken).toBe(false);
+    let newcomerIn = false;
+    const newcomer = limit.acquire(never).then((release) => ((newcomerIn = true), release));
+    expect({ active: limit.active(), waiting: limit.waiting() }).toEqual({ active: 1, waiting: 1 });
+    const release = await waiter;
+    expect(newcomerIn).toBe(false);
+    release();
+    (await newcomer)();
     expect(limit.active()).toBe(0);
   });
 

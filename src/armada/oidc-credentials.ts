@@ -1,8 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { redactUrl } from "../observability/redact-url.js";
-import type { Authorization, AuthorizationDeps } from "./credentials.js";
-import type { ArmadaCredentials, OidcEndpoint } from "./options.js";
+import type { ArmadaCredentials, Authorization, AuthorizationDeps, OidcEndpoint } from "./authorization.js";
 import { cachedAuthorization, type IssuedToken } from "./token-cache.js";
 
 type ClientCredentials = Extract<ArmadaCredentials, { kind: "oidc" }>;

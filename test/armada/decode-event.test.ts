@@ -4,8 +4,8 @@ import { describe, expect, it } from "vitest";
 import { EventMessageSchema, EventStreamMessageSchema } from "../../src/gen/api/event_pb.js";
 import { startSimulator } from "../../src/simulator/index.js";
 import { createPrng, type Prng } from "../../src/simulator/prng.js";
-import { decodeArmadaMessage, decodeEvent, jobEventOf, readMessageId, type UndecodableEvent } from "../../src/subscriber/decode-event.js";
-import { MALFORMED_EVENTS, eventMessage, messageId, unknownCaseEvent, wireMessage } from "./event-builders.js";
+import { decodeArmadaMessage, decodeEvent, jobEventOf, readMessageId, type UndecodableEvent } from "../../src/armada/decode-event.js";
+import { MALFORMED_EVENTS, eventMessage, messageId, unknownCaseEvent, wireMessage } from "../subscriber/event-builders.js";
 
 const T0 = 1_700_000_000_000;
 const ID = messageId(7);

@@ -6,9 +6,9 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Event } from "../../src/gen/api/event_pb.js";
 import { HealthCheckResponse_ServingStatus } from "../../src/gen/api/health_pb.js";
 import { startSimulator, type Simulator } from "../../src/simulator/index.js";
-import { createArmadaClient, type ArmadaClient } from "../../src/subscriber/armada-client.js";
+import { createArmadaClient, type ArmadaClient } from "../../src/armada/armada-client.js";
 import { selfSignedCertificate } from "../support/tls.js";
-import { eventually, streamCalls } from "./harness.js";
+import { eventually, streamCalls } from "../subscriber/harness.js";
 
 const QUEUE = "pool";
 

@@ -122,7 +122,7 @@ export function readMessageId(bytes: Uint8Array): string | undefined {
  * mapping uses and skipping the rest unread (a submitted event carries the
  * whole pod spec). Where it reads, it reads as `fromBinary` does, merges
  * included (a repeated singular message merges, a different oneof case
- * replaces); test/subscriber/decode-event.test.ts holds it to that.
+ * replaces); test/armada/decode-event.test.ts holds it to that.
  * Throws on bytes that are not a well-formed message.
  */
 export function decodeArmadaMessage(bytes: Uint8Array): ArmadaMessage {

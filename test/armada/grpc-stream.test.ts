@@ -6,9 +6,9 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Event, EventStreamMessageSchema, JobSetRequestSchema, type EventStreamMessage } from "../../src/gen/api/event_pb.js";
-import { createArmadaClient, type ArmadaClient, type JobSetStreamRequest } from "../../src/subscriber/armada-client.js";
-import { decodeArmadaMessage, jobEventOf, type ArmadaMessage, type UndecodableEvent } from "../../src/subscriber/decode-event.js";
-import { frameReader, readGrpcStream } from "../../src/subscriber/grpc-stream.js";
+import { createArmadaClient, type ArmadaClient, type JobSetStreamRequest } from "../../src/armada/armada-client.js";
+import { decodeArmadaMessage, jobEventOf, type ArmadaMessage, type UndecodableEvent } from "../../src/armada/decode-event.js";
+import { frameReader, readGrpcStream } from "../../src/armada/grpc-stream.js";
 import { startSimulator } from "../../src/simulator/index.js";
 
 /** What a reader made of one response: the messages in order, then how it ended. */

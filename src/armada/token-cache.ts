@@ -1,4 +1,4 @@
-import type { Authorization } from "./credentials.js";
+import type { Authorization } from "./authorization.js";
 
 /** A freshly obtained `authorization` value and how long it stays valid. */
 export interface IssuedToken {
