@@ -79,7 +79,7 @@ export async function startJobService(config: ServeConfig, logger: Logger): Prom
       })
     : undefined;
   const service = await startService(
-    { ...config, armada: { url: config.subscriber.armadaUrl, caFile: config.subscriber.caFile } },
+    { ...config, armada: { url: config.subscriber.armadaUrl, caFile: config.subscriber.caFile, connections } },
     {
       store,
       logger,

@@ -16,6 +16,7 @@ import type { ConnectionLimits } from "./limits.js";
 import { listen, type Listener } from "./listener.js";
 import { createReadiness, type Readiness, type ReadinessCheck } from "./readiness.js";
 import type { RpcDependencies } from "./rpc-routes.js";
+import type { ArmadaConnections } from "../armada/connections.js";
 import type { Passthrough } from "../armada/passthrough.js";
 
 export interface ServiceOptions {
@@ -27,8 +28,8 @@ export interface ServiceOptions {
   readonly fastPath?: boolean;
   /** How callers prove who they are; JOBSERVICE_AUTH=none when absent. */
   readonly auth?: AuthOptions;
-  /** Where the armada mode asks; the subscriber's Armada. */
-  readonly armada?: { readonly url: string; readonly caFile?: string };
+  /** Where the armada mode asks; the subscriber's Armada, and its connection pool when the caller has one. */
+  readonly armada?: { readonly url: string; readonly caFile?: string; readonly connections?: ArmadaConnections };
   /** Connection, header, stream and idle bounds; the listener's defaults when absent. */
   readonly limits?: ConnectionLimits;
   readonly shutdownGraceSeconds: number;
@@ -115,6 +116,7 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
   const auth = options.auth && createCallerAuth(options.auth, {
     armadaUrl: options.armada?.url ?? defaultText("armada-url"),
     armadaCaFile: options.armada?.caFile,
+    armadaConnections: options.armada?.connections,
     store: deps.store,
     logger: deps.logger,
     metrics,
