@@ -55,10 +55,14 @@ try {
     const auth = name === "auth";
     if (protocol === "grpc") {
       const headers = ["content-type: application/grpc", "te: trailers", ...(auth ? [`authorization: ${AUTHORIZATION}`] : [])];
-      execFileSync("h2load", ["-t", "1", "-c", "8", "-m", "8", "-n", String(count), "-d", bodyFile, ...headers.flatMap((h) => ["-H", h]), url], { stdio: "pipe" });
+      execFileSync("h2load", ["-t", "1", "-c", "8", "-m", "8", "-n", String(count), "-d", bodyFile, ...headers.flatMap((h) => ["-H", h]), url], {
+        stdio: "pipe",
+      });
     } else {
       const headers = ["content-type=application/json", ...(auth ? [`authorization=${AUTHORIZATION}`] : [])];
-      execFileSync("npx", ["autocannon", "-c", "64", "-a", String(count), "-m", "POST", "-i", bodyFile, ...headers.flatMap((h) => ["-H", h]), url], { stdio: "pipe" });
+      execFileSync("npx", ["autocannon", "-c", "64", "-a", String(count), "-m", "POST", "-i", bodyFile, ...headers.flatMap((h) => ["-H", h]), url], {
+        stdio: "pipe",
+      });
     }
   };
   for (const name of names) load(name, WARM_UP_REQUESTS);

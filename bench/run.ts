@@ -39,7 +39,10 @@ const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
 
 async function main(argv: readonly string[]): Promise<number> {
   const quick = argv.includes("--quick");
-  const only = argv.find((arg) => arg.startsWith("--only="))?.slice("--only=".length).split(",");
+  const only = argv
+    .find((arg) => arg.startsWith("--only="))
+    ?.slice("--only=".length)
+    .split(",");
   const unknown = only?.filter((name) => !(name in SUITES)) ?? [];
   if (unknown.length > 0) {
     process.stderr.write(`bench: unknown suite ${unknown.join(", ")}; suites: ${Object.keys(SUITES).join(", ")}\n`);

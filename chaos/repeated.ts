@@ -21,7 +21,9 @@ export function summary(runs: readonly RunResult[]): string {
   const first = runs[0]!;
   const sum = (pick: (r: RunResult) => number): number => runs.reduce((total, r) => total + pick(r), 0);
   const worstRecovery = Math.max(...runs.map((r) => r.recoverySeconds));
-  const windows = runs.flatMap((r) => r.notes.filter((n) => n.includes("allowed window")).map((n) => Number(/window of ([\d.]+) s/.exec(n)?.[1] ?? Number.NaN)));
+  const windows = runs.flatMap((r) =>
+    r.notes.filter((n) => n.includes("allowed window")).map((n) => Number(/window of ([\d.]+) s/.exec(n)?.[1] ?? Number.NaN)),
+  );
   const longest = windows.length > 0 ? `; longest allowed window ${Math.max(...windows).toFixed(1)} s` : "";
   const failed = runs.filter((r) => r.notes.some((n) => n.startsWith("FAILED"))).length;
   const counted = (what: string): number =>

@@ -137,7 +137,9 @@ export const ROLLBACK_SCENARIOS: readonly RollbackScenario[] = [
         for (const service of env.services) service.child.kill("SIGCONT");
       }
       const start = Date.now();
-      env.notes.push("snapshot taken midway through the ingest; once every job set was read to its end, the service frozen, Redis killed with SIGKILL and restarted from the snapshot, the service thawed");
+      env.notes.push(
+        "snapshot taken midway through the ingest; once every job set was read to its end, the service frozen, Redis killed with SIGKILL and restarted from the snapshot, the service thawed",
+      );
       return afterRollback(env, start, ingestMs, true);
     },
   },
@@ -159,7 +161,9 @@ export const ROLLBACK_SCENARIOS: readonly RollbackScenario[] = [
       env.forwarder!.moveTo(replica.port);
       await env.redis.crash();
       env.redis = replica;
-      env.notes.push("replication cut midway through the ingest; once every job set was read to its end, REPLICAOF NO ONE on the replica, the address moved to it, and the old master killed with SIGKILL");
+      env.notes.push(
+        "replication cut midway through the ingest; once every job set was read to its end, REPLICAOF NO ONE on the replica, the address moved to it, and the old master killed with SIGKILL",
+      );
       return afterRollback(env, start, ingestMs, false);
     },
   },

@@ -82,13 +82,14 @@ describe("the Debian packages CI installs and the Python test environments", () 
     const local = localModules(files);
     const sources = [
       ...files.map((file) => readFileSync(file, "utf8")),
-      ...["README.md", ...readdirSync(join(ROOT, "docs")).filter((name) => name.endsWith(".md")).map((name) => `docs/${name}`)].flatMap((doc) =>
-        [...readFileSync(join(ROOT, doc), "utf8").matchAll(/```python\n([\s\S]*?)```/g)].map(([, code = ""]) => code),
-      ),
+      ...[
+        "README.md",
+        ...readdirSync(join(ROOT, "docs"))
+          .filter((name) => name.endsWith(".md"))
+          .map((name) => `docs/${name}`),
+      ].flatMap((doc) => [...readFileSync(join(ROOT, doc), "utf8").matchAll(/```python\n([\s\S]*?)```/g)].map(([, code = ""]) => code)),
     ];
-    const standard = new Set(
-      execFileSync("python3", ["-c", "import sys; print('\\n'.join(sys.stdlib_module_names))"], { encoding: "utf8" }).split("\n"),
-    );
+    const standard = new Set(execFileSync("python3", ["-c", "import sys; print('\\n'.join(sys.stdlib_module_names))"], { encoding: "utf8" }).split("\n"));
     const thirdParty = [...new Set(sources.flatMap(importedModules))].filter((name) => !standard.has(name) && name !== "__future__" && !local.has(name));
     expect(thirdParty.length).toBeGreaterThan(0);
     for (const module of thirdParty) {

@@ -56,7 +56,10 @@ function examplesOf(page: string): Example[] {
  * environment the docs tell users to make (grpcio, protobuf, requests).
  */
 function asRunHere(code: string, servicePort: number, armadaAddress: string, python: PythonEnv): string {
-  return code.replaceAll(SERVICE, `127.0.0.1:${servicePort}`).replaceAll(ARMADA, armadaAddress).replace(/\bpython3\b/g, python.python);
+  return code
+    .replaceAll(SERVICE, `127.0.0.1:${servicePort}`)
+    .replaceAll(ARMADA, armadaAddress)
+    .replace(/\bpython3\b/g, python.python);
 }
 
 const examples = PAGES.flatMap(examplesOf);
@@ -88,7 +91,10 @@ describe("the docs' examples", () => {
   it("include the quickstart's curl, buf curl, grpcio and requests calls", () => {
     const readme = examples.filter((example) => example.page === "README.md").map((example) => example.code);
     for (const call of ["curl -s", "--protocol grpc ", "--protocol grpcweb", "grpcio_client.py", "import requests"]) {
-      expect(readme.some((code) => code.includes(call)), call).toBe(true);
+      expect(
+        readme.some((code) => code.includes(call)),
+        call,
+      ).toBe(true);
     }
   });
 
@@ -102,13 +108,30 @@ describe("the docs' examples", () => {
   });
 
   it("are rewritten to this test's ports in every address the docs give", () => {
-    const rewritten = asRunHere(`curl http://${SERVICE}/x; grpcurl ${ARMADA}; python3 -c 1 | python3 -`, 1234, "127.0.0.1:5678", { name: "t", python: "/env/bin/python", bin: "/env/bin" });
+    const rewritten = asRunHere(`curl http://${SERVICE}/x; grpcurl ${ARMADA}; python3 -c 1 | python3 -`, 1234, "127.0.0.1:5678", {
+      name: "t",
+      python: "/env/bin/python",
+      bin: "/env/bin",
+    });
     expect(rewritten).toBe("curl http://127.0.0.1:1234/x; grpcurl 127.0.0.1:5678; /env/bin/python -c 1 | /env/bin/python -");
   });
 
-  it.each(examples.map((example, index) => [`${example.page} #${index}`, example] as const))("%s runs as written", async (_name, example) => {
-    const code = asRunHere(example.code, servicePort, armadaAddress, python);
-    const { stdout } = example.language === "python" ? await run(python.python, ["-c", code], { cwd: ROOT }) : await run("bash", ["-euo", "pipefail", "-c", code], { cwd: ROOT });
-    if (example.expected.length > 0) expect(stdout.trim().split("\n").map((line) => line.trimEnd())).toEqual(example.expected);
-  }, 60_000);
+  it.each(examples.map((example, index) => [`${example.page} #${index}`, example] as const))(
+    "%s runs as written",
+    async (_name, example) => {
+      const code = asRunHere(example.code, servicePort, armadaAddress, python);
+      const { stdout } =
+        example.language === "python"
+          ? await run(python.python, ["-c", code], { cwd: ROOT })
+          : await run("bash", ["-euo", "pipefail", "-c", code], { cwd: ROOT });
+      if (example.expected.length > 0)
+        expect(
+          stdout
+            .trim()
+            .split("\n")
+            .map((line) => line.trimEnd()),
+        ).toEqual(example.expected);
+    },
+    60_000,
+  );
 });

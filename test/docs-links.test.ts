@@ -7,7 +7,13 @@ const ROOT = new URL("..", import.meta.url).pathname;
 /** Pages the docs link to that other branches are writing; empty this once they are merged. */
 const WRITTEN_ELSEWHERE = new Set<string>([]);
 
-const PAGES = ["README.md", "CONTRIBUTING.md", ...readdirSync(join(ROOT, "docs")).filter((name) => name.endsWith(".md")).map((name) => `docs/${name}`)];
+const PAGES = [
+  "README.md",
+  "CONTRIBUTING.md",
+  ...readdirSync(join(ROOT, "docs"))
+    .filter((name) => name.endsWith(".md"))
+    .map((name) => `docs/${name}`),
+];
 
 function withoutCode(text: string): string {
   return text.replace(/```[\s\S]*?```/g, "");

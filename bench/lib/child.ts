@@ -56,7 +56,16 @@ function bundled(script: string): Promise<string> {
   let bundle = bundles.get(script);
   if (!bundle) {
     const outfile = join(BUNDLE_DIR, `${basename(script, ".ts")}.mjs`);
-    bundle = build({ entryPoints: [script], bundle: true, platform: "node", target: "node20", format: "esm", packages: "external", outfile, logLevel: "warning" }).then(() => outfile);
+    bundle = build({
+      entryPoints: [script],
+      bundle: true,
+      platform: "node",
+      target: "node20",
+      format: "esm",
+      packages: "external",
+      outfile,
+      logLevel: "warning",
+    }).then(() => outfile);
     bundles.set(script, bundle);
   }
   return bundle;
@@ -74,7 +83,12 @@ async function commandLine(runtime: Runtime, script: string, nodeArgs: readonly 
  * resolves once its first stdout line says it is ready. Each bench process gets its own event
  * loop, so a load generator never competes with the server it measures.
  */
-export async function startChild<Ready>(script: string, options: unknown, nodeArgs: readonly string[] = [], runtime: Runtime = "tsx"): Promise<BenchChild<Ready>> {
+export async function startChild<Ready>(
+  script: string,
+  options: unknown,
+  nodeArgs: readonly string[] = [],
+  runtime: Runtime = "tsx",
+): Promise<BenchChild<Ready>> {
   const { command, args } = await commandLine(runtime, script, nodeArgs);
   const child = spawn(command, [...args, JSON.stringify(options)], {
     stdio: ["pipe", "pipe", "pipe"],
@@ -179,10 +193,12 @@ export function startServe(launch: ServeLaunch, env: Record<string, string>): Pr
   child.stderr?.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => {
-    live.delete(child);
-    resolve();
-  }));
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      live.delete(child);
+      resolve();
+    }),
+  );
   return new Promise((resolveReady, rejectReady) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");

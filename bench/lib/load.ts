@@ -45,15 +45,27 @@ export async function h2load(options: H2loadOptions): Promise<LoadResult> {
     writeFileSync(bodyFile, options.body);
     const spread = options.rpsPerClient !== undefined && options.connectEveryMs !== undefined;
     const length = spread
-      ? ["-n", String(Math.round(options.clients * options.rpsPerClient! * (options.durationS + options.warmUpS))), "-r", "1", "--rate-period", `${options.connectEveryMs}ms`]
+      ? [
+          "-n",
+          String(Math.round(options.clients * options.rpsPerClient! * (options.durationS + options.warmUpS))),
+          "-r",
+          "1",
+          "--rate-period",
+          `${options.connectEveryMs}ms`,
+        ]
       : ["-D", String(options.durationS), "--warm-up-time", String(options.warmUpS)];
     const args = [
-      "-t", "1",
-      "-c", String(options.clients),
-      "-m", String(options.streamsPerClient),
+      "-t",
+      "1",
+      "-c",
+      String(options.clients),
+      "-m",
+      String(options.streamsPerClient),
       ...length,
-      "-d", bodyFile,
-      "--log-file", logFile,
+      "-d",
+      bodyFile,
+      "--log-file",
+      logFile,
       ...Object.entries(options.headers).flatMap(([name, value]) => ["-H", `${name}: ${value}`]),
       ...(options.rpsPerClient === undefined ? [] : ["--rps", String(options.rpsPerClient)]),
       options.url,
@@ -107,10 +119,14 @@ export async function autocannon(options: AutocannonOptions): Promise<LoadResult
   const args = [
     autocannonBin,
     "--json",
-    "-c", String(options.connections),
-    "-d", String(options.durationS),
-    "-m", "POST",
-    "-b", options.body,
+    "-c",
+    String(options.connections),
+    "-d",
+    String(options.durationS),
+    "-m",
+    "POST",
+    "-b",
+    options.body,
     ...Object.entries(options.headers).flatMap(([name, value]) => ["-H", `${name}=${value}`]),
     options.url,
   ];

@@ -56,7 +56,11 @@ export function markdownReport(meta: BenchMeta, suites: readonly SuiteOutcome[])
   lines.push("");
   lines.push(`- Machine: ${meta.machine.cpu}, ${meta.machine.cores} cores, ${fixed(meta.machine.memoryGiB, 1)} GiB memory, ${meta.machine.os}`);
   lines.push(`- Load average (1 min) at start / end: ${fixed(meta.loadAverage.start, 2)} / ${fixed(meta.loadAverage.end, 2)}`);
-  lines.push(`- Versions: ${Object.entries(meta.versions).map(([name, version]) => `${name} ${version}`).join("; ")}`);
+  lines.push(
+    `- Versions: ${Object.entries(meta.versions)
+      .map(([name, version]) => `${name} ${version}`)
+      .join("; ")}`,
+  );
   lines.push("");
   lines.push("### Targets");
   lines.push("");

@@ -52,7 +52,14 @@ const subscriber = createSubscriber(
 const WATCH_STREAMS_PER_CONNECTION = 2_500;
 const service = await startService(
   // As a deployment serving thousands of watches sets JOBSERVICE_MAX_CONCURRENT_STREAMS: the default 100 per connection is for request traffic.
-  { host: "127.0.0.1", port: 0, maxRequestBytes: 1024 * 1024, shutdownGraceSeconds: 1, maxWatches: options.maxWatches, limits: { ...DEFAULT_LIMITS, maxConcurrentStreams: WATCH_STREAMS_PER_CONNECTION } },
+  {
+    host: "127.0.0.1",
+    port: 0,
+    maxRequestBytes: 1024 * 1024,
+    shutdownGraceSeconds: 1,
+    maxWatches: options.maxWatches,
+    limits: { ...DEFAULT_LIMITS, maxConcurrentStreams: WATCH_STREAMS_PER_CONNECTION },
+  },
   { store, logger, metrics, status: subscriber, notices },
 );
 

@@ -170,7 +170,8 @@ async function decode({ armadaUrl, jobSets }: { armadaUrl: string; jobSets: read
     const counts = await Promise.all(
       jobSets.map(async (jobSet) => {
         let events = 0;
-        for await (const messages of client.jobSetEvents({ ...jobSet, fromMessageId: "", watch: false }, signal)) for (const message of messages) if (message.id) events++;
+        for await (const messages of client.jobSetEvents({ ...jobSet, fromMessageId: "", watch: false }, signal))
+          for (const message of messages) if (message.id) events++;
         return events;
       }),
     );

@@ -49,7 +49,10 @@ await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
 function replay(stream: ServerHttp2Stream, request: { id: string; queue: string; fromMessageId: string; watch: boolean }): void {
   const recording = recordings.get(keyOf({ queue: request.queue, jobSetId: request.id }));
   if (!recording) {
-    stream.respond({ ":status": 200, "content-type": "application/grpc+proto", "grpc-status": "5", "grpc-message": "job set not recorded" }, { endStream: true });
+    stream.respond(
+      { ":status": 200, "content-type": "application/grpc+proto", "grpc-status": "5", "grpc-message": "job set not recorded" },
+      { endStream: true },
+    );
     return;
   }
   const after = request.fromMessageId === "" ? 0 : (recording.ids.get(request.fromMessageId) ?? -1) + 1;

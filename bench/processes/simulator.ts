@@ -17,10 +17,14 @@ const simulator = await startSimulator({ host: "127.0.0.1", port: 0, lifecycle: 
 const readLoad = simulator.bulkLoad({ queue: READ_QUEUE, jobSets: 1, jobsPerSet: options.readJobs, eventsPerSecond: Infinity, jobSetPrefix: "read-" });
 await readLoad.done;
 const readSet: JobSetKey = { queue: READ_QUEUE, jobSetId: "read-0" };
-const [runningJobId] = simulator.submit(READ_QUEUE, readSet.jobSetId, [{ annotations: { "armada-sim/outcome": "succeeded", "armada-sim/duration-ms": NEVER_FINISHES_MS } }]);
+const [runningJobId] = simulator.submit(READ_QUEUE, readSet.jobSetId, [
+  { annotations: { "armada-sim/outcome": "succeeded", "armada-sim/duration-ms": NEVER_FINISHES_MS } },
+]);
 const terminal = readLoad.jobs.find((job) => job.outcome.state === "succeeded") ?? readLoad.jobs[0];
 if (!runningJobId || !terminal) throw new Error("the simulator gave no read-path jobs");
-await waitFor(() => simulator.events(readSet.queue, readSet.jobSetId).some((m) => m.message?.events.case === "running" && m.message.events.value.jobId === runningJobId));
+await waitFor(() =>
+  simulator.events(readSet.queue, readSet.jobSetId).some((m) => m.message?.events.case === "running" && m.message.events.value.jobId === runningJobId),
+);
 
 const loads = new Map<string, BulkLoad>();
 

@@ -58,7 +58,9 @@ export async function batchReadsSuite(context: BenchContext): Promise<SuiteOutco
       return { ...result, roundTripsPerAnswer: (after - before) / result.answers };
     };
     const contenders = [{ name: SINGLE, run: () => measure(0) }, ...BATCHES.map((batch) => ({ name: `batch ${batch}`, run: () => measure(batch) }))];
-    const results = await alternate(scale.rounds, contenders, (name, r) => context.log(`batch reads, ${name}: ${fixed(r.answersPerSecond)} answers/s, ${r.roundTripsPerAnswer.toFixed(4)} store round trips per job`));
+    const results = await alternate(scale.rounds, contenders, (name, r) =>
+      context.log(`batch reads, ${name}: ${fixed(r.answersPerSecond)} answers/s, ${r.roundTripsPerAnswer.toFixed(4)} store round trips per job`),
+    );
 
     const single = results.get(SINGLE) ?? [];
     const singleRate = single.map((r) => r.answersPerSecond);

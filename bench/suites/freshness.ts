@@ -43,7 +43,11 @@ export async function freshnessSuite(context: BenchContext): Promise<SuiteOutcom
   const targets: TargetCheck[] = [];
   const data: RateResult[] = [];
   for (const rate of [LIGHT_RATE, HEAVY_RATE]) {
-    const service = await startChild<{ port: number }>(processScript("service"), { answer: "subscriber", store: { kind: "memory" }, armadaUrl: simulator.ready.url });
+    const service = await startChild<{ port: number }>(processScript("service"), {
+      answer: "subscriber",
+      store: { kind: "memory" },
+      armadaUrl: simulator.ready.url,
+    });
     try {
       const result = await measureRate(context, service, rate);
       data.push(result);
@@ -55,7 +59,11 @@ export async function freshnessSuite(context: BenchContext): Promise<SuiteOutcom
         absolute: `p50 ${fixed(result.service.p50Ms, 1)} / ${fixed(result.stream.p50Ms, 1)} ms, p99 ${fixed(result.service.p99Ms, 1)} / ${fixed(result.stream.p99Ms, 1)} ms, max ${fixed(result.service.maxMs, 1)} ms; ${result.service.samples} samples${result.timedOut ? `, ${result.timedOut} timed out` : ""}`,
       });
       if (rate === LIGHT_RATE) {
-        targets.push({ target: `Freshness p99 ≤ ${TARGET_P99_MS} ms at ${fixed(rate)} events/s`, measured: `${fixed(result.service.p99Ms, 1)} ms`, met: result.timedOut === 0 && result.service.p99Ms <= TARGET_P99_MS });
+        targets.push({
+          target: `Freshness p99 ≤ ${TARGET_P99_MS} ms at ${fixed(rate)} events/s`,
+          measured: `${fixed(result.service.p99Ms, 1)} ms`,
+          met: result.timedOut === 0 && result.service.p99Ms <= TARGET_P99_MS,
+        });
       }
     } finally {
       await service.stop();
@@ -66,7 +74,9 @@ export async function freshnessSuite(context: BenchContext): Promise<SuiteOutcom
     data,
     rows,
     targets,
-    notes: [`Freshness ratio is p50(service) ÷ p50(watch stream), both from the same probe events; the subscriber batches up to ${5} ms before writing (SUBSCRIBER_DEFAULTS.batchMaxDelayMs).`],
+    notes: [
+      `Freshness ratio is p50(service) ÷ p50(watch stream), both from the same probe events; the subscriber batches up to ${5} ms before writing (SUBSCRIBER_DEFAULTS.batchMaxDelayMs).`,
+    ],
   };
 }
 

@@ -50,7 +50,12 @@ export async function ingestSuite(context: BenchContext): Promise<SuiteOutcome> 
   const fromReplay: Upstream = { url: replay.ready.url, cpu: () => replay.call<number>("cpu") };
   const scenarios = [
     { name: `1 job set × ${fixed(scale.ingest.bigJobs)} jobs`, prefix: "ingest-big-", jobSets: 1, jobsPerSet: scale.ingest.bigJobs },
-    { name: `${fixed(scale.ingest.smallSets)} job sets × ${scale.ingest.smallJobs} jobs`, prefix: "ingest-small-", jobSets: scale.ingest.smallSets, jobsPerSet: scale.ingest.smallJobs },
+    {
+      name: `${fixed(scale.ingest.smallSets)} job sets × ${scale.ingest.smallJobs} jobs`,
+      prefix: "ingest-small-",
+      jobSets: scale.ingest.smallSets,
+      jobsPerSet: scale.ingest.smallJobs,
+    },
   ];
   const rows: Row[] = [];
   const targets: TargetCheck[] = [];
@@ -59,12 +64,24 @@ export async function ingestSuite(context: BenchContext): Promise<SuiteOutcome> 
   const worst = { memory: Infinity, redis: Infinity, ofRawDecode: Infinity, roundTrips: 0, bytes: 0 };
   try {
     for (const scenario of scenarios) {
-      const bulk = await simulator.call<BulkSummary>("bulk", { queue: QUEUE, prefix: scenario.prefix, jobSets: scenario.jobSets, jobsPerSet: scenario.jobsPerSet, wait: true, sample: VERIFY_JOBS });
+      const bulk = await simulator.call<BulkSummary>("bulk", {
+        queue: QUEUE,
+        prefix: scenario.prefix,
+        jobSets: scenario.jobSets,
+        jobsPerSet: scenario.jobsPerSet,
+        wait: true,
+        sample: VERIFY_JOBS,
+      });
       const jobs = scenario.jobSets * scenario.jobsPerSet;
       // The store's cost is read between the catch-up and the checks, so the checks' reads are not counted.
       await replay.call("forget");
       await replay.call("record", { armadaUrl: simulator.ready.url, jobSets: bulk.jobSets });
-      const subscribe = async (store: "memory" | "redis", upstream: Upstream, afterCatchUp: () => Promise<void> = async () => {}, reader = ingester): Promise<IngestRun> => {
+      const subscribe = async (
+        store: "memory" | "redis",
+        upstream: Upstream,
+        afterCatchUp: () => Promise<void> = async () => {},
+        reader = ingester,
+      ): Promise<IngestRun> => {
         const run = await busyRun(upstream, async () => {
           const result = await reader.call<SubscribeResult>("subscribe", {
             store: store === "memory" ? { kind: "memory" } : { kind: "redis", url: context.redisUrl },
@@ -142,7 +159,10 @@ export async function ingestSuite(context: BenchContext): Promise<SuiteOutcome> 
             },
           },
         ],
-        (name, r) => context.log(`  ${name}: ${fixed(r.eventsPerSecond)} events/s${r.simulatorBusy === undefined ? "" : ` (simulator ${percent(r.simulatorBusy)} of a core, reader ${percent(r.readerBusy ?? NaN)})`}`),
+        (name, r) =>
+          context.log(
+            `  ${name}: ${fixed(r.eventsPerSecond)} events/s${r.simulatorBusy === undefined ? "" : ` (simulator ${percent(r.simulatorBusy)} of a core, reader ${percent(r.readerBusy ?? NaN)})`}`,
+          ),
       );
       const rate = (name: string): number[] => (results.get(name) ?? []).map((r) => r.eventsPerSecond);
       const busy = (name: string, side: "simulatorBusy" | "readerBusy"): string => percent(median((results.get(name) ?? []).map((r) => r[side] ?? NaN)));
@@ -228,18 +248,42 @@ export async function ingestSuite(context: BenchContext): Promise<SuiteOutcome> 
       );
       data[`${scenario.name} from the replay`] = { rawDecode, memory: replayMemory, redis: replayRedis, bunMemory, bunRedis };
       worst.ofRawDecode = Math.min(worst.ofRawDecode, median(replayMemory) / median(rawDecode));
-      notes.push(`Redis commands for ${scenario.name} (one run): ${Object.entries(redisRuns[0]?.counts?.byCommand ?? {}).map(([c, n]) => `${c} ${n}`).join(", ")}.`);
+      notes.push(
+        `Redis commands for ${scenario.name} (one run): ${Object.entries(redisRuns[0]?.counts?.byCommand ?? {})
+          .map(([c, n]) => `${c} ${n}`)
+          .join(", ")}.`,
+      );
       worst.memory = Math.min(worst.memory, median(replayMemory));
       worst.redis = Math.min(worst.redis, median(replayRedis));
       worst.roundTrips = Math.max(worst.roundTrips, roundTripsPerEvent);
       worst.bytes = Math.max(worst.bytes, bytesPerJob);
     }
     targets.push(
-      { target: `Ingest ≥ ${fixed(TARGETS.memory)} events/s into memory (replay upstream)`, measured: `${fixed(worst.memory)} events/s (slower scenario)`, met: worst.memory >= TARGETS.memory },
-      { target: `Ingest ≥ ${fixed(TARGETS.redis)} events/s into redis (replay upstream)`, measured: `${fixed(worst.redis)} events/s (slower scenario)`, met: worst.redis >= TARGETS.redis },
-      { target: `Ingest into memory ≥ ${percent(TARGETS.ofRawDecode)} of a raw decode-and-discard reader on the same bytes`, measured: `${percent(worst.ofRawDecode)} (slower scenario)`, met: worst.ofRawDecode >= TARGETS.ofRawDecode },
-      { target: `≤ ${TARGETS.roundTripsPerEvent} store round trips per event in bursts`, measured: `${fixed(worst.roundTrips, 4)}`, met: worst.roundTrips <= TARGETS.roundTripsPerEvent },
-      { target: `≤ ${TARGETS.bytesPerJob} bytes of Redis memory per job`, measured: `${fixed(worst.bytes)} bytes (larger scenario)`, met: worst.bytes <= TARGETS.bytesPerJob },
+      {
+        target: `Ingest ≥ ${fixed(TARGETS.memory)} events/s into memory (replay upstream)`,
+        measured: `${fixed(worst.memory)} events/s (slower scenario)`,
+        met: worst.memory >= TARGETS.memory,
+      },
+      {
+        target: `Ingest ≥ ${fixed(TARGETS.redis)} events/s into redis (replay upstream)`,
+        measured: `${fixed(worst.redis)} events/s (slower scenario)`,
+        met: worst.redis >= TARGETS.redis,
+      },
+      {
+        target: `Ingest into memory ≥ ${percent(TARGETS.ofRawDecode)} of a raw decode-and-discard reader on the same bytes`,
+        measured: `${percent(worst.ofRawDecode)} (slower scenario)`,
+        met: worst.ofRawDecode >= TARGETS.ofRawDecode,
+      },
+      {
+        target: `≤ ${TARGETS.roundTripsPerEvent} store round trips per event in bursts`,
+        measured: `${fixed(worst.roundTrips, 4)}`,
+        met: worst.roundTrips <= TARGETS.roundTripsPerEvent,
+      },
+      {
+        target: `≤ ${TARGETS.bytesPerJob} bytes of Redis memory per job`,
+        measured: `${fixed(worst.bytes)} bytes (larger scenario)`,
+        met: worst.bytes <= TARGETS.bytesPerJob,
+      },
     );
     return { name: "ingest", data, rows, targets, notes };
   } finally {
@@ -254,7 +298,25 @@ async function redisBenchmark(redisUrl: string): Promise<number> {
   const { hostname, port } = new URL(redisUrl);
   const output = await runTool(
     "redis-benchmark",
-    ["-h", hostname, "-p", port, "-P", String(REDIS_BENCHMARK_PIPELINE), "-c", "4", "-n", String(REDIS_BENCHMARK_REQUESTS), "-r", "1000000", "-d", String(REDIS_BENCHMARK_VALUE_BYTES), "-t", "hset", "--csv"],
+    [
+      "-h",
+      hostname,
+      "-p",
+      port,
+      "-P",
+      String(REDIS_BENCHMARK_PIPELINE),
+      "-c",
+      "4",
+      "-n",
+      String(REDIS_BENCHMARK_REQUESTS),
+      "-r",
+      "1000000",
+      "-d",
+      String(REDIS_BENCHMARK_VALUE_BYTES),
+      "-t",
+      "hset",
+      "--csv",
+    ],
     60_000,
   );
   const rps = /"HSET","([\d.]+)"/.exec(output.stdout)?.[1];

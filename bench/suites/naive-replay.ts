@@ -44,7 +44,10 @@ export async function naiveReplaySuite(context: BenchContext): Promise<SuiteOutc
     );
     const naive = results.get("naive") ?? [];
     const served = results.get("service") ?? [];
-    const ratio = pairedRatio(served.map((r) => r.rps), naive.map((r) => r.rps));
+    const ratio = pairedRatio(
+      served.map((r) => r.rps),
+      naive.map((r) => r.rps),
+    );
     const events = ready.readSetEvents;
     return {
       name: "naive replay",

@@ -38,9 +38,20 @@ export async function queryApiSuite(context: BenchContext): Promise<SuiteOutcome
     const ids = await readSetJobIds(ready.url, ready.readSet, 100);
     await warm(serviceUrl, ids);
     const statusBody = (count: number): Buffer => grpcFrame(toBinary(JobStatusRequestSchema, create(JobStatusRequestSchema, { jobIds: ids.slice(0, count) })));
-    const submitBody = grpcFrame(toBinary(JobSubmitRequestSchema, create(JobSubmitRequestSchema, { queue: ready.readSet.queue, jobSetId: "bench-passthrough", jobRequestItems: [{}] })));
+    const submitBody = grpcFrame(
+      toBinary(JobSubmitRequestSchema, create(JobSubmitRequestSchema, { queue: ready.readSet.queue, jobSetId: "bench-passthrough", jobRequestItems: [{}] })),
+    );
     const load = (url: string, path: string, body: Buffer, rpsPerClient?: number): Promise<LoadResult> =>
-      h2load({ url: `${url}${path}`, body, headers: GRPC_HEADERS, clients: CLIENTS, streamsPerClient: STREAMS, durationS: scale.loadSeconds, warmUpS: scale.warmUpSeconds, rpsPerClient });
+      h2load({
+        url: `${url}${path}`,
+        body,
+        headers: GRPC_HEADERS,
+        clients: CLIENTS,
+        streamsPerClient: STREAMS,
+        durationS: scale.loadSeconds,
+        warmUpS: scale.warmUpSeconds,
+        rpsPerClient,
+      });
 
     const rows: Row[] = [];
     const data: Record<string, unknown> = {};
@@ -56,7 +67,10 @@ export async function queryApiSuite(context: BenchContext): Promise<SuiteOutcome
         measure: `api.Jobs/GetJobStatus, ${count} id${count > 1 ? "s" : ""}, gRPC h2c, concurrency ${CLIENTS * STREAMS}`,
         subject: "service (from its cache)",
         baseline: "the simulator's own answer (the upstream)",
-        ratio: pairedRatio(svc.map((r) => r.rps), sim.map((r) => r.rps)),
+        ratio: pairedRatio(
+          svc.map((r) => r.rps),
+          sim.map((r) => r.rps),
+        ),
         absolute: `${fixed(median(svc.map((r) => r.rps)))} / ${fixed(median(sim.map((r) => r.rps)))} req/s; p50 ${fixed(median(svc.map((r) => r.p50Ms)), 2)} / ${fixed(median(sim.map((r) => r.p50Ms)), 2)} ms`,
       });
     }
@@ -115,4 +129,3 @@ async function warm(serviceUrl: string, ids: readonly string[]): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
-

@@ -132,7 +132,10 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
       spreadLoop.set(rate, await measure(context, `gRPC h2c at ${rate} req/s (spread)`, openSubjects, scale.rounds, (s) => spreadRun(s, rate)));
     }
     const burstLoop = new Map<number, Map<string, LoadResult[]>>([
-      [TARGET_RPS, await measure(context, `gRPC h2c at ${TARGET_RPS} req/s (bursts)`, openSubjects, scale.rounds, (s) => grpcRun(s, TARGET_RPS / OPEN_LOOP_CLIENTS))],
+      [
+        TARGET_RPS,
+        await measure(context, `gRPC h2c at ${TARGET_RPS} req/s (bursts)`, openSubjects, scale.rounds, (s) => grpcRun(s, TARGET_RPS / OPEN_LOOP_CLIENTS)),
+      ],
     ]);
 
     const rows: Row[] = [];
@@ -155,15 +158,26 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
           measure: `Read throughput, ${protocol}, c=${CONCURRENCY}`,
           subject: subject.name,
           baseline: "empty handler, same listener",
-          ratio: pairedRatio(runs.map((r) => r.rps), baseline.map((r) => r.rps)),
+          ratio: pairedRatio(
+            runs.map((r) => r.rps),
+            baseline.map((r) => r.rps),
+          ),
           absolute: `${fixed(median(runs.map((r) => r.rps)))} / ${fixed(median(baseline.map((r) => r.rps)))} req/s; p50 ${fixed(median(runs.map((r) => r.p50Ms)), 2)} ms, p99 ${fixed(median(runs.map((r) => r.p99Ms)), 2)} ms, max ${fixed(Math.max(...runs.map((r) => r.maxMs)), 1)} ms`,
         });
       }
-      for (const [store, floor] of [["memory", 0.85], ["redis", 0.6]] as const) {
+      for (const [store, floor] of [
+        ["memory", 0.85],
+        ["redis", 0.6],
+      ] as const) {
         const worst = Math.min(
           ...subjects
             .filter((s) => s.name.startsWith(store))
-            .map((s) => pairedRatio((results.get(s.name) ?? []).map((r) => r.rps), baseline.map((r) => r.rps))),
+            .map((s) =>
+              pairedRatio(
+                (results.get(s.name) ?? []).map((r) => r.rps),
+                baseline.map((r) => r.rps),
+              ),
+            ),
         );
         targets.push({
           target: `Read path on ${store} ≥ ${percent(floor)} of the empty handler, ${protocol}, c=${CONCURRENCY}`,
@@ -183,7 +197,16 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
         });
       }
       for (const store of ["memory", "redis"] as const) {
-        const worst = Math.min(...subjects.filter((s) => s.name.startsWith(`${store},`)).map((s) => pairedRatio((results.get(s.name) ?? []).map((r) => r.rps), rawRps)));
+        const worst = Math.min(
+          ...subjects
+            .filter((s) => s.name.startsWith(`${store},`))
+            .map((s) =>
+              pairedRatio(
+                (results.get(s.name) ?? []).map((r) => r.rps),
+                rawRps,
+              ),
+            ),
+        );
         targets.push({
           target: `Read path on ${store} ≥ ${percent(OF_RAW_TARGET)} of a raw constant on the same listener, ${protocol}, c=${CONCURRENCY}`,
           measured: `${percent(worst)}${scale.readJobKinds.length > 1 ? " (worse of terminal / running job)" : " (terminal job)"}`,
@@ -216,7 +239,12 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
           measure: `Read latency, gRPC h2c, ${fixed(rate)} req/s offered (${generator})`,
           subject: subject.name,
           baseline: isBaseline ? "—" : "empty handler, same listener (p99 ratio)",
-          ratio: isBaseline ? null : pairedRatio(runs.map((r) => r.p99Ms), openBaseline.map((r) => r.p99Ms)),
+          ratio: isBaseline
+            ? null
+            : pairedRatio(
+                runs.map((r) => r.p99Ms),
+                openBaseline.map((r) => r.p99Ms),
+              ),
           absolute: `p50 ${fixed(median(runs.map((r) => r.p50Ms)), 2)} ms, p99 ${fixed(median(runs.map((r) => r.p99Ms)), 2)} ms / ${fixed(median(openBaseline.map((r) => r.p99Ms)), 2)} ms; achieved ${fixed(median(runs.map((r) => r.rps)))} req/s`,
         });
         if (!checked || isBaseline || rate !== TARGET_RPS) continue;
@@ -228,17 +256,30 @@ export async function readPathSuite(context: BenchContext): Promise<SuiteOutcome
         });
       }
     };
-    for (const [rate, results] of spreadLoop) latency(rate, results, `${fixed(rate / SPREAD_RPS_PER_CLIENT)} clients × ${SPREAD_RPS_PER_CLIENT} req/s, spread`, true);
+    for (const [rate, results] of spreadLoop)
+      latency(rate, results, `${fixed(rate / SPREAD_RPS_PER_CLIENT)} clients × ${SPREAD_RPS_PER_CLIENT} req/s, spread`, true);
     for (const [rate, results] of burstLoop) latency(rate, results, `${OPEN_LOOP_CLIENTS} clients × ${fixed(rate / OPEN_LOOP_CLIENTS)} req/s, bursts`, false);
     const runtimes = await compareRuntimes(context, terminal, grpcRun);
     rows.push(...runtimes.rows);
-    const failed = [...Object.values(closedLoop), ...spreadLoop.values(), ...burstLoop.values(), runtimes.results].flatMap((m) => [...m.values()].flat()).reduce((sum, r) => sum + r.failed, 0);
+    const failed = [...Object.values(closedLoop), ...spreadLoop.values(), ...burstLoop.values(), runtimes.results]
+      .flatMap((m) => [...m.values()].flat())
+      .reduce((sum, r) => sum + r.failed, 0);
     const notes = [
       `Read path: ${failed} failed requests over all load runs; every service answered the expected state before the load.`,
       `Read latency is measured open loop with h2load, whose \`--rps\` timer fires at most every 10 ms per client. The target is checked on the spread load: ${SPREAD_RPS_PER_CLIENT} req/s per client (one request per client every 10 ms) from as many clients as the rate needs, connected ${SPREAD_CONNECT_EVERY_MS} ms apart (\`-r 1 --rate-period ${SPREAD_CONNECT_EVERY_MS}ms\`), so their timers are spread over those 10 ms. The burst rows are the same rate from ${OPEN_LOOP_CLIENTS} clients, which arrives as one burst of ${TARGET_RPS / 100} requests every 10 ms; h2load's rate mode has no warm-up option, so the spread runs drop the requests started in the warm-up time from its log instead.`,
       ...runtimes.notes,
     ];
-    return { name: "read path", data: { closedLoop: Object.fromEntries(Object.entries(closedLoop).map(([p, m]) => [p, Object.fromEntries(m)])), spreadLoop: Object.fromEntries([...spreadLoop].map(([rate, m]) => [rate, Object.fromEntries(m)])), burstLoop: Object.fromEntries([...burstLoop].map(([rate, m]) => [rate, Object.fromEntries(m)])) }, rows, targets, notes };
+    return {
+      name: "read path",
+      data: {
+        closedLoop: Object.fromEntries(Object.entries(closedLoop).map(([p, m]) => [p, Object.fromEntries(m)])),
+        spreadLoop: Object.fromEntries([...spreadLoop].map(([rate, m]) => [rate, Object.fromEntries(m)])),
+        burstLoop: Object.fromEntries([...burstLoop].map(([rate, m]) => [rate, Object.fromEntries(m)])),
+      },
+      rows,
+      targets,
+      notes,
+    };
   } finally {
     await Promise.all([empty.stop(), memory.stop(), redis.stop(), bare.stop(), memoryAuth.stop(), raw.stop()]);
   }
@@ -304,14 +345,26 @@ async function compareRuntimes(
   }
 }
 
-async function measure(context: BenchContext, label: string, subjects: readonly Subject[], rounds: number, run: (subject: Subject) => Promise<LoadResult>): Promise<Map<string, LoadResult[]>> {
+async function measure(
+  context: BenchContext,
+  label: string,
+  subjects: readonly Subject[],
+  rounds: number,
+  run: (subject: Subject) => Promise<LoadResult>,
+): Promise<Map<string, LoadResult[]>> {
   context.log(`read path: ${label}, ${rounds} alternating rounds`);
   const contenders: Contender<LoadResult>[] = subjects.map((subject) => ({ name: subject.name, run: () => run(subject) }));
-  return alternate(rounds, contenders, (name, result) => context.log(`  ${name}: ${fixed(result.rps)} req/s, p99 ${fixed(result.p99Ms, 2)} ms${result.failed ? `, ${result.failed} failed` : ""}`));
+  return alternate(rounds, contenders, (name, result) =>
+    context.log(`  ${name}: ${fixed(result.rps)} req/s, p99 ${fixed(result.p99Ms, 2)} ms${result.failed ? `, ${result.failed} failed` : ""}`),
+  );
 }
 
 async function expectState(port: number, key: JobKey, expected: State, headers: Readonly<Record<string, string>> = {}): Promise<void> {
-  const response = await fetch(`http://127.0.0.1:${port}${GET_JOB_STATUS_PATH}`, { method: "POST", headers: { ...JSON_HEADERS, ...headers }, body: connectJsonBody(key) });
+  const response = await fetch(`http://127.0.0.1:${port}${GET_JOB_STATUS_PATH}`, {
+    method: "POST",
+    headers: { ...JSON_HEADERS, ...headers },
+    body: connectJsonBody(key),
+  });
   const body = (await response.json()) as { state?: string };
   const state = body.state ?? State[State.SUBMITTED];
   if (state !== State[expected]) throw new Error(`the service answered ${JSON.stringify(body)} for ${key.jobId}, expected ${State[expected]}`);

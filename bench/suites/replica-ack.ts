@@ -17,7 +17,17 @@ const ACK = { replicas: 1, timeoutMs: 1_000 };
 const BATCH_JOBS = 200;
 const WRITES_PER_ROUND = { quick: 200, full: 1_000 };
 
-const job: JobRecord = { state: State.RUNNING, error: "", lastEvent: "running", messageId: "1732300000000:12:0:3", submittedAt: 1732300000000, startedAt: 1732300004321, cluster: "cluster-eu-1", node: "node-0042", runAttempts: 1 };
+const job: JobRecord = {
+  state: State.RUNNING,
+  error: "",
+  lastEvent: "running",
+  messageId: "1732300000000:12:0:3",
+  submittedAt: 1732300000000,
+  startedAt: 1732300004321,
+  cluster: "cluster-eu-1",
+  node: "node-0042",
+  runAttempts: 1,
+};
 
 /**
  * What acknowledging a write only once a replica has it costs (Redis `WAIT 1`):
@@ -44,8 +54,20 @@ export async function replicaAckSuite(context: BenchContext): Promise<SuiteOutco
       { name: "no wait", run: () => writeLatencies(plain, `plain-${round++}`, writes) },
       { name: "wait 1", run: () => writeLatencies(acked, `acked-${round++}`, writes) },
     ]);
-    const p50 = (name: string): number[] => (latencies.get(name) ?? []).map((ms) => percentileOfSorted([...ms].sort((a, b) => a - b), 50));
-    const p99 = (name: string): number[] => (latencies.get(name) ?? []).map((ms) => percentileOfSorted([...ms].sort((a, b) => a - b), 99));
+    const p50 = (name: string): number[] =>
+      (latencies.get(name) ?? []).map((ms) =>
+        percentileOfSorted(
+          [...ms].sort((a, b) => a - b),
+          50,
+        ),
+      );
+    const p99 = (name: string): number[] =>
+      (latencies.get(name) ?? []).map((ms) =>
+        percentileOfSorted(
+          [...ms].sort((a, b) => a - b),
+          99,
+        ),
+      );
     rows.push(
       {
         measure: `one write of ${BATCH_JOBS} jobs, p50 latency`,
@@ -63,8 +85,17 @@ export async function replicaAckSuite(context: BenchContext): Promise<SuiteOutco
       },
     );
 
-    const bulk = await simulator.call<BulkSummary>("bulk", { queue: QUEUE, prefix: "ack-", jobSets: scale.ingest.smallSets, jobsPerSet: scale.ingest.smallJobs, wait: true, sample: 0 });
-    context.log(`replica-ack: ingest of ${scale.ingest.smallSets} job sets × ${scale.ingest.smallJobs} jobs (${fixed(bulk.totalEvents)} events), ${scale.rounds} alternating rounds`);
+    const bulk = await simulator.call<BulkSummary>("bulk", {
+      queue: QUEUE,
+      prefix: "ack-",
+      jobSets: scale.ingest.smallSets,
+      jobsPerSet: scale.ingest.smallJobs,
+      wait: true,
+      sample: 0,
+    });
+    context.log(
+      `replica-ack: ingest of ${scale.ingest.smallSets} job sets × ${scale.ingest.smallJobs} jobs (${fixed(bulk.totalEvents)} events), ${scale.rounds} alternating rounds`,
+    );
     const ingest = async (replicaAck: typeof ACK | undefined): Promise<number> => {
       const admin = new Redis(master.url);
       await admin.flushall().finally(() => admin.disconnect());

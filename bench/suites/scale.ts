@@ -92,7 +92,9 @@ export async function scaleSuite(context: BenchContext): Promise<SuiteOutcome> {
         const { memoryBefore: before, memoryAfter: after } = result;
         const perSubscription = (after.rss - before.rss) / subscriptions;
         const heapPerSubscription = (after.heapUsed - before.heapUsed) / subscriptions;
-        context.log(`  RSS ${fixed(after.rss / MIB)} MiB (+${fixed(perSubscription / 1024, 1)} KiB each, JS heap +${fixed(heapPerSubscription / 1024, 1)} KiB), settled ${fixed(settled.rssMiB)} MiB, peak ${fixed(settled.peakMiB)} MiB; ${connections} connections, ${fixed(liveEventsPerSecond)} live events/s`);
+        context.log(
+          `  RSS ${fixed(after.rss / MIB)} MiB (+${fixed(perSubscription / 1024, 1)} KiB each, JS heap +${fixed(heapPerSubscription / 1024, 1)} KiB), settled ${fixed(settled.rssMiB)} MiB, peak ${fixed(settled.peakMiB)} MiB; ${connections} connections, ${fixed(liveEventsPerSecond)} live events/s`,
+        );
         rows.push({
           measure: `Scale: ${fixed(subscriptions)} concurrent subscriptions`,
           subject: `subscriber (memory store), ${name}`,
@@ -113,7 +115,11 @@ export async function scaleSuite(context: BenchContext): Promise<SuiteOutcome> {
     }
   }
   if (!scale.scaleSubscriptions.includes(TARGET.subscriptions)) {
-    targets.push({ target: `${fixed(TARGET.subscriptions)} subscriptions in < 300 MiB RSS on ≤ ${TARGET.connections} upstream connections`, measured: "not run in --quick mode", met: null });
+    targets.push({
+      target: `${fixed(TARGET.subscriptions)} subscriptions in < 300 MiB RSS on ≤ ${TARGET.connections} upstream connections`,
+      measured: "not run in --quick mode",
+      met: null,
+    });
   }
   return {
     name: "scale",

@@ -110,7 +110,14 @@ function isExecutable(path: string): boolean {
 
 async function timeToFirstAnswer(launch: Launch, armadaUrl: string, job: ExpectedJob, onMemory: (rssMiB: number) => void): Promise<number> {
   const port = await freePort();
-  const env = { ...process.env, JOBSERVICE_HOST: "127.0.0.1", JOBSERVICE_PORT: String(port), JOBSERVICE_STORE: "memory", ARMADA_URL: armadaUrl, JOBSERVICE_LOG_LEVEL: "silent" };
+  const env = {
+    ...process.env,
+    JOBSERVICE_HOST: "127.0.0.1",
+    JOBSERVICE_PORT: String(port),
+    JOBSERVICE_STORE: "memory",
+    ARMADA_URL: armadaUrl,
+    JOBSERVICE_LOG_LEVEL: "silent",
+  };
   const started = performance.now();
   const child = spawn(launch.command, launch.args, { env, cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";

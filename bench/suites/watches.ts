@@ -77,7 +77,9 @@ export async function watchesSuite(context: BenchContext): Promise<SuiteOutcome>
       heapOpen: open.heapUsed,
       failures: ended.failures,
     };
-    context.log(`watches, ${watches} open: event → first ${result.firstMs.toFixed(1)} ms, all ${result.lastMs.toFixed(1)} ms; RSS ${fixed(result.rssBefore / MIB)} → ${fixed(result.rssOpen / MIB)} MiB, heap ${fixed(result.heapBefore / MIB)} → ${fixed(result.heapOpen / MIB)} MiB`);
+    context.log(
+      `watches, ${watches} open: event → first ${result.firstMs.toFixed(1)} ms, all ${result.lastMs.toFixed(1)} ms; RSS ${fixed(result.rssBefore / MIB)} → ${fixed(result.rssOpen / MIB)} MiB, heap ${fixed(result.heapBefore / MIB)} → ${fixed(result.heapOpen / MIB)} MiB`,
+    );
     return result;
   };
 

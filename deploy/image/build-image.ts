@@ -27,13 +27,16 @@ function tool(command: string, args: readonly string[]): string {
 /** `umoci config` flags for everything image.json says about running the image. */
 export function configFlags(spec: ImageSpec, labels: Record<string, string>): string[] {
   return [
-    "--config.user", `${spec.user.uid}:${spec.user.gid}`,
+    "--config.user",
+    `${spec.user.uid}:${spec.user.gid}`,
     ...spec.entrypoint.flatMap((part) => ["--config.entrypoint", part]),
     ...spec.cmd.flatMap((part) => ["--config.cmd", part]),
     ...Object.entries(spec.env).flatMap(([key, value]) => ["--config.env", `${key}=${value}`]),
     ...spec.exposedPorts.flatMap((port) => ["--config.exposedports", port]),
-    "--config.stopsignal", spec.stopSignal,
-    "--config.workingdir", "/",
+    "--config.stopsignal",
+    spec.stopSignal,
+    "--config.workingdir",
+    "/",
     ...Object.entries({ ...spec.labels, ...labels }).flatMap(([key, value]) => ["--config.label", `${key}=${value}`]),
   ];
 }
@@ -66,8 +69,14 @@ export function buildImage(): { tar: string; reference: string } {
     tool("umoci", ["init", "--layout", LAYOUT]);
     tool("umoci", ["new", "--image", image]);
     tool("umoci", ["insert", "--image", image, "--history.created_by", "deploy/image/stage-rootfs.ts", rootfs, "/"]);
-    tool("umoci", ["config", "--image", image, "--history.created_by", "deploy/image/image.json",
-      ...configFlags(spec, buildLabels(version, revision(), new Date().toISOString()))]);
+    tool("umoci", [
+      "config",
+      "--image",
+      image,
+      "--history.created_by",
+      "deploy/image/image.json",
+      ...configFlags(spec, buildLabels(version, revision(), new Date().toISOString())),
+    ]);
     tool("umoci", ["gc", "--layout", LAYOUT]);
     tool("skopeo", ["copy", "--quiet", `oci:${image}`, `docker-archive:${IMAGE_TAR}:${reference}`]);
     return { tar: IMAGE_TAR, reference };

@@ -58,11 +58,27 @@ export function createArmadaClient(options: ArmadaClientOptions): ArmadaClient {
       const connection = slot.connection;
       try {
         const stream = await connection.open(GET_JOB_SET_EVENTS, await requestHeaders(options.authorization));
-        stream.end(framed(toBinary(JobSetRequestSchema, create(JobSetRequestSchema, {
-          id: request.jobSetId, queue: request.queue, fromMessageId: request.fromMessageId, watch: request.watch, errorIfMissing: false,
-        }))));
+        stream.end(
+          framed(
+            toBinary(
+              JobSetRequestSchema,
+              create(JobSetRequestSchema, {
+                id: request.jobSetId,
+                queue: request.queue,
+                fromMessageId: request.fromMessageId,
+                watch: request.watch,
+                errorIfMissing: false,
+              }),
+            ),
+          ),
+        );
         const report = (problem: UndecodableEvent): void => options.onUndecodable?.(request, problem);
-        yield* readGrpcStream(stream, (bytes) => decodeEvent(bytes, report), () => connection.notifyResponseByteRead(stream), signal);
+        yield* readGrpcStream(
+          stream,
+          (bytes) => decodeEvent(bytes, report),
+          () => connection.notifyResponseByteRead(stream),
+          signal,
+        );
       } finally {
         slot.release();
       }

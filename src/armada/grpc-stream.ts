@@ -14,7 +14,12 @@ import { findTrailerError, validateResponse } from "@connectrpc/connect/protocol
  * ConnectErrors connect's gRPC transport raises, from connect's own header
  * and trailer validation.
  */
-export async function* readGrpcStream<T>(stream: ClientHttp2Stream, decode: (bytes: Uint8Array) => T | undefined, onBytes: () => void, signal: AbortSignal): AsyncGenerator<readonly T[]> {
+export async function* readGrpcStream<T>(
+  stream: ClientHttp2Stream,
+  decode: (bytes: Uint8Array) => T | undefined,
+  onBytes: () => void,
+  signal: AbortSignal,
+): AsyncGenerator<readonly T[]> {
   let frames = frameReader(undefined);
   let ready: T[] = [];
   let failure: ConnectError | undefined;
@@ -193,8 +198,20 @@ function resetError(rstCode: number): ConnectError {
 
 /** RFC 9113 §7 error codes, by number. */
 const RESET_NAMES: readonly string[] = [
-  "NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT", "STREAM_CLOSED", "FRAME_SIZE_ERROR",
-  "REFUSED_STREAM", "CANCEL", "COMPRESSION_ERROR", "CONNECT_ERROR", "ENHANCE_YOUR_CALM", "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED",
+  "NO_ERROR",
+  "PROTOCOL_ERROR",
+  "INTERNAL_ERROR",
+  "FLOW_CONTROL_ERROR",
+  "SETTINGS_TIMEOUT",
+  "STREAM_CLOSED",
+  "FRAME_SIZE_ERROR",
+  "REFUSED_STREAM",
+  "CANCEL",
+  "COMPRESSION_ERROR",
+  "CONNECT_ERROR",
+  "ENHANCE_YOUR_CALM",
+  "INADEQUATE_SECURITY",
+  "HTTP_1_1_REQUIRED",
 ];
 
 /** Node's stream and socket errors as connect-node classifies them. */

@@ -86,7 +86,12 @@ export function kubernetesGrantAuthorization(credentials: KubernetesGrantCredent
       throw new ConnectError(`cannot read Kubernetes service-account token file ${credentials.assertionFile} (${code})`, Code.Unauthenticated);
     }
     if (assertion === "") throw new ConnectError(`Kubernetes service-account token file ${credentials.assertionFile} is empty`, Code.Unauthenticated);
-    const form = new URLSearchParams({ client_id: credentials.clientId, scope: credentials.scopes.join(" "), grant_type: "kubernetes", client_assertion: assertion });
+    const form = new URLSearchParams({
+      client_id: credentials.clientId,
+      scope: credentials.scopes.join(" "),
+      grant_type: "kubernetes",
+      client_assertion: assertion,
+    });
     return (await endpoint.post(form, undefined)).token;
   }, deps);
 }

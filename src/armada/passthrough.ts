@@ -80,7 +80,13 @@ function forwardedHeaders(req: Request, authority: string, path: string): Outgoi
   return headers;
 }
 
-function relay(req: Request, res: Response, upstream: ClientHttp2Stream, learn: ReturnType<typeof submitSeen> | undefined, onSubmitted: PassthroughOptions["onSubmitted"]): void {
+function relay(
+  req: Request,
+  res: Response,
+  upstream: ClientHttp2Stream,
+  learn: ReturnType<typeof submitSeen> | undefined,
+  onSubmitted: PassthroughOptions["onSubmitted"],
+): void {
   const h2 = "stream" in res && res.stream ? res.stream : undefined;
   // Node's compatibility response, typed for both protocols' writes.
   const out = res as ServerResponse;

@@ -18,7 +18,9 @@ const MAX_SEEN_BYTES = 4 * 1024 * 1024;
  * say OK the single gRPC message of each side is decoded. Only plain,
  * uncompressed gRPC (protobuf) is read; anything else passes unread.
  */
-export function submitSeen(contentType: string): { request(chunk: Buffer): void; response(chunk: Buffer): void; accepted(trailers: OutgoingHttpHeaders): SubmitSeen | undefined } | undefined {
+export function submitSeen(
+  contentType: string,
+): { request(chunk: Buffer): void; response(chunk: Buffer): void; accepted(trailers: OutgoingHttpHeaders): SubmitSeen | undefined } | undefined {
   if (contentType !== "application/grpc" && contentType !== "application/grpc+proto") return undefined;
   const sent: Buffer[] = [];
   const received: Buffer[] = [];

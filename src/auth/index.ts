@@ -114,7 +114,12 @@ export function createCallerAuth(options: AuthOptions, deps: CallerAuthDeps): Ca
         authenticate = basicAuthenticate({ users, digest, now, verifiedTtlMs: options.cacheSeconds * 1000, failedTtlMs: tuning.deniedTtlMs });
       } else {
         if (!options.oidc) throw new Error("oidc mode needs its issuer settings");
-        authenticate = oidcAuthenticate(options.oidc, { jwksCooldownMs: tuning.jwksCooldownMs, fetchTimeoutMs: tuning.armadaTimeoutMs, discoveryRetryMs: 1_000, now });
+        authenticate = oidcAuthenticate(options.oidc, {
+          jwksCooldownMs: tuning.jwksCooldownMs,
+          fetchTimeoutMs: tuning.armadaTimeoutMs,
+          discoveryRetryMs: 1_000,
+          now,
+        });
       }
       modeCheck = authenticatedCheck(authenticate, decide);
       break;
@@ -139,8 +144,7 @@ export function createCallerAuth(options: AuthOptions, deps: CallerAuthDeps): Ca
       record: (outcome) => decisions.inc({ outcome }),
       logger: deps.logger,
     }),
-    contextValues:
-      options.mode === "none" || options.clientCaFile ? (req) => createContextValues().set(CALL_TRANSPORT, callTransportOf(req)) : undefined,
+    contextValues: options.mode === "none" || options.clientCaFile ? (req) => createContextValues().set(CALL_TRANSPORT, callTransportOf(req)) : undefined,
     metricsAuthorized(authorization) {
       if (!metricsDigest) return true;
       const credential = parseAuthorization(authorization);

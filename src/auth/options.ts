@@ -63,6 +63,4 @@ export const AUTH_DEFAULTS: AuthOptions = {
 };
 
 /** Asymmetric JWS algorithms jose verifies with keys from a JWKS. */
-export const ASYMMETRIC_ALGORITHMS: readonly string[] = [
-  "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519",
-];
+export const ASYMMETRIC_ALGORITHMS: readonly string[] = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];

@@ -29,7 +29,13 @@ export function parseUsers(text: string): Map<string, UserEntry> {
       throw new FileProblem(number, `user "${user}" has no bcrypt hash (make one with htpasswd -B, or bcrypt's $2a$/$2b$/$2y$ format)`);
     }
     if (users.has(user)) throw new FileProblem(number, `user "${user}" is listed twice`);
-    users.set(user, { hash, groups: groups.split(",").map((g) => g.trim()).filter((g) => g !== "") });
+    users.set(user, {
+      hash,
+      groups: groups
+        .split(",")
+        .map((g) => g.trim())
+        .filter((g) => g !== ""),
+    });
   });
   return users;
 }

@@ -27,7 +27,9 @@ export interface JobServiceProcess {
 /** The whole service from its configuration: store, subscriber, and the one-port server in front. */
 export async function startJobService(config: ServeConfig, logger: Logger): Promise<JobServiceProcess> {
   const opened = openStore(config.store, { ttlSeconds: config.jobTtlSeconds, logger, replicaAck: config.replicaAck });
-  const indexed = withJobIndex(opened, (error) => logger.warn({ err: { message: error instanceof Error ? error.message : String(error) } }, "job-id index write failed"));
+  const indexed = withJobIndex(opened, (error) =>
+    logger.warn({ err: { message: error instanceof Error ? error.message : String(error) } }, "job-id index write failed"),
+  );
   const { store, notices } = withWriteNotices(indexed);
   logger.info({ store: config.store.kind === "memory" ? "memory" : redactUrl(config.store.url) }, "store selected");
 

@@ -38,7 +38,12 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
   try {
     service = await startJobService(config, logger);
   } catch (error) {
-    const reason = describeListenFailure(error, { host: config.host, port: config.port, portSetting: "JOBSERVICE_PORT (--port)", hostSetting: "JOBSERVICE_HOST (--host)" });
+    const reason = describeListenFailure(error, {
+      host: config.host,
+      port: config.port,
+      portSetting: "JOBSERVICE_PORT (--port)",
+      hostSetting: "JOBSERVICE_HOST (--host)",
+    });
     if (reason === undefined) throw error;
     process.stderr.write(`jobservice: ${reason}\n`);
     return 1;

@@ -29,7 +29,12 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   try {
     sim = await startSimulator(config);
   } catch (error) {
-    const reason = describeListenFailure(error, { host: config.host, port: config.port, portSetting: "ARMADA_SIM_PORT (--port)", hostSetting: "ARMADA_SIM_HOST (--host)" });
+    const reason = describeListenFailure(error, {
+      host: config.host,
+      port: config.port,
+      portSetting: "ARMADA_SIM_PORT (--port)",
+      hostSetting: "ARMADA_SIM_HOST (--host)",
+    });
     if (reason === undefined) throw error;
     process.stderr.write(`jobservice simulate: ${reason}\n`);
     return 1;

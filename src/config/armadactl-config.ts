@@ -120,7 +120,12 @@ export function readArmadactlConfig(source: ArmadactlSource): ArmadactlSettings 
   const blockValue = (key: string, name: string): string | undefined => scalar(field(block(key), name));
   const scopes = (key: string): string | undefined => {
     const list = field(block(key), "scopes");
-    return Array.isArray(list) ? list.map(scalar).filter((s) => s !== undefined).join(" ") : scalar(list);
+    return Array.isArray(list)
+      ? list
+          .map(scalar)
+          .filter((s) => s !== undefined)
+          .join(" ")
+      : scalar(list);
   };
 
   const address = scalar(block("armadaUrl"));
@@ -133,9 +138,13 @@ export function readArmadactlConfig(source: ArmadactlSource): ArmadactlSettings 
   } else if (flagOn(field(block("kubernetesNativeAuth"), "enabled"))) {
     set("armada-kubernetes-auth", "true", "kubernetesNativeAuth.enabled");
   } else if (blockValue("openIdAuth", "providerUrl")) {
-    authProblems.push(`${config}: ${prefix}openIdAuth in ${source.file} is the interactive browser login, which a service cannot do; use openIdPasswordAuth, openIdClientCredentialsAuth or execAuth`);
+    authProblems.push(
+      `${config}: ${prefix}openIdAuth in ${source.file} is the interactive browser login, which a service cannot do; use openIdPasswordAuth, openIdClientCredentialsAuth or execAuth`,
+    );
   } else if (blockValue("openIdDeviceAuth", "providerUrl")) {
-    authProblems.push(`${config}: ${prefix}openIdDeviceAuth in ${source.file} is the interactive device login, which a service cannot do; use openIdPasswordAuth, openIdClientCredentialsAuth or execAuth`);
+    authProblems.push(
+      `${config}: ${prefix}openIdDeviceAuth in ${source.file} is the interactive device login, which a service cannot do; use openIdPasswordAuth, openIdClientCredentialsAuth or execAuth`,
+    );
   } else if (blockValue("openIdPasswordAuth", "providerUrl")) {
     set("armada-oidc-provider-url", blockValue("openIdPasswordAuth", "providerUrl"), "openIdPasswordAuth.providerUrl");
     set("armada-oidc-client-id", blockValue("openIdPasswordAuth", "clientId"), "openIdPasswordAuth.clientId");
@@ -149,14 +158,19 @@ export function readArmadactlConfig(source: ArmadactlSource): ArmadactlSettings 
     set("armada-oidc-scopes", scopes("openIdClientCredentialsAuth"), "openIdClientCredentialsAuth.scopes");
   } else if (blockValue("openIdKubernetesAuth", "providerUrl")) {
     // armadactl posts to this fixed path, without discovery, with the pod's default token.
-    set("armada-oidc-token-url", `${(blockValue("openIdKubernetesAuth", "providerUrl") ?? "").replace(/\/$/, "")}/connect/token`, "openIdKubernetesAuth.providerUrl");
+    set(
+      "armada-oidc-token-url",
+      `${(blockValue("openIdKubernetesAuth", "providerUrl") ?? "").replace(/\/$/, "")}/connect/token`,
+      "openIdKubernetesAuth.providerUrl",
+    );
     set("armada-oidc-client-id", blockValue("openIdKubernetesAuth", "clientId"), "openIdKubernetesAuth.clientId");
     set("armada-oidc-scopes", scopes("openIdKubernetesAuth"), "openIdKubernetesAuth.scopes");
     set("armada-oidc-assertion-file", SERVICE_ACCOUNT_TOKEN, "openIdKubernetesAuth");
   } else if (blockValue("execAuth", "cmd")) {
     set("armada-exec-command", blockValue("execAuth", "cmd"), "execAuth.cmd");
     const args = field(block("execAuth"), "args");
-    if (args !== undefined) set("armada-exec-args", JSON.stringify(Array.isArray(args) ? args.map((a) => scalar(a) ?? "") : [scalar(args) ?? ""]), "execAuth.args");
+    if (args !== undefined)
+      set("armada-exec-args", JSON.stringify(Array.isArray(args) ? args.map((a) => scalar(a) ?? "") : [scalar(args) ?? ""]), "execAuth.args");
     const env = field(block("execAuth"), "env");
     if (Array.isArray(env)) {
       const pairs = env.map((entry) => [scalar(field(entry, "name")) ?? "", scalar(field(entry, "value")) ?? ""] as const);

@@ -99,7 +99,6 @@ export function loadServeConfig(env: Readonly<Record<string, string | undefined>
   return ack ? { ...config, replicaAck: ack } : config;
 }
 
-
 function describe(setting: Setting): string {
   return `${setting.env} (--${setting.flag})`;
 }

@@ -46,5 +46,7 @@ export function configurationReference(settings: readonly Setting[] = SETTINGS, 
 
 /** Other settings named in a description, as code, unless they already are. */
 function codeNames(text: string, names: ReadonlySet<string>): string {
-  return text.replace(/(`[^`]*`)|\b[A-Z][A-Z0-9_]+\b/g, (match, quoted: string | undefined) => (quoted === undefined && names.has(match) ? `\`${match}\`` : match));
+  return text.replace(/(`[^`]*`)|\b[A-Z][A-Z0-9_]+\b/g, (match, quoted: string | undefined) =>
+    quoted === undefined && names.has(match) ? `\`${match}\`` : match,
+  );
 }

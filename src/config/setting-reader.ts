@@ -39,12 +39,20 @@ export function settingReader(raw: ReadonlyMap<SettingFlag, string>, name: (flag
   };
 }
 
-export const OIDC_FLAGS: readonly SettingFlag[] = ["oidc-issuer", "oidc-audience", "oidc-algorithms", "oidc-leeway-seconds", "oidc-username-claim", "oidc-groups-claim"];
+export const OIDC_FLAGS: readonly SettingFlag[] = [
+  "oidc-issuer",
+  "oidc-audience",
+  "oidc-algorithms",
+  "oidc-leeway-seconds",
+  "oidc-username-claim",
+  "oidc-groups-claim",
+];
 
 /** Problems for settings given that only `modes` of JOBSERVICE_AUTH use. */
 export function onlyWith(reader: SettingReader, mode: string, flags: readonly SettingFlag[], modes: readonly string[]): void {
   for (const flag of flags) {
-    if (reader.raw.has(flag) && !modes.includes(mode)) reader.problems.push(`${reader.name(flag)}: only used with ${reader.name("auth")} ${modes.join(" or ")}, not ${mode}`);
+    if (reader.raw.has(flag) && !modes.includes(mode))
+      reader.problems.push(`${reader.name(flag)}: only used with ${reader.name("auth")} ${modes.join(" or ")}, not ${mode}`);
   }
 }
 
@@ -61,7 +69,9 @@ export function oidcOptions(reader: SettingReader): OidcOptions {
   const algorithms = reader.value("oidc-algorithms", list);
   const unsafe = algorithms.filter((alg) => !ASYMMETRIC_ALGORITHMS.includes(alg));
   if (unsafe.length > 0 || algorithms.length === 0) {
-    reader.problems.push(`${reader.name("oidc-algorithms")}: expected asymmetric JWS algorithms (${ASYMMETRIC_ALGORITHMS.join(", ")}), got ${unsafe.join(", ") || "none"}`);
+    reader.problems.push(
+      `${reader.name("oidc-algorithms")}: expected asymmetric JWS algorithms (${ASYMMETRIC_ALGORITHMS.join(", ")}), got ${unsafe.join(", ") || "none"}`,
+    );
   }
   return {
     // As given, not normalised by URL: tokens must carry exactly this `iss`.

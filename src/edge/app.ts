@@ -83,10 +83,11 @@ export function createEdgeHandler(options: EdgeOptions): EdgeHandler {
     ...readRpcs({
       source,
       maxBatchIds: options.maxBatchIds ?? defaultNumber("max-batch-ids"),
-      ready: () => options.store.ping().then(
-        () => true,
-        () => false,
-      ),
+      ready: () =>
+        options.store.ping().then(
+          () => true,
+          () => false,
+        ),
     }),
     watchJobStatus() {
       throw new ConnectError("the edge entry serves reads only; watch through the full job service", Code.Unimplemented);

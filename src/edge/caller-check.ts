@@ -41,12 +41,19 @@ export function edgeCallerCheck(vars: Vars, now: () => number = Date.now): Queue
   const mode = reader.value("auth", oneOf(AUTH_MODES));
   onlyWith(reader, mode, OIDC_FLAGS, ["oidc"]);
   onlyWith(reader, mode, ["auth-cache-seconds"], ["basic"]);
-  for (const [flag, instead] of [["users-file", EDGE_USERS], ["permissions-file", EDGE_PERMISSIONS]] as const) {
+  for (const [flag, instead] of [
+    ["users-file", EDGE_USERS],
+    ["permissions-file", EDGE_PERMISSIONS],
+  ] as const) {
     if (raw.has(flag)) problems.push(`${envOf(flag)}: the edge entry reads no files; give the file's contents in ${instead}`);
   }
   const given = (name: string): string | undefined => (vars[name] ? vars[name] : undefined);
-  for (const [name, modes] of [[EDGE_USERS, ["basic"]], [EDGE_PERMISSIONS, ["oidc", "basic"]]] as const) {
-    if (given(name) !== undefined && !(modes as readonly string[]).includes(mode)) problems.push(`${name}: only used with JOBSERVICE_AUTH ${modes.join(" or ")}, not ${mode}`);
+  for (const [name, modes] of [
+    [EDGE_USERS, ["basic"]],
+    [EDGE_PERMISSIONS, ["oidc", "basic"]],
+  ] as const) {
+    if (given(name) !== undefined && !(modes as readonly string[]).includes(mode))
+      problems.push(`${name}: only used with JOBSERVICE_AUTH ${modes.join(" or ")}, not ${mode}`);
   }
   const contents = <T>(name: string, parse: (text: string) => T): T | undefined => {
     const text = given(name);
@@ -69,7 +76,9 @@ export function edgeCallerCheck(vars: Vars, now: () => number = Date.now): Queue
     case "none":
       break;
     case "armada":
-      problems.push(`${envOf("auth")}: armada is not available at the edge entry, which cannot reach Armada to ask it; use oidc or basic (or none behind the platform's own access control)`);
+      problems.push(
+        `${envOf("auth")}: armada is not available at the edge entry, which cannot reach Armada to ask it; use oidc or basic (or none behind the platform's own access control)`,
+      );
       break;
     case "oidc":
     case "basic": {
@@ -77,11 +86,18 @@ export function edgeCallerCheck(vars: Vars, now: () => number = Date.now): Queue
       permissions = parsed && fixed(parsed);
       if (mode === "oidc") {
         const options = oidcOptions(reader);
-        authenticate = oidcAuthenticate(options, { jwksCooldownMs: AUTH_TUNING.jwksCooldownMs, fetchTimeoutMs: AUTH_TUNING.armadaTimeoutMs, discoveryRetryMs: 1_000, now });
+        authenticate = oidcAuthenticate(options, {
+          jwksCooldownMs: AUTH_TUNING.jwksCooldownMs,
+          fetchTimeoutMs: AUTH_TUNING.armadaTimeoutMs,
+          discoveryRetryMs: 1_000,
+          now,
+        });
       } else {
         const users = contents(EDGE_USERS, parseUsers);
         const cacheSeconds = reader.value("auth-cache-seconds", integer(0, 86_400));
-        authenticate = users && basicAuthenticate({ users: fixed(users), digest: createWebDigest(), now, verifiedTtlMs: cacheSeconds * 1000, failedTtlMs: AUTH_TUNING.deniedTtlMs });
+        authenticate =
+          users &&
+          basicAuthenticate({ users: fixed(users), digest: createWebDigest(), now, verifiedTtlMs: cacheSeconds * 1000, failedTtlMs: AUTH_TUNING.deniedTtlMs });
       }
       break;
     }

@@ -12,8 +12,7 @@ export interface EdgeSourceOptions {
   readonly now: () => number;
 }
 
-const NOT_FOLLOWED =
-  "no job service follows this job set yet: ask the full service about it once (GetJobStatus, or WatchJobSet to keep it followed)";
+const NOT_FOLLOWED = "no job service follows this job set yet: ask the full service about it once (GetJobStatus, or WatchJobSet to keep it followed)";
 
 /**
  * Answers from the store alone, by the full service's rules, plus what only

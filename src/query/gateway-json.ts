@@ -32,12 +32,27 @@ function fieldJson(field: DescField, value: unknown): Json | undefined {
     case "list": {
       const items = value as unknown[];
       if (items.length === 0) return undefined;
-      return items.map((item) => (field.listKind === "message" ? messageJson(field.message, item as Message) : field.listKind === "enum" ? (item as number) : scalarJson(field.scalar, item)));
+      return items.map((item) =>
+        field.listKind === "message"
+          ? messageJson(field.message, item as Message)
+          : field.listKind === "enum"
+            ? (item as number)
+            : scalarJson(field.scalar, item),
+      );
     }
     case "map": {
       const entries = Object.entries(value as Record<string, unknown>);
       if (entries.length === 0) return undefined;
-      return Object.fromEntries(entries.map(([key, item]) => [key, field.mapKind === "message" ? messageJson(field.message, item as Message) : field.mapKind === "enum" ? (item as number) : scalarJson(field.scalar, item)]));
+      return Object.fromEntries(
+        entries.map(([key, item]) => [
+          key,
+          field.mapKind === "message"
+            ? messageJson(field.message, item as Message)
+            : field.mapKind === "enum"
+              ? (item as number)
+              : scalarJson(field.scalar, item),
+        ]),
+      );
     }
   }
 }

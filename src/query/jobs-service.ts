@@ -132,7 +132,10 @@ export function jobsService(deps: JobsServiceDeps): ServiceImpl<typeof Jobs> {
       const jobIds = [...new Set(Object.values(answer.jobRunDetails).map((run) => run.jobId))];
       const located = deps.store.jobSetsOf ? await readForCall(() => deps.store.jobSetsOf!(jobIds)) : new Map<string, JobSetKey>();
       for (const jobSet of located.values()) await context.values.get(QUEUE_CHECK)(jobSet);
-      await readThrough(jobIds.filter((id) => !located.has(id)), context);
+      await readThrough(
+        jobIds.filter((id) => !located.has(id)),
+        context,
+      );
       return answer;
     },
     async getActiveQueues(request, context) {

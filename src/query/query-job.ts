@@ -80,18 +80,33 @@ export function applyEvent(job: QueryJob | undefined, message: EventMessage): Qu
     case "leased":
       return moveTo(JobState.LEASED, [...current.runs, newRun(events.value.clusterId, at)]);
     case "leaseReturned":
-      return moveTo(JobState.QUEUED, updateRun(current.runs, { runId: events.value.kubernetesId, state: JobRunState.RUNS_STATE_LEASE_RETURNED, finishedMs: at, error: events.value.reason }));
+      return moveTo(
+        JobState.QUEUED,
+        updateRun(current.runs, { runId: events.value.kubernetesId, state: JobRunState.RUNS_STATE_LEASE_RETURNED, finishedMs: at, error: events.value.reason }),
+      );
     case "leaseExpired":
       return moveTo(JobState.QUEUED, updateRun(current.runs, { state: JobRunState.RUN_STATE_LEASE_EXPIRED, finishedMs: at, error: "Lease expired" }));
     case "pending":
-      return moveTo(JobState.PENDING, updateRun(current.runs, { runId: events.value.kubernetesId, cluster: events.value.clusterId, state: JobRunState.RUN_STATE_PENDING, pendingMs: at }));
+      return moveTo(
+        JobState.PENDING,
+        updateRun(current.runs, { runId: events.value.kubernetesId, cluster: events.value.clusterId, state: JobRunState.RUN_STATE_PENDING, pendingMs: at }),
+      );
     case "running":
       return moveTo(
         JobState.RUNNING,
-        updateRun(current.runs, { runId: events.value.kubernetesId, cluster: events.value.clusterId, node: events.value.nodeName, state: JobRunState.RUN_STATE_RUNNING, startedMs: at }),
+        updateRun(current.runs, {
+          runId: events.value.kubernetesId,
+          cluster: events.value.clusterId,
+          node: events.value.nodeName,
+          state: JobRunState.RUN_STATE_RUNNING,
+          startedMs: at,
+        }),
       );
     case "succeeded":
-      return moveTo(JobState.SUCCEEDED, updateRun(current.runs, { runId: events.value.kubernetesId, node: events.value.nodeName, state: JobRunState.RUN_STATE_SUCCEEDED, finishedMs: at }));
+      return moveTo(
+        JobState.SUCCEEDED,
+        updateRun(current.runs, { runId: events.value.kubernetesId, node: events.value.nodeName, state: JobRunState.RUN_STATE_SUCCEEDED, finishedMs: at }),
+      );
     case "preempted":
       return moveTo(JobState.PREEMPTED, updateRun(current.runs, { runId: events.value.runId, state: JobRunState.RUN_STATE_PREEMPTED, finishedMs: at }));
     case "failed":

@@ -21,14 +21,28 @@ const ROUTES: Readonly<Record<string, DescMethod>> = {
 
 /** grpc-gateway's HTTP status for each gRPC code (runtime.HTTPStatusFromCode). */
 const HTTP_STATUS: Readonly<Record<number, number>> = {
-  [Code.Canceled]: 499, [Code.Unknown]: 500, [Code.InvalidArgument]: 400, [Code.DeadlineExceeded]: 504, [Code.NotFound]: 404,
-  [Code.AlreadyExists]: 409, [Code.PermissionDenied]: 403, [Code.Unauthenticated]: 401, [Code.ResourceExhausted]: 429,
-  [Code.FailedPrecondition]: 400, [Code.Aborted]: 409, [Code.OutOfRange]: 400, [Code.Unimplemented]: 501, [Code.Internal]: 500,
-  [Code.Unavailable]: 503, [Code.DataLoss]: 500,
+  [Code.Canceled]: 499,
+  [Code.Unknown]: 500,
+  [Code.InvalidArgument]: 400,
+  [Code.DeadlineExceeded]: 504,
+  [Code.NotFound]: 404,
+  [Code.AlreadyExists]: 409,
+  [Code.PermissionDenied]: 403,
+  [Code.Unauthenticated]: 401,
+  [Code.ResourceExhausted]: 429,
+  [Code.FailedPrecondition]: 400,
+  [Code.Aborted]: 409,
+  [Code.OutOfRange]: 400,
+  [Code.Unimplemented]: 501,
+  [Code.Internal]: 500,
+  [Code.Unavailable]: 503,
+  [Code.DataLoss]: 500,
 };
 
 const CONNECT_CODES: Readonly<Record<string, Code>> = Object.fromEntries(
-  Object.entries(Code).filter(([, value]) => typeof value === "number").map(([name, value]) => [name.replace(/[A-Z]/g, (c, i: number) => `${i ? "_" : ""}${c.toLowerCase()}`), value as Code]),
+  Object.entries(Code)
+    .filter(([, value]) => typeof value === "number")
+    .map(([name, value]) => [name.replace(/[A-Z]/g, (c, i: number) => `${i ? "_" : ""}${c.toLowerCase()}`), value as Code]),
 );
 
 export interface RestGatewayOptions {

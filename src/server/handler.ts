@@ -41,7 +41,8 @@ export function createRequestHandler(options: HandlerOptions): RequestHandler {
   // Metrics outermost, so that refused calls are counted too.
   const interceptors = options.auth ? [rpcMetricsInterceptor(options.metrics), options.auth.interceptor] : [rpcMetricsInterceptor(options.metrics)];
   const acceptCompression = [compressionGzip, compressionBrotli];
-  const rest = options.jobs && createRestGateway({ jobs: options.jobs, interceptors, contextValues: options.auth?.contextValues, readMaxBytes: options.maxRequestBytes });
+  const rest =
+    options.jobs && createRestGateway({ jobs: options.jobs, interceptors, contextValues: options.auth?.contextValues, readMaxBytes: options.maxRequestBytes });
   const connect = connectNodeAdapter({
     routes: rpcRoutes(options),
     readMaxBytes: options.maxRequestBytes,

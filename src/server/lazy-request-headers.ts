@@ -23,7 +23,9 @@ interface HeadersMethods {
 const OverridableHeaders: new () => HeadersMethods = Headers;
 
 /** undici's own inspect hook, called on the filled list so the output is the eager Headers' output. */
-const inspectHeaders = (Headers.prototype as unknown as Record<typeof inspect.custom, (depth: number, options: InspectOptionsStylized) => string>)[inspect.custom];
+const inspectHeaders = (Headers.prototype as unknown as Record<typeof inspect.custom, (depth: number, options: InspectOptionsStylized) => string>)[
+  inspect.custom
+];
 
 /**
  * A request's Headers that answers `get` and `has` from Node's header object

@@ -15,7 +15,10 @@ export interface Readiness {
  * round of probes, and a result is reused for `cacheMs`: a fleet of pollers
  * cannot turn health checks into load on Redis or Armada.
  */
-export function createReadiness(checks: readonly ReadinessCheck[], options: { timeoutMs: number; cacheMs: number; now?: () => number }): () => Promise<Readiness> {
+export function createReadiness(
+  checks: readonly ReadinessCheck[],
+  options: { timeoutMs: number; cacheMs: number; now?: () => number },
+): () => Promise<Readiness> {
   const now = options.now ?? Date.now;
   let last: { at: number; result: Promise<Readiness> } | undefined;
   return () => {

@@ -87,9 +87,7 @@ function grpcHealthImpl(deps: RpcDependencies): ServiceImpl<typeof GrpcHealth> {
       let previous: GrpcServingStatus | undefined;
       const stop = AbortSignal.any([context.signal, deps.shutdownSignal]);
       while (!stop.aborted) {
-        const status = HEALTH_SERVICE_NAMES.has(request.service)
-          ? await grpcHealthStatus(request.service, deps)
-          : GrpcServingStatus.SERVICE_UNKNOWN;
+        const status = HEALTH_SERVICE_NAMES.has(request.service) ? await grpcHealthStatus(request.service, deps) : GrpcServingStatus.SERVICE_UNKNOWN;
         if (status !== previous) yield create(GrpcHealthCheckResponseSchema, { status });
         previous = status;
         await sleep(deps.healthWatchIntervalMs, stop);

@@ -79,7 +79,11 @@ export interface RunningService {
 }
 
 /** For library callers, from the settings table. */
-const WATCH_DEFAULTS = { pollMs: defaultNumber("watch-poll-ms"), maxWatches: defaultNumber("max-watches"), maxBatchIds: defaultNumber("max-batch-ids") } as const;
+const WATCH_DEFAULTS = {
+  pollMs: defaultNumber("watch-poll-ms"),
+  maxWatches: defaultNumber("max-watches"),
+  maxBatchIds: defaultNumber("max-batch-ids"),
+} as const;
 
 /** The status source that only reads what the store already holds. */
 export function storeStatus(store: JobStoreReader): JobStatusSource {
@@ -113,17 +117,19 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
   );
   const shutdown = new AbortController();
   const status = deps.status ?? storeStatus(deps.store);
-  const auth = options.auth && createCallerAuth(options.auth, {
-    armadaUrl: options.armada?.url ?? defaultText("armada-url"),
-    armadaCaFile: options.armada?.caFile,
-    armadaConnections: options.armada?.connections,
-    store: deps.store,
-    logger: deps.logger,
-    metrics,
-    follows: status.follows && ((target) => status.follows?.(target) ?? false),
-    now: deps.now,
-    tuning: deps.authTuning,
-  });
+  const auth =
+    options.auth &&
+    createCallerAuth(options.auth, {
+      armadaUrl: options.armada?.url ?? defaultText("armada-url"),
+      armadaCaFile: options.armada?.caFile,
+      armadaConnections: options.armada?.connections,
+      store: deps.store,
+      logger: deps.logger,
+      metrics,
+      follows: status.follows && ((target) => status.follows?.(target) ?? false),
+      now: deps.now,
+      tuning: deps.authTuning,
+    });
   const watches = createWatchHub({
     source: status,
     notices: deps.notices,
@@ -178,7 +184,10 @@ export async function startService(options: ServiceOptions, deps: ServiceDepende
     throw error;
   });
   const mode = options.auth?.mode ?? "none";
-  deps.logger.info({ host: listener.host, port: listener.port, tls: Boolean(options.tls), auth: mode, clientCertificates: Boolean(options.auth?.clientCaFile) }, "listening");
+  deps.logger.info(
+    { host: listener.host, port: listener.port, tls: Boolean(options.tls), auth: mode, clientCertificates: Boolean(options.auth?.clientCaFile) },
+    "listening",
+  );
   if (mode === "none" && !isLoopback(listener.host)) {
     deps.logger.warn(
       { host: listener.host, port: listener.port },

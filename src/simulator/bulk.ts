@@ -81,9 +81,7 @@ export function startBulkLoad(armada: Armada, clock: Clock, options: BulkLoadOpt
   const done = new Promise<void>((resolve) => (finish = resolve));
 
   const tick = (): void => {
-    const allowed = Number.isFinite(eventsPerSecond)
-      ? Math.floor(((clock.now() - startedAt) * eventsPerSecond) / 1000)
-      : emitted + UNPACED_EVENTS_PER_TICK;
+    const allowed = Number.isFinite(eventsPerSecond) ? Math.floor(((clock.now() - startedAt) * eventsPerSecond) / 1000) : emitted + UNPACED_EVENTS_PER_TICK;
     for (let entry = timeline[next]; entry && emitted < allowed; entry = timeline[++next]) {
       armada.log.append(entry.key, stampCreated(entry.step.events, clock.now()));
       seen.add(entry.key.jobId);

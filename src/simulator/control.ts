@@ -36,9 +36,7 @@ export function controlApp(deps: ControlDeps): Hono<{ Bindings: Http2Bindings }>
   });
 
   app.get("/healthz", (c) => c.text("ok\n"));
-  app.get("/control", (c) =>
-    c.json({ faults: faults.state(), queues: armada.queues(), jobSets: armada.log.jobSets().length, jobs: armada.jobs().length }),
-  );
+  app.get("/control", (c) => c.json({ faults: faults.state(), queues: armada.queues(), jobSets: armada.log.jobSets().length, jobs: armada.jobs().length }));
   app.get("/control/calls", (c) => c.json({ calls: observations.calls({ method: c.req.query("method") }) }));
   app.delete("/control/calls", (c) => {
     observations.clear();

@@ -63,8 +63,16 @@ export function createEventLog(now: () => number): EventLog {
   }
 
   return {
-    append: (key, events) => appendSequence(key, events.map((message) => ({ message }))),
-    appendRaw: (key, payloads) => appendSequence(key, payloads.map((raw) => ({ message: create(EventMessageSchema), raw }))),
+    append: (key, events) =>
+      appendSequence(
+        key,
+        events.map((message) => ({ message })),
+      ),
+    appendRaw: (key, payloads) =>
+      appendSequence(
+        key,
+        payloads.map((raw) => ({ message: create(EventMessageSchema), raw })),
+      ),
     has: (key) => logs.has(keyName(key)),
     after(key, from) {
       const messages = logs.get(keyName(key))?.messages ?? [];

@@ -51,12 +51,7 @@ interface Refusal {
   readonly message?: string;
 }
 
-export function createFaults(
-  clock: Clock,
-  streams: StreamRegistry,
-  disconnect: () => number,
-  startupCredentials?: readonly Credential[],
-): Faults & CallGate {
+export function createFaults(clock: Clock, streams: StreamRegistry, disconnect: () => number, startupCredentials?: readonly Credential[]): Faults & CallGate {
   let latencyMs = 0;
   let stalledUntil = 0;
   let cancelStallTimer: (() => void) | undefined;

@@ -10,7 +10,11 @@ export interface H2cServer {
 }
 
 /** A cleartext HTTP/2 (prior knowledge) server that keeps its sessions, so faults can cut them. */
-export async function listenH2c(handler: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void, host: string, port: number): Promise<H2cServer> {
+export async function listenH2c(
+  handler: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+  host: string,
+  port: number,
+): Promise<H2cServer> {
   const sessions = new Set<http2.ServerHttp2Session>();
   const server = http2.createServer(handler);
   server.on("session", (session) => {

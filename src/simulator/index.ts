@@ -130,8 +130,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     faults,
     createQueue: (name) => armada.createQueue(name),
     submit: (queue, jobSetId, items, owner = "anonymous") => armada.submit({ queue, jobSetId }, items, owner),
-    cancel: (queue, jobSetId, jobIds, reason = "cancelled by request") =>
-      armada.cancel({ queue, jobSetId }, jobIds, SIMULATOR_REQUESTOR, reason),
+    cancel: (queue, jobSetId, jobIds, reason = "cancelled by request") => armada.cancel({ queue, jobSetId }, jobIds, SIMULATOR_REQUESTOR, reason),
     appendEvents: (queue, jobSetId, events) => armada.appendEvents({ queue, jobSetId }, events),
     appendRawEvents: (queue, jobSetId, payloads) => armada.appendRawEvents({ queue, jobSetId }, payloads),
     events: (queue, jobSetId) => armada.log.after({ queue, jobSetId }).map(streamMessage),

@@ -62,9 +62,7 @@ export function createJobRunner(log: EventLog, clock: Clock, cancelMs: Range): J
       runStep(job);
     },
     cancel(jobSet, jobIds, requestor, reason) {
-      const targets = jobIds
-        ? jobIds.map((id) => jobs.get(id)).filter((job): job is RunningJob => job !== undefined)
-        : [...jobs.values()];
+      const targets = jobIds ? jobIds.map((id) => jobs.get(id)).filter((job): job is RunningJob => job !== undefined) : [...jobs.values()];
       const cancelled: string[] = [];
       for (const job of targets) {
         if (job.phase !== "running" || job.identity.queue !== jobSet.queue || job.identity.jobSetId !== jobSet.jobSetId) continue;

@@ -127,12 +127,13 @@ export function planJob(job: JobIdentity, steering: JobSteering | undefined, con
   for (let attempt = 1; ; attempt++) {
     const pod = podFor(job, attempt, prng);
     steps.push({ afterMs: draw(config.queuedMs), events: [event(job, "leased", { clusterId: pod.clusterId })] });
-    const returnLease =
-      leaseReturnsLeft === undefined ? attempt < config.maxAttempts && prng.chance(config.leaseReturnProbability) : leaseReturnsLeft-- > 0;
+    const returnLease = leaseReturnsLeft === undefined ? attempt < config.maxAttempts && prng.chance(config.leaseReturnProbability) : leaseReturnsLeft-- > 0;
     if (returnLease) {
       steps.push({
         afterMs: draw(config.pendingMs),
-        events: [event(job, "leaseReturned", { clusterId: pod.clusterId, kubernetesId: pod.kubernetesId, reason: "pod could not be scheduled", runAttempted: false })],
+        events: [
+          event(job, "leaseReturned", { clusterId: pod.clusterId, kubernetesId: pod.kubernetesId, reason: "pod could not be scheduled", runAttempted: false }),
+        ],
       });
       continue;
     }
@@ -215,7 +216,9 @@ function resultEvents(job: JobIdentity, pod: Pod, result: RunResult, retryable: 
           reason: result.reason,
           cause: result.cause,
           retryable,
-          containerStatuses: [{ name: "main", exitCode: result.exitCode, message: result.reason, reason: result.exitCode === 137 ? "OOMKilled" : "Error", cause: result.cause }],
+          containerStatuses: [
+            { name: "main", exitCode: result.exitCode, message: result.reason, reason: result.exitCode === 137 ? "OOMKilled" : "Error", cause: result.cause },
+          ],
         }),
       ];
   }
@@ -262,7 +265,16 @@ export function event<C extends EventCase>(job: JobIdentity, kind: C, fields: Om
 
 function submitted(job: JobIdentity): EventMessage {
   return event(job, "submitted", {
-    job: { id: job.jobId, jobSetId: job.jobSetId, queue: job.queue, priority: job.priority, namespace: job.namespace, owner: job.owner, clientId: job.clientId, annotations: { ...job.annotations } },
+    job: {
+      id: job.jobId,
+      jobSetId: job.jobSetId,
+      queue: job.queue,
+      priority: job.priority,
+      namespace: job.namespace,
+      owner: job.owner,
+      clientId: job.clientId,
+      annotations: { ...job.annotations },
+    },
   });
 }
 

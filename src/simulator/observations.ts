@@ -44,8 +44,7 @@ export function createObservations(now: () => number, limit = 10_000): Observati
         if (index >= 0) calls[index] = { ...call, result };
       };
     },
-    calls: (filter) =>
-      calls.filter((call) => filter?.method === undefined || call.method === filter.method || call.method.endsWith(`/${filter.method}`)),
+    calls: (filter) => calls.filter((call) => filter?.method === undefined || call.method === filter.method || call.method.endsWith(`/${filter.method}`)),
     clear() {
       calls = [];
     },

@@ -141,8 +141,7 @@ function ErrorItem(props: { error: RecentError }) {
   const { error } = props;
   return (
     <li>
-      <time datetime={new Date(error.lastAt).toISOString()}>{new Date(error.lastAt).toISOString().slice(11, 19)}</time>{" "}
-      <strong>{error.source}</strong>
+      <time datetime={new Date(error.lastAt).toISOString()}>{new Date(error.lastAt).toISOString().slice(11, 19)}</time> <strong>{error.source}</strong>
       {error.queue !== undefined && ` ${error.queue}/${error.jobSetId ?? ""}`}
       {error.count > 1 && ` (×${error.count})`}: <span class="message">{error.message}</span>
     </li>

@@ -8,7 +8,18 @@ import type { JobSetStatus } from "../subscriber/index.js";
 import { CONTENT_SECURITY_POLICY, renderLive, renderPage } from "./page.js";
 import { createRateMeter, type RateMeter } from "./rates.js";
 import type { RecentErrors } from "./recent-errors.js";
-import { EVERYONE, followerKey, MAX_LIMIT, parseQuery, selectJobSets, statusView, type Selection, type StatusQuery, type StatusView, type StatusViewer } from "./view-model.js";
+import {
+  EVERYONE,
+  followerKey,
+  MAX_LIMIT,
+  parseQuery,
+  selectJobSets,
+  statusView,
+  type Selection,
+  type StatusQuery,
+  type StatusView,
+  type StatusViewer,
+} from "./view-model.js";
 
 /** Decides, per request, what the caller may see on the status page (see StatusViewer). */
 export type ViewerOf = (request: Request) => StatusViewer | Promise<StatusViewer>;
@@ -116,7 +127,18 @@ export function statusPageRoutes(deps: StatusPageDeps): Hono {
       rateOf(requestsMeter, deps.metrics, REQUESTS_COUNTER, at),
       deps.readiness(),
     ]);
-    return statusView({ at, selection: withoutGone(selection, stored.progress, stored.answered), followerProgress: stored.progress, eventsPerSecond, requestsPerSecond, readiness, errors: deps.errors.list() }, viewer);
+    return statusView(
+      {
+        at,
+        selection: withoutGone(selection, stored.progress, stored.answered),
+        followerProgress: stored.progress,
+        eventsPerSecond,
+        requestsPerSecond,
+        readiness,
+        errors: deps.errors.list(),
+      },
+      viewer,
+    );
   }
 
   const app = new Hono();

@@ -101,7 +101,11 @@ export function decodeJobs(jobSet: JobSetKey, jobIds: readonly string[], values:
   for (let index = 0; index < jobIds.length; index++) {
     const jobId = jobIds[index]!;
     const value = values[index];
-    if (value != null) jobs.set(jobId, decodeJobRecord(value, () => describeJob(jobId, jobSet)));
+    if (value != null)
+      jobs.set(
+        jobId,
+        decodeJobRecord(value, () => describeJob(jobId, jobSet)),
+      );
   }
   return jobs;
 }

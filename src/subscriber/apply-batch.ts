@@ -19,11 +19,7 @@ export function jobIdsOf(messages: readonly ArmadaMessage[]): string[] {
 }
 
 /** Applies messages in stream order on top of the stored records of their jobs. */
-export function applyBatch(
-  stored: ReadonlyMap<string, JobRecord>,
-  messages: readonly ArmadaMessage[],
-  previousCursor: string,
-): BatchResult {
+export function applyBatch(stored: ReadonlyMap<string, JobRecord>, messages: readonly ArmadaMessage[], previousCursor: string): BatchResult {
   const changed = new Map<string, JobRecord>();
   const appliedByType = new Map<string, number>();
   let cursor = previousCursor;

@@ -98,10 +98,7 @@ function causeOf(failure: FailureDetail): string | undefined {
 export function failureText(failure: FailureDetail): string {
   const exitCode = exitCodeOf(failure);
   const cause = causeOf(failure);
-  const details = [
-    ...(exitCode !== undefined ? [`exit code ${exitCode}`] : []),
-    ...(cause !== undefined ? [`cause ${cause}`] : []),
-  ];
+  const details = [...(exitCode !== undefined ? [`exit code ${exitCode}`] : []), ...(cause !== undefined ? [`cause ${cause}`] : [])];
   const reason = failure.reason.trim() || "job failed";
   return details.length > 0 ? `${reason} (${details.join(", ")})` : reason;
 }

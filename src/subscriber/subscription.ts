@@ -160,7 +160,10 @@ export async function follow(
             rollingBack = true;
             start = { ...start, caughtUp: false };
             deps.metrics.storeRollbacks.inc();
-            log.warn({ stored: start.cursor, written: known?.cursor }, "the store went back to an older state of the job set; reading the events after its cursor from Armada again");
+            log.warn(
+              { stored: start.cursor, written: known?.cursor },
+              "the store went back to an older state of the job set; reading the events after its cursor from Armada again",
+            );
           }
           hooks.found(start.stored ? start.cursor : undefined);
           known = start;
@@ -220,7 +223,10 @@ export async function follow(
         } else if (refused || err instanceof StoreLost) {
           // Not a stream failure: the store holds something else than this subscription wrote. Read what it holds.
           deps.metrics.reconnects.inc({ reason: refused?.reason ?? "store-lost" });
-          log.warn({ reason: refused?.reason ?? "store-lost", error: err instanceof Error ? err.message : String(err) }, "job set write refused; re-reading the store");
+          log.warn(
+            { reason: refused?.reason ?? "store-lost", error: err instanceof Error ? err.message : String(err) },
+            "job set write refused; re-reading the store",
+          );
           start = undefined;
           // A refusal as stale is certain: nothing was written, and the store holds something else than this batcher wrote.
           if (refused?.reason === "stale") suspected ??= "rolled-back";
@@ -283,13 +289,16 @@ async function pump(
 ): Promise<number> {
   const stop = (): void => stream.abort(signal.reason);
   signal.addEventListener("abort", stop, { once: true });
-  const idle = setTimeout(() => {
-    stream.abort(
-      request.watch
-        ? new QuietStream("no events within the idle limit")
-        : new StalledStream(`Armada sent nothing for ${deps.idleTimeoutMs} ms while replaying the job set's history`),
-    );
-  }, request.watch ? spreadOut(deps.idleTimeoutMs) : deps.idleTimeoutMs);
+  const idle = setTimeout(
+    () => {
+      stream.abort(
+        request.watch
+          ? new QuietStream("no events within the idle limit")
+          : new StalledStream(`Armada sent nothing for ${deps.idleTimeoutMs} ms while replaying the job set's history`),
+      );
+    },
+    request.watch ? spreadOut(deps.idleTimeoutMs) : deps.idleTimeoutMs,
+  );
   const interruption = (): Error | undefined => {
     if (!stream.signal.aborted || signal.aborted) return undefined;
     const reason: unknown = stream.signal.reason;

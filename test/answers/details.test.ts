@@ -51,9 +51,24 @@ describe("what a watch sends", () => {
 
 describe("Cache-Control of a GET answer", () => {
   it("is immutable only when every answer is terminal, uncacheable when any is transient", () => {
-    expect(cacheControlFor([{ state: State.SUCCEEDED, error: "" }, { state: State.DUPLICATE_FOUND, error: "" }])).toBe("max-age=31536000, immutable");
-    expect(cacheControlFor([{ state: State.SUCCEEDED, error: "" }, { state: State.SUBMITTED, error: "" }])).toBe("max-age=1");
-    expect(cacheControlFor([{ state: State.SUCCEEDED, error: "" }, { state: State.CONNECTION_ERR, error: "x" }])).toBe("no-store");
+    expect(
+      cacheControlFor([
+        { state: State.SUCCEEDED, error: "" },
+        { state: State.DUPLICATE_FOUND, error: "" },
+      ]),
+    ).toBe("max-age=31536000, immutable");
+    expect(
+      cacheControlFor([
+        { state: State.SUCCEEDED, error: "" },
+        { state: State.SUBMITTED, error: "" },
+      ]),
+    ).toBe("max-age=1");
+    expect(
+      cacheControlFor([
+        { state: State.SUCCEEDED, error: "" },
+        { state: State.CONNECTION_ERR, error: "x" },
+      ]),
+    ).toBe("no-store");
     expect(cacheControlFor([])).toBe("max-age=1");
   });
 });

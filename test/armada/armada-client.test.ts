@@ -48,14 +48,23 @@ describe("the pool of HTTP/2 connections to Armada", () => {
     const controllers = Array.from({ length: 5 }, () => new AbortController());
     try {
       const streams = controllers.map((c, i) => watch(client, `pool-set-${i}`, c.signal));
-      await eventually(() => sim.openStreams({ queue: QUEUE }), (n) => n === 4);
+      await eventually(
+        () => sim.openStreams({ queue: QUEUE }),
+        (n) => n === 4,
+      );
       expect(client.streamsPerConnection()).toEqual([2, 2]);
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(streamCalls(sim, "pool-set-4")).toHaveLength(0);
 
       controllers[0]!.abort();
-      await eventually(() => streamCalls(sim, "pool-set-4").length, (n) => n === 1);
-      await eventually(() => sim.openStreams({ queue: QUEUE }), (n) => n === 4);
+      await eventually(
+        () => streamCalls(sim, "pool-set-4").length,
+        (n) => n === 1,
+      );
+      await eventually(
+        () => sim.openStreams({ queue: QUEUE }),
+        (n) => n === 4,
+      );
       controllers.forEach((c) => c.abort());
       await Promise.all(streams);
       expect(client.streamsPerConnection()).toEqual([0, 0]);
@@ -70,7 +79,10 @@ describe("the pool of HTTP/2 connections to Armada", () => {
     const holder = new AbortController();
     try {
       const held = watch(client, "pool-hold", holder.signal);
-      await eventually(() => client.streamsPerConnection(), (s) => s[0] === 1);
+      await eventually(
+        () => client.streamsPerConnection(),
+        (s) => s[0] === 1,
+      );
       const iterator = client.jobSetEvents({ queue: QUEUE, jobSetId: "pool-wait", fromMessageId: "", watch: true }, AbortSignal.timeout(100));
       await expect(iterator[Symbol.asyncIterator]().next()).rejects.toThrow();
       holder.abort();
@@ -109,7 +121,10 @@ describe("the server's concurrent stream limit", () => {
     try {
       // All at once: the pool must not pile streams onto a connection whose limit it does not know yet.
       const streams = ["limit-0", "limit-1", "limit-2"].map((jobSetId) => watch(client, jobSetId, stop.signal));
-      await eventually(() => client.streamsPerConnection(), (s) => s.length === 3);
+      await eventually(
+        () => client.streamsPerConnection(),
+        (s) => s.length === 3,
+      );
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(client.streamsPerConnection()).toEqual([1, 1, 1]);
       // Once the limit is known, a fourth stream waits instead of being refused by Node.
@@ -154,7 +169,8 @@ describe("TLS to Armada (https://)", () => {
     try {
       expect(await client.healthy(AbortSignal.timeout(2_000))).toBe(true);
       const ids: string[] = [];
-      for await (const messages of client.jobSetEvents({ queue: "q", jobSetId: "s", fromMessageId: "", watch: false }, AbortSignal.timeout(2_000))) ids.push(...messages.map((m) => m.id));
+      for await (const messages of client.jobSetEvents({ queue: "q", jobSetId: "s", fromMessageId: "", watch: false }, AbortSignal.timeout(2_000)))
+        ids.push(...messages.map((m) => m.id));
       expect(ids).toEqual(["1:0:0:1"]);
     } finally {
       client.close();
@@ -171,6 +187,8 @@ describe("TLS to Armada (https://)", () => {
   });
 
   it("rejects other URL schemes with a clear message", () => {
-    expect(() => createArmadaClient({ ...CLIENT_BASICS, url: "grpc://armada:50051" })).toThrow("Armada URL must start with http:// (h2c) or https:// (TLS), not grpc://");
+    expect(() => createArmadaClient({ ...CLIENT_BASICS, url: "grpc://armada:50051" })).toThrow(
+      "Armada URL must start with http:// (h2c) or https:// (TLS), not grpc://",
+    );
   });
 });

@@ -129,7 +129,10 @@ describe("OpenID Connect discovery", () => {
   });
 
   it("finds the token endpoint from the issuer (armadactl's providerUrl) once, then posts grants to it", async () => {
-    const authorize = createAuthorization({ kind: "oidc", providerUrl: endpoint.issuer, clientId: "jobservice", clientSecret: SECRET, scopes: [] }, { now: Date.now });
+    const authorize = createAuthorization(
+      { kind: "oidc", providerUrl: endpoint.issuer, clientId: "jobservice", clientSecret: SECRET, scopes: [] },
+      { now: Date.now },
+    );
     expect(await authorize()).toMatch(/^Bearer found-\d+$/);
     expect(endpoint.discoveries()).toBe(1);
     expect(endpoint.requests().at(-1)).toMatchObject({ grantType: "client_credentials", clientId: "jobservice" });
@@ -137,7 +140,9 @@ describe("OpenID Connect discovery", () => {
 
   it("refuses a discovery document for another issuer, as go-oidc does", async () => {
     const claimed = `${endpoint.issuer}/realms/other`;
-    const err = await failure(createAuthorization({ kind: "oidc", providerUrl: claimed, clientId: "jobservice", clientSecret: SECRET, scopes: [] }, { now: Date.now })());
+    const err = await failure(
+      createAuthorization({ kind: "oidc", providerUrl: claimed, clientId: "jobservice", clientSecret: SECRET, scopes: [] }, { now: Date.now })(),
+    );
     // The endpoint serves discovery only at its root; a 404 is reported as such.
     expect(err.code).toBe(Code.Unavailable);
     expect(err.rawMessage).toBe(`OIDC discovery document ${claimed}/.well-known/openid-configuration answered HTTP 404`);
@@ -156,7 +161,14 @@ describe("OpenID Connect password grant", () => {
   let withoutRefresh: TokenEndpoint;
   beforeAll(async () => {
     [endpoint, withoutRefresh] = await Promise.all([
-      startTokenEndpoint({ clientId: "armadactl", clientSecret: "", expiresInSeconds: 100, tokenPrefix: "pw", users: { airflow: PASSWORD }, refreshTokens: true }),
+      startTokenEndpoint({
+        clientId: "armadactl",
+        clientSecret: "",
+        expiresInSeconds: 100,
+        tokenPrefix: "pw",
+        users: { airflow: PASSWORD },
+        refreshTokens: true,
+      }),
       startTokenEndpoint({ clientId: "armadactl", clientSecret: SECRET, expiresInSeconds: 100, tokenPrefix: "conf", users: { airflow: PASSWORD } }),
     ]);
   });
@@ -165,7 +177,15 @@ describe("OpenID Connect password grant", () => {
   });
 
   const password = (tokenUrl: string, secret?: string, pass = PASSWORD) =>
-    ({ kind: "oidc-password", tokenUrl, clientId: "armadactl", clientSecret: secret, username: "airflow", password: pass, scopes: ["openid", "armada"] }) as const;
+    ({
+      kind: "oidc-password",
+      tokenUrl,
+      clientId: "armadactl",
+      clientSecret: secret,
+      username: "airflow",
+      password: pass,
+      scopes: ["openid", "armada"],
+    }) as const;
 
   it("a public client grants the password once, then renews with the refresh token before expiry", async () => {
     let now = 5_000_000;
@@ -173,7 +193,14 @@ describe("OpenID Connect password grant", () => {
     const before = endpoint.requests().length;
     const first = await authorize();
     expect(first).toMatch(/^Bearer pw-\d+$/);
-    expect(endpoint.requests().at(-1)).toEqual({ grantType: "password", clientId: "armadactl", clientSecret: "", scope: "openid armada", username: "airflow", password: PASSWORD });
+    expect(endpoint.requests().at(-1)).toEqual({
+      grantType: "password",
+      clientId: "armadactl",
+      clientSecret: "",
+      scope: "openid armada",
+      username: "airflow",
+      password: PASSWORD,
+    });
 
     now += 74_000;
     expect(await authorize()).toBe(first);
@@ -200,7 +227,12 @@ describe("OpenID Connect password grant", () => {
     endpoint.revokeRefreshTokens();
     now += 80_000;
     expect(await authorize()).toMatch(/^Bearer pw-\d+$/);
-    expect(endpoint.requests().slice(-2).map((r) => r.grantType)).toEqual(["refresh_token", "password"]);
+    expect(
+      endpoint
+        .requests()
+        .slice(-2)
+        .map((r) => r.grantType),
+    ).toEqual(["refresh_token", "password"]);
   });
 
   it("a confidential client authenticates with its secret and, without refresh tokens, grants again", async () => {
@@ -269,7 +301,13 @@ describe("OpenID Connect with the service-account token as client assertion (arm
   let accepted: string[] = [];
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "k8s-grant-"));
-    endpoint = await startTokenEndpoint({ clientId: "armada", clientSecret: "", expiresInSeconds: 100, tokenPrefix: "k8s-grant", kubernetesAssertions: () => accepted });
+    endpoint = await startTokenEndpoint({
+      clientId: "armada",
+      clientSecret: "",
+      expiresInSeconds: 100,
+      tokenPrefix: "k8s-grant",
+      kubernetesAssertions: () => accepted,
+    });
   });
   afterAll(async () => {
     await endpoint?.stop();
@@ -282,7 +320,10 @@ describe("OpenID Connect with the service-account token as client assertion (arm
     await writeFile(assertionFile, `${first}\n`);
     accepted = [first];
     let now = 1_000_000;
-    const authorize = createAuthorization({ kind: "oidc-kubernetes", tokenUrl: endpoint.url, clientId: "armada", assertionFile, scopes: ["armada"] }, { now: () => now });
+    const authorize = createAuthorization(
+      { kind: "oidc-kubernetes", tokenUrl: endpoint.url, clientId: "armada", assertionFile, scopes: ["armada"] },
+      { now: () => now },
+    );
     expect(await authorize()).toMatch(/^Bearer k8s-grant-\d+$/);
     expect(endpoint.requests().at(-1)).toEqual({ grantType: "kubernetes", clientId: "armada", clientSecret: "", scope: "armada", clientAssertion: first });
 

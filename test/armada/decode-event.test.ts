@@ -41,7 +41,7 @@ function randomScalar(scalar: ScalarType, prng: Prng): unknown {
     case ScalarType.BOOL:
       return prng.chance(0.5);
     case ScalarType.INT32:
-      return prng.chance(0.5) ? prng.int(-200, 200) : (prng.uint32() | 0);
+      return prng.chance(0.5) ? prng.int(-200, 200) : prng.uint32() | 0;
     case ScalarType.INT64:
       return BigInt(prng.int(-2_000_000, 2_000_000_000)) * (prng.chance(0.1) ? 1_000_000n : 1n);
     default:
@@ -83,13 +83,19 @@ function unknownField(prng: Prng): Uint8Array {
   const number = prng.int(40, 500);
   switch (prng.int(0, 4)) {
     case 0:
-      return writer.tag(number, WireType.Varint).uint64(BigInt(prng.uint32()) << 20n).finish();
+      return writer
+        .tag(number, WireType.Varint)
+        .uint64(BigInt(prng.uint32()) << 20n)
+        .finish();
     case 1:
       return writer.tag(number, WireType.Bit64).fixed64(BigInt(prng.uint32())).finish();
     case 2:
       return writer.tag(number, WireType.Bit32).fixed32(prng.uint32()).finish();
     case 3:
-      return writer.tag(number, WireType.LengthDelimited).bytes(Uint8Array.of(0xff, 0x00, 0x12)).finish();
+      return writer
+        .tag(number, WireType.LengthDelimited)
+        .bytes(Uint8Array.of(0xff, 0x00, 0x12))
+        .finish();
     default:
       return writer.tag(number, WireType.StartGroup).tag(1, WireType.Varint).uint32(5).tag(number, WireType.EndGroup).finish();
   }
@@ -122,7 +128,10 @@ describe("the partial decoder reads Armada's events as fromBinary does", () => {
       retryable: true,
       cause: 2,
       exitCodes: { main: 0, "7": 3, ["__proto__"]: 9, "2": 0, sidecar: 137 },
-      containerStatuses: [{ exitCode: 0, cause: 0 }, { exitCode: -1, cause: 1 }].map((c) => ({ $typeName: "api.ContainerStatus", name: "c", message: "", reason: "", ...c })),
+      containerStatuses: [
+        { exitCode: 0, cause: 0 },
+        { exitCode: -1, cause: 1 },
+      ].map((c) => ({ $typeName: "api.ContainerStatus", name: "c", message: "", reason: "", ...c })),
     });
     const bytes = encoded(ID, failed);
     expect(decodeArmadaMessage(bytes)).toEqual(reference(bytes));
@@ -148,7 +157,10 @@ describe("the partial decoder reads Armada's events as fromBinary does", () => {
       const bytes = concat(encoded(`a${i}`, randomEvent(prng)), encoded(prng.chance(0.5) ? "" : `b${i}`, prng.chance(0.8) ? randomEvent(prng) : undefined));
       expect(decodeArmadaMessage(bytes), `merge ${i}`).toEqual(reference(bytes));
     }
-    const sameCase = concat(encoded(ID, eventMessage("running", "j", T0, { clusterId: "c1", nodeName: "n1" })), encoded("", eventMessage("running", "", T0 + 5, { nodeName: "n2" })));
+    const sameCase = concat(
+      encoded(ID, eventMessage("running", "j", T0, { clusterId: "c1", nodeName: "n1" })),
+      encoded("", eventMessage("running", "", T0 + 5, { nodeName: "n2" })),
+    );
     expect(decodeArmadaMessage(sameCase).event).toMatchObject({ case: "running", jobId: "j", clusterId: "c1", nodeName: "n2", createdMs: T0 + 5 });
   });
 
@@ -208,7 +220,15 @@ describe("decoding a payload the stream delivers", () => {
   it.each([
     ["bytes that are not protobuf at all", Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff)],
     ["a message cut short after its id", wireMessage(ID, Uint8Array.of(0x12, 0x02, 0x0a, 0x01, 0x61)).subarray(0, -2)],
-    ["an id that is not UTF-8", new BinaryWriter().tag(1, WireType.LengthDelimited).bytes(Uint8Array.of(0x31, 0xc3)).tag(2, WireType.LengthDelimited).bytes(MALFORMED_EVENTS["a length past the end"]).finish()],
+    [
+      "an id that is not UTF-8",
+      new BinaryWriter()
+        .tag(1, WireType.LengthDelimited)
+        .bytes(Uint8Array.of(0x31, 0xc3))
+        .tag(2, WireType.LengthDelimited)
+        .bytes(MALFORMED_EVENTS["a length past the end"])
+        .finish(),
+    ],
     ["no id", new BinaryWriter().tag(2, WireType.LengthDelimited).bytes(MALFORMED_EVENTS["a length past the end"]).finish()],
     ["an empty id", wireMessage("", MALFORMED_EVENTS["a length past the end"])],
     ["an id after a broken field", Uint8Array.of(0x17, ...wireMessage(ID, Uint8Array.of()))],
@@ -220,11 +240,16 @@ describe("decoding a payload the stream delivers", () => {
 describe("reading only the id of a message", () => {
   it("skips the fields around it, whatever their wire type", () => {
     const bytes = new BinaryWriter()
-      .tag(5, WireType.Varint).uint64(1n << 60n)
-      .tag(6, WireType.Bit64).fixed64(7n)
-      .tag(7, WireType.Bit32).fixed32(7)
-      .tag(1, WireType.LengthDelimited).string(ID)
-      .tag(2, WireType.LengthDelimited).bytes(MALFORMED_EVENTS["a truncated varint (the event's length)"])
+      .tag(5, WireType.Varint)
+      .uint64(1n << 60n)
+      .tag(6, WireType.Bit64)
+      .fixed64(7n)
+      .tag(7, WireType.Bit32)
+      .fixed32(7)
+      .tag(1, WireType.LengthDelimited)
+      .string(ID)
+      .tag(2, WireType.LengthDelimited)
+      .bytes(MALFORMED_EVENTS["a truncated varint (the event's length)"])
       .finish();
     expect(readMessageId(bytes)).toBe(ID);
   });

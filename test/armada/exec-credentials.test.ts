@@ -111,7 +111,9 @@ describe("exec credentials (armadactl's execAuth)", () => {
     const before = await runCount();
     const err = await failure(authorize());
     expect(err.code).toBe(Code.Unavailable);
-    expect(err.rawMessage).toBe(`Armada exec credential command ${JSON.stringify(process.execPath)} exited with code 3 (stderr: ${`error: ${LEAKED}\n`.length} bytes, not shown as it may hold secrets)`);
+    expect(err.rawMessage).toBe(
+      `Armada exec credential command ${JSON.stringify(process.execPath)} exited with code 3 (stderr: ${`error: ${LEAKED}\n`.length} bytes, not shown as it may hold secrets)`,
+    );
     expect(err.message).not.toContain(LEAKED);
     // Streams retrying at once get the same answer without another run…
     expect((await failure(authorize())).rawMessage).toBe(err.rawMessage);
@@ -128,7 +130,11 @@ describe("exec credentials (armadactl's execAuth)", () => {
     expect(err.code).toBe(Code.Unavailable);
     expect(err.rawMessage).toMatch(/did not finish within 1500 ms and was killed$/);
     const [child, grandchild] = (await readFile(pids, "utf8")).split(" ").map(Number);
-    await eventually(() => [alive(child!), alive(grandchild!)], (states) => states.every((s) => !s), 3_000);
+    await eventually(
+      () => [alive(child!), alive(grandchild!)],
+      (states) => states.every((s) => !s),
+      3_000,
+    );
   });
 
   it("a missing, non-executable or silent command says so", async () => {

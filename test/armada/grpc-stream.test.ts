@@ -179,7 +179,6 @@ async function outcomeOf(read: AsyncIterable<ArmadaMessage>): Promise<Outcome> {
 }
 
 describe("the event stream's lean reader speaks gRPC as connect's transport does", () => {
-
   it.each(Object.keys(SCENARIOS).filter((name) => name !== NOT_PROTOBUF))("%s", async (jobSetId) => {
     const signal = AbortSignal.timeout(5_000);
     const connect = createClient(Event, createGrpcTransport({ baseUrl }));
@@ -257,7 +256,15 @@ describe("the event stream's lean reader speaks gRPC as connect's transport does
 describe("against the simulator", () => {
   it("reads a job set's whole history exactly as connect's client does", async () => {
     const sim = await startSimulator({ queues: [QUEUE] });
-    const client = createArmadaClient({ url: sim.url, authorization: () => Promise.resolve(undefined), maxConnections: 1, maxStreamsPerConnection: 10, keepaliveIntervalMs: 10_000, keepaliveTimeoutMs: 10_000, healthTimeoutMs: 1_000 });
+    const client = createArmadaClient({
+      url: sim.url,
+      authorization: () => Promise.resolve(undefined),
+      maxConnections: 1,
+      maxStreamsPerConnection: 10,
+      keepaliveIntervalMs: 10_000,
+      keepaliveTimeoutMs: 10_000,
+      healthTimeoutMs: 1_000,
+    });
     try {
       const load = sim.bulkLoad({ queue: QUEUE, jobSets: 1, jobsPerSet: 300, eventsPerSecond: Infinity, jobSetPrefix: "history-" });
       await load.done;

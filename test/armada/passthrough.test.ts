@@ -24,7 +24,11 @@ describe("Armada's API passed through the service", () => {
   let service: { url: string; stop(): Promise<void> };
 
   beforeAll(async () => {
-    sim = await startSimulator({ queues: ["q"], lifecycle: { ...FAST_LIFECYCLE, failureProbability: 0, preemptionProbability: 0, leaseReturnProbability: 0 }, credentials: [{ kind: "basic", ...USER }] });
+    sim = await startSimulator({
+      queues: ["q"],
+      lifecycle: { ...FAST_LIFECYCLE, failureProbability: 0, preemptionProbability: 0, leaseReturnProbability: 0 },
+      credentials: [{ kind: "basic", ...USER }],
+    });
     service = await startFullTestService(sim.url, ["--armada-passthrough", "true", "--armada-username", USER.user, "--armada-password", USER.password]);
   });
   afterAll(async () => {
@@ -51,7 +55,9 @@ describe("Armada's API passed through the service", () => {
     const [item] = (await through.submit.submitJobs({ queue: "q", jobSetId: "learnt", jobRequestItems: [{}] })).jobResponseItems;
     await eventually(() => sim.calls({ method: "api.Event/GetJobSetEvents" }).some((call) => call.jobSetId === "learnt"), 10_000);
     await eventually(() => sim.jobs().find((job) => job.jobId === item!.jobId)?.done ?? false, 10_000);
-    await expect.poll(async () => (await through.jobs.getJobStatus({ jobIds: [item!.jobId] })).jobStates[item!.jobId], { timeout: 10_000 }).toBe(JobState.SUCCEEDED);
+    await expect
+      .poll(async () => (await through.jobs.getJobStatus({ jobIds: [item!.jobId] })).jobStates[item!.jobId], { timeout: 10_000 })
+      .toBe(JobState.SUCCEEDED);
     expect(sim.calls({ method: "api.Jobs/GetJobStatus" })).toHaveLength(0);
     expect(sim.calls({ method: "api.Jobs/GetJobDetails" })).toHaveLength(0);
   });
@@ -60,7 +66,10 @@ describe("Armada's API passed through the service", () => {
     const through = clients(service.url, AUTH);
     const [item] = (await through.submit.submitJobs({ queue: "q", jobSetId: "watched", jobRequestItems: [{}] })).jobResponseItems;
     await eventually(() => sim.jobs().find((job) => job.jobId === item!.jobId)?.done ?? false, 10_000);
-    const direct = await readStream((signal) => clients(sim.url, AUTH).events.getJobSetEvents({ queue: "q", id: "watched", watch: true }, { signal }), { count: 6, timeoutMs: 5000 });
+    const direct = await readStream((signal) => clients(sim.url, AUTH).events.getJobSetEvents({ queue: "q", id: "watched", watch: true }, { signal }), {
+      count: 6,
+      timeoutMs: 5000,
+    });
     // The service follows the job set itself (its submit passed through): that stream stays open.
     await eventually(() => sim.openStreams({ jobSetId: "watched" }) === 1, 5000);
     const leave = new AbortController();
@@ -98,7 +107,9 @@ describe("the passthrough, when off (the default)", () => {
   });
 
   it("answers Armada's other methods UNIMPLEMENTED and sends nothing to Armada", async () => {
-    await expect(clients(service.url).submit.submitJobs({ queue: "q", jobSetId: "s", jobRequestItems: [{}] })).rejects.toMatchObject({ code: Code.Unimplemented });
+    await expect(clients(service.url).submit.submitJobs({ queue: "q", jobSetId: "s", jobRequestItems: [{}] })).rejects.toMatchObject({
+      code: Code.Unimplemented,
+    });
     expect(sim.calls({ method: "api.Submit/SubmitJobs" })).toHaveLength(0);
   });
 });

@@ -22,7 +22,8 @@ describe("the access table", () => {
 describe("the authorization header, as armadactl sends it", () => {
   it("reads basic with any case of the scheme, and Bearer", () => {
     const value = Buffer.from("alice:pa:ss").toString("base64");
-    for (const scheme of ["basic", "Basic", "BASIC"]) expect(parseAuthorization(`${scheme} ${value}`)).toMatchObject({ kind: "basic", user: "alice", password: "pa:ss" });
+    for (const scheme of ["basic", "Basic", "BASIC"])
+      expect(parseAuthorization(`${scheme} ${value}`)).toMatchObject({ kind: "basic", user: "alice", password: "pa:ss" });
     expect(parseAuthorization("Bearer abc.def")).toMatchObject({ kind: "bearer", token: "abc.def" });
   });
 

@@ -95,47 +95,51 @@ afterAll(async () => {
   await sim?.close();
 });
 
-describe.each(Object.entries(PROTOCOLS))("armada mode over %s", (_name, makeAsk) => {
-  let ask: Ask;
-  beforeAll(() => {
-    ask = makeAsk(descriptorSet);
-  });
+describe.each(Object.entries(PROTOCOLS))(
+  "armada mode over %s",
+  (_name, makeAsk) => {
+    let ask: Ask;
+    beforeAll(() => {
+      ask = makeAsk(descriptorSet);
+    });
 
-  it("answers callers Armada lets watch the queue: basic for one queue, bearer for another", async () => {
-    const [a, b] = await Promise.all([finishedJob(A), finishedJob(B)]);
-    expect((await ask(service.url, a, { basic: ALICE })).result).toBe("SUCCEEDED");
-    expect((await ask(service.url, b, { header: `Bearer ${BOB_TOKEN}` })).result).toBe("SUCCEEDED");
-  });
+    it("answers callers Armada lets watch the queue: basic for one queue, bearer for another", async () => {
+      const [a, b] = await Promise.all([finishedJob(A), finishedJob(B)]);
+      expect((await ask(service.url, a, { basic: ALICE })).result).toBe("SUCCEEDED");
+      expect((await ask(service.url, b, { header: `Bearer ${BOB_TOKEN}` })).result).toBe("SUCCEEDED");
+    });
 
-  it("refuses a queue Armada does not let the caller watch with PERMISSION_DENIED, and follows nothing for it", async () => {
-    const b = await finishedJob(B);
-    const outcome = await ask(service.url, b, { basic: ALICE });
-    expect(outcome.result).toBe("PERMISSION_DENIED");
-    expect(outcome.message).toBe(`Armada does not let this caller watch queue "${B}"`);
-    if (outcome.http !== undefined) expect(outcome.http).toBe(HTTP_STATUS.PERMISSION_DENIED);
-    expect(streamsFor(b.jobSetId, { basic: SERVICE })).toBe(0);
-    expect(subscriber.follows?.(b)).toBe(false);
-  });
+    it("refuses a queue Armada does not let the caller watch with PERMISSION_DENIED, and follows nothing for it", async () => {
+      const b = await finishedJob(B);
+      const outcome = await ask(service.url, b, { basic: ALICE });
+      expect(outcome.result).toBe("PERMISSION_DENIED");
+      expect(outcome.message).toBe(`Armada does not let this caller watch queue "${B}"`);
+      if (outcome.http !== undefined) expect(outcome.http).toBe(HTTP_STATUS.PERMISSION_DENIED);
+      expect(streamsFor(b.jobSetId, { basic: SERVICE })).toBe(0);
+      expect(subscriber.follows?.(b)).toBe(false);
+    });
 
-  it("refuses a call without credentials with UNAUTHENTICATED, without asking Armada", async () => {
-    const a = await finishedJob(A);
-    const outcome = await ask(service.url, a, null);
-    expect(outcome.result).toBe("UNAUTHENTICATED");
-    expect(outcome.message).toMatch(/^authorization required: .*basic <base64\(user:password\)>.*Bearer <token>/);
-    if (outcome.http !== undefined) expect(outcome.http).toBe(HTTP_STATUS.UNAUTHENTICATED);
-    expect(sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === a.jobSetId)).toEqual([]);
-  });
+    it("refuses a call without credentials with UNAUTHENTICATED, without asking Armada", async () => {
+      const a = await finishedJob(A);
+      const outcome = await ask(service.url, a, null);
+      expect(outcome.result).toBe("UNAUTHENTICATED");
+      expect(outcome.message).toMatch(/^authorization required: .*basic <base64\(user:password\)>.*Bearer <token>/);
+      if (outcome.http !== undefined) expect(outcome.http).toBe(HTTP_STATUS.UNAUTHENTICATED);
+      expect(sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === a.jobSetId)).toEqual([]);
+    });
 
-  it("refuses a wrong password and an unknown or expired token with UNAUTHENTICATED, naming neither", async () => {
-    const a = await finishedJob(A);
-    const wrong = await ask(service.url, a, { basic: [ALICE[0], `${ALICE[1]}-typo`] });
-    expect(wrong).toMatchObject({ result: "UNAUTHENTICATED", message: "Armada did not accept the caller's credentials" });
-    const stale = await ask(service.url, a, { header: "Bearer expired-token-from-yesterday" });
-    expect(stale).toMatchObject({ result: "UNAUTHENTICATED", message: "Armada did not accept the caller's credentials" });
-    expect(streamsFor(a.jobSetId, { basic: SERVICE })).toBe(0);
-  });
-  // The grpcio client is one Python process per call: seconds each on a loaded machine.
-}, 90_000);
+    it("refuses a wrong password and an unknown or expired token with UNAUTHENTICATED, naming neither", async () => {
+      const a = await finishedJob(A);
+      const wrong = await ask(service.url, a, { basic: [ALICE[0], `${ALICE[1]}-typo`] });
+      expect(wrong).toMatchObject({ result: "UNAUTHENTICATED", message: "Armada did not accept the caller's credentials" });
+      const stale = await ask(service.url, a, { header: "Bearer expired-token-from-yesterday" });
+      expect(stale).toMatchObject({ result: "UNAUTHENTICATED", message: "Armada did not accept the caller's credentials" });
+      expect(streamsFor(a.jobSetId, { basic: SERVICE })).toBe(0);
+    });
+    // The grpcio client is one Python process per call: seconds each on a loaded machine.
+  },
+  90_000,
+);
 
 describe("armada mode's decisions", () => {
   it("a poller costs Armada one check per cache period, whatever the job sets in the queue", async () => {
@@ -185,9 +189,17 @@ describe("armada mode's decisions", () => {
 
   it("probes and health need no credentials", async () => {
     for (const path of ["/healthz", "/readyz", "/metrics"]) expect((await http1Request(`${service.url}${path}`)).status).toBe(200);
-    const health = await http1Request(`${service.url}/jobservice.JobService/Health`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const health = await http1Request(`${service.url}/jobservice.JobService/Health`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
     expect(health.status).toBe(200);
-    const grpcHealth = await http1Request(`${service.url}/grpc.health.v1.Health/Check`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const grpcHealth = await http1Request(`${service.url}/grpc.health.v1.Health/Check`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
     expect(JSON.parse(grpcHealth.body)).toEqual({ status: "SERVING" });
   });
 
@@ -282,10 +294,12 @@ describe("the caller check on the RPCs beyond v1", () => {
       JobService,
       createGrpcTransport({
         baseUrl: service.url,
-        interceptors: [(next) => (request) => {
-          request.header.set("authorization", authorization);
-          return next(request);
-        }],
+        interceptors: [
+          (next) => (request) => {
+            request.header.set("authorization", authorization);
+            return next(request);
+          },
+        ],
       }),
     );
   const alice = `basic ${Buffer.from(ALICE.join(":")).toString("base64")}`;

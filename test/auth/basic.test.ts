@@ -31,22 +31,20 @@ let logged = "";
 const grpc: Ask = PROTOCOLS["gRPC (connect-node)"]!("");
 
 beforeAll(async () => {
-  writeFileSync(usersFile, [
-    "# made with htpasswd -B, groups after the last colon",
-    `alice:${htpasswd("alice-secret")}`,
-    `bob:${htpasswd("bob-secret")}:data-eng`,
-    `olga:${htpasswd("olga-secret")}:admins`,
-    "",
-  ].join("\n"));
-  writeFileSync(permissionsFile, [
-    "allQueues:",
-    "  groups: [admins]",
-    "users:",
-    "  alice: [team-a]",
-    "groups:",
-    '  data-eng: ["etl-*", team-b]',
-    "",
-  ].join("\n"));
+  writeFileSync(
+    usersFile,
+    [
+      "# made with htpasswd -B, groups after the last colon",
+      `alice:${htpasswd("alice-secret")}`,
+      `bob:${htpasswd("bob-secret")}:data-eng`,
+      `olga:${htpasswd("olga-secret")}:admins`,
+      "",
+    ].join("\n"),
+  );
+  writeFileSync(
+    permissionsFile,
+    ["allQueues:", "  groups: [admins]", "users:", "  alice: [team-a]", "groups:", '  data-eng: ["etl-*", team-b]', ""].join("\n"),
+  );
   const sink = new Writable({ write: (chunk: Buffer, _e, done) => ((logged += chunk.toString()), done()) });
   service = await startTestService({
     auth: { ...AUTH_DEFAULTS, mode: "basic", usersFile, permissionsFile, cacheSeconds: 60 },
@@ -69,20 +67,38 @@ describe("basic mode", () => {
 
   it("refuses a wrong password, an unknown user, a bearer token and nothing at all with UNAUTHENTICATED", async () => {
     for (const presented of [{ basic: ["alice", "wrong"] as const }, { basic: ["mallory", "alice-secret"] as const }]) {
-      expect(await curlAsk(service.url, key("team-a"), presented)).toMatchObject({ result: "UNAUTHENTICATED", http: 401, message: "user name or password not accepted" });
+      expect(await curlAsk(service.url, key("team-a"), presented)).toMatchObject({
+        result: "UNAUTHENTICATED",
+        http: 401,
+        message: "user name or password not accepted",
+      });
     }
-    expect(await grpc(service.url, key("team-a"), { header: "Bearer some-token" })).toMatchObject({ result: "UNAUTHENTICATED", message: expect.stringMatching(/basic <base64/) });
-    expect(await grpc(service.url, key("team-a"), null)).toMatchObject({ result: "UNAUTHENTICATED", message: expect.stringMatching(/^authorization required/) });
+    expect(await grpc(service.url, key("team-a"), { header: "Bearer some-token" })).toMatchObject({
+      result: "UNAUTHENTICATED",
+      message: expect.stringMatching(/basic <base64/),
+    });
+    expect(await grpc(service.url, key("team-a"), null)).toMatchObject({
+      result: "UNAUTHENTICATED",
+      message: expect.stringMatching(/^authorization required/),
+    });
   });
 
   it("reloads the permissions file when it changes; a malformed one is logged and the last good one stays", async () => {
     const bob = { basic: ["bob", "bob-secret"] as const };
     expect((await grpc(service.url, key("ops-only"), bob)).result).toBe("PERMISSION_DENIED");
     replaceFile(permissionsFile, 'groups:\n  data-eng: ["etl-*", team-b, ops-only]\n');
-    await eventually(() => grpc(service.url, key("ops-only"), bob), (o) => o.result === "SUCCEEDED", 5_000);
+    await eventually(
+      () => grpc(service.url, key("ops-only"), bob),
+      (o) => o.result === "SUCCEEDED",
+      5_000,
+    );
 
     replaceFile(permissionsFile, "groups:\n  data-eng: [unclosed\n");
-    await eventually(() => logged, (text) => text.includes("permissions file not reloaded"), 5_000);
+    await eventually(
+      () => logged,
+      (text) => text.includes("permissions file not reloaded"),
+      5_000,
+    );
     expect(logged).toMatch(/"problem":"[^"]*permissions.yaml line \d+: /);
     expect((await grpc(service.url, key("ops-only"), bob)).result).toBe("SUCCEEDED");
   });
@@ -91,7 +107,11 @@ describe("basic mode", () => {
     const carol = { basic: ["carol", "carol-secret"] as const };
     expect((await grpc(service.url, key("ops-only"), carol)).result).toBe("UNAUTHENTICATED");
     replaceFile(usersFile, `bob:${htpasswd("bob-secret")}:data-eng\ncarol:${htpasswd("carol-secret")}:data-eng\n`);
-    await eventually(() => grpc(service.url, key("ops-only"), carol), (o) => o.result === "SUCCEEDED", 5_000);
+    await eventually(
+      () => grpc(service.url, key("ops-only"), carol),
+      (o) => o.result === "SUCCEEDED",
+      5_000,
+    );
     expect((await grpc(service.url, key("team-a"), { basic: ["alice", "alice-secret"] })).result).toBe("UNAUTHENTICATED");
   });
 });
@@ -126,13 +146,21 @@ describe("auth settings at start-up", () => {
       "JOBSERVICE_OIDC_ISSUER (--oidc-issuer): required with JOBSERVICE_AUTH (--auth) oidc",
       "JOBSERVICE_OIDC_AUDIENCE (--oidc-audience): required with JOBSERVICE_AUTH (--auth) oidc",
     ]);
-    expect(problemsOf({ JOBSERVICE_AUTH: "oidc", JOBSERVICE_OIDC_ISSUER: "https://idp.example", JOBSERVICE_OIDC_AUDIENCE: "x", JOBSERVICE_PERMISSIONS_FILE: goodPermissions, JOBSERVICE_OIDC_ALGORITHMS: "RS256,HS256,none" })).toEqual([
-      expect.stringMatching(/^JOBSERVICE_OIDC_ALGORITHMS \(--oidc-algorithms\): expected asymmetric JWS algorithms .*, got HS256, none$/),
-    ]);
+    expect(
+      problemsOf({
+        JOBSERVICE_AUTH: "oidc",
+        JOBSERVICE_OIDC_ISSUER: "https://idp.example",
+        JOBSERVICE_OIDC_AUDIENCE: "x",
+        JOBSERVICE_PERMISSIONS_FILE: goodPermissions,
+        JOBSERVICE_OIDC_ALGORITHMS: "RS256,HS256,none",
+      }),
+    ).toEqual([expect.stringMatching(/^JOBSERVICE_OIDC_ALGORITHMS \(--oidc-algorithms\): expected asymmetric JWS algorithms .*, got HS256, none$/)]);
     expect(problemsOf({ JOBSERVICE_AUTH: "armada", JOBSERVICE_USERS_FILE: usersFile })).toEqual([
       "JOBSERVICE_USERS_FILE (--users-file): only used with JOBSERVICE_AUTH (--auth) basic, not armada",
     ]);
-    expect(problemsOf({ JOBSERVICE_AUTH: "kerberos" })).toEqual([expect.stringMatching(/^JOBSERVICE_AUTH \(--auth\): expected one of none, armada, oidc, basic/)]);
+    expect(problemsOf({ JOBSERVICE_AUTH: "kerberos" })).toEqual([
+      expect.stringMatching(/^JOBSERVICE_AUTH \(--auth\): expected one of none, armada, oidc, basic/),
+    ]);
     expect(problemsOf({ JOBSERVICE_TLS_CLIENT_CA_FILE: usersFile })).toEqual([
       "JOBSERVICE_TLS_CLIENT_CA_FILE (--tls-client-ca-file): needs TLS (JOBSERVICE_TLS_CERT_FILE (--tls-cert-file) and JOBSERVICE_TLS_KEY_FILE (--tls-key-file))",
       "JOBSERVICE_TLS_CLIENT_CA_FILE (--tls-client-ca-file): needs JOBSERVICE_AUTH (--auth) armada, oidc or basic; with none every caller is let in anyway",

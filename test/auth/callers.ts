@@ -66,8 +66,14 @@ export function pythonAsk(descriptorSet: string): Ask {
 export const curlAsk: Ask = async (baseUrl, key, presented) => {
   const auth = presented === null ? [] : "basic" in presented ? ["-u", presented.basic.join(":")] : ["-H", `authorization: ${presented.header}`];
   const { stdout } = await run("curl", [
-    "-s", "-w", "\n%{http_code}", "-H", "content-type: application/json", ...auth,
-    "-d", JSON.stringify({ queue: key.queue, jobSetId: key.jobSetId, jobId: key.jobId }),
+    "-s",
+    "-w",
+    "\n%{http_code}",
+    "-H",
+    "content-type: application/json",
+    ...auth,
+    "-d",
+    JSON.stringify({ queue: key.queue, jobSetId: key.jobSetId, jobId: key.jobId }),
     `${baseUrl}/jobservice.JobService/GetJobStatus`,
   ]);
   const newline = stdout.lastIndexOf("\n");
@@ -84,9 +90,9 @@ export const PROTOCOLS: Readonly<Record<string, (descriptorSet: string) => Ask>>
   [GRPCIO]: pythonAsk,
   "Connect JSON (curl)": () => curlAsk,
   "gRPC-Web (connect-node)": () => connectAsk((baseUrl, interceptors) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors })),
-  "Connect binary (connect-node)": () => connectAsk((baseUrl, interceptors) => createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors })),
+  "Connect binary (connect-node)": () =>
+    connectAsk((baseUrl, interceptors) => createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors })),
   "gRPC (connect-node)": () => connectAsk((baseUrl, interceptors) => createGrpcTransport({ baseUrl, interceptors })),
 };
 
 export const HTTP_STATUS: Readonly<Record<string, number>> = { UNAUTHENTICATED: 401, PERMISSION_DENIED: 403 };
-

@@ -32,7 +32,10 @@ afterAll(() => service?.stop());
 
 async function ask(transport: Transport, queue: string, authorization?: string): Promise<string> {
   try {
-    const answer = await createClient(JobService, transport).getJobStatus({ queue, jobSetId: "s", jobId: "j" }, { headers: authorization ? { authorization } : {} });
+    const answer = await createClient(JobService, transport).getJobStatus(
+      { queue, jobSetId: "s", jobId: "j" },
+      { headers: authorization ? { authorization } : {} },
+    );
     return State[answer.state];
   } catch (error) {
     const e = ConnectError.from(error);
@@ -42,7 +45,8 @@ async function ask(transport: Transport, queue: string, authorization?: string):
 
 const transports = {
   "gRPC over h2": (nodeOptions: object) => createGrpcTransport({ baseUrl: service.url, nodeOptions: { ca: server.cert, ...nodeOptions } }),
-  "Connect JSON over HTTPS/1.1": (nodeOptions: object) => createConnectTransport({ baseUrl: service.url, httpVersion: "1.1", nodeOptions: { ca: server.cert, ...nodeOptions } }),
+  "Connect JSON over HTTPS/1.1": (nodeOptions: object) =>
+    createConnectTransport({ baseUrl: service.url, httpVersion: "1.1", nodeOptions: { ca: server.cert, ...nodeOptions } }),
 };
 
 describe.each(Object.entries(transports))("client certificates over %s", (_name, transport) => {

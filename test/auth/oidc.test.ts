@@ -13,7 +13,7 @@ const A = { queue: "team-a", jobSetId: "s", jobId: "done" };
 const B = { queue: "team-b", jobSetId: "s", jobId: "done" };
 const dir = mkdtempSync(join(tmpdir(), "jobservice-oidc-"));
 const permissionsFile = join(dir, "permissions.yaml");
-writeFileSync(permissionsFile, "users:\n  alice: [team-a]\ngroups:\n  data-eng: [\"team-*\"]\n");
+writeFileSync(permissionsFile, 'users:\n  alice: [team-a]\ngroups:\n  data-eng: ["team-*"]\n');
 
 let issuer: OidcIssuer;
 const services: TestService[] = [];
@@ -25,7 +25,15 @@ async function oidcService(jwksCooldownMs: number, overrides: Partial<AuthOption
       ...AUTH_DEFAULTS,
       mode: "oidc",
       permissionsFile,
-      oidc: { issuer: issuer.issuer, audience: AUDIENCE, algorithms: ["RS256", "ES256"], leewaySeconds: 5, usernameClaim: "sub", groupsClaim: "groups", ...overrides },
+      oidc: {
+        issuer: issuer.issuer,
+        audience: AUDIENCE,
+        algorithms: ["RS256", "ES256"],
+        leewaySeconds: 5,
+        usernameClaim: "sub",
+        groupsClaim: "groups",
+        ...overrides,
+      },
     },
     authTuning: { jwksCooldownMs },
   });
@@ -49,10 +57,17 @@ describe("oidc mode", () => {
   });
 
   it("accepts a token from the issuer's token endpoint; the permissions file decides the queue", async () => {
-    const response = await fetch(`${issuer.issuer}/token`, { method: "POST", body: new URLSearchParams({ grant_type: "password", username: "alice", password: "alice-pw" }) });
+    const response = await fetch(`${issuer.issuer}/token`, {
+      method: "POST",
+      body: new URLSearchParams({ grant_type: "password", username: "alice", password: "alice-pw" }),
+    });
     const { access_token: token } = (await response.json()) as { access_token: string };
     expect((await curlAsk(service.url, A, bearer(token))).result).toBe("SUCCEEDED");
-    expect(await curlAsk(service.url, B, bearer(token))).toMatchObject({ result: "PERMISSION_DENIED", http: 403, message: '"alice" may not watch queue "team-b"' });
+    expect(await curlAsk(service.url, B, bearer(token))).toMatchObject({
+      result: "PERMISSION_DENIED",
+      http: 403,
+      message: '"alice" may not watch queue "team-b"',
+    });
   });
 
   it("grants by the groups claim", async () => {
@@ -83,7 +98,10 @@ describe("oidc mode", () => {
   });
 
   it("refuses basic credentials and missing ones with UNAUTHENTICATED", async () => {
-    expect(await grpc(service.url, A, { basic: ["alice", "alice-pw"] })).toMatchObject({ result: "UNAUTHENTICATED", message: expect.stringMatching(/Bearer <token>/) });
+    expect(await grpc(service.url, A, { basic: ["alice", "alice-pw"] })).toMatchObject({
+      result: "UNAUTHENTICATED",
+      message: expect.stringMatching(/Bearer <token>/),
+    });
     expect(await curlAsk(service.url, A, null)).toMatchObject({ result: "UNAUTHENTICATED", http: 401 });
   });
 

@@ -42,7 +42,11 @@ async function exercise(auth: AuthOptions, calls: readonly Presented[]): Promise
   const logger: Logger = createLogger("trace", sink);
   const store = createMemoryStore({ ttlSeconds: 600 });
   const metrics = createMetricsRegistry({ processMetrics: false });
-  const subscriber = createSubscriber(testOptions(sim.url, { credentials: { kind: "basic", username: "jobservice", password: SERVICE_PASSWORD } }), { store, logger, metrics });
+  const subscriber = createSubscriber(testOptions(sim.url, { credentials: { kind: "basic", username: "jobservice", password: SERVICE_PASSWORD } }), {
+    store,
+    logger,
+    metrics,
+  });
   const service = await startTestService({ store, status: subscriber, armadaUrl: sim.url, auth: { ...auth, metricsToken: METRICS_TOKEN }, logger });
   const said: string[] = [];
   try {
@@ -102,7 +106,11 @@ describe("no credential ever reaches a log line, /metrics or an error message", 
   it("oidc mode, at trace level", async () => {
     const good = await issuer.token("user");
     const expired = await issuer.token("user", {}, { expiresIn: -60 });
-    const calls: Presented[] = [{ header: `Bearer ${good}` }, { header: `Bearer ${expired}` }, { header: `Bearer ${issuer.hmacWithPublicKey({ sub: "user" })}` }];
+    const calls: Presented[] = [
+      { header: `Bearer ${good}` },
+      { header: `Bearer ${expired}` },
+      { header: `Bearer ${issuer.hmacWithPublicKey({ sub: "user" })}` },
+    ];
     const auth: AuthOptions = {
       ...AUTH_DEFAULTS,
       mode: "oidc",

@@ -14,7 +14,11 @@ const PASSWORD = "file-password-Hh73";
 const WRONG = "wrong-file-password-Jj84";
 
 /** Every form of a secret a leak could take. */
-const forms = (secret: string): string[] => [secret, Buffer.from(`airflow:${secret}`).toString("base64").replace(/=+$/, ""), Buffer.from(secret).toString("base64").replace(/=+$/, "")];
+const forms = (secret: string): string[] => [
+  secret,
+  Buffer.from(`airflow:${secret}`).toString("base64").replace(/=+$/, ""),
+  Buffer.from(secret).toString("base64").replace(/=+$/, ""),
+];
 
 describe("jobservice serve with armadactl's config file", () => {
   let sim: Simulator;
@@ -46,7 +50,11 @@ describe("jobservice serve with armadactl's config file", () => {
   };
   const status = async (port: number, jobSetId: string, jobId: string): Promise<{ state: string; error?: string }> => {
     const { stdout } = await run("curl", [
-      "-s", "-H", "content-type: application/json", "-d", JSON.stringify({ queue: "q", jobSetId, jobId }),
+      "-s",
+      "-H",
+      "content-type: application/json",
+      "-d",
+      JSON.stringify({ queue: "q", jobSetId, jobId }),
       `http://127.0.0.1:${port}/jobservice.JobService/GetJobStatus`,
     ]);
     return JSON.parse(stdout) as { state: string; error?: string };
@@ -62,11 +70,21 @@ describe("jobservice serve with armadactl's config file", () => {
 
     const [jobId = ""] = sim.submit("q", "from-file", [{ annotations: { "armada-sim/duration-ms": "60000" } }]);
     // Bounded by a generous deadline, not a count of polls: on a loaded machine the first answers can take seconds.
-    const answer = await eventually(() => status(goodPort, "from-file", jobId), (a) => a.state === "RUNNING", 60_000, 100);
+    const answer = await eventually(
+      () => status(goodPort, "from-file", jobId),
+      (a) => a.state === "RUNNING",
+      60_000,
+      100,
+    );
     expect(answer.state).toBe("RUNNING");
 
     // Until the refused stream is known, the answer is "still reading the history"; then it names the refusal.
-    const refused = await eventually(() => status(stalePort, "from-file", jobId), (a) => a.error?.includes("UNAUTHENTICATED") === true, 60_000, 100);
+    const refused = await eventually(
+      () => status(stalePort, "from-file", jobId),
+      (a) => a.error?.includes("UNAUTHENTICATED") === true,
+      60_000,
+      100,
+    );
     expect(refused).toMatchObject({ state: "CONNECTION_ERR", error: expect.stringMatching(/^Armada event stream failed: UNAUTHENTICATED: /) });
 
     expect(await unknown.exited).toBe(2);

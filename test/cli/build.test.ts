@@ -33,8 +33,14 @@ async function askThroughBuild(launcher: string[], cwd: string): Promise<unknown
   const service = runJobservice(["serve", "--host", "127.0.0.1", "--port", "0", "--armada-url", String(url)], {}, launcher, { cwd });
   started.push(service);
   const { port } = await service.waitForLog((line) => line.msg === "listening");
-  const { stdout } = await run("curl", ["-s", "-H", "content-type: application/json", "-d", '{"queue":"q","jobSetId":"s","jobId":"j"}',
-    `http://127.0.0.1:${String(port)}/jobservice.JobService/GetJobStatus`]);
+  const { stdout } = await run("curl", [
+    "-s",
+    "-H",
+    "content-type: application/json",
+    "-d",
+    '{"queue":"q","jobSetId":"s","jobId":"j"}',
+    `http://127.0.0.1:${String(port)}/jobservice.JobService/GetJobStatus`,
+  ]);
   service.child.kill("SIGTERM");
   armada.child.kill("SIGTERM");
   expect(await service.exited).toBe(0);
@@ -65,7 +71,9 @@ describe("builds", () => {
     writeFileSync(join(dirname(binary), "bunfig.toml"), 'preload = ["./missing.ts"]\n');
     const { stdout } = await run(binary, ["help"], { cwd: dirname(binary) });
     expect(stdout).toContain("Usage: jobservice <command>");
-    const service = runJobservice(["serve", "--host", "127.0.0.1", "--port", "0", "--armada-url", "http://127.0.0.1:1"], {}, [binary], { cwd: dirname(binary) });
+    const service = runJobservice(["serve", "--host", "127.0.0.1", "--port", "0", "--armada-url", "http://127.0.0.1:1"], {}, [binary], {
+      cwd: dirname(binary),
+    });
     started.push(service);
     await service.waitForLog((line) => line.msg === "listening");
     service.child.kill("SIGTERM");

@@ -124,8 +124,11 @@ describe("following Armada into the Redis store", () => {
     const client = createClient(JobService, createConnectTransport({ baseUrl: first.url, httpVersion: "1.1" }));
     const ask = (url: string, jobId: string | undefined) =>
       createClient(JobService, createConnectTransport({ baseUrl: url, httpVersion: "1.1" })).getJobStatus({ queue: QUEUE, jobSetId, jobId: jobId ?? "" });
-    await eventually(() => Promise.all([ok, oom, cancelled].map((id) => ask(first.url, id))), (answers) =>
-      answers.every((a) => a.state === State.SUCCEEDED || a.state === State.FAILED || a.state === State.CANCELLED), 10_000);
+    await eventually(
+      () => Promise.all([ok, oom, cancelled].map((id) => ask(first.url, id))),
+      (answers) => answers.every((a) => a.state === State.SUCCEEDED || a.state === State.FAILED || a.state === State.CANCELLED),
+      10_000,
+    );
     expect((await client.getJobStatus({ queue: QUEUE, jobSetId, jobId: ok! })).state).toBe(State.SUCCEEDED);
     const failed = await client.getJobStatus({ queue: QUEUE, jobSetId, jobId: oom! });
     expect(failed.state).toBe(State.FAILED);
@@ -145,7 +148,10 @@ describe("following Armada into the Redis store", () => {
     const callsBefore = (await streamCalls(jobSetId)).length;
     const second = await serve(["--store", redis.url]);
     expect((await ask(second.url, ok)).state).toBe(State.SUCCEEDED);
-    await eventually(() => streamCalls(jobSetId), (calls) => calls.length > callsBefore);
+    await eventually(
+      () => streamCalls(jobSetId),
+      (calls) => calls.length > callsBefore,
+    );
     const resumed = (await streamCalls(jobSetId)).slice(callsBefore);
     expect(resumed.every((call) => call.fromMessageId !== undefined && call.fromMessageId !== "")).toBe(true);
     second.process.child.kill("SIGTERM");
@@ -194,8 +200,14 @@ describe("graceful shutdown on SIGTERM", () => {
       // The deadline bounds the test: under Bun the cut-off stream gets no RST_STREAM, so after GOAWAY a
       // Node http2 client may not notice the cut-off until its own deadline (see README, "Builds").
       .getJobStatus({ queue: QUEUE, jobSetId, jobId: jobId! }, { timeoutMs: 3_000 })
-      .then((reply) => State[reply.state] ?? String(reply.state), () => "no answer");
-    await eventually(() => streamCalls(jobSetId), (calls) => calls.length > 0);
+      .then(
+        (reply) => State[reply.state] ?? String(reply.state),
+        () => "no answer",
+      );
+    await eventually(
+      () => streamCalls(jobSetId),
+      (calls) => calls.length > 0,
+    );
     return { answer };
   }
 

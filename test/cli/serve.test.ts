@@ -34,18 +34,22 @@ describe("jobservice serve", () => {
 
   it("answers buf curl over gRPC with prior knowledge, using the project's protos", async () => {
     const { stdout } = await run("npx", [
-      "buf", "curl", "--schema", "proto", "--protocol", "grpc", "--http2-prior-knowledge",
-      "-d", '{"queue":"q","jobSetId":"s","jobId":"j"}',
+      "buf",
+      "curl",
+      "--schema",
+      "proto",
+      "--protocol",
+      "grpc",
+      "--http2-prior-knowledge",
+      "-d",
+      '{"queue":"q","jobSetId":"s","jobId":"j"}',
       `http://127.0.0.1:${port}/jobservice.JobService/GetJobStatus`,
     ]);
     expect(JSON.parse(stdout)).toEqual({ state: "JOB_ID_NOT_FOUND" });
   });
 
   it("answers buf curl over gRPC-Web", async () => {
-    const { stdout } = await run("npx", [
-      "buf", "curl", "--schema", "proto", "--protocol", "grpcweb",
-      `http://127.0.0.1:${port}/grpc.health.v1.Health/Check`,
-    ]);
+    const { stdout } = await run("npx", ["buf", "curl", "--schema", "proto", "--protocol", "grpcweb", `http://127.0.0.1:${port}/grpc.health.v1.Health/Check`]);
     expect(JSON.parse(stdout)).toEqual({ status: "SERVING" });
   });
 
@@ -68,7 +72,14 @@ describe("jobservice serve without a reachable Armada", () => {
     try {
       const listening = await lonely.waitForLog((line) => line.msg === "listening");
       const url = `http://127.0.0.1:${String(listening.port)}`;
-      const { stdout } = await run("curl", ["-s", "-H", "content-type: application/json", "-d", '{"queue":"q","jobSetId":"s","jobId":"j"}', `${url}/jobservice.JobService/GetJobStatus`]);
+      const { stdout } = await run("curl", [
+        "-s",
+        "-H",
+        "content-type: application/json",
+        "-d",
+        '{"queue":"q","jobSetId":"s","jobId":"j"}',
+        `${url}/jobservice.JobService/GetJobStatus`,
+      ]);
       const answer = JSON.parse(stdout) as { state: string; error: string };
       expect(answer.state).toBe("CONNECTION_ERR");
       expect(answer.error).not.toBe("");

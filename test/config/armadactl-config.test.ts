@@ -84,7 +84,10 @@ describe("ARMADA_CONFIG: armadactl's own config file", () => {
   const subscriber = (extra: Record<string, string> = {}) => loadServeConfig({ ARMADA_CONFIG: file, ...extra }, []).subscriber;
 
   it("uses the currentContext: its armadaUrl (TLS, as armadactl dials it) and its basicAuth", () => {
-    expect(subscriber()).toMatchObject({ armadaUrl: "https://armada.example.com", credentials: { kind: "basic", username: "admin", password: "s3cret-basic" } });
+    expect(subscriber()).toMatchObject({
+      armadaUrl: "https://armada.example.com",
+      credentials: { kind: "basic", username: "admin", password: "s3cret-basic" },
+    });
   });
 
   it("ARMADA_CONTEXT picks another context, for each non-interactive auth block", () => {
@@ -102,7 +105,13 @@ describe("ARMADA_CONFIG: armadactl's own config file", () => {
     });
     expect(subscriber({ ARMADA_CONTEXT: "auth-client-creds" })).toMatchObject({
       armadaUrl: "http://armada.internal:50051",
-      credentials: { kind: "oidc", providerUrl: "http://localhost:8180/realms/armada", clientId: "armada-executor", clientSecret: "s3cret-client", scopes: ["openid"] },
+      credentials: {
+        kind: "oidc",
+        providerUrl: "http://localhost:8180/realms/armada",
+        clientId: "armada-executor",
+        clientSecret: "s3cret-client",
+        scopes: ["openid"],
+      },
     });
     expect(subscriber({ ARMADA_CONTEXT: "auth-exec" }).credentials).toEqual({
       kind: "exec",
@@ -121,9 +130,10 @@ describe("ARMADA_CONFIG: armadactl's own config file", () => {
       `ARMADA_KUBERNETES_TOKEN_FILE (--armada-kubernetes-token-file): expected a readable file, but "/var/run/secrets/kubernetes.io/serviceaccount/token" cannot be read`,
       `ARMADA_KUBERNETES_CA_FILE (--armada-kubernetes-ca-file): expected a readable file, but "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt" cannot be read`,
     ]);
-    expect(
-      subscriber({ ARMADA_CONTEXT: "auth-k8s", ARMADA_KUBERNETES_TOKEN_FILE: "/etc/hostname", ARMADA_KUBERNETES_CA_FILE: "/etc/hosts" }),
-    ).toMatchObject({ armadaUrl: "https://armada:50051", credentials: { kind: "kubernetes", tokenFile: "/etc/hostname", caFile: "/etc/hosts" } });
+    expect(subscriber({ ARMADA_CONTEXT: "auth-k8s", ARMADA_KUBERNETES_TOKEN_FILE: "/etc/hostname", ARMADA_KUBERNETES_CA_FILE: "/etc/hosts" })).toMatchObject({
+      armadaUrl: "https://armada:50051",
+      credentials: { kind: "kubernetes", tokenFile: "/etc/hostname", caFile: "/etc/hosts" },
+    });
   });
 
   it("maps openIdKubernetesAuth onto armadactl's fixed token path and the pod's token", () => {
@@ -156,11 +166,16 @@ describe("ARMADA_CONFIG: armadactl's own config file", () => {
     expect(problemsOf({ ARMADA_CONFIG: file, ARMADA_CONTEXT: "auth-oidc" })).toEqual([
       `ARMADA_CONFIG (--armada-config): contexts.auth-oidc.openIdAuth in ${file} is the interactive browser login, which a service cannot do; use openIdPasswordAuth, openIdClientCredentialsAuth or execAuth`,
     ]);
-    expect(subscriber({ ARMADA_CONTEXT: "auth-oidc", ARMADA_TOKEN: "explicit" })).toMatchObject({ armadaUrl: "http://localhost:50051", credentials: { kind: "bearer" } });
+    expect(subscriber({ ARMADA_CONTEXT: "auth-oidc", ARMADA_TOKEN: "explicit" })).toMatchObject({
+      armadaUrl: "http://localhost:50051",
+      credentials: { kind: "bearer" },
+    });
   });
 
   it("a problem in a value from the file names its place in the file", () => {
-    const bad = configFile("currentContext: main\ncontexts:\n  main:\n    armadaUrl: localhost:50051\n    openIdPasswordAuth:\n      providerUrl: not a url\n      username: u\n      password: secret-in-file\n");
+    const bad = configFile(
+      "currentContext: main\ncontexts:\n  main:\n    armadaUrl: localhost:50051\n    openIdPasswordAuth:\n      providerUrl: not a url\n      username: u\n      password: secret-in-file\n",
+    );
     const problems = problemsOf({ ARMADA_CONFIG: bad });
     expect(problems).toEqual([
       `contexts.main.openIdPasswordAuth.providerUrl in ARMADA_CONFIG (--armada-config) ${bad}: expected a URL (http://…, https://…), got something that is not a URL`,
@@ -171,7 +186,10 @@ describe("ARMADA_CONFIG: armadactl's own config file", () => {
 
   it("reads the legacy flat layout, and refuses contexts without a currentContext", () => {
     const legacy = configFile("armadaUrl: armada.example.com:50051\nbasicAuth:\n  username: u\n  password: p\n");
-    expect(loadServeConfig({ ARMADA_CONFIG: legacy }, []).subscriber).toMatchObject({ armadaUrl: "https://armada.example.com:50051", credentials: { kind: "basic", username: "u" } });
+    expect(loadServeConfig({ ARMADA_CONFIG: legacy }, []).subscriber).toMatchObject({
+      armadaUrl: "https://armada.example.com:50051",
+      credentials: { kind: "basic", username: "u" },
+    });
     const noCurrent = configFile("contexts:\n  a:\n    armadaUrl: x:1\n  b:\n    armadaUrl: y:2\n");
     expect(problemsOf({ ARMADA_CONFIG: noCurrent })).toEqual([
       `ARMADA_CONFIG (--armada-config): ${noCurrent} has contexts but no currentContext; set ARMADA_CONTEXT (--armada-context) to one of: a, b`,

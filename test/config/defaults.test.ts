@@ -104,7 +104,15 @@ function configurations(): Record<"empty" | "oidc" | "exec", ServeConfig> {
   writeFileSync(permissions, "users:\n  alice: [q]\n");
   return {
     empty: loadServeConfig({}, []),
-    oidc: loadServeConfig({ JOBSERVICE_AUTH: "oidc", JOBSERVICE_OIDC_ISSUER: "https://idp.example.com", JOBSERVICE_OIDC_AUDIENCE: "jobservice", JOBSERVICE_PERMISSIONS_FILE: permissions }, []),
+    oidc: loadServeConfig(
+      {
+        JOBSERVICE_AUTH: "oidc",
+        JOBSERVICE_OIDC_ISSUER: "https://idp.example.com",
+        JOBSERVICE_OIDC_AUDIENCE: "jobservice",
+        JOBSERVICE_PERMISSIONS_FILE: permissions,
+      },
+      [],
+    ),
     exec: loadServeConfig({ ARMADA_EXEC_COMMAND: "/bin/true" }, []),
   };
 }
@@ -140,7 +148,11 @@ describe("the programmatic defaults library callers get", () => {
 
   it("are the loaded configuration's, so both come from the table", () => {
     expect(DEFAULT_LIMITS).toEqual(empty.limits);
-    expect(AUTH_DEFAULTS).toEqual({ mode: empty.auth.mode, cacheSeconds: empty.auth.cacheSeconds, maxNewSubscriptionsPerMinute: empty.auth.maxNewSubscriptionsPerMinute });
+    expect(AUTH_DEFAULTS).toEqual({
+      mode: empty.auth.mode,
+      cacheSeconds: empty.auth.cacheSeconds,
+      maxNewSubscriptionsPerMinute: empty.auth.maxNewSubscriptionsPerMinute,
+    });
     const { armadaUrl: _url, caFile: _ca, credentials: _credentials, replicaId: _replica, ...subscriber } = empty.subscriber;
     expect(SUBSCRIBER_DEFAULTS).toEqual(subscriber);
   });

@@ -71,7 +71,9 @@ describe("serve configuration", () => {
     const problems = problemsOf({ JOBSERVICE_PORT: "http", JOBSERVICE_STORE: "postgres://db", JOBSERVICE_LOG_LEVEL: "loud" });
     expect(problems).toHaveLength(3);
     expect(problems[0]).toMatch(/^JOBSERVICE_PORT \(--port\): expected a whole number from 0 to 65535, got "http"$/);
-    expect(problems[1]).toMatch(/^JOBSERVICE_STORE \(--store\): expected "memory" or a URL; expected a URL starting with redis:\/\/ or rediss:\/\/ or redis-cluster:\/\/ or rediss-cluster:\/\/ or https:\/\//);
+    expect(problems[1]).toMatch(
+      /^JOBSERVICE_STORE \(--store\): expected "memory" or a URL; expected a URL starting with redis:\/\/ or rediss:\/\/ or redis-cluster:\/\/ or rediss-cluster:\/\/ or https:\/\//,
+    );
     expect(problems[2]).toMatch(/^JOBSERVICE_LOG_LEVEL \(--log-level\): expected one of fatal, error, warn/);
   });
 
@@ -116,7 +118,11 @@ describe("serve configuration", () => {
 
 describe("Armada connection settings", () => {
   it("defaults to cleartext HTTP/2 on localhost:50051 without credentials", () => {
-    expect(loadServeConfig({}, []).subscriber).toMatchObject({ armadaUrl: "http://localhost:50051", credentials: { kind: "none" }, subscriptionExpirySeconds: 300 });
+    expect(loadServeConfig({}, []).subscriber).toMatchObject({
+      armadaUrl: "http://localhost:50051",
+      credentials: { kind: "none" },
+      subscriptionExpirySeconds: 300,
+    });
   });
 
   it("sizes the connection pool to hold every allowed subscription", () => {
@@ -162,14 +168,22 @@ describe("Armada connection settings", () => {
       password: "pw",
       scopes: ["openid", "armada"],
     });
-    expect(loadServeConfig({ ...oidc, ARMADA_OIDC_TOKEN_URL: "https://idp.example/token", ARMADA_OIDC_CLIENT_SECRET: "s" }, []).subscriber.credentials).toMatchObject({
+    expect(
+      loadServeConfig({ ...oidc, ARMADA_OIDC_TOKEN_URL: "https://idp.example/token", ARMADA_OIDC_CLIENT_SECRET: "s" }, []).subscriber.credentials,
+    ).toMatchObject({
       kind: "oidc-password",
       tokenUrl: "https://idp.example/token",
       clientSecret: "s",
     });
-    expect(problemsOf({ ARMADA_OIDC_PROVIDER_URL: "https://idp.example", ARMADA_OIDC_TOKEN_URL: "https://idp.example/token", ARMADA_OIDC_CLIENT_ID: "c", ARMADA_OIDC_USERNAME: "u", ARMADA_OIDC_PASSWORD: "secret-pw" })).toEqual([
-      "ARMADA_OIDC_TOKEN_URL (--armada-oidc-token-url) and ARMADA_OIDC_PROVIDER_URL (--armada-oidc-provider-url): expected one of them, not both",
-    ]);
+    expect(
+      problemsOf({
+        ARMADA_OIDC_PROVIDER_URL: "https://idp.example",
+        ARMADA_OIDC_TOKEN_URL: "https://idp.example/token",
+        ARMADA_OIDC_CLIENT_ID: "c",
+        ARMADA_OIDC_USERNAME: "u",
+        ARMADA_OIDC_PASSWORD: "secret-pw",
+      }),
+    ).toEqual(["ARMADA_OIDC_TOKEN_URL (--armada-oidc-token-url) and ARMADA_OIDC_PROVIDER_URL (--armada-oidc-provider-url): expected one of them, not both"]);
     expect(problemsOf({ ARMADA_OIDC_PASSWORD: "secret-pw" })).toEqual([
       "ARMADA_OIDC_TOKEN_URL (--armada-oidc-token-url) or ARMADA_OIDC_PROVIDER_URL (--armada-oidc-provider-url): one is required with ARMADA_OIDC_PASSWORD (--armada-oidc-password)",
       "ARMADA_OIDC_CLIENT_ID (--armada-oidc-client-id): required with ARMADA_OIDC_PASSWORD (--armada-oidc-password)",
@@ -178,14 +192,26 @@ describe("Armada connection settings", () => {
   });
 
   it("reads armadactl's kubernetes grant: the service-account token file as client assertion, with no secret", () => {
-    expect(loadServeConfig({ ARMADA_OIDC_TOKEN_URL: "https://idp.example/connect/token", ARMADA_OIDC_CLIENT_ID: "armada", ARMADA_OIDC_ASSERTION_FILE: "/etc/hostname" }, []).subscriber.credentials).toEqual({
+    expect(
+      loadServeConfig(
+        { ARMADA_OIDC_TOKEN_URL: "https://idp.example/connect/token", ARMADA_OIDC_CLIENT_ID: "armada", ARMADA_OIDC_ASSERTION_FILE: "/etc/hostname" },
+        [],
+      ).subscriber.credentials,
+    ).toEqual({
       kind: "oidc-kubernetes",
       tokenUrl: "https://idp.example/connect/token",
       clientId: "armada",
       assertionFile: "/etc/hostname",
       scopes: [],
     });
-    expect(problemsOf({ ARMADA_OIDC_TOKEN_URL: "https://idp.example/t", ARMADA_OIDC_CLIENT_ID: "armada", ARMADA_OIDC_ASSERTION_FILE: "/no/token", ARMADA_OIDC_CLIENT_SECRET: "secret-s" })).toEqual([
+    expect(
+      problemsOf({
+        ARMADA_OIDC_TOKEN_URL: "https://idp.example/t",
+        ARMADA_OIDC_CLIENT_ID: "armada",
+        ARMADA_OIDC_ASSERTION_FILE: "/no/token",
+        ARMADA_OIDC_CLIENT_SECRET: "secret-s",
+      }),
+    ).toEqual([
       "ARMADA_OIDC_CLIENT_SECRET (--armada-oidc-client-secret): not used with ARMADA_OIDC_ASSERTION_FILE (--armada-oidc-assertion-file) (the kubernetes grant sends the service-account token instead)",
       'ARMADA_OIDC_ASSERTION_FILE (--armada-oidc-assertion-file): expected a readable file, but "/no/token" cannot be read',
     ]);
@@ -193,10 +219,21 @@ describe("Armada connection settings", () => {
 
   it("reads an exec command with JSON arguments and environment, never quoting the environment's values", () => {
     expect(
-      loadServeConfig({ ARMADA_EXEC_COMMAND: "/usr/bin/armada-token", ARMADA_EXEC_ARGS: '["get", "--audience", "armada"]', ARMADA_EXEC_ENV: '{"PROFILE":"prod"}' }, []).subscriber
-        .credentials,
-    ).toEqual({ kind: "exec", command: "/usr/bin/armada-token", args: ["get", "--audience", "armada"], env: { PROFILE: "prod" }, timeoutMs: 10_000, cacheSeconds: 60 });
-    expect(loadServeConfig({ ARMADA_EXEC_COMMAND: "t", ARMADA_EXEC_TIMEOUT_MS: "500", ARMADA_EXEC_CACHE_SECONDS: "0" }, []).subscriber.credentials).toMatchObject({
+      loadServeConfig(
+        { ARMADA_EXEC_COMMAND: "/usr/bin/armada-token", ARMADA_EXEC_ARGS: '["get", "--audience", "armada"]', ARMADA_EXEC_ENV: '{"PROFILE":"prod"}' },
+        [],
+      ).subscriber.credentials,
+    ).toEqual({
+      kind: "exec",
+      command: "/usr/bin/armada-token",
+      args: ["get", "--audience", "armada"],
+      env: { PROFILE: "prod" },
+      timeoutMs: 10_000,
+      cacheSeconds: 60,
+    });
+    expect(
+      loadServeConfig({ ARMADA_EXEC_COMMAND: "t", ARMADA_EXEC_TIMEOUT_MS: "500", ARMADA_EXEC_CACHE_SECONDS: "0" }, []).subscriber.credentials,
+    ).toMatchObject({
       args: [],
       env: {},
       timeoutMs: 500,
@@ -207,11 +244,16 @@ describe("Armada connection settings", () => {
       'ARMADA_EXEC_ARGS (--armada-exec-args): expected a JSON array of strings, e.g. ["token","--audience","armada"], got something that is not JSON',
       'ARMADA_EXEC_ENV (--armada-exec-env): expected a JSON object of strings; the value of "KEY" is not a string',
     ]);
-    expect(problemsOf({ ARMADA_EXEC_ARGS: "[]" })).toEqual(["ARMADA_EXEC_COMMAND (--armada-exec-command): required with ARMADA_EXEC_ARGS (--armada-exec-args)"]);
+    expect(problemsOf({ ARMADA_EXEC_ARGS: "[]" })).toEqual([
+      "ARMADA_EXEC_COMMAND (--armada-exec-command): required with ARMADA_EXEC_ARGS (--armada-exec-args)",
+    ]);
   });
 
   it("reads Kubernetes native auth, with the pod's files by default and checked at start-up", () => {
-    expect(loadServeConfig({ ARMADA_KUBERNETES_AUTH: "true", ARMADA_KUBERNETES_TOKEN_FILE: "/etc/hostname", ARMADA_KUBERNETES_CA_FILE: "/etc/hosts" }, []).subscriber.credentials).toEqual({
+    expect(
+      loadServeConfig({ ARMADA_KUBERNETES_AUTH: "true", ARMADA_KUBERNETES_TOKEN_FILE: "/etc/hostname", ARMADA_KUBERNETES_CA_FILE: "/etc/hosts" }, []).subscriber
+        .credentials,
+    ).toEqual({
       kind: "kubernetes",
       tokenFile: "/etc/hostname",
       caFile: "/etc/hosts",

@@ -43,7 +43,13 @@ export function readYamlDocuments(file: string): Json[] {
 }
 
 function asManifest(value: Json, where: string): Manifest {
-  if (!isObject(value) || typeof value.apiVersion !== "string" || typeof value.kind !== "string" || !isObject(value.metadata) || typeof value.metadata.name !== "string") {
+  if (
+    !isObject(value) ||
+    typeof value.apiVersion !== "string" ||
+    typeof value.kind !== "string" ||
+    !isObject(value.metadata) ||
+    typeof value.metadata.name !== "string"
+  ) {
     throw new Error(`${where}: not a Kubernetes object with apiVersion, kind and metadata.name`);
   }
   return value as Manifest;

@@ -66,7 +66,11 @@ function selects(selector: Json | undefined, labels: Json | undefined): boolean 
 const workloads = (objects: readonly Manifest[]) => objects.filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet");
 const podLabelsOf = (workload: Manifest) => obj(obj(obj(workload.spec, "spec").template, "template").metadata, "metadata").labels;
 const jobService = (objects: readonly Manifest[]) => only(objects, "Deployment", "armada-jobservice");
-const containerOf = (deployment: Manifest) => obj(list(podSpecOf(deployment)?.containers).find((c) => c.name === "jobservice"), "container jobservice");
+const containerOf = (deployment: Manifest) =>
+  obj(
+    list(podSpecOf(deployment)?.containers).find((c) => c.name === "jobservice"),
+    "container jobservice",
+  );
 
 /** The container's environment as the kubelet would build it: ConfigMap keys first, `env` entries over them. */
 function environment(objects: readonly Manifest[], container: JsonObject): Record<string, string> {
@@ -81,7 +85,9 @@ function environment(objects: readonly Manifest[], container: JsonObject): Recor
     const from = isObject(entry.valueFrom) ? entry.valueFrom : {};
     if (isObject(from.secretKeyRef)) {
       const secret = only(objects, "Secret", from.secretKeyRef.name as string);
-      env[name] = String({ ...(isObject(secret.data) ? secret.data : {}), ...(isObject(secret.stringData) ? secret.stringData : {}) }[from.secretKeyRef.key as string] ?? "");
+      env[name] = String(
+        { ...(isObject(secret.data) ? secret.data : {}), ...(isObject(secret.stringData) ? secret.stringData : {}) }[from.secretKeyRef.key as string] ?? "",
+      );
     }
     if (isObject(from.fieldRef)) env[name] = "pod-name";
   }
@@ -101,18 +107,37 @@ describe("deploy/", () => {
       const [kustomization] = readYamlDocuments(file);
       const dir = join(file, "..");
       used.add(file);
-      for (const entry of [...list(obj(kustomization, file).patches).map((p) => p.path), ...((obj(kustomization, file).resources as Json[] | undefined) ?? [])]) {
+      for (const entry of [
+        ...list(obj(kustomization, file).patches).map((p) => p.path),
+        ...((obj(kustomization, file).resources as Json[] | undefined) ?? []),
+      ]) {
         if (typeof entry === "string" && entry.endsWith(".yaml")) used.add(join(dir, entry));
       }
     }
-    expect(yamlFiles(deployDir()).map((f) => relative(deployDir(), f)).sort()).toEqual([...used].map((f) => relative(deployDir(), f)).sort());
+    expect(
+      yamlFiles(deployDir())
+        .map((f) => relative(deployDir(), f))
+        .sort(),
+    ).toEqual([...used].map((f) => relative(deployDir(), f)).sort());
   });
 
   it("renders like kustomize's strategic merge: lists merge by their key, null deletes", () => {
     const base: Json = { spec: { maxUnavailable: 1, containers: [{ name: "a", image: "x", env: [{ name: "E", value: "1" }] }] } };
     const patch: Json = { spec: { maxUnavailable: null, minAvailable: 1, containers: [{ name: "a", env: [{ name: "F", value: "2" }] }] } };
     expect(strategicMerge(base, patch)).toEqual({
-      spec: { minAvailable: 1, containers: [{ name: "a", image: "x", env: [{ name: "E", value: "1" }, { name: "F", value: "2" }] }] },
+      spec: {
+        minAvailable: 1,
+        containers: [
+          {
+            name: "a",
+            image: "x",
+            env: [
+              { name: "E", value: "1" },
+              { name: "F", value: "2" },
+            ],
+          },
+        ],
+      },
     });
   });
 });
@@ -197,7 +222,10 @@ describe.each(Object.entries(KUSTOMIZATIONS))("kubectl apply -k deploy/%s", (_na
       expect(targets, `Service ${svc.metadata.name}`).toHaveLength(1);
       const containerPorts = list(podSpecOf(targets[0] as Manifest)?.containers).flatMap((c) => list(c.ports));
       for (const port of list(spec.ports)) {
-        expect(containerPorts.some((p) => p.name === port.targetPort || p.containerPort === port.targetPort), `${svc.metadata.name} → ${String(port.targetPort)}`).toBe(true);
+        expect(
+          containerPorts.some((p) => p.name === port.targetPort || p.containerPort === port.targetPort),
+          `${svc.metadata.name} → ${String(port.targetPort)}`,
+        ).toBe(true);
       }
     }
     const jobServicePort = list(obj(only(objects, "Service", "armada-jobservice").spec, "spec").ports)[0];

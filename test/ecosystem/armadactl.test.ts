@@ -58,7 +58,10 @@ function armadactlUser(binary: string, config: object) {
 
 /** The last status line `armadactl watch` printed: its counts of jobs by state. */
 function finalCounts(watchOutput: string): Record<string, number> {
-  const lines = watchOutput.trim().split("\n").filter((line) => line.includes("Queued:"));
+  const lines = watchOutput
+    .trim()
+    .split("\n")
+    .filter((line) => line.includes("Queued:"));
   const counts = (lines.at(-1) ?? "").split("|")[1] ?? "";
   return Object.fromEntries([...counts.matchAll(/(\w+):\s+(\d+)/g)].map((match) => [match[1]!, Number(match[2])]));
 }
@@ -98,11 +101,17 @@ describe("armadactl v0.20.10 against the simulator", () => {
   it("cancels one job, then a whole job set", async () => {
     const forever = { "armada-sim/duration-ms": "600000" };
     const [one] = await user.submit("one.yaml", jobFile("team-a", "one", [forever]));
-    expect(await user.armadactl("cancel", "job", "team-a", "one", one!)).toMatchObject({ code: 0, out: expect.stringContaining(`Requested cancellation for jobs ${one}`) });
+    expect(await user.armadactl("cancel", "job", "team-a", "one", one!)).toMatchObject({
+      code: 0,
+      out: expect.stringContaining(`Requested cancellation for jobs ${one}`),
+    });
     expect(finalCounts((await user.armadactl("watch", "team-a", "one", "--exit-if-inactive")).out)).toMatchObject({ Cancelled: 1 });
 
     await user.submit("all.yaml", jobFile("team-a", "all", [forever, forever]));
-    expect(await user.armadactl("cancel", "job-set", "team-a", "all")).toMatchObject({ code: 0, out: expect.stringContaining("Requested cancellation for job set all") });
+    expect(await user.armadactl("cancel", "job-set", "team-a", "all")).toMatchObject({
+      code: 0,
+      out: expect.stringContaining("Requested cancellation for job set all"),
+    });
     // --exit-if-inactive may stop between the two cancellations; sim.jobs() has the last word.
     await user.armadactl("watch", "team-a", "all", "--exit-if-inactive");
     const all = sim.jobs().filter((job) => job.jobSetId === "all");
@@ -152,7 +161,12 @@ describe("one ~/.armadactl.yaml, with basicAuth and execAuth contexts, for armad
     { context: "exec", authorization: "Bearer token-from-exec" },
   ])("$context: armadactl submits and watches, and the service follows the job to SUCCEEDED with the same context", async ({ context, authorization }) => {
     const jobSetId = `via-${context}`;
-    const [jobId] = await user.submit(`${jobSetId}.yaml`, jobFile("secure", jobSetId, [{ "armada-sim/outcome": "succeeded", "armada-sim/duration-ms": "300" }]), "--context", context);
+    const [jobId] = await user.submit(
+      `${jobSetId}.yaml`,
+      jobFile("secure", jobSetId, [{ "armada-sim/outcome": "succeeded", "armada-sim/duration-ms": "300" }]),
+      "--context",
+      context,
+    );
     const watch = await user.armadactl("--context", context, "watch", "secure", jobSetId, "--exit-if-inactive");
     expect(finalCounts(watch.out), watch.out).toMatchObject({ Succeeded: 1 });
 

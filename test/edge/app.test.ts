@@ -10,7 +10,11 @@ import { startOidcIssuer, type OidcIssuer } from "../support/oidc-issuer.js";
 /** A Connect JSON call straight into the fetch handler. */
 async function call(handler: { fetch(r: Request): Promise<Response> }, method: string, body: object, header: Record<string, string> = {}) {
   const response = await handler.fetch(
-    new Request(`http://edge.test/jobservice.JobService/${method}`, { method: "POST", headers: { "content-type": "application/json", ...header }, body: JSON.stringify(body) }),
+    new Request(`http://edge.test/jobservice.JobService/${method}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...header },
+      body: JSON.stringify(body),
+    }),
   );
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
@@ -27,7 +31,10 @@ describe("the edge entry's caller security hook", () => {
         if (edgeCall.queue === "secret") throw new ConnectError(`may not read queue ${edgeCall.queue}`, Code.PermissionDenied);
       },
     });
-    expect(await call(handler, "GetJobStatus", { queue: "open", jobSetId: "s", jobId: "j" }, { authorization: "Bearer t" })).toEqual({ status: 200, body: { state: "RUNNING" } });
+    expect(await call(handler, "GetJobStatus", { queue: "open", jobSetId: "s", jobId: "j" }, { authorization: "Bearer t" })).toEqual({
+      status: 200,
+      body: { state: "RUNNING" },
+    });
     expect(await call(handler, "GetJobStatuses", { queue: "secret", jobSetId: "s", jobIds: ["j"] })).toEqual({
       status: 403,
       body: { code: "permission_denied", message: "may not read queue secret" },
@@ -82,7 +89,10 @@ describe("the edge entry's caller security from the service's settings", () => {
     it("lets an allowed caller read, by user and by group, and answers as without security", async () => {
       const { store, handler } = await securedEdge(vars);
       expect(await call(handler, "GetJobStatus", read("team-a"), basicHeader("alice", SECRET_PASSWORD))).toEqual({ status: 200, body: { state: "SUCCEEDED" } });
-      expect(await call(handler, "GetJobStatuses", { ...read("etl-x"), jobIds: ["j"] }, basicHeader("bob", "bob-pw"))).toEqual({ status: 200, body: { statuses: { j: { state: "SUCCEEDED" } } } });
+      expect(await call(handler, "GetJobStatuses", { ...read("etl-x"), jobIds: ["j"] }, basicHeader("bob", "bob-pw"))).toEqual({
+        status: 200,
+        body: { statuses: { j: { state: "SUCCEEDED" } } },
+      });
       await store.close();
     });
 
@@ -104,14 +114,19 @@ describe("the edge entry's caller security from the service's settings", () => {
       ]);
       expect(refusals[4]?.body.message).toBe('"alice" may not watch queue "team-b"');
       const said = JSON.stringify(refusals);
-      for (const secret of [SECRET_PASSWORD, WRONG_PASSWORD, btoa(`alice:${WRONG_PASSWORD}`), btoa(`mallory:${SECRET_PASSWORD}`), "not-basic"]) expect(said).not.toContain(secret);
+      for (const secret of [SECRET_PASSWORD, WRONG_PASSWORD, btoa(`alice:${WRONG_PASSWORD}`), btoa(`mallory:${SECRET_PASSWORD}`), "not-basic"])
+        expect(said).not.toContain(secret);
       await store.close();
     });
 
     it("checks the caller of a watch before saying the edge has none, and asks nothing of Health", async () => {
       const { store, handler } = await securedEdge(vars);
       const watch = await handler.fetch(
-        new Request("http://edge.test/jobservice.JobService/WatchJobStatus", { method: "POST", headers: { "content-type": "application/connect+json" }, body: envelope(read("team-a")) }),
+        new Request("http://edge.test/jobservice.JobService/WatchJobStatus", {
+          method: "POST",
+          headers: { "content-type": "application/connect+json" },
+          body: envelope(read("team-a")),
+        }),
       );
       expect(await watch.text()).toContain('"code":"unauthenticated"');
       expect(await call(handler, "Health", {})).toEqual({ status: 200, body: { status: "SERVING" } });
@@ -125,7 +140,12 @@ describe("the edge entry's caller security from the service's settings", () => {
       issuer = await startOidcIssuer({ audience: "jobservice" });
     });
     afterAll(() => issuer?.stop());
-    const vars = () => ({ JOBSERVICE_AUTH: "oidc", JOBSERVICE_OIDC_ISSUER: issuer.issuer, JOBSERVICE_OIDC_AUDIENCE: "jobservice", JOBSERVICE_EDGE_PERMISSIONS: PERMISSIONS });
+    const vars = () => ({
+      JOBSERVICE_AUTH: "oidc",
+      JOBSERVICE_OIDC_ISSUER: issuer.issuer,
+      JOBSERVICE_OIDC_AUDIENCE: "jobservice",
+      JOBSERVICE_EDGE_PERMISSIONS: PERMISSIONS,
+    });
     const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
     it("lets a caller with a valid token read what the permissions allow it, by subject and by the groups claim", async () => {
@@ -145,7 +165,10 @@ describe("the edge entry's caller security from the service's settings", () => {
         issuer.unsigned({ sub: "alice" }),
         issuer.hmacWithPublicKey({ sub: "alice" }),
       ];
-      const refusals = [await call(handler, "GetJobStatus", read("team-a")), ...(await Promise.all(tokens.map((t) => call(handler, "GetJobStatus", read("team-a"), bearer(t)))))];
+      const refusals = [
+        await call(handler, "GetJobStatus", read("team-a")),
+        ...(await Promise.all(tokens.map((t) => call(handler, "GetJobStatus", read("team-a"), bearer(t))))),
+      ];
       expect(refusals.map((r) => [r.status, r.body.code])).toEqual(refusals.map(() => [401, "unauthenticated"]));
       const denied = await call(handler, "GetJobStatus", read("team-b"), bearer(await issuer.token("alice")));
       expect([denied.status, denied.body.code]).toEqual([403, "permission_denied"]);
@@ -185,7 +208,11 @@ describe("the edge entry's caller security from the service's settings", () => {
 
     it("names the line of a mistake in the users or permissions without repeating a hash", () => {
       const hash = htpasswd("pw");
-      const said = problems({ JOBSERVICE_AUTH: "basic", JOBSERVICE_EDGE_USERS: `alice:${hash}\nbob:md5-not-bcrypt-S3CRET\n`, JOBSERVICE_EDGE_PERMISSIONS: "users:\n  alice: team-a\n" });
+      const said = problems({
+        JOBSERVICE_AUTH: "basic",
+        JOBSERVICE_EDGE_USERS: `alice:${hash}\nbob:md5-not-bcrypt-S3CRET\n`,
+        JOBSERVICE_EDGE_PERMISSIONS: "users:\n  alice: team-a\n",
+      });
       expect(said).toContain('JOBSERVICE_EDGE_USERS line 2: user "bob" has no bcrypt hash');
       expect(said).toContain("JOBSERVICE_EDGE_PERMISSIONS line 2: users.alice must be a list");
       expect(said).not.toContain(hash);
@@ -193,7 +220,13 @@ describe("the edge entry's caller security from the service's settings", () => {
     });
 
     it("checks the oidc settings as the service does, and settings of another mode", () => {
-      const said = problems({ JOBSERVICE_AUTH: "oidc", JOBSERVICE_OIDC_ALGORITHMS: "HS256", JOBSERVICE_EDGE_PERMISSIONS: PERMISSIONS, JOBSERVICE_EDGE_USERS: "alice:x", JOBSERVICE_AUTH_CACHE_SECONDS: "5" });
+      const said = problems({
+        JOBSERVICE_AUTH: "oidc",
+        JOBSERVICE_OIDC_ALGORITHMS: "HS256",
+        JOBSERVICE_EDGE_PERMISSIONS: PERMISSIONS,
+        JOBSERVICE_EDGE_USERS: "alice:x",
+        JOBSERVICE_AUTH_CACHE_SECONDS: "5",
+      });
       expect(said).toContain("JOBSERVICE_OIDC_ISSUER: required with JOBSERVICE_AUTH oidc");
       expect(said).toContain("JOBSERVICE_OIDC_AUDIENCE: required with JOBSERVICE_AUTH oidc");
       expect(said).toContain("JOBSERVICE_OIDC_ALGORITHMS: expected asymmetric JWS algorithms");

@@ -29,13 +29,26 @@ async function nodeImports(entryPoints: readonly string[]): Promise<{ imports: s
       });
     },
   };
-  const { metafile } = await build({ entryPoints: [...entryPoints], absWorkingDir: ROOT, bundle: true, platform: "browser", format: "esm", write: false, outdir: "out", metafile: true, plugins: [finder], logLevel: "silent" });
+  const { metafile } = await build({
+    entryPoints: [...entryPoints],
+    absWorkingDir: ROOT,
+    bundle: true,
+    platform: "browser",
+    format: "esm",
+    write: false,
+    outdir: "out",
+    metafile: true,
+    plugins: [finder],
+    logLevel: "silent",
+  });
   return { imports: found, ownFiles: Object.keys(metafile.inputs).filter((path) => !path.includes("node_modules/")) };
 }
 
 describe("the edge entry's code", () => {
   it("needs no Node module: not in src/edge, nor in anything it imports", async () => {
-    const entries = readdirSync(`${ROOT}${EDGE}`).filter((name) => name.endsWith(".ts")).map((name) => `${EDGE}/${name}`);
+    const entries = readdirSync(`${ROOT}${EDGE}`)
+      .filter((name) => name.endsWith(".ts"))
+      .map((name) => `${EDGE}/${name}`);
     expect(entries).toContain(`${EDGE}/worker.ts`);
     const { imports, ownFiles } = await nodeImports(entries);
     expect(imports).toEqual([]);
@@ -46,6 +59,8 @@ describe("the edge entry's code", () => {
 
   it("is checked by a finder that does see Node modules, directly and through imports", async () => {
     expect((await nodeImports(["src/auth/node-digest.ts"])).imports).toEqual(["src/auth/node-digest.ts imports node:crypto"]);
-    expect((await nodeImports(["src/auth/index.ts"])).imports).toEqual(expect.arrayContaining(["src/auth/reloading-file.ts imports node:fs", "src/auth/client-certificate.ts imports node:tls"]));
+    expect((await nodeImports(["src/auth/index.ts"])).imports).toEqual(
+      expect.arrayContaining(["src/auth/reloading-file.ts imports node:fs", "src/auth/client-certificate.ts imports node:tls"]),
+    );
   });
 });

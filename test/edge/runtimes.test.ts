@@ -12,7 +12,12 @@ import bcrypt from "bcryptjs";
 import { build } from "esbuild";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HealthCheckResponse_ServingStatus as Serving, JobDetails_State as Fine, JobService, JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
+import {
+  HealthCheckResponse_ServingStatus as Serving,
+  JobDetails_State as Fine,
+  JobService,
+  JobServiceResponse_State as State,
+} from "../../src/gen/jobservice/jobservice_pb.js";
 import { createMetricsRegistry } from "../../src/observability/metrics.js";
 import { startService, type RunningService } from "../../src/server/service.js";
 import { startSimulator, type Simulator } from "../../src/simulator/index.js";
@@ -63,7 +68,10 @@ beforeAll(async () => {
     LONG_RUN,
   ]) as [string, string, string];
   const settled = async () => (await fullClient.getJobStatuses({ queue: QUEUE, jobSetId: JOB_SET, jobIds: Object.values(jobs) })).statuses;
-  await eventually(settled, (s) => s[jobs.done]?.state === State.SUCCEEDED && s[jobs.failed]?.state === State.FAILED && s[jobs.running]?.state === State.RUNNING);
+  await eventually(
+    settled,
+    (s) => s[jobs.done]?.state === State.SUCCEEDED && s[jobs.failed]?.state === State.FAILED && s[jobs.running]?.state === State.RUNNING,
+  );
   issuer = await startOidcIssuer({ audience: "jobservice-edge" });
 }, 30_000);
 
@@ -93,7 +101,11 @@ async function serveUntilUp(command: string, args: readonly string[], port: numb
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const url = `http://127.0.0.1:${port}`;
   await eventually(
-    () => fetch(`${url}/healthz`).then((r) => r.status, () => 0),
+    () =>
+      fetch(`${url}/healthz`).then(
+        (r) => r.status,
+        () => 0,
+      ),
     (status) => status === 200 || child.exitCode !== null,
     15_000,
     100,
@@ -121,7 +133,10 @@ const runtimes: Record<string, (bundle: string, settings?: Settings) => Promise<
   "Bun (Bun.serve)": async (bundle, settings = {}) => {
     const port = await freePort();
     const runner = join(dir, `bun-${port}.mjs`);
-    writeFileSync(runner, `import worker from ${JSON.stringify(bundle)};\nBun.serve({ hostname: "127.0.0.1", port: ${port}, fetch: (request) => worker.fetch(request) });\n`);
+    writeFileSync(
+      runner,
+      `import worker from ${JSON.stringify(bundle)};\nBun.serve({ hostname: "127.0.0.1", port: ${port}, fetch: (request) => worker.fetch(request) });\n`,
+    );
     return serveUntilUp("npx", ["bun", runner], port, settings);
   },
 };
@@ -162,7 +177,13 @@ describe.each(Object.entries(runtimes))("the edge entry under %s", (_name, start
   it("serves GET with Cache-Control that matches the answer", async () => {
     const get = async (jobId: string) => {
       const message = encodeURIComponent(JSON.stringify({ queue: QUEUE, jobSetId: JOB_SET, jobId }));
-      const { stdout } = await run("curl", ["-s", "-i", "--max-time", "10", `${runtime.url}/jobservice.JobService/GetJobStatus?encoding=json&message=${message}`]);
+      const { stdout } = await run("curl", [
+        "-s",
+        "-i",
+        "--max-time",
+        "10",
+        `${runtime.url}/jobservice.JobService/GetJobStatus?encoding=json&message=${message}`,
+      ]);
       return stdout.toLowerCase();
     };
     expect(await get(jobs.done)).toMatch(/cache-control: max-age=31536000, immutable/);
@@ -184,7 +205,9 @@ describe.each(Object.entries(runtimes))("the edge entry under %s", (_name, start
       return "ended";
     })().catch((e: unknown) => ConnectError.from(e));
     expect((watch as ConnectError).code).toBe(Code.Unimplemented);
-    const tooMany = await edge.getJobStatuses({ queue: QUEUE, jobSetId: JOB_SET, jobIds: Array.from({ length: 1001 }, (_, i) => `j${i}`) }).catch((e: unknown) => ConnectError.from(e));
+    const tooMany = await edge
+      .getJobStatuses({ queue: QUEUE, jobSetId: JOB_SET, jobIds: Array.from({ length: 1001 }, (_, i) => `j${i}`) })
+      .catch((e: unknown) => ConnectError.from(e));
     expect((tooMany as ConnectError).code).toBe(Code.InvalidArgument);
     const grpc = createClient(JobService, createGrpcTransport({ baseUrl: runtime.url }));
     await expect(grpc.getJobStatus({ queue: QUEUE, jobSetId: JOB_SET, jobId: jobs.done }, { timeoutMs: 5_000 })).rejects.toThrow();
@@ -206,7 +229,12 @@ const modes: Record<string, { settings: () => Settings; good: () => Promise<stri
     bad: async () => `basic ${btoa("alice:wrong-pw-S3CRET")}`,
   },
   "JOBSERVICE_AUTH=oidc": {
-    settings: () => ({ JOBSERVICE_AUTH: "oidc", JOBSERVICE_OIDC_ISSUER: issuer.issuer, JOBSERVICE_OIDC_AUDIENCE: "jobservice-edge", JOBSERVICE_EDGE_PERMISSIONS: PERMISSIONS }),
+    settings: () => ({
+      JOBSERVICE_AUTH: "oidc",
+      JOBSERVICE_OIDC_ISSUER: issuer.issuer,
+      JOBSERVICE_OIDC_AUDIENCE: "jobservice-edge",
+      JOBSERVICE_EDGE_PERMISSIONS: PERMISSIONS,
+    }),
     good: async () => `Bearer ${await issuer.token("alice")}`,
     bad: async () => `Bearer ${await issuer.token("alice", {}, { unpublishedKey: true })}`,
   },
@@ -224,7 +252,11 @@ describe.each(Object.entries(runtimes).flatMap(([runtime, start]) => Object.entr
     const edge = () => createClient(JobService, createConnectTransport({ baseUrl: runtime.url, httpVersion: "1.1" }));
     // The jobs exist once beforeAll has run.
     const key = () => ({ queue: QUEUE, jobSetId: JOB_SET, jobId: jobs.done });
-    const refusal = (call: Promise<unknown>) => call.then(() => undefined, (error: unknown) => ConnectError.from(error));
+    const refusal = (call: Promise<unknown>) =>
+      call.then(
+        () => undefined,
+        (error: unknown) => ConnectError.from(error),
+      );
 
     it("answers an allowed caller exactly as the full service does, and Health without credentials", async () => {
       const headers = { authorization: await how.good() };

@@ -70,8 +70,14 @@ describe.each(["redis", "upstash"] as const)("while the %s store is down", (kind
   it("reads answer UNAVAILABLE naming the store and health is NOT_SERVING; after a restart that kept the data it resumes from its cursor", async () => {
     const jobSetId = uniqueJobSet("kept");
     const [a, b] = sim.submit(QUEUE, jobSetId, [SHORT_RUN, LONG_RUN]);
-    await eventually(() => ask(jobSetId, a!), (r) => r.state === State.SUCCEEDED);
-    await eventually(() => ask(jobSetId, b!), (r) => r.state === State.RUNNING);
+    await eventually(
+      () => ask(jobSetId, a!),
+      (r) => r.state === State.SUCCEEDED,
+    );
+    await eventually(
+      () => ask(jobSetId, b!),
+      (r) => r.state === State.RUNNING,
+    );
     expect(await serving()).toBe(GrpcStatus.SERVING);
     const admin = new Redis(redis.url);
     await admin.save();
@@ -79,15 +85,26 @@ describe.each(["redis", "upstash"] as const)("while the %s store is down", (kind
     const port = redis.port;
     await redis.stop();
 
-    const down = await eventually(() => ask(jobSetId, a!), (r) => r.code !== undefined);
+    const down = await eventually(
+      () => ask(jobSetId, a!),
+      (r) => r.code !== undefined,
+    );
     expect(down.code).toBe(Code.Unavailable);
-    expect(down.message).toMatch(kind === "redis" ? /^store unavailable: Redis store at redis:\/\/127\.0\.0\.1:\d+: / : /^store unavailable: Upstash REST store at http:\/\/127\.0\.0\.1:\d+\//);
+    expect(down.message).toMatch(
+      kind === "redis"
+        ? /^store unavailable: Redis store at redis:\/\/127\.0\.0\.1:\d+: /
+        : /^store unavailable: Upstash REST store at http:\/\/127\.0\.0\.1:\d+\//,
+    );
     await eventually(serving, (status) => status === GrpcStatus.NOT_SERVING);
     const replaysBefore = streamCalls(sim, jobSetId).filter((c) => c.fromMessageId === "").length;
 
     redis = await startRedisServer({ port, dataDir });
     sim.cancel(QUEUE, jobSetId, [b!]);
-    await eventually(() => ask(jobSetId, b!), (r) => r.state === State.CANCELLED, 15_000);
+    await eventually(
+      () => ask(jobSetId, b!),
+      (r) => r.state === State.CANCELLED,
+      15_000,
+    );
     expect((await ask(jobSetId, a!)).state).toBe(State.SUCCEEDED);
     await eventually(serving, (status) => status === GrpcStatus.SERVING);
     // The data came back with Redis, so nothing was read again from the start.
@@ -97,8 +114,14 @@ describe.each(["redis", "upstash"] as const)("while the %s store is down", (kind
   it("recovers without a restart when Redis comes back empty, and never says a finished job is missing", async () => {
     const jobSetId = uniqueJobSet("emptied");
     const [a, b] = sim.submit(QUEUE, jobSetId, [SHORT_RUN, LONG_RUN]);
-    await eventually(() => ask(jobSetId, a!), (r) => r.state === State.SUCCEEDED);
-    await eventually(() => ask(jobSetId, b!), (r) => r.state === State.RUNNING);
+    await eventually(
+      () => ask(jobSetId, a!),
+      (r) => r.state === State.SUCCEEDED,
+    );
+    await eventually(
+      () => ask(jobSetId, b!),
+      (r) => r.state === State.RUNNING,
+    );
     const port = redis.port;
     await redis.stop();
     rmSync(join(dataDir, "dump.rdb"), { force: true });
@@ -111,10 +134,21 @@ describe.each(["redis", "upstash"] as const)("while the %s store is down", (kind
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     })();
-    await eventually(() => seen.length, (n) => n >= 3);
+    await eventually(
+      () => seen.length,
+      (n) => n >= 3,
+    );
     redis = await startRedisServer({ port, dataDir });
-    await eventually(() => ask(jobSetId, a!), (r) => r.state === State.SUCCEEDED, 15_000);
-    await eventually(() => ask(jobSetId, b!), (r) => r.state === State.RUNNING, 15_000);
+    await eventually(
+      () => ask(jobSetId, a!),
+      (r) => r.state === State.SUCCEEDED,
+      15_000,
+    );
+    await eventually(
+      () => ask(jobSetId, b!),
+      (r) => r.state === State.RUNNING,
+      15_000,
+    );
     polling = false;
     await poller;
     const allowed = new Set(["SUCCEEDED", "CONNECTION_ERR", "Unavailable"]);

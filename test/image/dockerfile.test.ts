@@ -40,7 +40,10 @@ const only = (keyword: string): string[] => final.filter((i) => i.keyword === ke
 describe("the Dockerfile follows deploy/image/image.json", () => {
   it("has two stages: the build, then the staged root filesystem alone on scratch", () => {
     expect(stages).toHaveLength(2);
-    const runs = build.filter((i) => i.keyword === "RUN").map((i) => i.args).join("\n");
+    const runs = build
+      .filter((i) => i.keyword === "RUN")
+      .map((i) => i.args)
+      .join("\n");
     expect(runs).toContain("npm run build:binary");
     expect(runs).toContain("deploy/image/stage-rootfs.ts /rootfs");
     expect(final[0]).toEqual({ keyword: "FROM", args: "scratch" });

@@ -52,7 +52,10 @@ describe.runIf(process.env.JOBSERVICE_TEST_BINARY)("the container image (dist/jo
     rootfs = join(work, "bundle", "rootfs");
     runtime = JSON.parse(readFileSync(join(work, "bundle", "config.json"), "utf8")) as RuntimeConfig;
     // Bun aborts without /proc; /dev gives it /dev/null and /dev/urandom.
-    for (const [target, args] of [["proc", ["-t", "proc", "proc"]], ["dev", ["--bind", "/dev"]]] as const) {
+    for (const [target, args] of [
+      ["proc", ["-t", "proc", "proc"]],
+      ["dev", ["--bind", "/dev"]],
+    ] as const) {
       mkdirSync(join(rootfs, target), { recursive: true });
       await run("mount", [...args, join(rootfs, target)]);
       mounted.push(join(rootfs, target));
@@ -81,8 +84,9 @@ describe.runIf(process.env.JOBSERVICE_TEST_BINARY)("the container image (dist/jo
     const armada = runJobservice(["simulate", "--port", "0", "--queue", "q", "--run-ms", "5"]);
     started.push(armada);
     const armadaUrl = String((await armada.waitForLog((line) => line.msg === "Armada simulator listening")).url);
-    const [jobId] = (await armadaClients(armadaUrl).submit.submitJobs({ queue: "q", jobSetId: "s", jobRequestItems: [{ annotations: { "armada-sim/outcome": "succeeded" } }] }))
-      .jobResponseItems.map((item) => item.jobId);
+    const [jobId] = (
+      await armadaClients(armadaUrl).submit.submitJobs({ queue: "q", jobSetId: "s", jobRequestItems: [{ annotations: { "armada-sim/outcome": "succeeded" } }] })
+    ).jobResponseItems.map((item) => item.jobId);
 
     // As `docker run -e …` would: the image's own environment, plus settings for this test.
     const port = await freePort();
@@ -100,10 +104,20 @@ describe.runIf(process.env.JOBSERVICE_TEST_BINARY)("the container image (dist/jo
 
     const url = `http://127.0.0.1:${String(port)}`;
     const grpc = createClient(JobService, createGrpcTransport({ baseUrl: url }));
-    const answer = await eventually(() => grpc.getJobStatus({ queue: "q", jobSetId: "s", jobId: jobId! }), (a) => a.state === State.SUCCEEDED, 10_000);
+    const answer = await eventually(
+      () => grpc.getJobStatus({ queue: "q", jobSetId: "s", jobId: jobId! }),
+      (a) => a.state === State.SUCCEEDED,
+      10_000,
+    );
     expect(answer.state).toBe(State.SUCCEEDED);
-    const { stdout } = await run("curl", ["-s", "-H", "content-type: application/json", "-d", JSON.stringify({ queue: "q", jobSetId: "s", jobId }),
-      `${url}/jobservice.JobService/GetJobStatus`]);
+    const { stdout } = await run("curl", [
+      "-s",
+      "-H",
+      "content-type: application/json",
+      "-d",
+      JSON.stringify({ queue: "q", jobSetId: "s", jobId }),
+      `${url}/jobservice.JobService/GetJobStatus`,
+    ]);
     expect(JSON.parse(stdout)).toEqual({ state: "SUCCEEDED" });
     const connect = createClient(JobService, createConnectTransport({ baseUrl: url, httpVersion: "1.1" }));
     expect((await connect.getJobStatus({ queue: "q", jobSetId: "s", jobId: "nope" })).state).toBe(State.JOB_ID_NOT_FOUND);

@@ -28,7 +28,15 @@ describe("the service's api.Jobs (Armada's Query API from the cache)", () => {
     await sim?.close();
   });
 
-  const settled = (ids: readonly string[]) => eventually(() => sim.jobs().filter((j) => ids.includes(j.jobId)).every((j) => j.done), 10_000);
+  const settled = (ids: readonly string[]) =>
+    eventually(
+      () =>
+        sim
+          .jobs()
+          .filter((j) => ids.includes(j.jobId))
+          .every((j) => j.done),
+      10_000,
+    );
 
   it("answers polls of followed jobs from the store, with Armada's states and error text, asking Armada nothing", async () => {
     const [ok, bad, rejected] = sim.submit("q", "followed", [
@@ -45,7 +53,11 @@ describe("the service's api.Jobs (Armada's Query API from the cache)", () => {
       .toBe(JobServiceResponse_State.FAILED);
     const before = queryCalls(sim, "GetJobStatus") + queryCalls(sim, "GetJobDetails") + queryCalls(sim, "GetJobErrors");
     for (let poll = 0; poll < 20; poll++) {
-      expect((await viaService.getJobStatus({ jobIds: ids })).jobStates).toEqual({ [ok!]: JobState.SUCCEEDED, [bad!]: JobState.FAILED, [rejected!]: JobState.REJECTED });
+      expect((await viaService.getJobStatus({ jobIds: ids })).jobStates).toEqual({
+        [ok!]: JobState.SUCCEEDED,
+        [bad!]: JobState.FAILED,
+        [rejected!]: JobState.REJECTED,
+      });
     }
     expect((await viaService.getJobErrors({ jobIds: ids })).jobErrors).toEqual((await viaSimulator.getJobErrors({ jobIds: ids })).jobErrors);
     expect((await viaService.getJobErrors({ jobIds: ids })).jobErrors).toEqual({ [ok!]: "", [bad!]: "exit status 3", [rejected!]: "does not fit" });
@@ -61,11 +73,16 @@ describe("the service's api.Jobs (Armada's Query API from the cache)", () => {
     expect(queryCalls(sim, "GetJobDetails")).toBe(detailsBefore + 1);
     await eventually(() => sim.calls({ method: "api.Event/GetJobSetEvents" }).some((call) => call.jobSetId === "elsewhere"), 10_000);
     // Once the followed job set is in the store, polls stay local.
-    await expect.poll(async () => {
-      const calls = queryCalls(sim, "GetJobDetails");
-      await viaService.getJobStatus({ jobIds: [id!] });
-      return queryCalls(sim, "GetJobDetails") === calls;
-    }, { timeout: 10_000 }).toBe(true);
+    await expect
+      .poll(
+        async () => {
+          const calls = queryCalls(sim, "GetJobDetails");
+          await viaService.getJobStatus({ jobIds: [id!] });
+          return queryCalls(sim, "GetJobDetails") === calls;
+        },
+        { timeout: 10_000 },
+      )
+      .toBe(true);
   });
 
   it("answers UNKNOWN, as Armada does, for an id nobody knows, and passes details through", async () => {

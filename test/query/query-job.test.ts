@@ -12,12 +12,17 @@ const ids = { jobId: "j", queue: "q", jobSetId: "s" };
 /** The job after these events, each `created` one second after the last. */
 function fold(...events: Events[]): QueryJob | undefined {
   return events.reduce<QueryJob | undefined>((job, init, index) => {
-    const message = create(EventMessageSchema, { events: { ...init, value: { ...ids, created: timestampFromMs(1000 * (index + 1)), ...init.value } } as Events });
+    const message = create(EventMessageSchema, {
+      events: { ...init, value: { ...ids, created: timestampFromMs(1000 * (index + 1)), ...init.value } } as Events,
+    });
     return applyEvent(job, message);
   }, undefined);
 }
 
-const submitted: Events = { case: "submitted", value: { job: { id: "j", namespace: "ns", annotations: { "armadaproject.io/externalJobUri": "airflow://dag/task" } } } };
+const submitted: Events = {
+  case: "submitted",
+  value: { job: { id: "j", namespace: "ns", annotations: { "armadaproject.io/externalJobUri": "airflow://dag/task" } } },
+};
 const queued: Events = { case: "queued", value: {} };
 const leased: Events = { case: "leased", value: { clusterId: "c1" } };
 const pending: Events = { case: "pending", value: { clusterId: "c1", kubernetesId: "run-1" } };
@@ -30,7 +35,18 @@ describe("Lookout's view of a job, folded from its events", () => {
     const job = fold(submitted, queued, leased, pending, running, { case: "succeeded", value: { kubernetesId: "run-1", nodeName: "n1" } })!;
     expect(job).toMatchObject({ state: JobState.SUCCEEDED, namespace: "ns", submittedMs: 1000, lastTransitionMs: 6000, externalJobUri: "airflow://dag/task" });
     expect(job.runs).toEqual([
-      { runId: "run-1", state: JobRunState.RUN_STATE_SUCCEEDED, cluster: "c1", node: "n1", leasedMs: 3000, pendingMs: 4000, startedMs: 5000, finishedMs: 6000, error: "", ingressAddresses: {} },
+      {
+        runId: "run-1",
+        state: JobRunState.RUN_STATE_SUCCEEDED,
+        cluster: "c1",
+        node: "n1",
+        leasedMs: 3000,
+        pendingMs: 4000,
+        startedMs: 5000,
+        finishedMs: 6000,
+        error: "",
+        ingressAddresses: {},
+      },
     ]);
     expect(jobErrors(new Map([["j", job]]))).toEqual({ j: "" });
   });
@@ -52,7 +68,14 @@ describe("Lookout's view of a job, folded from its events", () => {
   it("names a rejection REJECTED with its message, a preemption PREEMPTED, a lease return a returned run", () => {
     const rejected = fold(submitted, queued, { case: "failed", value: { reason: "does not fit", cause: Cause.Rejected } })!;
     expect(rejected).toMatchObject({ state: JobState.REJECTED, jobError: "does not fit", runs: [] });
-    const preempted = fold(submitted, leased, pending, running, { case: "preempted", value: { runId: "run-1" } }, { case: "failed", value: { kubernetesId: "run-1", reason: "preempted", cause: Cause.Evicted } })!;
+    const preempted = fold(
+      submitted,
+      leased,
+      pending,
+      running,
+      { case: "preempted", value: { runId: "run-1" } },
+      { case: "failed", value: { kubernetesId: "run-1", reason: "preempted", cause: Cause.Evicted } },
+    )!;
     expect(preempted.state).toBe(JobState.PREEMPTED);
     expect(preempted.runs.map((run) => run.state)).toEqual([JobRunState.RUN_STATE_PREEMPTED]);
     const returned = fold(submitted, leased, { case: "leaseReturned", value: { kubernetesId: "run-0", reason: "pod could not be scheduled" } })!;
@@ -61,8 +84,21 @@ describe("Lookout's view of a job, folded from its events", () => {
   });
 
   it("records a cancellation's time, reason and user, and ignores events after a terminal state", () => {
-    const cancelled = fold(submitted, leased, pending, running, { case: "cancelling", value: { requestor: "alice", reason: "no longer needed" } }, { case: "cancelled", value: { requestor: "alice", reason: "no longer needed" } })!;
-    expect(cancelled).toMatchObject({ state: JobState.CANCELLED, cancelMs: 6000, cancelReason: "no longer needed", cancelUser: "alice", lastTransitionMs: 6000 });
+    const cancelled = fold(
+      submitted,
+      leased,
+      pending,
+      running,
+      { case: "cancelling", value: { requestor: "alice", reason: "no longer needed" } },
+      { case: "cancelled", value: { requestor: "alice", reason: "no longer needed" } },
+    )!;
+    expect(cancelled).toMatchObject({
+      state: JobState.CANCELLED,
+      cancelMs: 6000,
+      cancelReason: "no longer needed",
+      cancelUser: "alice",
+      lastTransitionMs: 6000,
+    });
     // Lookout's Query API has no name for a cancelled run.
     expect(cancelled.runs.map((run) => run.state)).toEqual([JobRunState.RUN_STATE_UNKNOWN]);
     expect(fold(submitted, { case: "cancelled", value: {} }, running)?.state).toBe(JobState.CANCELLED);

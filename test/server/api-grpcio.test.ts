@@ -67,8 +67,14 @@ describe("Python grpcio client, newer RPCs", () => {
   it("WatchJobStatus follows a job to its end", async () => {
     const watching = call("WatchJobStatus", { ...jobSet, jobId: "busy" });
     // Python has connected and been answered once the watch is open; then the job fails.
-    await eventually(() => service.service.metrics.metrics(), (text) => text.includes("jobservice_watches_open 1"));
-    await writeNext(service.store, jobSet, { jobs: new Map([["busy", jobRecord(State.FAILED, { error: "OOMKilled" })]]), progress: { cursor: "10:0:0:0", caughtUp: true, error: "", updatedAt: Date.now() } });
+    await eventually(
+      () => service.service.metrics.metrics(),
+      (text) => text.includes("jobservice_watches_open 1"),
+    );
+    await writeNext(service.store, jobSet, {
+      jobs: new Map([["busy", jobRecord(State.FAILED, { error: "OOMKilled" })]]),
+      progress: { cursor: "10:0:0:0", caughtUp: true, error: "", updatedAt: Date.now() },
+    });
     expect(await watching).toEqual([{ state: "RUNNING" }, { state: "FAILED", error: "OOMKilled" }]);
   });
 
@@ -80,6 +86,9 @@ describe("Python grpcio client, newer RPCs", () => {
   });
 
   it("sees INVALID_ARGUMENT naming an empty field, and exits 1", async () => {
-    expect(await callWithCode("GetJobStatuses", { queue: "q", jobSetId: "", jobIds: ["a"] })).toEqual({ lines: ["INVALID_ARGUMENT\tjob_set_id must not be empty"], code: 1 });
+    expect(await callWithCode("GetJobStatuses", { queue: "q", jobSetId: "", jobIds: ["a"] })).toEqual({
+      lines: ["INVALID_ARGUMENT\tjob_set_id must not be empty"],
+      code: 1,
+    });
   });
 });

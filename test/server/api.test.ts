@@ -19,7 +19,12 @@ const MAX_BATCH = 5;
 beforeAll(async () => {
   service = await startTestService({ maxBatchIds: MAX_BATCH, watchPollMs: 50 });
   await seedJobs(service.store, jobSet, {
-    "job-ok": jobRecord(State.SUCCEEDED, { lastEvent: "succeeded", submittedAt: 1_700_000_000_000, startedAt: 1_700_000_001_000, finishedAt: 1_700_000_002_500 }),
+    "job-ok": jobRecord(State.SUCCEEDED, {
+      lastEvent: "succeeded",
+      submittedAt: 1_700_000_000_000,
+      startedAt: 1_700_000_001_000,
+      finishedAt: 1_700_000_002_500,
+    }),
     "job-bad": jobRecord(State.FAILED, {
       lastEvent: "failed",
       error: "OOMKilled (exit code 137, cause OOM)",
@@ -130,7 +135,10 @@ describe.each(Object.entries(protocols))("%s", (_name, transport) => {
   it("GetJobStatuses says CONNECTION_ERR for unfinished jobs of a failing job set, like GetJobStatus", async () => {
     const failing = freshJobSet();
     await writeNext(service.store, failing, {
-      jobs: new Map([["done", jobRecord(State.SUCCEEDED)], ["busy", jobRecord(State.RUNNING)]]),
+      jobs: new Map([
+        ["done", jobRecord(State.SUCCEEDED)],
+        ["busy", jobRecord(State.RUNNING)],
+      ]),
       progress: healthy("1:0:0:0", { error: "Armada event stream failed: UNAVAILABLE: gone" }),
     });
     const reply = await client.getJobStatuses({ ...failing, jobIds: ["done", "busy", "unknown"] });
@@ -172,7 +180,10 @@ describe.each(Object.entries(protocols))("%s", (_name, transport) => {
     await watch.next(2);
     // A write that changes nothing for this job sends nothing.
     await writeNext(service.store, set, { jobs: new Map([["other", jobRecord(State.RUNNING)]]), progress: healthy("3:0:0:0") });
-    await writeNext(service.store, set, { jobs: new Map([["j", jobRecord(State.FAILED, { error: "boom", messageId: "4:0:0:0" })]]), progress: healthy("4:0:0:0") });
+    await writeNext(service.store, set, {
+      jobs: new Map([["j", jobRecord(State.FAILED, { error: "boom", messageId: "4:0:0:0" })]]),
+      progress: healthy("4:0:0:0"),
+    });
     await expect(watch.done).resolves.toBe("ended");
     expect(states(watch.messages)).toEqual(["SUBMITTED", "RUNNING", "FAILED"]);
     expect(watch.messages[2]?.error).toBe("boom");
@@ -225,7 +236,10 @@ describe.each(Object.entries(protocols))("%s", (_name, transport) => {
   it("WatchJobSet sends every job's current answer, then every change, until cancelled", async () => {
     const set = freshJobSet();
     await writeNext(service.store, set, {
-      jobs: new Map([["a", jobRecord(State.RUNNING, { messageId: "1:0:0:1" })], ["b", jobRecord(State.SUCCEEDED, { messageId: "1:0:0:2" })]]),
+      jobs: new Map([
+        ["a", jobRecord(State.RUNNING, { messageId: "1:0:0:1" })],
+        ["b", jobRecord(State.SUCCEEDED, { messageId: "1:0:0:2" })],
+      ]),
       progress: healthy("1:0:0:2"),
     });
     const controller = new AbortController();
@@ -236,7 +250,10 @@ describe.each(Object.entries(protocols))("%s", (_name, transport) => {
       ["b", "SUCCEEDED", "1:0:0:2"],
     ]);
     await writeNext(service.store, set, { jobs: new Map([["c", jobRecord(State.SUBMITTED, { messageId: "2:0:0:0" })]]), progress: healthy("2:0:0:0") });
-    await writeNext(service.store, set, { jobs: new Map([["a", jobRecord(State.FAILED, { error: "x", messageId: "3:0:0:0" })]]), progress: healthy("3:0:0:0") });
+    await writeNext(service.store, set, {
+      jobs: new Map([["a", jobRecord(State.FAILED, { error: "x", messageId: "3:0:0:0" })]]),
+      progress: healthy("3:0:0:0"),
+    });
     const all = await watch.next(4);
     expect(all.slice(2).map((c) => [c.jobId, State[c.status?.state ?? 0], c.messageId])).toEqual([
       ["c", "SUBMITTED", "2:0:0:0"],
@@ -252,7 +269,10 @@ describe.each(Object.entries(protocols))("%s", (_name, transport) => {
 async function eventuallyOpen(open: () => ReturnType<typeof collect<JobServiceResponse>>): Promise<ReturnType<typeof collect<JobServiceResponse>>> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const watch = open();
-    const first = await watch.next(1).then(() => "open" as const, () => "refused" as const);
+    const first = await watch.next(1).then(
+      () => "open" as const,
+      () => "refused" as const,
+    );
     if (first === "open") return watch;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -366,7 +386,13 @@ describe("HTTP GET and Cache-Control", () => {
     curl([`${service.url}/jobservice.JobService/${method}?encoding=json&message=${encodeURIComponent(JSON.stringify(message))}`]);
 
   it("answers GetJobStatuses by POST with curl", async () => {
-    const reply = await curl(["-H", "content-type: application/json", "-d", JSON.stringify({ ...jobSet, jobIds: ["job-ok", "nope"] }), `${service.url}/jobservice.JobService/GetJobStatuses`]);
+    const reply = await curl([
+      "-H",
+      "content-type: application/json",
+      "-d",
+      JSON.stringify({ ...jobSet, jobIds: ["job-ok", "nope"] }),
+      `${service.url}/jobservice.JobService/GetJobStatuses`,
+    ]);
     expect(reply.status).toBe(200);
     expect(JSON.parse(reply.body)).toEqual({ statuses: { "job-ok": { state: "SUCCEEDED" }, nope: { state: "JOB_ID_NOT_FOUND" } } });
     expect(reply.headers).not.toContain("cache-control");

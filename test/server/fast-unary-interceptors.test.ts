@@ -1,7 +1,16 @@
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextKey, createContextValues, createMethodImplSpec, type ConnectRouter, type HandlerContext, type Interceptor } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  createContextKey,
+  createContextValues,
+  createMethodImplSpec,
+  type ConnectRouter,
+  type HandlerContext,
+  type Interceptor,
+} from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JobService, JobServiceRequestSchema, JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
@@ -16,7 +25,15 @@ const CALLER = createContextKey<string>("nobody");
 const GET_JOB_STATUS = "/jobservice.JobService/GetJobStatus";
 
 /** What the interceptors and the implementation saw, as text that both servers must produce alike. */
-function seen(request: { url: string; requestMethod: string; header: Headers; signal: AbortSignal; contextValues: { get<T>(key: ReturnType<typeof createContextKey<T>>): T }; service: { typeName: string }; method: { name: string } }): string {
+function seen(request: {
+  url: string;
+  requestMethod: string;
+  header: Headers;
+  signal: AbortSignal;
+  contextValues: { get<T>(key: ReturnType<typeof createContextKey<T>>): T };
+  service: { typeName: string };
+  method: { name: string };
+}): string {
   return JSON.stringify({
     url: request.url,
     requestMethod: request.requestMethod,
@@ -101,7 +118,12 @@ async function send(origin: string, headers: Record<string, string>, body: Buffe
     Object.entries(h)
       .filter(([name]) => !name.startsWith(":") && name !== "date")
       .map(([name, value]) => [name, String(value).replaceAll(origin, "ORIGIN")]);
-  return { status: response.status, headers: fields(response.headers as http2.IncomingHttpHeaders), trailers: fields(response.trailers), body: response.bytes.toString("hex") };
+  return {
+    status: response.status,
+    headers: fields(response.headers as http2.IncomingHttpHeaders),
+    trailers: fields(response.trailers),
+    body: response.bytes.toString("hex"),
+  };
 }
 
 const message = toBinary(JobServiceRequestSchema, create(JobServiceRequestSchema, { queue: "q", jobSetId: "s", jobId: "j-1" }));

@@ -106,8 +106,18 @@ function corpus(): Probe[] {
     grpc("a message past the size limit", grpcFrame(request("x".repeat(MAX_REQUEST_BYTES * 2)))),
     grpc("application/grpc+json", frame(Buffer.from(json({ ...valid, jobId: "done" }))), { "content-type": "application/grpc+json" }),
     grpc("Health", grpcFrame(new Uint8Array(0)), {}, "/jobservice.JobService/Health"),
-    grpc("grpc.health.v1 Check, whole server", grpcFrame(toBinary(GrpcHealthCheckRequestSchema, create(GrpcHealthCheckRequestSchema, { service: "" }))), {}, "/grpc.health.v1.Health/Check"),
-    grpc("grpc.health.v1 Check, unknown service", grpcFrame(toBinary(GrpcHealthCheckRequestSchema, create(GrpcHealthCheckRequestSchema, { service: "nope" }))), {}, "/grpc.health.v1.Health/Check"),
+    grpc(
+      "grpc.health.v1 Check, whole server",
+      grpcFrame(toBinary(GrpcHealthCheckRequestSchema, create(GrpcHealthCheckRequestSchema, { service: "" }))),
+      {},
+      "/grpc.health.v1.Health/Check",
+    ),
+    grpc(
+      "grpc.health.v1 Check, unknown service",
+      grpcFrame(toBinary(GrpcHealthCheckRequestSchema, create(GrpcHealthCheckRequestSchema, { service: "nope" }))),
+      {},
+      "/grpc.health.v1.Health/Check",
+    ),
     grpc("an unknown method", grpcFrame(request("done")), {}, "/jobservice.JobService/Nope"),
     grpc("another queue (refused in basic mode)", grpcFrame(request("done", "other"))),
     grpc("with a password", grpcFrame(request("done")), { authorization: `basic ${Buffer.from("alice:alice-pw").toString("base64")}` }),
@@ -115,9 +125,13 @@ function corpus(): Probe[] {
     ...["done", "running", "oom", "never-seen"].flatMap((job) => connect(`job ${job}`, json({ ...valid, jobId: job }))),
     ...connect("proto field names and unknown fields", json({ queue: QUEUE, job_set_id: JOB_SET, job_id: "done", extra: [1, 2] })),
     ...connect("a long failure, gzip accepted", json({ ...valid, jobId: "oom" }), { ...JSON_TYPE, "accept-encoding": "gzip" }),
-    ...connect("a deadline and the protocol version", json({ ...valid, jobId: "done" }), { ...JSON_TYPE, "connect-timeout-ms": "5000", "connect-protocol-version": "1" }),
+    ...connect("a deadline and the protocol version", json({ ...valid, jobId: "done" }), {
+      ...JSON_TYPE,
+      "connect-timeout-ms": "5000",
+      "connect-protocol-version": "1",
+    }),
     ...connect("a malformed deadline", json({ ...valid, jobId: "done" }), { ...JSON_TYPE, "connect-timeout-ms": "-1" }),
-    ...connect("malformed JSON", "{\"queue\": "),
+    ...connect("malformed JSON", '{"queue": '),
     ...connect("wrong JSON types", json({ queue: 7, jobSetId: JOB_SET, jobId: "done" })),
     ...connect("an empty body", ""),
     ...connect("a JSON array", "[]"),
@@ -130,9 +144,19 @@ function corpus(): Probe[] {
     ...connect("JSON with a charset", json({ ...valid, jobId: "done" }), { "content-type": "application/json; charset=utf-8" }),
     ...connect("Health", "{}", JSON_TYPE, "/jobservice.JobService/Health"),
     ...connect("another queue (refused in basic mode)", json({ queue: "other", jobSetId: JOB_SET, jobId: "done" })),
-    ...connect("with a password", json({ ...valid, jobId: "done" }), { ...JSON_TYPE, authorization: `basic ${Buffer.from("alice:alice-pw").toString("base64")}` }),
+    ...connect("with a password", json({ ...valid, jobId: "done" }), {
+      ...JSON_TYPE,
+      authorization: `basic ${Buffer.from("alice:alice-pw").toString("base64")}`,
+    }),
     ...connect("a query string", json({ ...valid, jobId: "done" }), JSON_TYPE, `${GET_JOB_STATUS}?x=1`),
-    { name: "Connect over HTTP/1.1: GET", http2: false, method: "GET", path: `${GET_JOB_STATUS}?encoding=json&message=${encodeURIComponent(json({ ...valid, jobId: "done" }))}`, headers: {}, body: Buffer.alloc(0) },
+    {
+      name: "Connect over HTTP/1.1: GET",
+      http2: false,
+      method: "GET",
+      path: `${GET_JOB_STATUS}?encoding=json&message=${encodeURIComponent(json({ ...valid, jobId: "done" }))}`,
+      headers: {},
+      body: Buffer.alloc(0),
+    },
     { name: "gRPC-Web", http2: false, path: GET_JOB_STATUS, headers: { "content-type": "application/grpc-web+proto" }, body: grpcFrame(request("done")) },
   ];
   // Random bodies from a fixed seed, in each protocol's framing and without it.
@@ -164,7 +188,9 @@ function sendHttp2(origin: string, probe: Probe): Promise<Observed> {
     const chunks: Buffer[] = [];
     stream.on("response", (h) => {
       status = Number(h[":status"]);
-      headers = Object.entries(h).filter(([name]) => !name.startsWith(":")).map(([name, value]) => [name, String(value)]);
+      headers = Object.entries(h)
+        .filter(([name]) => !name.startsWith(":"))
+        .map(([name, value]) => [name, String(value)]);
     });
     stream.on("trailers", (t) => (trailers = Object.entries(t).map(([name, value]) => [name, String(value)])));
     stream.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -198,18 +224,22 @@ function sendHttp1(origin: string, probe: Probe): Promise<Observed> {
 
 async function metricLines(origin: string): Promise<string[]> {
   const text = await new Promise<string>((resolve, reject) => {
-    http.get(`${origin}/metrics`, { agent: false }, (res) => {
-      let body = "";
-      res.on("data", (chunk: Buffer) => (body += chunk.toString()));
-      res.on("end", () => resolve(body));
-    }).on("error", reject);
+    http
+      .get(`${origin}/metrics`, { agent: false }, (res) => {
+        let body = "";
+        res.on("data", (chunk: Buffer) => (body += chunk.toString()));
+        res.on("end", () => resolve(body));
+      })
+      .on("error", reject);
   });
   return text.split("\n");
 }
 
 /** The RPC counters of a service, which both paths must move alike. */
 async function rpcCounters(origin: string): Promise<string[]> {
-  return (await metricLines(origin)).filter((line) => line.startsWith("jobservice_rpc_requests_total{") || line.startsWith("jobservice_rpc_duration_seconds_count{"));
+  return (await metricLines(origin)).filter(
+    (line) => line.startsWith("jobservice_rpc_requests_total{") || line.startsWith("jobservice_rpc_duration_seconds_count{"),
+  );
 }
 
 const dir = mkdtempSync(join(tmpdir(), "jobservice-fast-path-"));

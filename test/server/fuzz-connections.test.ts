@@ -43,7 +43,10 @@ async function until(check: () => boolean, timeoutMs: number): Promise<boolean> 
 }
 
 function answersHealth(): Promise<number> {
-  return http1Request(`${target.url}/healthz`).then((res) => res.status, () => -1);
+  return http1Request(`${target.url}/healthz`).then(
+    (res) => res.status,
+    () => -1,
+  );
 }
 
 describe("connection limits (JOBSERVICE_MAX_CONNECTIONS, JOBSERVICE_IDLE_TIMEOUT_SECONDS)", () => {

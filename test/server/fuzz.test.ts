@@ -164,7 +164,12 @@ function jsonCase(prng: Prng): JsonCase {
       const body = JSON.stringify({ queue: "q", jobSetId: "s", jobId: "j".repeat(size) });
       // The server answers before reading it all and closes the connection, which a client still
       // uploading may see first (EPIPE): then there is no answer to check, only that the server stopped it.
-      return { name: `${size}-byte job id`, contentType: "application/json", body: Buffer.from(body), allowed: ["resource_exhausted", "closed while uploading"] };
+      return {
+        name: `${size}-byte job id`,
+        contentType: "application/json",
+        body: Buffer.from(body),
+        allowed: ["resource_exhausted", "closed while uploading"],
+      };
     }
     case 3: {
       // JSON decoding replaces invalid UTF-8 with U+FFFD (WHATWG TextDecoder, as connect-es does): a valid answer or INVALID_ARGUMENT.
@@ -178,7 +183,12 @@ function jsonCase(prng: Prng): JsonCase {
       return { name: `content type ${type}`, contentType: type, body: Buffer.from(valid), allowed: ["http 415"] };
     }
     case 5: {
-      return { name: "random bytes as proto", contentType: "application/proto", body: randomBytes(prng, prng.int(1, 100)), allowed: ["ok", "invalid_argument", "internal"] };
+      return {
+        name: "random bytes as proto",
+        contentType: "application/proto",
+        body: randomBytes(prng, prng.int(1, 100)),
+        allowed: ["ok", "invalid_argument", "internal"],
+      };
     }
     default: {
       return { name: "valid JSON", contentType: "application/json", body: Buffer.from(valid), allowed: ["ok"] };
@@ -203,9 +213,19 @@ function connectOutcome(status: number, body: string, contentType: string): stri
 
 /** Random bytes behind a random opening, sent raw; the server answers 4xx or closes, and never with 5xx. */
 function junk(prng: Prng): { name: string; bytes: Buffer } {
-  const openings = ["", "GET / HTTP/1.1\r\n", `POST ${PATH} HTTP/1.1\r\nHost: x\r\n`, "GET /healthz HTTP/9.9\r\n", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "\x16\x03\x01\x00\xa5"];
+  const openings = [
+    "",
+    "GET / HTTP/1.1\r\n",
+    `POST ${PATH} HTTP/1.1\r\nHost: x\r\n`,
+    "GET /healthz HTTP/9.9\r\n",
+    "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    "\x16\x03\x01\x00\xa5",
+  ];
   const opening = openings[prng.int(0, openings.length - 1)] as string;
-  return { name: `junk after ${JSON.stringify(opening.slice(0, 20))}`, bytes: Buffer.concat([Buffer.from(opening, "latin1"), randomBytes(prng, prng.int(0, 3000))]) };
+  return {
+    name: `junk after ${JSON.stringify(opening.slice(0, 20))}`,
+    bytes: Buffer.concat([Buffer.from(opening, "latin1"), randomBytes(prng, prng.int(0, 3000))]),
+  };
 }
 
 async function inBatches<T>(items: readonly T[], width: number, run: (item: T) => Promise<void>): Promise<void> {
@@ -217,7 +237,11 @@ describe(`fuzzing the service (seed ${SEED}, ${ITERATIONS} cases per protocol; F
   beforeAll(async () => {
     // Warm up every path once, so that lazily created state is not mistaken for a leak.
     await http1Request(`${target.url}/healthz`);
-    await http1Request(`${target.url}${PATH}`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"queue":"q","jobSetId":"s","jobId":"j"}' });
+    await http1Request(`${target.url}${PATH}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"queue":"q","jobSetId":"s","jobId":"j"}',
+    });
     baseline = target.stats();
   });
 
@@ -235,7 +259,12 @@ describe(`fuzzing the service (seed ${SEED}, ${ITERATIONS} cases per protocol; F
       try {
         await Promise.all(
           cases.slice(i, i + 8).map(async (c) => {
-            const answer = await grpcCall(session, c.headers, c.body).catch((error: Error) => ({ status: -1, grpcStatus: `stream error ${error.message}`, message: "", body: Buffer.alloc(0) }));
+            const answer = await grpcCall(session, c.headers, c.body).catch((error: Error) => ({
+              status: -1,
+              grpcStatus: `stream error ${error.message}`,
+              message: "",
+              body: Buffer.alloc(0),
+            }));
             if (answer.status !== 200 || !c.allowed.includes(answer.grpcStatus ?? "none")) {
               wrong.push(`${c.name}: HTTP ${answer.status}, grpc-status ${answer.grpcStatus} (${answer.message}); expected ${c.allowed.join(" or ")}`);
             } else if (answer.grpcStatus === "0") {
@@ -281,7 +310,11 @@ describe(`fuzzing the service (seed ${SEED}, ${ITERATIONS} cases per protocol; F
 
   it("still answers, with no sockets or memory left behind", async () => {
     expect(target.alive()).toBe(true);
-    const res = await http1Request(`${target.url}${PATH}`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"queue":"q","jobSetId":"s","jobId":"j"}' });
+    const res = await http1Request(`${target.url}${PATH}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"queue":"q","jobSetId":"s","jobId":"j"}',
+    });
     expect(JSON.parse(res.body)).toEqual({ state: "JOB_ID_NOT_FOUND" });
     // Connections the fuzzer closed last may still be closing on the server's side.
     let after = target.stats();
@@ -289,7 +322,9 @@ describe(`fuzzing the service (seed ${SEED}, ${ITERATIONS} cases per protocol; F
       await new Promise((resolve) => setTimeout(resolve, 100));
       after = target.stats();
     }
-    console.log(`fuzz: ${ITERATIONS} cases per protocol; fds ${baseline.fds} → ${after.fds}, RSS ${(baseline.rssBytes / 2 ** 20).toFixed(0)} → ${(after.rssBytes / 2 ** 20).toFixed(0)} MiB`);
+    console.log(
+      `fuzz: ${ITERATIONS} cases per protocol; fds ${baseline.fds} → ${after.fds}, RSS ${(baseline.rssBytes / 2 ** 20).toFixed(0)} → ${(after.rssBytes / 2 ** 20).toFixed(0)} MiB`,
+    );
     // Every connection the fuzzer opened is closed: the descriptors are back where they were.
     expect(after.fds).toBeLessThanOrEqual(baseline.fds + 5);
     expect(after.rssBytes).toBeLessThan(baseline.rssBytes + 200 * 2 ** 20);

@@ -56,16 +56,50 @@ const ITERATIONS: readonly Op[] = [
 
 const MUTATIONS: readonly Op[] = [
   // Well-formed: new names, names Node's object has (in other cases), set-cookie and cookie with their own joining.
-  ...[["authorization", "Bearer other"], ["Set-Cookie", " c=3 "], ["X-New", "  padded\t"], ["x-dup", "third"], ["cookie", "z=9"]].map((args) => call("append", ...args)),
-  ...[["content-type", "text/plain"], ["COOKIE", "z=1"], ["x-latin1", "\u00e9\u00ff"], ["host", ""]].map((args) => call("set", ...args)),
+  ...[
+    ["authorization", "Bearer other"],
+    ["Set-Cookie", " c=3 "],
+    ["X-New", "  padded\t"],
+    ["x-dup", "third"],
+    ["cookie", "z=9"],
+  ].map((args) => call("append", ...args)),
+  ...[
+    ["content-type", "text/plain"],
+    ["COOKIE", "z=1"],
+    ["x-latin1", "\u00e9\u00ff"],
+    ["host", ""],
+  ].map((args) => call("set", ...args)),
   ...["authorization", "Set-Cookie", "missing"].map((name) => call("delete", name)),
   // Refused by undici: a pseudo-header, a space in a name, a newline in a value, a character above latin1, too few arguments.
-  call("append", ":path", "/elsewhere"), call("set", "bad name", "v"), call("append", "x-bad", "a\nb"), call("append", "x-wide", "\u65e5\u672c"),
-  call("append", "x-only-name"), call("set", "x-only-name"), call("delete"), call("append"),
+  call("append", ":path", "/elsewhere"),
+  call("set", "bad name", "v"),
+  call("append", "x-bad", "a\nb"),
+  call("append", "x-wide", "\u65e5\u672c"),
+  call("append", "x-only-name"),
+  call("set", "x-only-name"),
+  call("delete"),
+  call("append"),
 ];
 
 /** Names that are not plain tokens, or not strings, which undici must judge. */
-const ODD_NAMES: readonly unknown[] = [":path", ":authority", ":method", "", " authorization", "authorization ", "bad name", "x\u00e9", "\u65e5\u672c", "a\nb", "a:b", undefined, null, 42, Symbol("name"), { toString: () => "Authorization" }];
+const ODD_NAMES: readonly unknown[] = [
+  ":path",
+  ":authority",
+  ":method",
+  "",
+  " authorization",
+  "authorization ",
+  "bad name",
+  "x\u00e9",
+  "\u65e5\u672c",
+  "a\nb",
+  "a:b",
+  undefined,
+  null,
+  42,
+  Symbol("name"),
+  { toString: () => "Authorization" },
+];
 /** Plain tokens a handler might ask for that no request carries, some of them Object.prototype's own names. */
 const ABSENT_NAMES: readonly string[] = ["missing", "x-absent", "constructor", "__proto__", "toString", "hasOwnProperty", "valueOf", "length", "0"];
 
@@ -182,7 +216,13 @@ const HTTP1_REQUEST = [
 function sendHttp1(port: number): () => void {
   const socket = net.connect(port, "127.0.0.1");
   // Raw bytes: UTF-8 and latin1 values as a client would send them, which Node's client would not.
-  socket.end(Buffer.concat([Buffer.from(HTTP1_REQUEST.join("\r\n") + "\r\n", "latin1"), Buffer.from("X-Utf8: 日本 é\r\n", "utf8"), Buffer.from([...Buffer.from("X-Latin1: caf"), 0xe9, 0xff, 0x0d, 0x0a, 0x0d, 0x0a])]));
+  socket.end(
+    Buffer.concat([
+      Buffer.from(HTTP1_REQUEST.join("\r\n") + "\r\n", "latin1"),
+      Buffer.from("X-Utf8: 日本 é\r\n", "utf8"),
+      Buffer.from([...Buffer.from("X-Latin1: caf"), 0xe9, 0xff, 0x0d, 0x0a, 0x0d, 0x0a]),
+    ]),
+  );
   return () => void socket.destroy();
 }
 

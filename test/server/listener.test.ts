@@ -53,8 +53,7 @@ describe("one port for HTTP/1.1 and h2c", () => {
   it("serves several HTTP/1.1 requests on one keep-alive connection", async () => {
     const listener = await echoListener();
     try {
-      const request = (path: string, close: boolean) =>
-        `GET ${path} HTTP/1.1\r\nhost: x\r\n${close ? "connection: close\r\n" : ""}\r\n`;
+      const request = (path: string, close: boolean) => `GET ${path} HTTP/1.1\r\nhost: x\r\n${close ? "connection: close\r\n" : ""}\r\n`;
       const received = await rawExchange(listener.port, [request("/one", false), request("/two", true)], 20);
       expect(received).toContain("1.1 /one");
       expect(received).toContain("1.1 /two");

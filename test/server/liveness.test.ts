@@ -15,7 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => service.stop());
 
-describe("grpc.health.v1 service \"liveness\" (the Kubernetes liveness probe)", () => {
+describe('grpc.health.v1 service "liveness" (the Kubernetes liveness probe)', () => {
   it("answers SERVING while a dependency is down, when readiness says NOT_SERVING", async () => {
     const health = createClient(GrpcHealth, createGrpcTransport({ baseUrl: service.url }));
     expect((await health.check({ service: "" })).status).toBe(GrpcStatus.NOT_SERVING);

@@ -20,8 +20,7 @@ describe("readiness", () => {
 
   it("gives up on a dependency that never answers, and aborts its probe", async () => {
     let aborted = false;
-    const hang = (signal: AbortSignal) =>
-      new Promise<void>(() => signal.addEventListener("abort", () => (aborted = true)));
+    const hang = (signal: AbortSignal) => new Promise<void>(() => signal.addEventListener("abort", () => (aborted = true)));
     const check = createReadiness([{ name: "armada", probe: hang }], { timeoutMs: 30, cacheMs: 0 });
     expect(await check()).toEqual({ ready: false, checks: { armada: { ok: false, error: "no answer within 30 ms" } } });
     expect(aborted).toBe(true);

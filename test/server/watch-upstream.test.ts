@@ -56,13 +56,22 @@ describe("WatchJobStatus across Armada reconnects (memory store)", () => {
     const replica = await startReplica(world.store, world.sim.url);
     try {
       const watch = record(replica.client.watchJobStatus({ queue: QUEUE, jobSetId, jobId: jobId! }, { timeoutMs: 20_000 }));
-      await eventually(() => watch.seen.at(-1), (state) => state === State.RUNNING);
+      await eventually(
+        () => watch.seen.at(-1),
+        (state) => state === State.RUNNING,
+      );
 
       world.sim.faults.refuse(1_000, Code.Unavailable, { method: "GetJobSetEvents", message: "armada is restarting" });
       world.sim.faults.dropStreams(Code.Unavailable, "armada is restarting");
-      await eventually(() => watch.seen.at(-1), (state) => state === State.CONNECTION_ERR);
+      await eventually(
+        () => watch.seen.at(-1),
+        (state) => state === State.CONNECTION_ERR,
+      );
       // Several failed reconnects later, still one CONNECTION_ERR.
-      await eventually(() => world.sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === jobSetId && c.result === "unavailable").length, (n) => n >= 3);
+      await eventually(
+        () => world.sim.calls({ method: "GetJobSetEvents" }).filter((c) => c.jobSetId === jobSetId && c.result === "unavailable").length,
+        (n) => n >= 3,
+      );
       world.sim.cancel(QUEUE, jobSetId, [jobId!]);
       world.sim.faults.reset();
 
@@ -89,13 +98,25 @@ describe("WatchJobStatus across a replica takeover (redis store)", () => {
     const follower = await startReplica(world.fixture.open(), world.sim.url);
     try {
       expect((await owner.subscriber.status(key, { signal: AbortSignal.timeout(5_000) })).state).toBe(State.RUNNING);
-      await eventually(() => owner.metrics.metrics(), (text) => text.includes('jobservice_subscriptions_active{role="owner"} 1'));
+      await eventually(
+        () => owner.metrics.metrics(),
+        (text) => text.includes('jobservice_subscriptions_active{role="owner"} 1'),
+      );
       const watch = record(follower.client.watchJobStatus(key, { timeoutMs: 20_000 }));
-      await eventually(() => watch.seen.at(-1), (state) => state === State.RUNNING);
-      await eventually(() => follower.metrics.metrics(), (text) => text.includes('jobservice_subscriptions_active{role="follower"} 1'));
+      await eventually(
+        () => watch.seen.at(-1),
+        (state) => state === State.RUNNING,
+      );
+      await eventually(
+        () => follower.metrics.metrics(),
+        (text) => text.includes('jobservice_subscriptions_active{role="follower"} 1'),
+      );
 
       await owner.stop();
-      await eventually(() => follower.metrics.metrics(), (text) => text.includes('jobservice_subscriptions_active{role="owner"} 1'));
+      await eventually(
+        () => follower.metrics.metrics(),
+        (text) => text.includes('jobservice_subscriptions_active{role="owner"} 1'),
+      );
       world.sim.cancel(QUEUE, jobSetId, [jobId!]);
 
       await expect(watch.done).resolves.toBe("ended OK");

@@ -23,8 +23,24 @@ describe("simulate flags", () => {
 
   it("reads durations, probabilities, queues and bulk load", () => {
     const parsed = config([
-      "--run-ms", "5..9", "--queued-ms", "3", "--failure-probability", "0.5", "--max-attempts", "2",
-      "--queue", "a,b", "--queue", "c", "--bulk-job-sets", "3", "--bulk-jobs-per-set", "7", "--bulk-rate", "max",
+      "--run-ms",
+      "5..9",
+      "--queued-ms",
+      "3",
+      "--failure-probability",
+      "0.5",
+      "--max-attempts",
+      "2",
+      "--queue",
+      "a,b",
+      "--queue",
+      "c",
+      "--bulk-job-sets",
+      "3",
+      "--bulk-jobs-per-set",
+      "7",
+      "--bulk-rate",
+      "max",
     ]);
     expect(parsed.lifecycle).toMatchObject({ runMs: [5, 9], queuedMs: [3, 3], failureProbability: 0.5, maxAttempts: 2 });
     expect(parsed.queues).toEqual(["a", "b", "c"]);
@@ -69,19 +85,37 @@ describe("simulate flags", () => {
 describe("jobservice simulate", () => {
   it("serves until SIGTERM, then stops cleanly", async () => {
     const run = runJobservice([
-      "simulate", "--port", "0", "--queue", "q", "--basic", "u:p",
-      "--queued-ms", "1", "--pending-ms", "1", "--start-ms", "1", "--run-ms", "1", "--failure-probability", "0",
-      "--preemption-probability", "0", "--lease-return-probability", "0",
+      "simulate",
+      "--port",
+      "0",
+      "--queue",
+      "q",
+      "--basic",
+      "u:p",
+      "--queued-ms",
+      "1",
+      "--pending-ms",
+      "1",
+      "--start-ms",
+      "1",
+      "--run-ms",
+      "1",
+      "--failure-probability",
+      "0",
+      "--preemption-probability",
+      "0",
+      "--lease-return-probability",
+      "0",
     ]);
     try {
       const ready = await run.waitForLog((line) => line.msg === "Armada simulator listening");
       const clients = armadaClients(String(ready.url), basicAuth("u", "p"));
       await expect(armadaClients(String(ready.url)).submit.health({})).rejects.toMatchObject({ code: Code.Unauthenticated });
       const [item] = (await clients.submit.submitJobs({ queue: "q", jobSetId: "s", jobRequestItems: [{}] })).jobResponseItems;
-      const { messages } = await readStream(
-        (signal) => clients.events.getJobSetEvents({ queue: "q", id: "s", watch: true }, { signal }),
-        { count: 6, timeoutMs: 5000 },
-      );
+      const { messages } = await readStream((signal) => clients.events.getJobSetEvents({ queue: "q", id: "s", watch: true }, { signal }), {
+        count: 6,
+        timeoutMs: 5000,
+      });
       expect(messages.map(caseOf)).toEqual(["submitted", "queued", "leased", "pending", "running", "succeeded"]);
       expect(messages[0]?.message?.events.value?.jobId).toBe(item?.jobId);
     } finally {

@@ -65,7 +65,9 @@ describe("HTTP control surface on the gRPC port", () => {
   it("turns auth on and off", async () => {
     await control("PUT", "/control/auth", { credentials: [{ user: "u", password: "p", queues: ["other"] }, { token: "t" }] });
     await expect(clients.events.health({})).rejects.toMatchObject({ code: Code.Unauthenticated });
-    await expect(readStream((signal) => armadaClients(sim.url, basicAuth("u", "p")).events.getJobSetEvents({ queue: "q", id: "s" }, { signal }))).rejects.toMatchObject({
+    await expect(
+      readStream((signal) => armadaClients(sim.url, basicAuth("u", "p")).events.getJobSetEvents({ queue: "q", id: "s" }, { signal })),
+    ).rejects.toMatchObject({
       code: Code.PermissionDenied,
     });
     expect((await armadaClients(sim.url, "bearer t").events.health({})).status).toBe(1);
@@ -83,12 +85,22 @@ describe("HTTP control surface on the gRPC port", () => {
     const calls = (await control("GET", "/control/calls?method=Health")).json.calls as Array<Record<string, unknown>>;
     expect(calls.at(-1)).toMatchObject({ result: "ok" });
 
-    const refused = async (header: string) => (await as(header).health({}).then(() => undefined, (err: Error) => err))?.message;
+    const refused = async (header: string) =>
+      (
+        await as(header)
+          .health({})
+          .then(
+            () => undefined,
+            (err: Error) => err,
+          )
+      )?.message;
     expect(await refused(armadaStyleKubernetesAuth(expired, TEST_CLUSTER_CA))).toMatch(/the token has expired/);
     expect(await refused(armadaStyleKubernetesAuth(token, "another CA"))).toMatch(/invalid credentials/);
     expect(await refused(armadaStyleKubernetesAuth("not-a-jwt", TEST_CLUSTER_CA))).toMatch(/not a JWT with an expiry/);
     expect(await refused(`KubernetesAuth ${Buffer.from("{").toString("base64url")}`)).toMatch(/not base64url-encoded JSON/);
-    expect(await refused(armadaStyleKubernetesAuth(token, TEST_CLUSTER_CA).replace("KubernetesAuth", "kubernetesauth"))).toMatch(/unsupported authorization scheme/);
+    expect(await refused(armadaStyleKubernetesAuth(token, TEST_CLUSTER_CA).replace("KubernetesAuth", "kubernetesauth"))).toMatch(
+      /unsupported authorization scheme/,
+    );
     await control("POST", "/control/queues", { name: "elsewhere" });
     await expect(
       readStream((signal) => as(armadaStyleKubernetesAuth(token, TEST_CLUSTER_CA)).getJobSetEvents({ queue: "elsewhere", id: "s" }, { signal })),
@@ -118,7 +130,10 @@ describe("HTTP control surface on the gRPC port", () => {
     expect(ids).toHaveLength(2);
     const read = () => readStream((signal) => clients.events.getJobSetEvents({ queue: "q", id: "raw" }, { signal }));
     const { messages } = await read();
-    expect(messages.map((m) => [m.id, caseOf(m)])).toEqual([[ids[0], "queued"], [ids[1], ""]]);
+    expect(messages.map((m) => [m.id, caseOf(m)])).toEqual([
+      [ids[0], "queued"],
+      [ids[1], ""],
+    ]);
     expect(messages[0]?.message?.events.value?.jobId).toBe("raw-job");
 
     const truncated = Buffer.of(0x12, 0x80).toString("base64");
@@ -134,10 +149,19 @@ describe("HTTP control surface on the gRPC port", () => {
     expect(await raw({ queue: "q", jobSetId: "refused" })).toEqual(notAList);
     expect(await raw({ queue: "q", jobSetId: "refused", base64: [] })).toEqual(notAList);
     expect(await raw({ queue: "q", jobSetId: "refused", base64: "AA==" })).toEqual(notAList);
-    expect(await raw({ queue: "q", jobSetId: "refused", base64: ["AA==", "AA"] })).toEqual({ status: 400, json: { error: "base64[1] must be a padded base64 string" } });
-    expect(await raw({ queue: "q", jobSetId: "refused", base64: ["not base64!"] })).toEqual({ status: 400, json: { error: "base64[0] must be a padded base64 string" } });
+    expect(await raw({ queue: "q", jobSetId: "refused", base64: ["AA==", "AA"] })).toEqual({
+      status: 400,
+      json: { error: "base64[1] must be a padded base64 string" },
+    });
+    expect(await raw({ queue: "q", jobSetId: "refused", base64: ["not base64!"] })).toEqual({
+      status: 400,
+      json: { error: "base64[0] must be a padded base64 string" },
+    });
     expect(await raw({ queue: "q", jobSetId: "refused", base64: [7] })).toEqual({ status: 400, json: { error: "base64[0] must be a padded base64 string" } });
-    expect(await raw({ queue: "nowhere", jobSetId: "refused", base64: ["AA=="] })).toEqual({ status: 404, json: { error: '[appendRawEvents] queue "nowhere" does not exist' } });
+    expect(await raw({ queue: "nowhere", jobSetId: "refused", base64: ["AA=="] })).toEqual({
+      status: 404,
+      json: { error: '[appendRawEvents] queue "nowhere" does not exist' },
+    });
     expect(sim.events("q", "refused").length).toBe(0);
   });
 
@@ -150,8 +174,15 @@ describe("HTTP control surface on the gRPC port", () => {
 
   it("works with curl as the docs show it", async () => {
     const { stdout } = await run("curl", [
-      "-sS", "--http2-prior-knowledge", "-X", "POST", `${sim.url}/control/refuse`,
-      "-H", "content-type: application/json", "-d", '{"count": 2, "code": "unavailable", "method": "GetJobSetEvents"}',
+      "-sS",
+      "--http2-prior-knowledge",
+      "-X",
+      "POST",
+      `${sim.url}/control/refuse`,
+      "-H",
+      "content-type: application/json",
+      "-d",
+      '{"count": 2, "code": "unavailable", "method": "GetJobSetEvents"}',
     ]);
     expect(JSON.parse(stdout)).toMatchObject({ refusals: [{ remaining: 2, code: "unavailable", method: "GetJobSetEvents" }] });
   });

@@ -18,7 +18,11 @@ async function scenario(seed: number): Promise<{ ids: string[]; log: string[] }>
     lifecycle: { failureProbability: 0.3, preemptionProbability: 0.2, leaseReturnProbability: 0.3, retryProbability: 0.5 },
   });
   started.push(sim);
-  const ids = sim.submit("q", "s", Array.from({ length: 20 }, () => ({})));
+  const ids = sim.submit(
+    "q",
+    "s",
+    Array.from({ length: 20 }, () => ({})),
+  );
   clock.advance(5);
   ids.push(...sim.submit("q", "s", [{}, { annotations: { "armada-sim/exit-code": "3" } }]));
   sim.cancel("q", "s", [ids[3]!]);

@@ -58,11 +58,19 @@ describe("the event log", () => {
     const raw = Uint8Array.of(0x12, 0x7f, 0xff);
     const ids = log.appendRaw(key, [raw, Uint8Array.of()]);
     expect(ids).toEqual(["0000000000010:000001:000000:0", "0000000000010:000001:000001:1"]);
-    const [first, second] = log.after(key).slice(1).map((m) => toBinary(EventStreamMessageSchema, streamMessage(m)));
+    const [first, second] = log
+      .after(key)
+      .slice(1)
+      .map((m) => toBinary(EventStreamMessageSchema, streamMessage(m)));
     const id = (n: number) => [0x0a, ids[n]!.length, ...Buffer.from(ids[n]!)];
     expect([...first!]).toEqual([...id(0), 0x12, raw.length, ...raw]);
     expect([...second!]).toEqual([...id(1), 0x12, 0]);
     // Everything else reading the log sees an event of no case.
-    expect(log.after(key).slice(1).map((m) => m.message.events.case)).toEqual([undefined, undefined]);
+    expect(
+      log
+        .after(key)
+        .slice(1)
+        .map((m) => m.message.events.case),
+    ).toEqual([undefined, undefined]);
   });
 });

@@ -17,8 +17,7 @@ describe("faults on demand", () => {
   afterEach(() => sim.faults.reset());
   afterAll(() => sim.close());
 
-  const watch = (jobSetId = "s", client = clients) =>
-    client.events.getJobSetEvents({ queue: "q", id: jobSetId, watch: true })[Symbol.asyncIterator]();
+  const watch = (jobSetId = "s", client = clients) => client.events.getJobSetEvents({ queue: "q", id: jobSetId, watch: true })[Symbol.asyncIterator]();
 
   it("drops every open stream with UNAVAILABLE", async () => {
     const first = watch();
@@ -30,7 +29,12 @@ describe("faults on demand", () => {
     await expect(first.next()).rejects.toMatchObject({ code: Code.Unavailable });
     await expect(second.next()).rejects.toMatchObject({ code: Code.Unavailable });
     expect(sim.openStreams()).toBe(0);
-    expect(sim.calls({ method: "GetJobSetEvents" }).slice(-2).map((call) => call.result)).toEqual(["unavailable", "unavailable"]);
+    expect(
+      sim
+        .calls({ method: "GetJobSetEvents" })
+        .slice(-2)
+        .map((call) => call.result),
+    ).toEqual(["unavailable", "unavailable"]);
   });
 
   it("cuts connections without a status", async () => {
@@ -38,7 +42,10 @@ describe("faults on demand", () => {
     await stream.next();
     await eventually(() => sim.openStreams() === 1);
     expect(sim.faults.disconnect()).toBeGreaterThanOrEqual(1);
-    const error = await stream.next().then(() => undefined, (e: unknown) => e);
+    const error = await stream.next().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(Error);
     await eventually(() => sim.openStreams() === 0);
   });
@@ -89,7 +96,9 @@ describe("faults on demand", () => {
     expect(await read(as(basicAuth("alice", "s3cret:with-colon", "BaSiC")), "q")).toMatchObject({ ended: true });
     expect(await read(as(basicAuth("alice", "s3cret:with-colon")), "secret")).toBe(Code.PermissionDenied);
     expect(await read(as("Bearer tok-123"), "secret")).toMatchObject({ ended: true });
-    await expect(as(basicAuth("alice", "s3cret:with-colon")).submit.submitJobs({ queue: "secret", jobSetId: "x", jobRequestItems: [{}] })).rejects.toMatchObject({
+    await expect(
+      as(basicAuth("alice", "s3cret:with-colon")).submit.submitJobs({ queue: "secret", jobSetId: "x", jobRequestItems: [{}] }),
+    ).rejects.toMatchObject({
       code: Code.PermissionDenied,
     });
     await expect(as().submit.health({})).rejects.toMatchObject({ code: Code.Unauthenticated });
@@ -121,10 +130,12 @@ describe("latency", () => {
     try {
       sim.faults.setLatency(1000);
       let answered = false;
-      const health = armadaClients(sim.url).events.health({}).then((response) => {
-        answered = true;
-        return response;
-      });
+      const health = armadaClients(sim.url)
+        .events.health({})
+        .then((response) => {
+          answered = true;
+          return response;
+        });
       await eventually(() => sim.calls().length === 1);
       clock.advance(999);
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -141,7 +152,13 @@ describe("auth given at start", () => {
   it("is what reset goes back to", async () => {
     const sim = await startSimulator({ credentials: [{ kind: "bearer", token: "boot" }] });
     try {
-      const health = (authorization?: string) => armadaClients(sim.url, authorization).events.health({}).then(() => "ok", (e: unknown) => codeOf(e));
+      const health = (authorization?: string) =>
+        armadaClients(sim.url, authorization)
+          .events.health({})
+          .then(
+            () => "ok",
+            (e: unknown) => codeOf(e),
+          );
       expect(await health()).toBe(Code.Unauthenticated);
       sim.faults.requireAuth([{ kind: "bearer", token: "other" }]);
       expect(await health("Bearer boot")).toBe(Code.Unauthenticated);

@@ -21,7 +21,12 @@ describe("planned lifecycles", () => {
     const config = { queuedMs: [10, 20], pendingMs: [30, 40], startMs: [50, 60], runMs: [70, 80] } as const;
     for (const plan of plans({ ...config, failureProbability: 0, preemptionProbability: 0, leaseReturnProbability: 0 }, 50)) {
       const [, leased, pending, running, done] = plan.steps.map((s) => s.afterMs);
-      expect([leased! >= 10 && leased! <= 20, pending! >= 30 && pending! <= 40, running! >= 50 && running! <= 60, done! >= 70 && done! <= 80]).toEqual([true, true, true, true]);
+      expect([leased! >= 10 && leased! <= 20, pending! >= 30 && pending! <= 40, running! >= 50 && running! <= 60, done! >= 70 && done! <= 80]).toEqual([
+        true,
+        true,
+        true,
+        true,
+      ]);
     }
   });
 
@@ -34,7 +39,7 @@ describe("planned lifecycles", () => {
     }
   });
 
-  it("end preempted runs with preempted then failed \"preempted\"", () => {
+  it('end preempted runs with preempted then failed "preempted"', () => {
     const [plan] = plans({ preemptionProbability: 1, retryProbability: 0 }, 1);
     expect(casesOf(plan!).slice(-2)).toEqual(["preempted", "failed"]);
     expect(plan!.outcome).toMatchObject({ state: "failed", reason: "preempted", cause: "Evicted" });
@@ -58,7 +63,14 @@ describe("planned lifecycles", () => {
   it("copy the submit item into the submitted event's job", () => {
     const [plan] = plans({}, 1);
     const submitted = plan!.steps[0]!.events[0]!.events;
-    expect(submitted.case === "submitted" && submitted.value.job).toMatchObject({ id: "01JOB", jobSetId: "s", queue: "q", namespace: "ns", priority: 1, owner: "me" });
+    expect(submitted.case === "submitted" && submitted.value.job).toMatchObject({
+      id: "01JOB",
+      jobSetId: "s",
+      queue: "q",
+      namespace: "ns",
+      priority: 1,
+      owner: "me",
+    });
   });
 });
 

@@ -25,7 +25,11 @@ describe("protocols besides gRPC", () => {
   });
 
   it("answers a gRPC call to a method it does not serve with UNIMPLEMENTED", async () => {
-    const response = await http2Request(sim.url, { ":method": "POST", ":path": "/api.Event/Watch", "content-type": "application/grpc", te: "trailers" }, Buffer.alloc(5));
+    const response = await http2Request(
+      sim.url,
+      { ":method": "POST", ":path": "/api.Event/Watch", "content-type": "application/grpc", te: "trailers" },
+      Buffer.alloc(5),
+    );
     expect(response.status).toBe(200);
     expect(response.headers["grpc-status"] ?? response.trailers["grpc-status"]).toBe("12");
   });

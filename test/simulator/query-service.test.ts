@@ -17,7 +17,13 @@ describe("the simulator's api.Jobs (Armada's Query API)", () => {
   });
   afterAll(() => sim.close());
 
-  const settled = (ids: readonly string[]) => eventually(() => sim.jobs().filter((j) => ids.includes(j.jobId)).every((j) => j.done));
+  const settled = (ids: readonly string[]) =>
+    eventually(() =>
+      sim
+        .jobs()
+        .filter((j) => ids.includes(j.jobId))
+        .every((j) => j.done),
+    );
 
   it("answers each id's state, UNKNOWN for ids it never saw", async () => {
     const [ok, bad] = sim.submit("q", "states", [{}, { annotations: { "armada-sim/exit-code": "3", "armada-sim/reason": "exit code 3" } }]);
@@ -27,7 +33,9 @@ describe("the simulator's api.Jobs (Armada's Query API)", () => {
   });
 
   it("gives details with runs (newest first), the spec on request, and errors by job", async () => {
-    const [id] = sim.submit("q", "details", [{ namespace: "team", annotations: { "armada-sim/exit-code": "1", "armada-sim/retries": "1", "armada-sim/reason": "boom" } }]);
+    const [id] = sim.submit("q", "details", [
+      { namespace: "team", annotations: { "armada-sim/exit-code": "1", "armada-sim/retries": "1", "armada-sim/reason": "boom" } },
+    ]);
     await settled([id!]);
     const { jobDetails } = await jobs.getJobDetails({ jobIds: [id!, "01NOSUCHJOB"], expandJobRun: true, expandJobSpec: true });
     expect(Object.keys(jobDetails)).toEqual([id]);

@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compareMessageIds, startSimulator, type Simulator } from "../../src/simulator/index.js";
 import { armadaClients, caseOf, eventually, queuedEvent, readStream, type ArmadaClients } from "../support/simulator.js";
 
-
 describe("GetJobSetEvents", () => {
   let sim: Simulator;
   let clients: ArmadaClients;
@@ -14,8 +13,10 @@ describe("GetJobSetEvents", () => {
   });
   afterAll(() => sim.close());
 
-  const read = (request: { id: string; queue?: string; watch?: boolean; fromMessageId?: string; errorIfMissing?: boolean }, limits?: { count?: number; timeoutMs?: number }) =>
-    readStream((signal) => clients.events.getJobSetEvents({ queue: "q", ...request }, { signal }), limits);
+  const read = (
+    request: { id: string; queue?: string; watch?: boolean; fromMessageId?: string; errorIfMissing?: boolean },
+    limits?: { count?: number; timeoutMs?: number },
+  ) => readStream((signal) => clients.events.getJobSetEvents({ queue: "q", ...request }, { signal }), limits);
 
   it("with watch=false sends the backlog in order and ends OK", async () => {
     const ids = [...sim.appendEvents("q", "backlog", [queuedEvent("a"), queuedEvent("b")]), ...sim.appendEvents("q", "backlog", [queuedEvent("c")])];

@@ -16,9 +16,14 @@ describe("api.Submit", () => {
 
   const allEvents = async (jobSetId: string) =>
     (await readStream((signal) => clients.events.getJobSetEvents({ queue: "q", id: jobSetId }, { signal }))).messages;
-  const casesOf = async (jobSetId: string, jobId: string) =>
-    (await allEvents(jobSetId)).filter((m) => m.message?.events.value?.jobId === jobId).map(caseOf);
-  const settled = (jobIds: readonly string[]) => eventually(() => sim.jobs().filter((j) => jobIds.includes(j.jobId)).every((j) => j.done));
+  const casesOf = async (jobSetId: string, jobId: string) => (await allEvents(jobSetId)).filter((m) => m.message?.events.value?.jobId === jobId).map(caseOf);
+  const settled = (jobIds: readonly string[]) =>
+    eventually(() =>
+      sim
+        .jobs()
+        .filter((j) => jobIds.includes(j.jobId))
+        .every((j) => j.done),
+    );
 
   it("returns time-ordered ULIDs and walks each job to success", async () => {
     const response = await clients.submit.submitJobs({ queue: "q", jobSetId: "happy", jobRequestItems: [{}, { namespace: "team-a", clientId: "c-1" }] });
@@ -53,7 +58,9 @@ describe("api.Submit", () => {
 
   it("lets annotations ask for a failure with an exit code after a duration", async () => {
     const annotations = { "armada-sim/exit-code": "137", "armada-sim/cause": "OOM", "armada-sim/duration-ms": "40" };
-    const [id] = (await clients.submit.submitJobs({ queue: "q", jobSetId: "steered", jobRequestItems: [{ annotations }] })).jobResponseItems.map((i) => i.jobId);
+    const [id] = (await clients.submit.submitJobs({ queue: "q", jobSetId: "steered", jobRequestItems: [{ annotations }] })).jobResponseItems.map(
+      (i) => i.jobId,
+    );
     await settled([id!]);
     const events = (await allEvents("steered")).map((m) => m.message!.events);
     const running = events.find((e) => e.case === "running")!.value!;
@@ -78,7 +85,18 @@ describe("api.Submit", () => {
     const ids = (await clients.submit.submitJobs({ queue: "q", jobSetId: "mixed", jobRequestItems: items })).jobResponseItems.map((i) => i.jobId);
     await settled(ids);
     expect(await casesOf("mixed", ids[0]!)).toEqual([
-      "submitted", "queued", "leased", "leaseReturned", "leased", "pending", "running", "failed", "leased", "pending", "running", "succeeded",
+      "submitted",
+      "queued",
+      "leased",
+      "leaseReturned",
+      "leased",
+      "pending",
+      "running",
+      "failed",
+      "leased",
+      "pending",
+      "running",
+      "succeeded",
     ]);
     expect(await casesOf("mixed", ids[1]!)).toEqual(["submitted", "queued", "leased", "pending", "running", "preempted", "failed"]);
     expect(await casesOf("mixed", ids[2]!)).toEqual(["submitted", "queued", "failed"]);
@@ -97,12 +115,22 @@ describe("api.Submit", () => {
   it("cancels live jobs and reports only those it cancelled", async () => {
     const slow = { annotations: { "armada-sim/duration-ms": "60000" } };
     const ids = (await clients.submit.submitJobs({ queue: "q", jobSetId: "cancel", jobRequestItems: [slow, slow, slow] })).jobResponseItems.map((i) => i.jobId);
-    const result = await clients.submit.cancelJobs({ queue: "q", jobSetId: "cancel", jobIds: [ids[0]!, "01NOTAJOB000000000000000000"], reason: "no longer needed" });
+    const result = await clients.submit.cancelJobs({
+      queue: "q",
+      jobSetId: "cancel",
+      jobIds: [ids[0]!, "01NOTAJOB000000000000000000"],
+      reason: "no longer needed",
+    });
     expect(result.cancelledIds).toEqual([ids[0]]);
     expect((await clients.submit.cancelJobs({ queue: "q", jobSetId: "other-set", jobId: ids[1]! })).cancelledIds).toEqual([]);
     await clients.submit.cancelJobSet({ queue: "q", jobSetId: "cancel", reason: "tidy up" });
     await settled(ids);
-    expect(sim.jobs().filter((j) => ids.includes(j.jobId)).map((j) => [j.outcome.state, j.outcome.reason])).toEqual([
+    expect(
+      sim
+        .jobs()
+        .filter((j) => ids.includes(j.jobId))
+        .map((j) => [j.outcome.state, j.outcome.reason]),
+    ).toEqual([
       ["cancelled", "no longer needed"],
       ["cancelled", "tidy up"],
       ["cancelled", "tidy up"],

@@ -23,7 +23,13 @@ async function start(options: { viewer?: StatusViewer; shutdownGraceSeconds?: nu
   const errors = createRecentErrors(10);
   errors.record({ source: "armada", message: "Armada event stream failed: UNAVAILABLE: refused", queue: "q", jobSetId: "broken" });
   running = await startService(
-    { host: "127.0.0.1", port: 0, maxRequestBytes: 65536, shutdownGraceSeconds: options.shutdownGraceSeconds ?? 5, statusPageIntervalMs: options.intervalMs ?? 100 },
+    {
+      host: "127.0.0.1",
+      port: 0,
+      maxRequestBytes: 65536,
+      shutdownGraceSeconds: options.shutdownGraceSeconds ?? 5,
+      statusPageIntervalMs: options.intervalMs ?? 100,
+    },
     {
       store,
       logger: pino({ level: "silent" }),
@@ -66,7 +72,10 @@ async function sseEvents(url: string, enough: (events: readonly ServerSentEvent[
         const lines = block.split("\n");
         events.push({
           event: lines.find((l) => l.startsWith("event: "))?.slice(7) ?? "message",
-          data: lines.filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n"),
+          data: lines
+            .filter((l) => l.startsWith("data: "))
+            .map((l) => l.slice(6))
+            .join("\n"),
         });
         if (enough(events)) return events;
       }
@@ -113,7 +122,10 @@ describe("what the page reads", () => {
     jobSets = [status("q", "followed", { role: "follower" }), status("q", "owned")];
     const base = await start({ store, intervalMs: 60_000 });
     const pages = await Promise.all([1, 2, 3, 4].map(() => http1Request(`${base}/`)));
-    for (const page of pages) expect(page.body).toMatch(/data-job-set="followed"><td class="queue">q<\/td><td class="job-set">followed<\/td><td class="role">follower<\/td><td class="cursor">8:0:0:0</);
+    for (const page of pages)
+      expect(page.body).toMatch(
+        /data-job-set="followed"><td class="queue">q<\/td><td class="job-set">followed<\/td><td class="role">follower<\/td><td class="cursor">8:0:0:0</,
+      );
     expect(reads).toBe(1);
   });
 

@@ -23,7 +23,12 @@ function jobSet(queue: string, jobSetId: string, fields: Partial<JobSetStatus> =
 
 function manyJobSets(count: number): JobSetStatus[] {
   return Array.from({ length: count }, (_, i) =>
-    jobSet(`queue-${i % 7}`, `set-${i}`, { lastEventAt: NOW - i * 1000, lastReadAt: NOW - i * 1000, cursor: `${i}:0:0:0`, role: i % 3 === 0 ? "follower" : "owner" }),
+    jobSet(`queue-${i % 7}`, `set-${i}`, {
+      lastEventAt: NOW - i * 1000,
+      lastReadAt: NOW - i * 1000,
+      cursor: `${i}:0:0:0`,
+      role: i % 3 === 0 ? "follower" : "owner",
+    }),
   );
 }
 
@@ -137,7 +142,15 @@ describe("a job set's row", () => {
       EVERYONE,
     );
     expect(view.rows).toEqual([
-      { queue: "q", jobSetId: "down", role: "owner", cursor: "3:0:0:0", secondsSinceLastEvent: undefined, health: "failing", error: "Armada event stream failed: UNAVAILABLE: refused" },
+      {
+        queue: "q",
+        jobSetId: "down",
+        role: "owner",
+        cursor: "3:0:0:0",
+        secondsSinceLastEvent: undefined,
+        health: "failing",
+        error: "Armada event stream failed: UNAVAILABLE: refused",
+      },
       { queue: "q", jobSetId: "live", role: "owner", cursor: "7:1:0:0", secondsSinceLastEvent: 4, health: "live", error: "" },
       { queue: "q", jobSetId: "new", role: "owner", cursor: "", secondsSinceLastEvent: undefined, health: "catching up", error: "" },
     ]);
@@ -217,7 +230,15 @@ describe("idle job sets on the page", () => {
     );
     expect(selection.counts).toMatchObject({ total: 2, followers: 1, idle: 1 });
     const view = statusView(
-      { at: 0, selection, followerProgress: new Map(), eventsPerSecond: undefined, requestsPerSecond: undefined, readiness: { ready: true, checks: {} }, errors: [] },
+      {
+        at: 0,
+        selection,
+        followerProgress: new Map(),
+        eventsPerSecond: undefined,
+        requestsPerSecond: undefined,
+        readiness: { ready: true, checks: {} },
+        errors: [],
+      },
       EVERYONE,
     );
     expect(view.rows.find((row) => row.jobSetId === "expired")).toMatchObject({ role: "idle", health: "idle" });

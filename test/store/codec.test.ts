@@ -6,7 +6,7 @@ import { record } from "./contract.js";
 
 const FULL: JobRecord = {
   state: State.FAILED,
-  error: "pod oom-killed: \"main\" exceeded 2Gi 😱",
+  error: 'pod oom-killed: "main" exceeded 2Gi 😱',
   lastEvent: "failed",
   messageId: "1732300000000:12:0:3",
   submittedAt: 1732300000000,
@@ -73,7 +73,12 @@ describe("job record codec", () => {
   });
 
   it("refuses to normalize what it refuses to encode, with the same message", () => {
-    for (const bad of [{ ...MINIMAL, runAttempts: Number.NaN }, { ...MINIMAL, startedAt: Number.POSITIVE_INFINITY }, { ...MINIMAL, cluster: 7 as unknown as string }, { ...MINIMAL, error: undefined as unknown as string }]) {
+    for (const bad of [
+      { ...MINIMAL, runAttempts: Number.NaN },
+      { ...MINIMAL, startedAt: Number.POSITIVE_INFINITY },
+      { ...MINIMAL, cluster: 7 as unknown as string },
+      { ...MINIMAL, error: undefined as unknown as string },
+    ]) {
       expect(errorOf(() => normalizeJobRecord(bad))).toBe(errorOf(() => encodeJobRecord(bad)));
     }
   });
@@ -108,7 +113,7 @@ describe("job record codec", () => {
     const huge = `[${"9".repeat(100_000)}`;
     let message = "";
     try {
-      decodeJobRecord(huge, () => "job \"j\"");
+      decodeJobRecord(huge, () => 'job "j"');
     } catch (error) {
       message = (error as Error).message;
     }

@@ -103,7 +103,17 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
         runAttempts: 3,
       });
       const minimal: JobRecord = { state: State.SUBMITTED, error: "", lastEvent: "submitted", messageId: "m1", runAttempts: 0 };
-      await store.write(jobSet, { jobs: new Map([["full", full], ["minimal", minimal]]), progress: progress("c1", { caughtUp: false }) }, FIRST);
+      await store.write(
+        jobSet,
+        {
+          jobs: new Map([
+            ["full", full],
+            ["minimal", minimal],
+          ]),
+          progress: progress("c1", { caughtUp: false }),
+        },
+        FIRST,
+      );
       await expect(store.read({ ...jobSet, jobId: "full" })).resolves.toStrictEqual({ job: full, progress: progress("c1", { caughtUp: false }) });
       await expect(store.read({ ...jobSet, jobId: "minimal" })).resolves.toStrictEqual({ job: minimal, progress: progress("c1", { caughtUp: false }) });
       await expect(store.read({ ...jobSet, jobId: "other" })).resolves.toStrictEqual({ progress: progress("c1", { caughtUp: false }) });
@@ -150,7 +160,17 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
 
     it("keeps job ids apart that only UTF-8 would confuse", async () => {
       const jobSet = freshJobSet();
-      await store.write(jobSet, { jobs: new Map([["\uD800", record({ node: "lone" })], ["\uFFFD", record({ node: "replacement" })]]), progress: progress("c") }, FIRST);
+      await store.write(
+        jobSet,
+        {
+          jobs: new Map([
+            ["\uD800", record({ node: "lone" })],
+            ["\uFFFD", record({ node: "replacement" })],
+          ]),
+          progress: progress("c"),
+        },
+        FIRST,
+      );
       const jobs = await store.readJobs(jobSet, ["\uD800", "\uFFFD"]);
       expect(jobs.get("\uD800")?.node).toBe("lone");
       expect(jobs.get("\uFFFD")?.node).toBe("replacement");
@@ -165,11 +185,37 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
 
     it("merges later writes into the job set: updates jobs, keeps the others, replaces the progress", async () => {
       const jobSet = freshJobSet();
-      await store.write(jobSet, { jobs: new Map([["a", record()], ["b", record()]]), progress: progress("c1") }, FIRST);
+      await store.write(
+        jobSet,
+        {
+          jobs: new Map([
+            ["a", record()],
+            ["b", record()],
+          ]),
+          progress: progress("c1"),
+        },
+        FIRST,
+      );
       const done = record({ state: State.SUCCEEDED, lastEvent: "succeeded", finishedAt: 1732300010000, exitCode: 0 });
-      await store.write(jobSet, { jobs: new Map([["b", done], ["c", record()]]), progress: progress("c2") }, after("c1"));
+      await store.write(
+        jobSet,
+        {
+          jobs: new Map([
+            ["b", done],
+            ["c", record()],
+          ]),
+          progress: progress("c2"),
+        },
+        after("c1"),
+      );
       await store.write(jobSet, { jobs: new Map(), progress: progress("c3", { error: "stream broke" }) }, after("c2"));
-      await expect(store.readJobs(jobSet, ["a", "b", "c"])).resolves.toStrictEqual(new Map([["a", record()], ["b", done], ["c", record()]]));
+      await expect(store.readJobs(jobSet, ["a", "b", "c"])).resolves.toStrictEqual(
+        new Map([
+          ["a", record()],
+          ["b", done],
+          ["c", record()],
+        ]),
+      );
       await expect(store.read({ ...jobSet, jobId: "b" })).resolves.toStrictEqual({ job: done, progress: progress("c3", { error: "stream broke" }) });
     });
 
@@ -179,7 +225,11 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
       await store.write(jobSet, { jobs, progress: progress("c") }, FIRST);
       const asked = ["missing-1", "job-3", "job-49", "missing-2", "job-0"];
       await expect(store.readJobs(jobSet, asked)).resolves.toStrictEqual(
-        new Map([["job-3", record({ runAttempts: 3 })], ["job-49", record({ runAttempts: 49 })], ["job-0", record({ runAttempts: 0 })]]),
+        new Map([
+          ["job-3", record({ runAttempts: 3 })],
+          ["job-49", record({ runAttempts: 49 })],
+          ["job-0", record({ runAttempts: 0 })],
+        ]),
       );
       await expect(store.readJobs(jobSet, [])).resolves.toStrictEqual(new Map());
     });
@@ -218,7 +268,10 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
 
     it("refuses a write carrying a job with an empty id, and writes nothing of it", async () => {
       const jobSet = freshJobSet();
-      const jobs = new Map([["a", record()], ["", record()]]);
+      const jobs = new Map([
+        ["a", record()],
+        ["", record()],
+      ]);
       await expect(store.write(jobSet, { jobs, progress: progress("c1") }, FIRST)).rejects.toThrow(/empty job id/);
       await expect(store.readProgress(jobSet)).resolves.toBeUndefined();
       await expect(store.read({ ...jobSet, jobId: "a" })).resolves.toStrictEqual({});
@@ -227,13 +280,35 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
     it("writes nothing at all when any job of a write cannot be stored", async () => {
       const jobSet = freshJobSet();
       const bad = record({ runAttempts: Number.NaN });
-      await expect(store.write(jobSet, { jobs: new Map([["good", record()], ["bad", bad]]), progress: progress("c1") }, FIRST)).rejects.toThrow(
-        /runAttempts/,
-      );
+      await expect(
+        store.write(
+          jobSet,
+          {
+            jobs: new Map([
+              ["good", record()],
+              ["bad", bad],
+            ]),
+            progress: progress("c1"),
+          },
+          FIRST,
+        ),
+      ).rejects.toThrow(/runAttempts/);
       await expect(store.read({ ...jobSet, jobId: "good" })).resolves.toStrictEqual({});
 
       await store.write(jobSet, { jobs: new Map([["good", record()]]), progress: progress("c1") }, FIRST);
-      await expect(store.write(jobSet, { jobs: new Map([["good", record({ runAttempts: 2 })], ["bad", bad]]), progress: progress("c2") }, after("c1"))).rejects.toThrow();
+      await expect(
+        store.write(
+          jobSet,
+          {
+            jobs: new Map([
+              ["good", record({ runAttempts: 2 })],
+              ["bad", bad],
+            ]),
+            progress: progress("c2"),
+          },
+          after("c1"),
+        ),
+      ).rejects.toThrow();
       await expect(store.read({ ...jobSet, jobId: "good" })).resolves.toStrictEqual({ job: record(), progress: progress("c1") });
     });
 
@@ -333,7 +408,19 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
       const jobSet = freshJobSet();
       await store.write(jobSet, { jobs: new Map([["a", record()]]), progress: progress("c1") }, FIRST);
       for (const guard of [FIRST, after("c0"), after("")]) {
-        await expect(store.write(jobSet, { jobs: new Map([["a", record({ runAttempts: 9 })], ["b", record()]]), progress: progress("c9") }, guard)).rejects.toMatchObject({
+        await expect(
+          store.write(
+            jobSet,
+            {
+              jobs: new Map([
+                ["a", record({ runAttempts: 9 })],
+                ["b", record()],
+              ]),
+              progress: progress("c9"),
+            },
+            guard,
+          ),
+        ).rejects.toMatchObject({
           name: "WriteRefused",
           reason: "stale",
           message: expect.stringMatching(/^write refused: the store no longer holds what this writer last saw of job set/),
@@ -401,7 +488,11 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
       const lease = await store.lease(jobSet, "replica-a", 10 * SECOND);
       expect(lease?.holds).toBeUndefined();
       await store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c1") }, firstBy(lease?.fence));
-      await expect(store.lease(jobSet, "replica-a", 10 * SECOND)).resolves.toStrictEqual({ fence: lease?.fence, stored: true, holds: { cursor: "c1", fence: lease?.fence } });
+      await expect(store.lease(jobSet, "replica-a", 10 * SECOND)).resolves.toStrictEqual({
+        fence: lease?.fence,
+        stored: true,
+        holds: { cursor: "c1", fence: lease?.fence },
+      });
       await store.write(jobSet, { jobs: new Map(), progress: progress("c2") }, after("c1", lease?.fence));
       await expect(store.lease(jobSet, "replica-a", 10 * SECOND)).resolves.toMatchObject({ holds: { cursor: "c2", fence: lease?.fence } });
     });
@@ -409,7 +500,9 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
     it("refuses a fencing token that is not a non-negative whole number", async () => {
       const jobSet = freshJobSet();
       for (const fence of [-1, 1.5, Number.NaN, 2 ** 53]) {
-        await expect(store.write(jobSet, { jobs: new Map(), progress: progress("c") }, { expected: undefined, fence })).rejects.toThrow(/fencing token must be a non-negative integer/);
+        await expect(store.write(jobSet, { jobs: new Map(), progress: progress("c") }, { expected: undefined, fence })).rejects.toThrow(
+          /fencing token must be a non-negative integer/,
+        );
       }
       await expect(store.read({ ...jobSet, jobId: "j" })).resolves.toStrictEqual({});
     });

@@ -87,7 +87,13 @@ describe("jobSetKeys", () => {
   });
 
   it("puts all of a job set's keys in one Redis Cluster slot, keyed by its hash tag", () => {
-    for (const [queue, jobSetId] of [["q", "s"], ["a:b", "{c}"], ["é😀", "%3A"], ["", ""], ["x".repeat(100_000), "\uD800"]] as const) {
+    for (const [queue, jobSetId] of [
+      ["q", "s"],
+      ["a:b", "{c}"],
+      ["é😀", "%3A"],
+      ["", ""],
+      ["x".repeat(100_000), "\uD800"],
+    ] as const) {
       const keys = jobSetKeys({ queue, jobSetId });
       const slots = new Set([keys.jobs, keys.lease].map(clusterSlot));
       expect(slots.size).toBe(1);

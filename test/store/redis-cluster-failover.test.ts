@@ -75,11 +75,15 @@ function startPoller(load: BulkLoad, jobSet: JobSetKey) {
         const job = load.jobs[(n++ * 7919) % load.jobs.length];
         const appearedAt = job && first.get(job.jobId);
         if (!job || !appearedAt) continue;
-        const cursor = await store.readProgress(jobSet).then((p) => p?.cursor ?? "", () => undefined);
+        const cursor = await store.readProgress(jobSet).then(
+          (p) => p?.cursor ?? "",
+          () => undefined,
+        );
         const got = await answer(job).catch((error: Error) => `transport error ${error.message}`);
         seen.set(got, (seen.get(got) ?? 0) + 1);
         const lies = got === "JOB_ID_NOT_FOUND" && cursor !== undefined && cursor !== "" && compareMessageIds(appearedAt, cursor) <= 0;
-        if (lies || (FINAL_ANSWERS.has(got) && got !== TERMINAL_ANSWER[job.outcome.state])) wrong.push(`${job.jobId}: ${got}, truth ${job.outcome.state} (first event ${appearedAt}, stored cursor ${cursor})`);
+        if (lies || (FINAL_ANSWERS.has(got) && got !== TERMINAL_ANSWER[job.outcome.state]))
+          wrong.push(`${job.jobId}: ${got}, truth ${job.outcome.state} (first event ${appearedAt}, stored cursor ${cursor})`);
       }
     }
   })();
@@ -94,62 +98,66 @@ function startPoller(load: BulkLoad, jobSet: JobSetKey) {
 }
 
 describe("redis cluster store under a master failover", () => {
-  it(
-    "loses nothing and answers nothing wrong when the master of the job set's slot dies mid-ingest",
-    async () => {
-      const jobSetId = "failover-0";
-      // Sized from the planner's own event count, so the load lasts LOAD_SECONDS whatever the lifecycle mix.
-      const sizing = sim.bulkLoad({ queue: QUEUE, jobSets: 1, jobsPerSet: JOBS, eventsPerSecond: 1e-9, jobSetPrefix: "sizing-" });
-      sizing.stop();
-      const load = sim.bulkLoad({ queue: QUEUE, jobSets: 1, jobsPerSet: JOBS, eventsPerSecond: sizing.totalEvents / LOAD_SECONDS, jobSetPrefix: "failover-" });
-      const first = load.jobs[0] as BulkJob;
-      expect(first.jobSetId).toBe(jobSetId);
+  it("loses nothing and answers nothing wrong when the master of the job set's slot dies mid-ingest", async () => {
+    const jobSetId = "failover-0";
+    // Sized from the planner's own event count, so the load lasts LOAD_SECONDS whatever the lifecycle mix.
+    const sizing = sim.bulkLoad({ queue: QUEUE, jobSets: 1, jobsPerSet: JOBS, eventsPerSecond: 1e-9, jobSetPrefix: "sizing-" });
+    sizing.stop();
+    const load = sim.bulkLoad({ queue: QUEUE, jobSets: 1, jobsPerSet: JOBS, eventsPerSecond: sizing.totalEvents / LOAD_SECONDS, jobSetPrefix: "failover-" });
+    const first = load.jobs[0] as BulkJob;
+    expect(first.jobSetId).toBe(jobSetId);
 
-      // The first call starts following the job set.
-      await eventually(() => answer(first), (got) => got !== "JOB_ID_NOT_FOUND" && !got.startsWith("rpc"), 10_000);
-      const jobSet = { queue: QUEUE, jobSetId };
-      const poller = startPoller(load, jobSet);
-      const master = await cluster.masterOf(jobSetKeys(jobSet).jobs);
+    // The first call starts following the job set.
+    await eventually(
+      () => answer(first),
+      (got) => got !== "JOB_ID_NOT_FOUND" && !got.startsWith("rpc"),
+      10_000,
+    );
+    const jobSet = { queue: QUEUE, jobSetId };
+    const poller = startPoller(load, jobSet);
+    const master = await cluster.masterOf(jobSetKeys(jobSet).jobs);
 
-      // Kill the slot's master once part of the load is in the store and more is still to come.
-      await eventually(() => load.emitted() / load.totalEvents, (share) => share >= 0.3, 10_000);
-      const cursorBefore = (await store.readProgress(jobSet))?.cursor ?? "";
-      expect(cursorBefore).not.toBe("");
-      const node = cluster.nodes.find((n) => n.port === master);
-      await node?.server.crash();
-      const emittedAtCrash = load.emitted();
-      expect(emittedAtCrash).toBeLessThan(load.totalEvents);
+    // Kill the slot's master once part of the load is in the store and more is still to come.
+    await eventually(
+      () => load.emitted() / load.totalEvents,
+      (share) => share >= 0.3,
+      10_000,
+    );
+    const cursorBefore = (await store.readProgress(jobSet))?.cursor ?? "";
+    expect(cursorBefore).not.toBe("");
+    const node = cluster.nodes.find((n) => n.port === master);
+    await node?.server.crash();
+    const emittedAtCrash = load.emitted();
+    expect(emittedAtCrash).toBeLessThan(load.totalEvents);
 
-      await cluster.waitForFailover(master, 20_000);
-      await load.done;
-      // Recovery: every job reaches its true final state through the service.
-      const pending = async (): Promise<string[]> => {
-        const off: string[] = [];
-        for (let i = 0; i < load.jobs.length; i += 50) {
-          const slice = load.jobs.slice(i, i + 50);
-          const answers = await Promise.all(slice.map((job) => answer(job)));
-          slice.forEach((job, k) => {
-            if (answers[k] !== TERMINAL_ANSWER[job.outcome.state]) off.push(`${job.jobId}: ${answers[k]}, truth ${job.outcome.state}`);
-          });
-        }
-        return off;
-      };
-      const mismatches = await eventually(pending, (off) => off.length === 0, 30_000, 500).catch((error: Error) => [error.message]);
-      await poller.stop();
+    await cluster.waitForFailover(master, 20_000);
+    await load.done;
+    // Recovery: every job reaches its true final state through the service.
+    const pending = async (): Promise<string[]> => {
+      const off: string[] = [];
+      for (let i = 0; i < load.jobs.length; i += 50) {
+        const slice = load.jobs.slice(i, i + 50);
+        const answers = await Promise.all(slice.map((job) => answer(job)));
+        slice.forEach((job, k) => {
+          if (answers[k] !== TERMINAL_ANSWER[job.outcome.state]) off.push(`${job.jobId}: ${answers[k]}, truth ${job.outcome.state}`);
+        });
+      }
+      return off;
+    };
+    const mismatches = await eventually(pending, (off) => off.length === 0, 30_000, 500).catch((error: Error) => [error.message]);
+    await poller.stop();
 
-      // The fault was real: the job set's slot moved to another node, and ingest went on there after the crash.
-      const masterAfter = await cluster.masterOf(jobSetKeys(jobSet).jobs);
-      const cursorAfter = (await store.readProgress(jobSet))?.cursor ?? "";
-      console.log(
-        `cluster failover: ${load.jobs.length} jobs, ${load.totalEvents} events (${emittedAtCrash} before the crash), ` +
-          `${mismatches.length} mismatches, ${poller.wrong.length} wrong answers; answers seen: ${JSON.stringify(Object.fromEntries(poller.seen))}`,
-      );
-      expect(mismatches).toEqual([]);
-      expect(poller.wrong).toEqual([]);
-      expect(masterAfter).not.toBe(master);
-      expect(compareMessageIds(cursorAfter, cursorBefore)).toBeGreaterThan(0);
-      expect([...poller.seen.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(100);
-    },
-    90_000,
-  );
+    // The fault was real: the job set's slot moved to another node, and ingest went on there after the crash.
+    const masterAfter = await cluster.masterOf(jobSetKeys(jobSet).jobs);
+    const cursorAfter = (await store.readProgress(jobSet))?.cursor ?? "";
+    console.log(
+      `cluster failover: ${load.jobs.length} jobs, ${load.totalEvents} events (${emittedAtCrash} before the crash), ` +
+        `${mismatches.length} mismatches, ${poller.wrong.length} wrong answers; answers seen: ${JSON.stringify(Object.fromEntries(poller.seen))}`,
+    );
+    expect(mismatches).toEqual([]);
+    expect(poller.wrong).toEqual([]);
+    expect(masterAfter).not.toBe(master);
+    expect(compareMessageIds(cursorAfter, cursorBefore)).toBeGreaterThan(0);
+    expect([...poller.seen.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(100);
+  }, 90_000);
 });

@@ -62,7 +62,10 @@ describe("redis store", () => {
     const keys = jobSetKeys(jobSet);
     await store.write(jobSet, { jobs: new Map([["j", record()]]), progress: progress("c") }, FIRST);
     await store.lease(jobSet, "replica-a", 5_000);
-    for (const refresh of [() => store.write(jobSet, { jobs: new Map(), progress: progress("c2") }, after("c")), () => store.lease(jobSet, "replica-a", 5_000)]) {
+    for (const refresh of [
+      () => store.write(jobSet, { jobs: new Map(), progress: progress("c2") }, after("c")),
+      () => store.lease(jobSet, "replica-a", 5_000),
+    ]) {
       await admin.pexpire(keys.jobs, 1_000);
       await admin.pexpire(keys.lease, 1_000);
       await refresh();
@@ -91,7 +94,17 @@ describe("redis store", () => {
 
   it("keeps all of a job set's data in one key, so eviction drops all of it or none", async () => {
     const jobSet = freshJobSet();
-    await store.write(jobSet, { jobs: new Map([["a", record()], ["b", record()]]), progress: progress("c") }, FIRST);
+    await store.write(
+      jobSet,
+      {
+        jobs: new Map([
+          ["a", record()],
+          ["b", record()],
+        ]),
+        progress: progress("c"),
+      },
+      FIRST,
+    );
     await store.lease(jobSet, "replica-a", 5_000);
     const keys = await admin.keys(`*${jobSetKeys(jobSet).jobs.slice("jobservice:".length, -":jobs".length)}*`);
     expect(keys.sort()).toEqual([jobSetKeys(jobSet).jobs, jobSetKeys(jobSet).lease].sort());
@@ -105,7 +118,9 @@ describe("redis store", () => {
     const lease = await store.lease(jobSet, "replica-a", 5_000);
     await store.write(jobSet, { jobs: new Map([["a", record()]]), progress: progress("c") }, { expected: undefined, fence: lease!.fence });
     await admin.flushall();
-    await expect(store.write(jobSet, { jobs: new Map([["b", record()]]), progress: progress("c2") }, { expected: "c", fence: lease!.fence })).rejects.toMatchObject({ reason: "stale" });
+    await expect(
+      store.write(jobSet, { jobs: new Map([["b", record()]]), progress: progress("c2") }, { expected: "c", fence: lease!.fence }),
+    ).rejects.toMatchObject({ reason: "stale" });
     const again = await store.lease(jobSet, "replica-a", 5_000);
     expect(again).toMatchObject({ stored: false });
     expect(again!.fence).toBeGreaterThan(lease!.fence);
@@ -114,7 +129,7 @@ describe("redis store", () => {
   it("says which job is corrupt instead of returning garbage", async () => {
     const jobSet = freshJobSet("corrupt-queue");
     const keys = jobSetKeys(jobSet);
-    await admin.hset(keys.jobs, jobField("j"), "[2,\"running\"", ":progress", "not json");
+    await admin.hset(keys.jobs, jobField("j"), '[2,"running"', ":progress", "not json");
     await expect(store.read({ ...jobSet, jobId: "j" })).rejects.toThrow(/corrupt job record of job "j" of job set ".*" in queue "corrupt-queue"/);
     await expect(store.readJobs(jobSet, ["j"])).rejects.toThrow(/corrupt job record/);
     await expect(store.read({ ...jobSet, jobId: "other" })).rejects.toThrow(/corrupt job set progress/);
@@ -209,7 +224,15 @@ function realisticRecord(n: number) {
   });
   if (n % 10 === 0) return base;
   if (n % 25 === 1) {
-    return { ...base, state: 3, lastEvent: "failed", error: "Container main exited with code 1: Traceback (most recent call last)", finishedAt: submittedAt + 60_000, exitCode: 1, cause: "Error" };
+    return {
+      ...base,
+      state: 3,
+      lastEvent: "failed",
+      error: "Container main exited with code 1: Traceback (most recent call last)",
+      finishedAt: submittedAt + 60_000,
+      exitCode: 1,
+      cause: "Error",
+    };
   }
   return { ...base, state: 4, lastEvent: "succeeded", finishedAt: submittedAt + 60_000, exitCode: 0 };
 }

@@ -33,7 +33,13 @@ describe("Upstash REST gateway (test support)", () => {
 
   it("runs a pipeline, each command with its own result or error", async () => {
     await post("/", ["SET", "gateway:string", "x"]);
-    await expect(post("/pipeline", [["INCR", "gateway:counter"], ["HGET", "gateway:string", "f"], ["LRANGE", "gateway:nothing", 0, -1]])).resolves.toMatchObject({
+    await expect(
+      post("/pipeline", [
+        ["INCR", "gateway:counter"],
+        ["HGET", "gateway:string", "f"],
+        ["LRANGE", "gateway:nothing", 0, -1],
+      ]),
+    ).resolves.toMatchObject({
       status: 200,
       body: [{ result: 1 }, { error: expect.stringMatching(/^WRONGTYPE/) }, { result: [] }],
     });
@@ -42,7 +48,12 @@ describe("Upstash REST gateway (test support)", () => {
   it("runs multi-exec as one transaction on one connection", async () => {
     const { admin } = backends();
     await admin.del("gateway:tx");
-    const transactions = Array.from({ length: 20 }, () => post("/multi-exec", [["INCR", "gateway:tx"], ["INCR", "gateway:tx"]]));
+    const transactions = Array.from({ length: 20 }, () =>
+      post("/multi-exec", [
+        ["INCR", "gateway:tx"],
+        ["INCR", "gateway:tx"],
+      ]),
+    );
     const results = (await Promise.all(transactions)).map(({ body }) => body as { result: number }[]);
     // Atomic: each transaction's two increments are adjacent, so the first is always odd.
     for (const [first, second] of results) {

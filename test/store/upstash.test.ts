@@ -93,14 +93,20 @@ describe("upstash store", () => {
         const faultsBefore = gateway.faultsServed();
         let cursor: string | undefined;
         for (let n = 1; n <= 6; n++) {
-          await store.write(jobSet, { jobs: new Map([[`job-${n}`, record({ runAttempts: n })]]), progress: progress(`c${n}`) }, cursor === undefined ? FIRST : after(cursor));
+          await store.write(
+            jobSet,
+            { jobs: new Map([[`job-${n}`, record({ runAttempts: n })]]), progress: progress(`c${n}`) },
+            cursor === undefined ? FIRST : after(cursor),
+          );
           cursor = `c${n}`;
           await expect(store.read({ ...jobSet, jobId: `job-${n}` })).resolves.toStrictEqual({ job: record({ runAttempts: n }), progress: progress(`c${n}`) });
         }
         expect(gateway.faultsServed() - faultsBefore).toBeGreaterThanOrEqual(6);
         // The answer is lost after Redis ran the write: the retry finds its own write and is refused, nothing is applied twice.
         gateway.setFault({ status, every: 1, afterRedis: true });
-        await expect(store.write(jobSet, { jobs: new Map([["late", record()]]), progress: progress("c7") }, after("c6"))).rejects.toThrow(/request failed \(after 6 attempts\)/);
+        await expect(store.write(jobSet, { jobs: new Map([["late", record()]]), progress: progress("c7") }, after("c6"))).rejects.toThrow(
+          /request failed \(after 6 attempts\)/,
+        );
         gateway.setFault(undefined);
         await expect(store.read({ ...jobSet, jobId: "late" })).resolves.toStrictEqual({ job: record(), progress: progress("c7") });
         await expect(store.write(jobSet, { jobs: new Map(), progress: progress("c8") }, after("c6"))).rejects.toMatchObject({ reason: "stale" });

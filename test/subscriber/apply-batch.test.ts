@@ -52,7 +52,12 @@ describe("applying a batch of stream messages", () => {
 
   it("reads each touched job once", () => {
     expect(
-      jobIdsOf([streamMessage(1, event("queued", "a", T0)), streamMessage(2, event("leased", "a", T0)), unknownCaseMessage(3), streamMessage(4, event("queued", "b", T0))]),
+      jobIdsOf([
+        streamMessage(1, event("queued", "a", T0)),
+        streamMessage(2, event("leased", "a", T0)),
+        unknownCaseMessage(3),
+        streamMessage(4, event("queued", "b", T0)),
+      ]),
     ).toEqual(["a", "b"]);
   });
 });

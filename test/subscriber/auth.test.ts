@@ -10,7 +10,18 @@ import type { ArmadaCredentials } from "../../src/subscriber/options.js";
 import { fileURLToPath } from "node:url";
 import { armadaStyleKubernetesAuth, serviceAccountToken, TEST_CLUSTER_CA } from "../support/service-account.js";
 import { startTokenEndpoint, type TokenEndpoint } from "../support/token-endpoint.js";
-import { eventually, startStoreFixture, startSubscriber, testOptions, uniqueJobSet, type StoreFixture, type TestSubscriber, FAST_LIFECYCLE, LONG_RUN, streamCalls } from "./harness.js";
+import {
+  eventually,
+  startStoreFixture,
+  startSubscriber,
+  testOptions,
+  uniqueJobSet,
+  type StoreFixture,
+  type TestSubscriber,
+  FAST_LIFECYCLE,
+  LONG_RUN,
+  streamCalls,
+} from "./harness.js";
 
 const QUEUE = "secured";
 const PASSWORD = "hunter2-very-secret";
@@ -70,7 +81,14 @@ describe("authenticating to Armada", () => {
     const key = runningJob();
     sim.faults.requireAuth([{ kind: "basic", user: "airflow", password: PASSWORD }]);
     const good = subscriberWith({ kind: "basic", username: "airflow", password: PASSWORD });
-    expect((await eventually(() => good.status(key), (a) => a.state === State.RUNNING)).state).toBe(State.RUNNING);
+    expect(
+      (
+        await eventually(
+          () => good.status(key),
+          (a) => a.state === State.RUNNING,
+        )
+      ).state,
+    ).toBe(State.RUNNING);
 
     const other = runningJob();
     const bad = subscriberWith({ kind: "basic", username: "airflow", password: `${PASSWORD}-wrong` });
@@ -96,7 +114,14 @@ describe("authenticating to Armada", () => {
     const key = runningJob();
     sim.faults.requireAuth([{ kind: "bearer", token: "static-token" }]);
     const service = subscriberWith({ kind: "bearer", token: "static-token" });
-    expect((await eventually(() => service.status(key), (a) => a.state === State.RUNNING)).state).toBe(State.RUNNING);
+    expect(
+      (
+        await eventually(
+          () => service.status(key),
+          (a) => a.state === State.RUNNING,
+        )
+      ).state,
+    ).toBe(State.RUNNING);
     const calls = streamCalls(sim, key.jobSetId);
     expect(calls.every((c) => c.authorization === "Bearer static-token")).toBe(true);
   });
@@ -107,14 +132,24 @@ describe("authenticating to Armada", () => {
     await writeFile(path, "token-one\n");
     sim.faults.requireAuth([{ kind: "bearer", token: "token-one" }]);
     const service = subscriberWith({ kind: "token-file", path });
-    await eventually(() => service.status(key), (a) => a.state === State.RUNNING);
+    await eventually(
+      () => service.status(key),
+      (a) => a.state === State.RUNNING,
+    );
 
     await writeFile(join(dir, "token.new"), "token-two\n");
     await rename(join(dir, "token.new"), path);
     sim.faults.requireAuth([{ kind: "bearer", token: "token-two" }]);
     sim.faults.dropStreams(Code.Unavailable, "rotating");
     sim.cancel(QUEUE, key.jobSetId, [key.jobId]);
-    expect((await eventually(() => service.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
+    expect(
+      (
+        await eventually(
+          () => service.status(key),
+          (a) => a.state === State.CANCELLED,
+        )
+      ).state,
+    ).toBe(State.CANCELLED);
     const tokens = streamCalls(sim, key.jobSetId).map((c) => c.authorization);
     expect(tokens[0]).toBe("Bearer token-one");
     expect(tokens.at(-1)).toBe("Bearer token-two");
@@ -124,7 +159,14 @@ describe("authenticating to Armada", () => {
     const key = runningJob();
     sim.faults.requireAuth(Array.from({ length: 50 }, (_, i) => ({ kind: "bearer", token: endpoint.tokenNumber(i + 1) }) as const));
     const service = subscriberWith({ kind: "oidc", tokenUrl: endpoint.url, clientId: "jobservice", clientSecret: CLIENT_SECRET, scopes: ["armada"] });
-    expect((await eventually(() => service.status(key), (a) => a.state === State.RUNNING)).state).toBe(State.RUNNING);
+    expect(
+      (
+        await eventually(
+          () => service.status(key),
+          (a) => a.state === State.RUNNING,
+        )
+      ).state,
+    ).toBe(State.RUNNING);
     const issuedAfterFirst = endpoint.requests().length;
     expect(await service.subscriber.armadaHealthy(AbortSignal.timeout(2_000))).toBe(true);
     expect(endpoint.requests().length).toBe(issuedAfterFirst);
@@ -141,9 +183,23 @@ describe("authenticating to Armada", () => {
   it("OIDC password grant: found from the issuer, renewed with the refresh token, a wrong password is a clear CONNECTION_ERR", async () => {
     const key = runningJob();
     sim.faults.requireAuth(Array.from({ length: 50 }, (_, i) => ({ kind: "bearer", token: endpoint.tokenNumber(i + 1) }) as const));
-    const credentials = { kind: "oidc-password", providerUrl: endpoint.issuer, clientId: "jobservice", clientSecret: CLIENT_SECRET, username: "airflow", scopes: ["openid"] } as const;
+    const credentials = {
+      kind: "oidc-password",
+      providerUrl: endpoint.issuer,
+      clientId: "jobservice",
+      clientSecret: CLIENT_SECRET,
+      username: "airflow",
+      scopes: ["openid"],
+    } as const;
     const service = subscriberWith({ ...credentials, password: OIDC_PASSWORD });
-    expect((await eventually(() => service.status(key), (a) => a.state === State.RUNNING)).state).toBe(State.RUNNING);
+    expect(
+      (
+        await eventually(
+          () => service.status(key),
+          (a) => a.state === State.RUNNING,
+        )
+      ).state,
+    ).toBe(State.RUNNING);
     expect(endpoint.requests().at(-1)?.grantType).toBe("password");
     // 1 s tokens, renewed from 0.75 s on: the next call to Armada carries a refreshed one.
     await new Promise((resolve) => setTimeout(resolve, 800));
@@ -161,14 +217,30 @@ describe("authenticating to Armada", () => {
     const key = runningJob();
     sim.faults.requireAuth([{ kind: "bearer", token: "from-the-helper" }]);
     const tokenFile = join(dir, "helper-token");
-    const service = subscriberWith({ kind: "exec", command: process.execPath, args: [HELPER, "file", tokenFile, CLIENT_SECRET], env: {}, timeoutMs: 5_000, cacheSeconds: 60 });
+    const service = subscriberWith({
+      kind: "exec",
+      command: process.execPath,
+      args: [HELPER, "file", tokenFile, CLIENT_SECRET],
+      env: {},
+      timeoutMs: 5_000,
+      cacheSeconds: 60,
+    });
     const failing = await service.status(key);
     expect(failing.state).toBe(State.CONNECTION_ERR);
-    expect(failing.error).toMatch(/^Armada event stream failed: UNAVAILABLE: Armada exec credential command ".+" exited with code 4 \(stderr: \d+ bytes, not shown as it may hold secrets\)$/);
+    expect(failing.error).toMatch(
+      /^Armada event stream failed: UNAVAILABLE: Armada exec credential command ".+" exited with code 4 \(stderr: \d+ bytes, not shown as it may hold secrets\)$/,
+    );
     expect(failing.error).not.toContain(CLIENT_SECRET);
 
     await writeFile(tokenFile, "from-the-helper\n");
-    expect((await eventually(() => service.status(key), (a) => a.state === State.RUNNING)).state).toBe(State.RUNNING);
+    expect(
+      (
+        await eventually(
+          () => service.status(key),
+          (a) => a.state === State.RUNNING,
+        )
+      ).state,
+    ).toBe(State.RUNNING);
     expect(streamCalls(sim, key.jobSetId).at(-1)?.authorization).toBe("Bearer from-the-helper");
     expect(service.logs()).not.toContain(CLIENT_SECRET);
   });
@@ -183,7 +255,14 @@ describe("authenticating to Armada", () => {
     await writeFile(caFile, TEST_CLUSTER_CA);
     sim.faults.requireAuth([{ kind: "kubernetes", token: first, ca: TEST_CLUSTER_CA, queues: [QUEUE] }]);
     const service = subscriberWith({ kind: "kubernetes", tokenFile, caFile });
-    expect((await eventually(() => service.status(key), (a) => a.state === State.RUNNING)).state).toBe(State.RUNNING);
+    expect(
+      (
+        await eventually(
+          () => service.status(key),
+          (a) => a.state === State.RUNNING,
+        )
+      ).state,
+    ).toBe(State.RUNNING);
     expect(streamCalls(sim, key.jobSetId)[0]?.authorization).toBe(armadaStyleKubernetesAuth(first, TEST_CLUSTER_CA));
 
     await writeFile(`${tokenFile}.new`, second);
@@ -191,7 +270,14 @@ describe("authenticating to Armada", () => {
     sim.faults.requireAuth([{ kind: "kubernetes", token: second, ca: TEST_CLUSTER_CA }]);
     sim.faults.dropStreams(Code.Unavailable, "rotating");
     sim.cancel(QUEUE, key.jobSetId, [key.jobId]);
-    expect((await eventually(() => service.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
+    expect(
+      (
+        await eventually(
+          () => service.status(key),
+          (a) => a.state === State.CANCELLED,
+        )
+      ).state,
+    ).toBe(State.CANCELLED);
     expect(streamCalls(sim, key.jobSetId).at(-1)?.authorization).toBe(armadaStyleKubernetesAuth(second, TEST_CLUSTER_CA));
     expect(service.logs()).not.toContain(first.split(".")[2]);
   });

@@ -57,7 +57,11 @@ describe("writing events in batches", () => {
     // 120 events with a batch size of 50: two full writes now, the last 20 with the flush.
     expect(writes.map((w) => w.progress.cursor)).toEqual([messageId(50), messageId(100)]);
     await batcher.flush(true);
-    expect(writes.map((w) => [w.progress.cursor, w.progress.caughtUp])).toEqual([[messageId(50), false], [messageId(100), false], [messageId(120), true]]);
+    expect(writes.map((w) => [w.progress.cursor, w.progress.caughtUp])).toEqual([
+      [messageId(50), false],
+      [messageId(100), false],
+      [messageId(120), true],
+    ]);
   });
 
   it("while replaying history, writes only full batches and leaves the rest to the final flush", async () => {
@@ -85,7 +89,10 @@ describe("writing events in batches", () => {
     const { store } = recordingStore();
     const batcher = batcherOn(store, { cursor: messageId(4), caughtUp: false, stored: false });
     await batcher.fail("Armada event stream failed: UNAVAILABLE: gone");
-    expect((await store.read({ ...jobSet, jobId: "x" })).progress).toMatchObject({ cursor: messageId(4), error: "Armada event stream failed: UNAVAILABLE: gone" });
+    expect((await store.read({ ...jobSet, jobId: "x" })).progress).toMatchObject({
+      cursor: messageId(4),
+      error: "Armada event stream failed: UNAVAILABLE: gone",
+    });
     await batcher.flush(true);
     expect((await store.read({ ...jobSet, jobId: "x" })).progress).toMatchObject({ cursor: messageId(4), caughtUp: true, error: "" });
   });
@@ -121,7 +128,11 @@ describe("writing events in batches", () => {
     await batcher.add([streamMessage(2, event("running", "a", T0))]);
     expect(batcher.progress()).toEqual({ cursor: messageId(2), caughtUp: true, stored: true });
     // Another writer of the same job set starts over, as a store restarted empty and then filled again would.
-    await memory.write(jobSet, { jobs: new Map(), progress: { cursor: messageId(9), caughtUp: true, error: "", updatedAt: T0 } }, { expected: messageId(2), fence: 1 });
+    await memory.write(
+      jobSet,
+      { jobs: new Map(), progress: { cursor: messageId(9), caughtUp: true, error: "", updatedAt: T0 } },
+      { expected: messageId(2), fence: 1 },
+    );
     await batcher.add([streamMessage(3, event("succeeded", "a", T0))]);
     await expect(batcher.add([streamMessage(4, event("queued", "b", T0))])).rejects.toMatchObject({ name: "WriteRefused", reason: "stale" });
     expect((await memory.read({ ...jobSet, jobId: "a" })).job?.state).toBe(State.RUNNING);

@@ -52,7 +52,10 @@ describe("catch-ups when many job sets start at once", () => {
     const sub = startSubscriber(held.store, testOptions(world.sim.url, { ...PATIENT, catchUpWaitMs: 20_000 }), "silent");
     try {
       const answers = Promise.all(jobs.map((job) => sub.status(job, 20_000)));
-      await eventually(() => held.held(), (n) => n === CONCURRENT_CATCH_UPS);
+      await eventually(
+        () => held.held(),
+        (n) => n === CONCURRENT_CATCH_UPS,
+      );
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(held.held()).toBe(CONCURRENT_CATCH_UPS);
       held.open();
@@ -69,13 +72,22 @@ describe("catch-ups when many job sets start at once", () => {
     const sub = startSubscriber(held.store, testOptions(world.sim.url, { ...PATIENT, catchUpWaitMs: 300 }), "silent");
     try {
       const first = jobs.slice(0, CONCURRENT_CATCH_UPS).map((job) => sub.status(job, 20_000));
-      await eventually(() => held.held(), (n) => n === CONCURRENT_CATCH_UPS);
+      await eventually(
+        () => held.held(),
+        (n) => n === CONCURRENT_CATCH_UPS,
+      );
       const waiting = jobs.at(-1)!;
-      expect(await sub.status({ ...waiting, jobId: "no-such-job" })).toEqual({ state: State.CONNECTION_ERR, error: "still reading the job set's event history from Armada" });
+      expect(await sub.status({ ...waiting, jobId: "no-such-job" })).toEqual({
+        state: State.CONNECTION_ERR,
+        error: "still reading the job set's event history from Armada",
+      });
       expect(streamCalls(world.sim, waiting.jobSetId)).toEqual([]);
       held.open();
       await Promise.all(first);
-      const answered = await eventually(() => sub.status(waiting), (answer) => answer.state !== State.CONNECTION_ERR);
+      const answered = await eventually(
+        () => sub.status(waiting),
+        (answer) => answer.state !== State.CONNECTION_ERR,
+      );
       expect([State.SUBMITTED, State.RUNNING]).toContain(answered.state);
     } finally {
       held.open();
@@ -88,7 +100,10 @@ describe("catch-ups when many job sets start at once", () => {
     const held = withHeldCatchUps(world.store);
     const sub = startSubscriber(held.store, testOptions(world.sim.url, { catchUpWaitMs: 50 }), "silent");
     await Promise.all(jobs.map((job) => sub.status(job)));
-    await eventually(() => held.held(), (n) => n === CONCURRENT_CATCH_UPS);
+    await eventually(
+      () => held.held(),
+      (n) => n === CONCURRENT_CATCH_UPS,
+    );
     const closing = sub.close();
     held.open();
     await closing;

@@ -9,7 +9,17 @@ import type { JobStore } from "../../src/store/store.js";
 import type { ArmadaCredentials } from "../../src/subscriber/options.js";
 import { serviceAccountToken, TEST_CLUSTER_CA } from "../support/service-account.js";
 import { startTokenEndpoint, type TokenEndpoint } from "../support/token-endpoint.js";
-import { eventually, FAST_LIFECYCLE, LONG_RUN, startStoreFixture, startSubscriber, testOptions, uniqueJobSet, type StoreFixture, type TestSubscriber } from "./harness.js";
+import {
+  eventually,
+  FAST_LIFECYCLE,
+  LONG_RUN,
+  startStoreFixture,
+  startSubscriber,
+  testOptions,
+  uniqueJobSet,
+  type StoreFixture,
+  type TestSubscriber,
+} from "./harness.js";
 
 const QUEUE = "secrets";
 const HELPER = fileURLToPath(new URL("../support/token-helper.mjs", import.meta.url));
@@ -48,13 +58,26 @@ describe("no Armada credential reaches a log line, a metric or a CONNECTION_ERR,
     [sim, fixture, endpoint, dir, saToken, rejectedSaToken] = await Promise.all([
       startSimulator({ queues: [QUEUE], lifecycle: FAST_LIFECYCLE }),
       startStoreFixture("memory"),
-      startTokenEndpoint({ clientId: "jobservice", clientSecret: S.clientSecret, expiresInSeconds: 300, tokenPrefix: "issued-access-token-Ww32", users: { airflow: S.userPassword }, refreshTokens: true }),
+      startTokenEndpoint({
+        clientId: "jobservice",
+        clientSecret: S.clientSecret,
+        expiresInSeconds: 300,
+        tokenPrefix: "issued-access-token-Ww32",
+        users: { airflow: S.userPassword },
+        refreshTokens: true,
+      }),
       mkdtemp(join(tmpdir(), "credential-secrets-")),
       serviceAccountToken({ sub: "system:serviceaccount:airflow:jobservice", expiresInSeconds: 600 }),
       serviceAccountToken({ sub: "system:serviceaccount:airflow:intruder", expiresInSeconds: 600 }),
     ]);
     store = fixture.open();
-    grantEndpoint = await startTokenEndpoint({ clientId: "armada", clientSecret: "", expiresInSeconds: 300, tokenPrefix: "grant-access-token-Xx43", kubernetesAssertions: () => [saToken] });
+    grantEndpoint = await startTokenEndpoint({
+      clientId: "armada",
+      clientSecret: "",
+      expiresInSeconds: 300,
+      tokenPrefix: "grant-access-token-Xx43",
+      kubernetesAssertions: () => [saToken],
+    });
     await writeFile(join(dir, "ca.crt"), TEST_CLUSTER_CA);
     await writeFile(join(dir, "token"), saToken);
     await writeFile(join(dir, "rejected-token"), rejectedSaToken);
@@ -88,8 +111,18 @@ describe("no Armada credential reaches a log line, a metric or a CONNECTION_ERR,
     cacheSeconds: 60,
   });
   const cases: ReadonlyArray<{ name: string; credentials: () => ArmadaCredentials; works: boolean; secrets: () => string[] }> = [
-    { name: "basic", works: true, credentials: () => ({ kind: "basic", username: "airflow", password: S.basicPassword }), secrets: () => forms(S.basicPassword, "airflow") },
-    { name: "basic, wrong password", works: false, credentials: () => ({ kind: "basic", username: "airflow", password: S.wrongBasicPassword }), secrets: () => forms(S.wrongBasicPassword, "airflow") },
+    {
+      name: "basic",
+      works: true,
+      credentials: () => ({ kind: "basic", username: "airflow", password: S.basicPassword }),
+      secrets: () => forms(S.basicPassword, "airflow"),
+    },
+    {
+      name: "basic, wrong password",
+      works: false,
+      credentials: () => ({ kind: "basic", username: "airflow", password: S.wrongBasicPassword }),
+      secrets: () => forms(S.wrongBasicPassword, "airflow"),
+    },
     { name: "bearer", works: true, credentials: () => ({ kind: "bearer", token: S.bearer }), secrets: () => forms(S.bearer) },
     { name: "bearer, wrong token", works: false, credentials: () => ({ kind: "bearer", token: S.wrongBearer }), secrets: () => forms(S.wrongBearer) },
     {
@@ -107,13 +140,28 @@ describe("no Armada credential reaches a log line, a metric or a CONNECTION_ERR,
     {
       name: "OIDC password grant",
       works: true,
-      credentials: () => ({ kind: "oidc-password", ...oidc, tokenUrl: undefined, providerUrl: endpoint.issuer, clientSecret: S.clientSecret, username: "airflow", password: S.userPassword }),
+      credentials: () => ({
+        kind: "oidc-password",
+        ...oidc,
+        tokenUrl: undefined,
+        providerUrl: endpoint.issuer,
+        clientSecret: S.clientSecret,
+        username: "airflow",
+        password: S.userPassword,
+      }),
       secrets: () => [...forms(S.userPassword, "airflow"), ...forms(S.clientSecret, "jobservice"), endpoint.tokenNumber(1).slice(0, -2), "refresh-"],
     },
     {
       name: "OIDC password grant, wrong password (the endpoint echoes it)",
       works: false,
-      credentials: () => ({ kind: "oidc-password", ...oidc, tokenUrl: endpoint.url, clientSecret: S.clientSecret, username: "airflow", password: S.wrongUserPassword }),
+      credentials: () => ({
+        kind: "oidc-password",
+        ...oidc,
+        tokenUrl: endpoint.url,
+        clientSecret: S.clientSecret,
+        username: "airflow",
+        password: S.wrongUserPassword,
+      }),
       secrets: () => forms(S.wrongUserPassword, "airflow"),
     },
     {
@@ -160,7 +208,12 @@ describe("no Armada credential reaches a log line, a metric or a CONNECTION_ERR,
       (a) => (works ? a.state === State.RUNNING : a.state === State.CONNECTION_ERR),
     );
     // A failing identity retries: let it fail at least twice, so the retry path is in the logs too.
-    if (!works) await eventually(() => service.logs().split("retrying").length, (n) => n >= 3, 5_000);
+    if (!works)
+      await eventually(
+        () => service.logs().split("retrying").length,
+        (n) => n >= 3,
+        5_000,
+      );
     const seen = [answer.error ?? "", service.logs(), await service.metrics.metrics()].join("\n");
     expect(service.logs().length).toBeGreaterThan(0);
     for (const secret of secrets()) expect(seen, `leaked ${secret}`).not.toContain(secret);

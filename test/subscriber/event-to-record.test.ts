@@ -30,14 +30,11 @@ describe("mapping Armada events to v1 states", () => {
     expect(replay(event(eventCase, "j", T0))?.state).toBe(state);
   });
 
-  it.each(["leaseReturned", "leaseExpired", "unableToSchedule", "terminated"] as const)(
-    "%s sends a running job back to SUBMITTED",
-    (eventCase) => {
-      const record = replay(event("running", "j", T0), event(eventCase, "j", T0 + 1));
-      expect(record?.state).toBe(State.SUBMITTED);
-      expect(record?.lastEvent).toMatch(/^[a-z_]+$/);
-    },
-  );
+  it.each(["leaseReturned", "leaseExpired", "unableToSchedule", "terminated"] as const)("%s sends a running job back to SUBMITTED", (eventCase) => {
+    const record = replay(event("running", "j", T0), event(eventCase, "j", T0 + 1));
+    expect(record?.state).toBe(State.SUBMITTED);
+    expect(record?.lastEvent).toMatch(/^[a-z_]+$/);
+  });
 
   it.each(["reprioritized", "reprioritizing", "cancelling", "utilisation", "ingressInfo", "preempted", "preempting"] as const)(
     "%s keeps the state but records the event",

@@ -2,7 +2,19 @@ import { describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import { startSimulator } from "../../src/simulator/index.js";
-import { STORE_KINDS, eventually, startStoreFixture, useSimulatorAndStore, startSubscriber, testOptions, uniqueJobSet, withWriteFaults, FAST_LIFECYCLE, LONG_RUN, streamCalls } from "./harness.js";
+import {
+  STORE_KINDS,
+  eventually,
+  startStoreFixture,
+  useSimulatorAndStore,
+  startSubscriber,
+  testOptions,
+  uniqueJobSet,
+  withWriteFaults,
+  FAST_LIFECYCLE,
+  LONG_RUN,
+  streamCalls,
+} from "./harness.js";
 
 const QUEUE = "faults";
 const SHORT_RUN = { annotations: { "armada-sim/duration-ms": "10" } };
@@ -16,22 +28,44 @@ describe.each(STORE_KINDS)("Armada failures, over the %s store", (kind) => {
     const key = (jobId: string | undefined) => ({ queue: QUEUE, jobSetId, jobId: jobId! });
     const service = startSubscriber(world.store, testOptions(world.sim.url));
     try {
-      await eventually(() => service.status(key(running)), (a) => a.state === State.RUNNING);
-      await eventually(() => service.status(key(finished)), (a) => a.state === State.SUCCEEDED);
+      await eventually(
+        () => service.status(key(running)),
+        (a) => a.state === State.RUNNING,
+      );
+      await eventually(
+        () => service.status(key(finished)),
+        (a) => a.state === State.SUCCEEDED,
+      );
 
       world.sim.faults.refuse(1_000, Code.Unavailable, { method: "GetJobSetEvents", message: "armada is restarting" });
       world.sim.faults.dropStreams(Code.Unavailable, "armada is restarting");
-      const down = await eventually(() => service.status(key(running)), (a) => a.state === State.CONNECTION_ERR);
+      const down = await eventually(
+        () => service.status(key(running)),
+        (a) => a.state === State.CONNECTION_ERR,
+      );
       expect(down.error).toBe("Armada event stream failed: UNAVAILABLE: armada is restarting");
       expect((await service.status(key(finished))).state).toBe(State.SUCCEEDED);
       // Every replica's readers see it: the reason is in the world.store.
-      await eventually(() => world.store.read(key(running)).then((l) => l.progress?.error), (error) => error === down.error);
+      await eventually(
+        () => world.store.read(key(running)).then((l) => l.progress?.error),
+        (error) => error === down.error,
+      );
       expect(await service.metrics.metrics()).toMatch(/jobservice_subscriptions_failing\{reason="unavailable"\} 1/);
 
       world.sim.cancel(QUEUE, jobSetId, [running!]);
       world.sim.faults.reset();
-      expect((await eventually(() => service.status(key(running)), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
-      await eventually(() => world.store.read(key(running)).then((l) => l.progress?.error), (error) => error === "");
+      expect(
+        (
+          await eventually(
+            () => service.status(key(running)),
+            (a) => a.state === State.CANCELLED,
+          )
+        ).state,
+      ).toBe(State.CANCELLED);
+      await eventually(
+        () => world.store.read(key(running)).then((l) => l.progress?.error),
+        (error) => error === "",
+      );
       const resumed = streamCalls(world.sim, jobSetId).filter((c) => c.result !== "unavailable");
       expect(resumed.slice(1).every((c) => c.fromMessageId !== "")).toBe(true);
     } finally {
@@ -45,13 +79,30 @@ describe.each(STORE_KINDS)("Armada failures, over the %s store", (kind) => {
     const key = { queue: QUEUE, jobSetId, jobId: jobId! };
     const service = startSubscriber(world.store, testOptions(world.sim.url));
     try {
-      await eventually(() => service.status(key), (a) => a.state === State.RUNNING);
-      await eventually(() => world.sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 1);
+      await eventually(
+        () => service.status(key),
+        (a) => a.state === State.RUNNING,
+      );
+      await eventually(
+        () => world.sim.openStreams({ queue: QUEUE, jobSetId }),
+        (n) => n === 1,
+      );
       const before = streamCalls(world.sim, jobSetId).length;
       world.sim.faults.disconnect();
       world.sim.cancel(QUEUE, jobSetId, [jobId!]);
-      expect((await eventually(() => service.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
-      expect(streamCalls(world.sim, jobSetId).slice(before).every((c) => c.fromMessageId !== "")).toBe(true);
+      expect(
+        (
+          await eventually(
+            () => service.status(key),
+            (a) => a.state === State.CANCELLED,
+          )
+        ).state,
+      ).toBe(State.CANCELLED);
+      expect(
+        streamCalls(world.sim, jobSetId)
+          .slice(before)
+          .every((c) => c.fromMessageId !== ""),
+      ).toBe(true);
     } finally {
       await service.close();
     }
@@ -63,7 +114,10 @@ describe.each(STORE_KINDS)("Armada failures, over the %s store", (kind) => {
     const key = { queue: QUEUE, jobSetId, jobId: jobId! };
     const service = startSubscriber(world.store, testOptions(world.sim.url, { idleTimeoutMs: 200 }));
     try {
-      await eventually(() => service.status(key), (a) => a.state === State.RUNNING);
+      await eventually(
+        () => service.status(key),
+        (a) => a.state === State.RUNNING,
+      );
       const cursor = world.sim.events(QUEUE, jobSetId).at(-1)?.id;
       const seen = new Set<State>();
       await eventually(
@@ -74,7 +128,11 @@ describe.each(STORE_KINDS)("Armada failures, over the %s store", (kind) => {
         (watches) => watches >= 3,
       );
       expect([...seen]).toEqual([State.RUNNING]);
-      expect(streamCalls(world.sim, jobSetId).slice(2).every((c) => c.fromMessageId === cursor)).toBe(true);
+      expect(
+        streamCalls(world.sim, jobSetId)
+          .slice(2)
+          .every((c) => c.fromMessageId === cursor),
+      ).toBe(true);
       expect(await service.metrics.metrics()).toMatch(/jobservice_armada_reconnects_total\{reason="idle"\} [2-9]/);
     } finally {
       await service.close();
@@ -87,13 +145,26 @@ describe.each(STORE_KINDS)("Armada failures, over the %s store", (kind) => {
     const key = { queue: QUEUE, jobSetId, jobId: jobId! };
     const service = startSubscriber(world.store, testOptions(world.sim.url, { idleTimeoutMs: 300 }));
     try {
-      await eventually(() => service.status(key), (a) => a.state === State.RUNNING);
+      await eventually(
+        () => service.status(key),
+        (a) => a.state === State.RUNNING,
+      );
       world.sim.faults.stall(60_000);
       world.sim.cancel(QUEUE, jobSetId, [jobId!]);
-      const stalled = await eventually(() => service.status(key), (a) => a.state === State.CONNECTION_ERR);
+      const stalled = await eventually(
+        () => service.status(key),
+        (a) => a.state === State.CONNECTION_ERR,
+      );
       expect(stalled.error).toBe("Armada sent nothing for 300 ms while replaying the job set's history");
       world.sim.faults.unstall();
-      expect((await eventually(() => service.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
+      expect(
+        (
+          await eventually(
+            () => service.status(key),
+            (a) => a.state === State.CANCELLED,
+          )
+        ).state,
+      ).toBe(State.CANCELLED);
     } finally {
       await service.close();
     }

@@ -41,7 +41,10 @@ describe("the job sets a replica lists for its status page", () => {
     });
     try {
       await subscriber.status({ queue: "missing-queue", jobSetId: "s", jobId: "j" }, { signal: AbortSignal.timeout(5_000) });
-      expect(failures[0]).toMatchObject({ jobSet: { queue: "missing-queue", jobSetId: "s" }, failure: { reason: "not_found", text: expect.stringContaining("NOT_FOUND") } });
+      expect(failures[0]).toMatchObject({
+        jobSet: { queue: "missing-queue", jobSetId: "s" },
+        failure: { reason: "not_found", text: expect.stringContaining("NOT_FOUND") },
+      });
       expect(subscriber.jobSets()).toEqual([expect.objectContaining({ role: "owner", failure: failures[0]?.failure })]);
     } finally {
       await subscriber.close();

@@ -2,7 +2,18 @@ import { describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import { startSimulator } from "../../src/simulator/index.js";
-import { STORE_KINDS, eventually, startStoreFixture, useSimulatorAndStore, startSubscriber, testOptions, uniqueJobSet, FAST_LIFECYCLE, LONG_RUN, streamCalls } from "./harness.js";
+import {
+  STORE_KINDS,
+  eventually,
+  startStoreFixture,
+  useSimulatorAndStore,
+  startSubscriber,
+  testOptions,
+  uniqueJobSet,
+  FAST_LIFECYCLE,
+  LONG_RUN,
+  streamCalls,
+} from "./harness.js";
 
 const QUEUE = "lifecycle";
 
@@ -35,19 +46,48 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
         (a) => a.state === State.SUCCEEDED,
       );
       expect(seen.has(State.RUNNING) || seen.has(State.SUBMITTED)).toBe(true);
-      expect(await eventually(() => service.status(key(oom)), (a) => a.state === State.FAILED)).toEqual({
+      expect(
+        await eventually(
+          () => service.status(key(oom)),
+          (a) => a.state === State.FAILED,
+        ),
+      ).toEqual({
         state: State.FAILED,
         error: "OOMKilled (exit code 137, cause OOM)",
       });
-      expect(await eventually(() => service.status(key(failing)), (a) => a.state === State.FAILED)).toEqual({
+      expect(
+        await eventually(
+          () => service.status(key(failing)),
+          (a) => a.state === State.FAILED,
+        ),
+      ).toEqual({
         state: State.FAILED,
         error: "Error: container main exited with code 3 (exit code 3)",
       });
-      expect((await eventually(() => service.status(key(cancelled)), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
+      expect(
+        (
+          await eventually(
+            () => service.status(key(cancelled)),
+            (a) => a.state === State.CANCELLED,
+          )
+        ).state,
+      ).toBe(State.CANCELLED);
       // A retryable failure is not the end: the retry's success is.
-      expect((await eventually(() => service.status(key(retried)), (a) => a.state === State.SUCCEEDED)).state).toBe(State.SUCCEEDED);
+      expect(
+        (
+          await eventually(
+            () => service.status(key(retried)),
+            (a) => a.state === State.SUCCEEDED,
+          )
+        ).state,
+      ).toBe(State.SUCCEEDED);
       expect((await world.store.read(key(retried))).job?.runAttempts).toBe(2);
-      expect(await eventually(() => service.status(key(preempted)), (a) => a.state === State.FAILED)).toEqual({
+      expect(
+        await eventually(
+          () => service.status(key(preempted)),
+          (a) => a.state === State.FAILED,
+        ),
+      ).toEqual({
         state: State.FAILED,
         error: "preempted (cause Evicted)",
       });
@@ -70,10 +110,7 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
 
   it("answers a cold cache's first call with the real state, never JOB_ID_NOT_FOUND for a known job", async () => {
     const jobSetId = uniqueJobSet("cold");
-    const [done, running] = world.sim.submit(QUEUE, jobSetId, [
-      steer({ "armada-sim/duration-ms": "50" }),
-      LONG_RUN,
-    ]);
+    const [done, running] = world.sim.submit(QUEUE, jobSetId, [steer({ "armada-sim/duration-ms": "50" }), LONG_RUN]);
     const hasEvent = (jobId: string | undefined, eventCase: string) => () =>
       world.sim.events(QUEUE, jobSetId).some((m) => m.message?.events.case === eventCase && m.message.events.value.jobId === jobId);
     await eventually(hasEvent(done, "succeeded"), Boolean);
@@ -98,7 +135,11 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
     const jobIds = Array.from({ length: 120 }, (_, i) => `burst-job-${i}`);
     const cases = ["submitted", "queued", "leased", "pending", "running"] as const;
     for (const eventCase of cases) {
-      world.sim.appendEvents(QUEUE, jobSetId, jobIds.map((jobId) => ({ events: { case: eventCase, value: { jobId, jobSetId, queue: QUEUE } } })));
+      world.sim.appendEvents(
+        QUEUE,
+        jobSetId,
+        jobIds.map((jobId) => ({ events: { case: eventCase, value: { jobId, jobSetId, queue: QUEUE } } })),
+      );
     }
     const service = startSubscriber(world.store, testOptions(world.sim.url, { batchMaxEvents: 200, batchMaxDelayMs: 50 }));
     try {
@@ -124,13 +165,19 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
     try {
       const answers = await Promise.all(Array.from({ length: 25 }, () => service.status({ queue: QUEUE, jobSetId, jobId: jobId! })));
       expect(new Set(answers.map((a) => a.state))).toEqual(new Set([State.RUNNING]));
-      await eventually(() => world.sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 1);
+      await eventually(
+        () => world.sim.openStreams({ queue: QUEUE, jobSetId }),
+        (n) => n === 1,
+      );
       const calls = streamCalls(world.sim, jobSetId);
       expect(calls.map((c) => c.watch)).toEqual([false, true]);
     } finally {
       await service.close();
     }
-    await eventually(() => world.sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 0);
+    await eventually(
+      () => world.sim.openStreams({ queue: QUEUE, jobSetId }),
+      (n) => n === 0,
+    );
   });
 
   it("resumes after a restart from the stored cursor, not from the beginning", async () => {
@@ -138,7 +185,10 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
     const [jobId] = world.sim.submit(QUEUE, jobSetId, [LONG_RUN]);
     const key = { queue: QUEUE, jobSetId, jobId: jobId! };
     const first = startSubscriber(world.store, testOptions(world.sim.url));
-    await eventually(() => first.status(key), (a) => a.state === State.RUNNING);
+    await eventually(
+      () => first.status(key),
+      (a) => a.state === State.RUNNING,
+    );
     await first.close();
     const cursor = (await world.store.read(key)).progress?.cursor;
     expect(cursor).toBe(world.sim.events(QUEUE, jobSetId).at(-1)?.id);
@@ -146,7 +196,14 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
     world.sim.cancel(QUEUE, jobSetId, [jobId!]);
     const restarted = startSubscriber(world.fixture.open(), testOptions(world.sim.url));
     try {
-      expect((await eventually(() => restarted.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
+      expect(
+        (
+          await eventually(
+            () => restarted.status(key),
+            (a) => a.state === State.CANCELLED,
+          )
+        ).state,
+      ).toBe(State.CANCELLED);
       const calls = streamCalls(world.sim, jobSetId);
       expect(calls[0]?.fromMessageId).toBe("");
       expect(calls.slice(1).every((c) => c.fromMessageId !== "")).toBe(true);
@@ -162,14 +219,31 @@ describe.each(STORE_KINDS)("the subscriber over the %s store", (kind) => {
     const key = { queue: QUEUE, jobSetId, jobId: jobId! };
     const service = startSubscriber(world.store, testOptions(world.sim.url, { subscriptionExpirySeconds: 0.4 }));
     try {
-      await eventually(() => service.status(key), (a) => a.state === State.RUNNING);
-      await eventually(() => world.sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 1);
-      await eventually(() => world.sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 0, 3_000);
+      await eventually(
+        () => service.status(key),
+        (a) => a.state === State.RUNNING,
+      );
+      await eventually(
+        () => world.sim.openStreams({ queue: QUEUE, jobSetId }),
+        (n) => n === 1,
+      );
+      await eventually(
+        () => world.sim.openStreams({ queue: QUEUE, jobSetId }),
+        (n) => n === 0,
+        3_000,
+      );
       expect((await world.store.read(key)).job?.state).toBe(State.RUNNING);
 
       world.sim.cancel(QUEUE, jobSetId, [jobId!]);
       const callsBefore = streamCalls(world.sim, jobSetId).length;
-      expect((await eventually(() => service.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
+      expect(
+        (
+          await eventually(
+            () => service.status(key),
+            (a) => a.state === State.CANCELLED,
+          )
+        ).state,
+      ).toBe(State.CANCELLED);
       const resumed = streamCalls(world.sim, jobSetId).slice(callsBefore);
       expect(resumed[0]?.fromMessageId).not.toBe("");
     } finally {
@@ -192,7 +266,16 @@ describe("the subscription cap", () => {
       expect(refused).toBeInstanceOf(ConnectError);
       expect((refused as ConnectError).code).toBe(Code.ResourceExhausted);
       expect((refused as ConnectError).rawMessage).toMatch(/limit of 2 job sets/);
-      await eventually(() => service.status(key("cap-3")).then((a) => a.state, () => undefined), (s) => s === State.JOB_ID_NOT_FOUND, 3_000, 100);
+      await eventually(
+        () =>
+          service.status(key("cap-3")).then(
+            (a) => a.state,
+            () => undefined,
+          ),
+        (s) => s === State.JOB_ID_NOT_FOUND,
+        3_000,
+        100,
+      );
     } finally {
       await service.close();
       await sim.close();

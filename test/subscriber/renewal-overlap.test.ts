@@ -42,12 +42,21 @@ describe("a lease renewal overtaken by the owner's own write", () => {
     const renewals = withHeldRenewals(world.store);
     const service = startSubscriber(renewals.store, testOptions(world.sim.url, { idleTimeoutMs: 60_000 }));
     try {
-      await eventually(() => service.status(key(first)), (answer) => answer.state === State.RUNNING);
+      await eventually(
+        () => service.status(key(first)),
+        (answer) => answer.state === State.RUNNING,
+      );
       renewals.hold();
-      await eventually(() => renewals.held(), (n) => n > 0);
+      await eventually(
+        () => renewals.held(),
+        (n) => n > 0,
+      );
       // While the renewal's answer (taken before) is held, the owner writes a new event.
       const [second] = world.sim.submit(QUEUE, jobSetId, [LONG_RUN]);
-      await eventually(() => service.status(key(second)), (answer) => answer.state === State.RUNNING);
+      await eventually(
+        () => service.status(key(second)),
+        (answer) => answer.state === State.RUNNING,
+      );
       renewals.release();
       // Several more renewals, none overtaken: still nothing to find.
       await new Promise((resolve) => setTimeout(resolve, 1_000));

@@ -22,7 +22,10 @@ describe.each(SHARED_STORES)("replicas sharing the %s store", (kind) => {
       // Both replicas' first calls at once: one of them wins the lease, the other reads what it writes.
       const answers = await Promise.all([first.status(key), second.status(key), first.status(key), second.status(key)]);
       expect(answers.map((a) => a.state)).toEqual([State.RUNNING, State.RUNNING, State.RUNNING, State.RUNNING]);
-      await eventually(() => world.sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 1);
+      await eventually(
+        () => world.sim.openStreams({ queue: QUEUE, jobSetId }),
+        (n) => n === 1,
+      );
       // Several lease renewals later, still one stream.
       await new Promise((resolve) => setTimeout(resolve, 700));
       expect(world.sim.openStreams({ queue: QUEUE, jobSetId })).toBe(1);
@@ -35,7 +38,14 @@ describe.each(SHARED_STORES)("replicas sharing the %s store", (kind) => {
       const survivor = owner === first ? second : first;
       await owner.close();
       world.sim.cancel(QUEUE, jobSetId, [jobId!]);
-      expect((await eventually(() => survivor.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
+      expect(
+        (
+          await eventually(
+            () => survivor.status(key),
+            (a) => a.state === State.CANCELLED,
+          )
+        ).state,
+      ).toBe(State.CANCELLED);
       const calls = streamCalls(world.sim, jobSetId);
       expect(calls.slice(1).every((c) => c.fromMessageId !== "")).toBe(true);
       expect(await survivor.metrics.metrics()).toMatch(/jobservice_subscriptions_active\{role="owner"\} 1/);
@@ -50,18 +60,29 @@ describe.each(SHARED_STORES)("replicas sharing the %s store", (kind) => {
     const key = { queue: QUEUE, jobSetId, jobId: jobId! };
     await eventually(() => world.sim.events(QUEUE, jobSetId).some((m) => m.message?.events.case === "running"), Boolean);
     const options = testOptions(world.sim.url, { leaseTtlMs: 600 });
-    const child = spawn(process.execPath, ["--import", "tsx", "test/subscriber/replica-process.ts", JSON.stringify({ store: world.fixture.spec, options, key })], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "test/subscriber/replica-process.ts", JSON.stringify({ store: world.fixture.spec, options, key })],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     const exited = once(child, "exit");
     const survivor = startSubscriber(world.fixture.open(), testOptions(world.sim.url, { leaseTtlMs: 600 }));
     try {
       let output = "";
       child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-      await eventually(() => output, (text) => text.includes("following"), 15_000);
+      await eventually(
+        () => output,
+        (text) => text.includes("following"),
+        15_000,
+      );
       expect(output).toContain(`following ${State.RUNNING}`);
       expect((await survivor.status(key)).state).toBe(State.RUNNING);
-      await eventually(() => world.sim.openStreams({ queue: QUEUE, jobSetId }), (n) => n === 1);
+      await eventually(
+        () => world.sim.openStreams({ queue: QUEUE, jobSetId }),
+        (n) => n === 1,
+      );
       // Several lease renewals later, the survivor still only reads.
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(world.sim.openStreams({ queue: QUEUE, jobSetId })).toBe(1);
@@ -71,7 +92,14 @@ describe.each(SHARED_STORES)("replicas sharing the %s store", (kind) => {
       child.kill("SIGKILL");
       await exited;
       world.sim.cancel(QUEUE, jobSetId, [jobId!]);
-      expect((await eventually(() => survivor.status(key), (a) => a.state === State.CANCELLED)).state).toBe(State.CANCELLED);
+      expect(
+        (
+          await eventually(
+            () => survivor.status(key),
+            (a) => a.state === State.CANCELLED,
+          )
+        ).state,
+      ).toBe(State.CANCELLED);
       const takeover = streamCalls(world.sim, jobSetId).slice(callsBeforeKill);
       expect(takeover[0]?.fromMessageId).toBe(cursor);
     } finally {

@@ -3,7 +3,19 @@ import { describe, expect, it } from "vitest";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import { jobSetKeys } from "../../src/store/keys.js";
 import type { JobKey } from "../../src/store/store.js";
-import { TTL_SECONDS, eventually, startSubscriber, streamCalls, testOptions, uniqueJobSet, useSimulatorAndStore, LONG_RUN, type StoreFixture, type StoreKind, type TestSubscriber } from "./harness.js";
+import {
+  TTL_SECONDS,
+  eventually,
+  startSubscriber,
+  streamCalls,
+  testOptions,
+  uniqueJobSet,
+  useSimulatorAndStore,
+  LONG_RUN,
+  type StoreFixture,
+  type StoreKind,
+  type TestSubscriber,
+} from "./harness.js";
 
 const QUEUE = "loss";
 const SHORT_RUN = { annotations: { "armada-sim/duration-ms": "10" } };
@@ -76,8 +88,14 @@ describe.each(CASES)("a job set the %s store loses (%s) while it is followed", (
     const watched = [key(a, State.SUCCEEDED), key(b, State.CANCELLED)];
     const watcher = watchForLies(service, () => watched);
     try {
-      await eventually(() => service.status(key(a)), (answer) => answer.state === State.SUCCEEDED);
-      await eventually(() => service.status(key(b)), (answer) => answer.state === State.RUNNING);
+      await eventually(
+        () => service.status(key(a)),
+        (answer) => answer.state === State.SUCCEEDED,
+      );
+      await eventually(
+        () => service.status(key(b)),
+        (answer) => answer.state === State.RUNNING,
+      );
       const replaysBefore = streamCalls(world.sim, jobSetId).filter((call) => call.fromMessageId === "").length;
 
       await lose(world.fixture, loss, jobSetId);
@@ -89,10 +107,22 @@ describe.each(CASES)("a job set the %s store loses (%s) while it is followed", (
       world.sim.cancel(QUEUE, jobSetId, [b!]);
       const [c] = world.sim.submit(QUEUE, jobSetId, [LONG_RUN]);
       watched.push(key(c));
-      await eventually(() => service.status(key(b)), (answer) => answer.state === State.CANCELLED);
-      await eventually(() => service.status(key(c)), (answer) => answer.state === State.RUNNING);
-      await eventually(() => service.status(key(a)), (answer) => answer.state === State.SUCCEEDED);
-      await eventually(() => watcher.answers(), (n) => n > 20);
+      await eventually(
+        () => service.status(key(b)),
+        (answer) => answer.state === State.CANCELLED,
+      );
+      await eventually(
+        () => service.status(key(c)),
+        (answer) => answer.state === State.RUNNING,
+      );
+      await eventually(
+        () => service.status(key(a)),
+        (answer) => answer.state === State.SUCCEEDED,
+      );
+      await eventually(
+        () => watcher.answers(),
+        (n) => n > 20,
+      );
       await watcher.stop();
 
       expect(watcher.lies).toEqual([]);
@@ -113,8 +143,14 @@ describe.each(CASES)("a job set the %s store loses (%s) while it is followed", (
     const service = startSubscriber(world.store, testOptions(world.sim.url, { idleTimeoutMs: 60_000 }));
     const watcher = watchForLies(service, () => [{ ...key(a), truth: State.SUCCEEDED }, key(b)]);
     try {
-      await eventually(() => service.status(key(a)), (answer) => answer.state === State.SUCCEEDED);
-      await eventually(() => service.status(key(b)), (answer) => answer.state === State.RUNNING);
+      await eventually(
+        () => service.status(key(a)),
+        (answer) => answer.state === State.SUCCEEDED,
+      );
+      await eventually(
+        () => service.status(key(b)),
+        (answer) => answer.state === State.RUNNING,
+      );
       await lose(world.fixture, loss, jobSetId);
       const seen = new Set<State>();
       await eventually(
@@ -125,7 +161,10 @@ describe.each(CASES)("a job set the %s store loses (%s) while it is followed", (
         },
         (answer) => answer.state === State.SUCCEEDED && seen.size > 0,
       );
-      await eventually(() => service.status(key(b)), (answer) => answer.state === State.RUNNING);
+      await eventually(
+        () => service.status(key(b)),
+        (answer) => answer.state === State.RUNNING,
+      );
       await watcher.stop();
       expect(watcher.lies).toEqual([]);
       expect(await service.metrics.metrics()).toMatch(/jobservice_store_job_set_losses_total [1-9]/);

@@ -61,15 +61,24 @@ describe.each(CASES)("a job set the %s store rolls back to an older state (%s) w
     const [running] = world.sim.submit(QUEUE, jobSetId, [LONG_RUN]);
     const service = startSubscriber(world.store, testOptions(world.sim.url, { idleTimeoutMs: 60_000 }));
     try {
-      await eventually(() => service.status(key(running)), (answer) => answer.state === State.RUNNING);
+      await eventually(
+        () => service.status(key(running)),
+        (answer) => answer.state === State.RUNNING,
+      );
       const older = await snapshot(world.fixture.redisUrl!, jobSetId);
       const [finished] = world.sim.submit(QUEUE, jobSetId, [SHORT_RUN]);
-      await eventually(() => service.status(key(finished)), (answer) => answer.state === State.SUCCEEDED);
+      await eventually(
+        () => service.status(key(finished)),
+        (answer) => answer.state === State.SUCCEEDED,
+      );
 
       // Armada goes silent, so the catch-up cannot finish: what readers see meanwhile is what this test checks.
       world.sim.faults.stall(60_000);
       await older.restore(rollback);
-      const during = await eventually(() => service.status(key(finished)), (answer) => answer.state === State.CONNECTION_ERR);
+      const during = await eventually(
+        () => service.status(key(finished)),
+        (answer) => answer.state === State.CONNECTION_ERR,
+      );
       expect(during.error).toBe(ROLLED_BACK);
       // From the moment the rollback is noticed, the forgotten job is never said not to exist.
       for (let ask = 0; ask < 20; ask++) expect((await service.status(key(finished))).state).toBe(State.CONNECTION_ERR);
@@ -77,7 +86,11 @@ describe.each(CASES)("a job set the %s store rolls back to an older state (%s) w
       expect(service.logs().match(/the store went back to an older state of the job set/g)).toHaveLength(1);
 
       world.sim.faults.unstall();
-      await eventually(() => service.status(key(finished)), (answer) => answer.state === State.SUCCEEDED, 15_000);
+      await eventually(
+        () => service.status(key(finished)),
+        (answer) => answer.state === State.SUCCEEDED,
+        15_000,
+      );
       expect((await service.status(key(running))).state).toBe(State.RUNNING);
       // Read again from the cursor the store went back to, not rebuilt from the start.
       const calls = streamCalls(world.sim, jobSetId);
@@ -96,14 +109,26 @@ describe.each(CASES)("a job set the %s store rolls back to an older state (%s) w
     const [running] = world.sim.submit(QUEUE, jobSetId, [LONG_RUN]);
     const service = startSubscriber(world.store, testOptions(world.sim.url, { leaseTtlMs: 60_000 }));
     try {
-      await eventually(() => service.status(key(running)), (answer) => answer.state === State.RUNNING);
+      await eventually(
+        () => service.status(key(running)),
+        (answer) => answer.state === State.RUNNING,
+      );
       const older = await snapshot(world.fixture.redisUrl!, jobSetId);
       const [finished] = world.sim.submit(QUEUE, jobSetId, [SHORT_RUN]);
-      await eventually(() => service.status(key(finished)), (answer) => answer.state === State.SUCCEEDED);
+      await eventually(
+        () => service.status(key(finished)),
+        (answer) => answer.state === State.SUCCEEDED,
+      );
       await older.restore(rollback);
       world.sim.cancel(QUEUE, jobSetId, [running!]);
-      await eventually(() => service.status(key(running)), (answer) => answer.state === State.CANCELLED);
-      await eventually(() => service.status(key(finished)), (answer) => answer.state === State.SUCCEEDED);
+      await eventually(
+        () => service.status(key(running)),
+        (answer) => answer.state === State.CANCELLED,
+      );
+      await eventually(
+        () => service.status(key(finished)),
+        (answer) => answer.state === State.SUCCEEDED,
+      );
       expect(await rollbacks(service.metrics)).toBe(1);
       expect(streamCalls(world.sim, jobSetId).filter((call) => call.fromMessageId === "")).toHaveLength(1);
     } finally {
@@ -122,16 +147,34 @@ describe.each(CASES)("a job set the %s store rolls back to an older state (%s) w
     const [running] = world.sim.submit(QUEUE, jobSetId, [LONG_RUN]);
     const service = startSubscriber(store, testOptions(world.sim.url, { idleTimeoutMs: 60_000 }));
     try {
-      await eventually(() => service.status(key(running)), (answer) => answer.state === State.RUNNING);
+      await eventually(
+        () => service.status(key(running)),
+        (answer) => answer.state === State.RUNNING,
+      );
       const older = await snapshot(world.fixture.redisUrl!, jobSetId);
       const [finished] = world.sim.submit(QUEUE, jobSetId, [SHORT_RUN]);
-      await eventually(() => service.status(key(finished)), (answer) => answer.state === State.SUCCEEDED);
+      await eventually(
+        () => service.status(key(finished)),
+        (answer) => answer.state === State.SUCCEEDED,
+      );
       down = true;
-      await eventually(() => service.subscriber.jobSets().find((s) => s.jobSetId === jobSetId)?.role, (role) => role === "follower", 15_000);
+      await eventually(
+        () => service.subscriber.jobSets().find((s) => s.jobSetId === jobSetId)?.role,
+        (role) => role === "follower",
+        15_000,
+      );
       await older.restore(rollback);
       down = false;
-      await eventually(() => rollbacks(service.metrics), (n) => n === 1, 15_000);
-      await eventually(() => service.status(key(finished)), (answer) => answer.state === State.SUCCEEDED, 15_000);
+      await eventually(
+        () => rollbacks(service.metrics),
+        (n) => n === 1,
+        15_000,
+      );
+      await eventually(
+        () => service.status(key(finished)),
+        (answer) => answer.state === State.SUCCEEDED,
+        15_000,
+      );
       expect(streamCalls(world.sim, jobSetId).some((call) => call.fromMessageId === older.cursor && older.cursor !== "")).toBe(true);
     } finally {
       await service.close();

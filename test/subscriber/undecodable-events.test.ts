@@ -46,7 +46,12 @@ describe.each(STORE_KINDS)("events from Armada that do not decode, over the %s s
     const key = { queue: QUEUE, jobSetId, jobId: "a" };
     try {
       // In the history: the events around the bad ones are applied.
-      expect(await eventually(() => service.status(key), (a) => a.state === State.RUNNING)).toMatchObject({ state: State.RUNNING });
+      expect(
+        await eventually(
+          () => service.status(key),
+          (a) => a.state === State.RUNNING,
+        ),
+      ).toMatchObject({ state: State.RUNNING });
       expect((await world.store.read(key)).job).toMatchObject({ runAttempts: 1, lastEvent: "running" });
       expect(await undecodableCount(service)).toBe(early.length);
 
@@ -67,10 +72,18 @@ describe.each(STORE_KINDS)("events from Armada that do not decode, over the %s s
 
       // A forced reconnect resumes after the last bad message, and counts nothing twice.
       world.sim.faults.dropStreams(Code.Unavailable, "armada is restarting");
-      await eventually(() => streamCalls(world.sim, jobSetId).length, (n) => n >= 4);
+      await eventually(
+        () => streamCalls(world.sim, jobSetId).length,
+        (n) => n >= 4,
+      );
       expect(streamCalls(world.sim, jobSetId)[2]).toMatchObject({ watch: false, fromMessageId: lateIds.at(-1) });
       world.sim.appendEvents(QUEUE, jobSetId, [jobEvent("succeeded", "a")]);
-      expect(await eventually(() => service.status(key), (a) => a.state === State.SUCCEEDED)).toMatchObject({ state: State.SUCCEEDED });
+      expect(
+        await eventually(
+          () => service.status(key),
+          (a) => a.state === State.SUCCEEDED,
+        ),
+      ).toMatchObject({ state: State.SUCCEEDED });
       expect(await undecodableCount(service)).toBe(early.length + late.length);
       expect(warnings(service).filter((line) => line.msg === WARNING)).toHaveLength(early.length + late.length);
     } finally {
@@ -90,7 +103,12 @@ describe.each(STORE_KINDS)("events from Armada that do not decode, over the %s s
       expect(await cursor()).toBe(unknownId);
       expect((await world.store.read(key)).job).toMatchObject({ lastEvent: "running" });
       world.sim.appendEvents(QUEUE, jobSetId, [jobEvent("succeeded", "a")]);
-      expect(await eventually(() => service.status(key), (a) => a.state === State.SUCCEEDED)).toMatchObject({ state: State.SUCCEEDED });
+      expect(
+        await eventually(
+          () => service.status(key),
+          (a) => a.state === State.SUCCEEDED,
+        ),
+      ).toMatchObject({ state: State.SUCCEEDED });
       expect(await undecodableCount(service)).toBe(0);
       expect(warnings(service)).toEqual([]);
       expect(streamCalls(world.sim, jobSetId)).toHaveLength(2);

@@ -8,10 +8,7 @@ export interface RawResponse {
 }
 
 /** One HTTP/1.1 request with Node's own client: what `curl` or Python `requests` would send. */
-export function http1Request(
-  url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
-): Promise<RawResponse> {
+export function http1Request(url: string, options: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: options.method ?? "GET", headers: options.headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];

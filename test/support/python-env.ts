@@ -45,7 +45,15 @@ export async function pythonEnv(name: string): Promise<PythonEnv> {
     await installUv();
     rmSync(dir, { recursive: true, force: true });
     await step(`Python ${version} for the "${name}" environment`, UV, ["venv", "--quiet", "--python", version, dir]);
-    await step(`the "${name}" environment's packages (test/envs/${name}/requirements.txt)`, UV, ["pip", "sync", "--quiet", "--require-hashes", "--python", env.python, lock]);
+    await step(`the "${name}" environment's packages (test/envs/${name}/requirements.txt)`, UV, [
+      "pip",
+      "sync",
+      "--quiet",
+      "--require-hashes",
+      "--python",
+      env.python,
+      lock,
+    ]);
     writeFileSync(join(dir, ".stamp"), stamp);
   });
   return env;
@@ -87,9 +95,24 @@ export async function goModTool(name: string): Promise<string> {
 export async function lockPythonEnv(name: string): Promise<void> {
   await installUv();
   const spec = join(SPECS, name);
-  await step(`a lock for "${name}"`, UV, ["pip", "compile", "--quiet", "--generate-hashes", "--python-version", pythonVersion(spec), join(spec, "requirements.in"), "-o", join(spec, "requirements.txt")], {
-    UV_CUSTOM_COMPILE_COMMAND: `npm run lock:python -- ${name}`,
-  });
+  await step(
+    `a lock for "${name}"`,
+    UV,
+    [
+      "pip",
+      "compile",
+      "--quiet",
+      "--generate-hashes",
+      "--python-version",
+      pythonVersion(spec),
+      join(spec, "requirements.in"),
+      "-o",
+      join(spec, "requirements.txt"),
+    ],
+    {
+      UV_CUSTOM_COMPILE_COMMAND: `npm run lock:python -- ${name}`,
+    },
+  );
 }
 
 async function installUv(): Promise<void> {
@@ -99,7 +122,14 @@ async function installUv(): Promise<void> {
     const venv = join(ENVS, "uv");
     rmSync(venv, { recursive: true, force: true });
     await step("a virtual environment for uv (python3 -m venv)", "python3", ["-m", "venv", venv]);
-    await step("uv from PyPI (test/envs/uv.txt)", join(venv, "bin/pip"), ["install", "--quiet", "--disable-pip-version-check", "--require-hashes", "-r", UV_SPEC]);
+    await step("uv from PyPI (test/envs/uv.txt)", join(venv, "bin/pip"), [
+      "install",
+      "--quiet",
+      "--disable-pip-version-check",
+      "--require-hashes",
+      "-r",
+      UV_SPEC,
+    ]);
   });
 }
 

@@ -41,8 +41,7 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number; passw
   const { password } = options;
   const servers = await Promise.all(Array.from({ length: MASTERS * 2 }, () => startRedisServer({ cluster: { dir, nodeTimeoutMs }, password })));
   const withClient = <T>(port: number, use: (client: Redis) => Promise<T>): Promise<T> => withNodeClient(port, password, use);
-  const everyNode = (nodes: readonly RedisClusterNode[], check: (client: Redis) => Promise<boolean>): Promise<boolean> =>
-    everyNodeOf(nodes, password, check);
+  const everyNode = (nodes: readonly RedisClusterNode[], check: (client: Redis) => Promise<boolean>): Promise<boolean> => everyNodeOf(nodes, password, check);
   const nodes = servers.map((server) => ({ port: server.port, server }));
   const stop = async (): Promise<void> => {
     await Promise.all(servers.map((server) => server.stop()));
@@ -87,7 +86,11 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number; passw
             if (!(await isHealthy(client))) return false;
             // Every slot served again means a replica was promoted; the dead node must be marked failed, not merely suspected.
             const table = String(await client.call("CLUSTER", "NODES"));
-            const flags = table.split("\n").find((l) => l.split(" ")[1]?.startsWith(`127.0.0.1:${port}@`))?.split(" ")[2] ?? "";
+            const flags =
+              table
+                .split("\n")
+                .find((l) => l.split(" ")[1]?.startsWith(`127.0.0.1:${port}@`))
+                ?.split(" ")[2] ?? "";
             return flags.split(",").includes("fail");
           }),
         timeoutMs,

@@ -67,16 +67,23 @@ async function launch(port: number, options: RedisServerOptions): Promise<Launch
   // The cluster bus gets its own free port: port + 10000, Redis's default, may be taken or beyond 65535.
   const cluster = options.cluster
     ? [
-        "--cluster-enabled", "yes",
-        "--cluster-port", String(await freePort()),
-        "--cluster-config-file", `${options.cluster.dir}/nodes-${port}.conf`,
-        "--cluster-node-timeout", String(options.cluster.nodeTimeoutMs),
+        "--cluster-enabled",
+        "yes",
+        "--cluster-port",
+        String(await freePort()),
+        "--cluster-config-file",
+        `${options.cluster.dir}/nodes-${port}.conf`,
+        "--cluster-node-timeout",
+        String(options.cluster.nodeTimeoutMs),
         // A replica takes over however long ago it last heard from its master (a test's master may idle).
-        "--cluster-replica-validity-factor", "0",
+        "--cluster-replica-validity-factor",
+        "0",
         // Replicas sync at once rather than after Redis's default 5 s wait for more replicas.
-        "--repl-diskless-sync-delay", "0",
+        "--repl-diskless-sync-delay",
+        "0",
         // A node must start empty: a dump.rdb left in the shared temporary directory would be loaded.
-        "--dbfilename", `dump-${port}.rdb`,
+        "--dbfilename",
+        `dump-${port}.rdb`,
       ]
     : [];
   const auth = options.password === undefined ? [] : ["--requirepass", options.password, ...(options.cluster ? ["--masterauth", options.password] : [])];
@@ -109,9 +116,7 @@ async function launch(port: number, options: RedisServerOptions): Promise<Launch
   const exited = new Promise<Error>((resolve) => {
     child.once("error", (error: NodeJS.ErrnoException) => {
       resolve(
-        error.code === "ENOENT"
-          ? new Error("redis-server is not installed: install Debian's `redis-server` package (apt-get install redis-server)")
-          : error,
+        error.code === "ENOENT" ? new Error("redis-server is not installed: install Debian's `redis-server` package (apt-get install redis-server)") : error,
       );
     });
     child.once("exit", (code, signal) => {

@@ -61,7 +61,15 @@ export async function startTestService(
       maxWatches: options.maxWatches,
       watchPollMs: options.watchPollMs,
     },
-    { store, logger: options.logger ?? pino({ level: "silent" }), status: options.status, authTuning: options.authTuning, now: options.now, jobSets: options.jobSets, notices },
+    {
+      store,
+      logger: options.logger ?? pino({ level: "silent" }),
+      status: options.status,
+      authTuning: options.authTuning,
+      now: options.now,
+      jobSets: options.jobSets,
+      notices,
+    },
   );
   const port = service.listener.port;
   return {

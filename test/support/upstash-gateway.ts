@@ -118,9 +118,7 @@ async function handle(request: IncomingMessage, token: string, pool: ConnectionP
     const command = toCommand(payload);
     if (!command) return badCommands();
     const [result] = await pool.run([command]);
-    return result?.kind === "error"
-      ? { status: 400, body: { error: result.message } }
-      : { status: 200, body: { result: toJson(result, base64) } };
+    return result?.kind === "error" ? { status: 400, body: { error: result.message } } : { status: 200, body: { result: toJson(result, base64) } };
   }
   const commands = Array.isArray(payload) ? payload.map(toCommand) : [];
   if (commands.length === 0 || commands.some((command) => !command)) return badCommands();
