@@ -9,7 +9,9 @@ import { startRedisCluster, type RedisCluster } from "../support/redis-cluster.j
 import { startRedisServer, type RedisServer } from "../support/redis-server.js";
 import { record } from "./contract.js";
 
-const ACK = { replicas: 1, timeoutMs: 300 };
+/** Long enough for a replica on a loaded machine; the refusal below uses a store of its own with a short one. */
+const ACK = { replicas: 1, timeoutMs: 10_000 };
+const SHORT_ACK = { replicas: 1, timeoutMs: 300 };
 let count = 0;
 const freshJobSet = (): JobSetKey => ({ queue: "ack", jobSetId: `set-${process.pid}-${count++}` });
 const update = (cursor: string) => ({
@@ -32,6 +34,7 @@ describe("a Redis store that acknowledges a write only once a replica has it", (
   let master: RedisServer;
   let replica: RedisServer;
   let store: JobStore;
+  let impatient: JobStore;
   beforeAll(async () => {
     master = await startRedisServer();
     replica = await startRedisServer({ args: ["--replicaof", "127.0.0.1", String(master.port)] });
@@ -39,9 +42,11 @@ describe("a Redis store that acknowledges a write only once a replica has it", (
     while (!/slave0:.*state=online/.test(await admin.info("replication"))) await new Promise((resolve) => setTimeout(resolve, 50));
     admin.disconnect();
     store = createRedisStore({ url: master.url, ttlSeconds: 600, replicaAck: ACK });
+    impatient = createRedisStore({ url: master.url, ttlSeconds: 600, replicaAck: SHORT_ACK });
   });
   afterAll(async () => {
     await store?.close();
+    await impatient?.close();
     await replica?.stop();
     await master?.stop();
   });
@@ -57,9 +62,9 @@ describe("a Redis store that acknowledges a write only once a replica has it", (
     await store.write(jobSet, update("c1"), { expected: undefined, fence: 1 });
     replica.pause();
     try {
-      const writing = store.write(jobSet, update("c2"), { expected: "c1", fence: 1 });
+      const writing = impatient.write(jobSet, update("c2"), { expected: "c1", fence: 1 });
       // Reads have a connection of their own: they do not queue behind the write's WAIT.
-      await expect(store.read({ ...jobSet, jobId: "j" })).resolves.toMatchObject({ job: { state: State.RUNNING } });
+      await expect(impatient.read({ ...jobSet, jobId: "j" })).resolves.toMatchObject({ job: { state: State.RUNNING } });
       await expect(writing).rejects.toThrow(/the write was not confirmed by 1 replica\(s\) within 300 ms \(0 did\)/);
     } finally {
       replica.resume();
