@@ -1,3 +1,4 @@
+// Over 300 lines: one suite, its contenders, loads and target checks, as the other suites are one file each.
 import { alternate } from "../lib/alternate.js";
 import { processScript, startChild } from "../lib/child.js";
 import type { BenchContext } from "../lib/context.js";

@@ -1,3 +1,4 @@
+// Over 300 lines: one suite, its contenders, loads and target checks, as the other suites are one file each.
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import type { JobKey } from "../../src/store/store.js";
 import { alternate, type Contender } from "../lib/alternate.js";

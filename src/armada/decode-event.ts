@@ -1,3 +1,6 @@
+// Over 300 lines on purpose: the partial decoder reads Armada's event messages field by field,
+// and its per-event field tables are one piece that reads best together (the differential test
+// against the generated decoder is test/armada/decode-event.test.ts).
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import type { EventMessage } from "../gen/api/event_pb.js";
 

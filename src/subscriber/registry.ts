@@ -1,3 +1,4 @@
+// Just over 300 lines: the lease loop and the registry's bookkeeping share the Entry they mutate.
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "../observability/logger.js";
 import type { JobSetKey, JobStore, StoredMark } from "../store/store.js";

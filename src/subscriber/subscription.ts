@@ -1,3 +1,6 @@
+// Just over 300 lines: one job set's stream loop (catch-up, live reading, the store's findings,
+// loss and rollback recovery) is one state machine; its pure parts live in batcher.ts,
+// store-finding.ts and backoff.ts.
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "../observability/logger.js";
