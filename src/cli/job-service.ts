@@ -45,11 +45,14 @@ export async function startJobService(config: ServeConfig, logger: Logger): Prom
     keepaliveIntervalMs: config.subscriber.keepaliveIntervalMs,
     keepaliveTimeoutMs: config.subscriber.keepaliveTimeoutMs,
   });
+  // One identity toward Armada for the event streams and the read-through: one token cache, one token fetch.
+  const authorization = createAuthorization(config.subscriber.credentials, { now: Date.now });
   const subscriber = createSubscriber(config.subscriber, {
     store,
     logger,
     metrics,
     connections,
+    authorization,
     onStreamFailure: (jobSet, failure) => errors.record({ source: "armada", message: failure.text, ...jobSet }),
     onExpired: (jobSet) => idle.remember(jobSet),
   });
@@ -65,7 +68,7 @@ export async function startJobService(config: ServeConfig, logger: Logger): Prom
   const upstream = createUpstreamJobs({
     url: config.subscriber.armadaUrl,
     caFile: config.subscriber.caFile,
-    authorization: createAuthorization(config.subscriber.credentials, { now: Date.now }),
+    authorization,
     connections,
   });
   const jobs = jobsService({ store, status: subscriber, upstream, upstreamTimeoutMs: UPSTREAM_TIMEOUT_MS });

@@ -5,6 +5,7 @@ import type { JobKey, JobLookup, JobSetKey, JobSetLookup, JobSetProgress, JobSto
 import { createArmadaClient } from "../armada/armada-client.js";
 import { createConcurrencyLimit } from "../armada/concurrency-limit.js";
 import type { ArmadaConnections } from "../armada/connections.js";
+import type { Authorization } from "../armada/authorization.js";
 import { createAuthorization } from "../armada/credentials.js";
 import { createSubscriberMetrics } from "./metrics.js";
 import type { SubscriberOptions } from "./options.js";
@@ -23,6 +24,8 @@ export interface SubscriberDeps {
   readonly now?: () => number;
   /** The service's connections to Armada, shared with its other calls; the subscriber opens its own when absent. */
   readonly connections?: ArmadaConnections;
+  /** The service's identity toward Armada, shared with its other calls (one token cache); made from the options when absent. */
+  readonly authorization?: Authorization;
   /** Told of every failure of a stream this replica owns. */
   readonly onStreamFailure?: (jobSet: JobSetKey, failure: StreamFailure) => void;
   /** Told of each job set whose subscription expired (see RegistryOptions.onExpired). */
@@ -95,7 +98,7 @@ export function createSubscriber(options: SubscriberOptions, deps: SubscriberDep
   const client = createArmadaClient({
     url: options.armadaUrl,
     caFile: options.caFile,
-    authorization: createAuthorization(options.credentials, { now }),
+    authorization: deps.authorization ?? createAuthorization(options.credentials, { now }),
     maxConnections: options.maxConnections,
     maxStreamsPerConnection: options.maxStreamsPerConnection,
     keepaliveIntervalMs: options.keepaliveIntervalMs,
