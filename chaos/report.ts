@@ -76,7 +76,7 @@ same composition as \`jobservice serve\`) with a lease of ${size.leaseTtlMs / 10
 
 ${results.map((r) => `${line(r)}\n${r.notes.map((n) => `  - ${n}`).join("\n")}`).join("\n\n")}
 
-Fast variants of the same scenarios run in \`npm test\` (\`test/faults/chaos.test.ts\`, \`--quick\` size).
+Fast variants of the same scenarios run in \`npm test\` (\`test/faults/chaos-store.test.ts\`, \`chaos-process.test.ts\` and \`chaos-rollback.test.ts\`, \`--quick\` size).
 Malformed events from Armada are not among these faults: each is skipped with a count and a warning and the stream goes on
 (\`test/subscriber/undecodable-events.test.ts\`).
 `;
