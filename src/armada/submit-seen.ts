@@ -1,12 +1,15 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import type { OutgoingHttpHeaders } from "node:http2";
 import { JobSubmitRequestSchema, JobSubmitResponseSchema } from "../gen/api/submit_pb.js";
+import { EXTERNAL_JOB_URI_ANNOTATION } from "../query/query-job.js";
 import type { JobSetKey } from "../store/store.js";
 
-/** What a SubmitJobs that Armada accepted says: the job set and the ids of the jobs it created. */
+/** What a SubmitJobs that Armada accepted says: the job set, the ids of the jobs it created, and their external job URIs. */
 export interface SubmitSeen {
   readonly jobSet: JobSetKey;
   readonly jobIds: readonly string[];
+  /** Job id → external job URI, for the created jobs that carry one. */
+  readonly externalJobUris: ReadonlyMap<string, string>;
 }
 
 /** Most bytes of a submit kept for reading it; larger submits pass without being learnt from. */
@@ -40,8 +43,16 @@ export function submitSeen(
       try {
         const submit = fromBinary(JobSubmitRequestSchema, request);
         const answer = fromBinary(JobSubmitResponseSchema, response);
-        const jobIds = answer.jobResponseItems.filter((item) => item.error === "" && item.jobId !== "").map((item) => item.jobId);
-        return { jobSet: { queue: submit.queue, jobSetId: submit.jobSetId }, jobIds };
+        // Armada answers the request's items in order, one response item each.
+        const created = answer.jobResponseItems.flatMap((item, i) => (item.error === "" && item.jobId !== "" ? [{ jobId: item.jobId, i }] : []));
+        const externalJobUris = new Map<string, string>();
+        if (answer.jobResponseItems.length === submit.jobRequestItems.length) {
+          for (const { jobId, i } of created) {
+            const uri = submit.jobRequestItems[i]?.annotations[EXTERNAL_JOB_URI_ANNOTATION];
+            if (uri) externalJobUris.set(jobId, uri);
+          }
+        }
+        return { jobSet: { queue: submit.queue, jobSetId: submit.jobSetId }, jobIds: created.map(({ jobId }) => jobId), externalJobUris };
       } catch {
         return undefined;
       }

@@ -77,3 +77,20 @@ describe("the job-id index in Redis", () => {
     expect(perJob).toBeLessThan(200);
   });
 });
+
+describe("the external-job-URI index in the memory store", () => {
+  let now = 1_000_000;
+  const store = createMemoryStore({ ttlSeconds: TTL_SECONDS, now: () => now });
+  afterAll(() => store.close());
+
+  it("forgets an entry a TTL after its last write, and a write of any id keeps it", async () => {
+    const jobSet = { queue: "q", jobSetId: "s" };
+    await store.indexExternalJobUris!(jobSet, new Map([["a", "u"]]));
+    now += TTL_SECONDS * 1000 - 1;
+    await store.indexExternalJobUris!(jobSet, new Map([["b", "u"]]));
+    now += TTL_SECONDS * 1000 - 1;
+    await expect(store.jobIdsOfExternalUri!(jobSet, "u")).resolves.toEqual(["a", "b"]);
+    now += 1;
+    await expect(store.jobIdsOfExternalUri!(jobSet, "u")).resolves.toEqual([]);
+  });
+});
