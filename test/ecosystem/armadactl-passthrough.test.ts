@@ -1,6 +1,9 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JobState, Jobs } from "../../src/gen/api/job_pb.js";
 import { startSimulator, type Simulator } from "../../src/simulator/index.js";
 import { armadactlUser, finalCounts, jobFile } from "../support/armadactl.js";
 import { ENV_TIMEOUT_MS, goModTool } from "../support/python-env.js";
@@ -107,4 +110,16 @@ describe("armadactl through the service's passthrough, against a simulator that 
     const passedThrough = sim.calls().filter((call) => call.queue === "through" && call.method.startsWith("api.Submit/"));
     expect(passedThrough.length).toBeGreaterThanOrEqual(5);
   }, 180_000);
+
+  it("learns from armadactl's gzip-compressed submit: its external job URI is answered from the cache", async () => {
+    const uri = "airflow://nightly/2026-12-07/extract";
+    const [id] = await through.submit(
+      "reattach.yaml",
+      jobFile("through", "reattach", [{ "armadaproject.io/externalJobUri": uri, "armada-sim/outcome": "succeeded" }]),
+    );
+    const jobs = createClient(Jobs, createGrpcTransport({ baseUrl: service.url }));
+    const request = { queue: "through", jobset: "reattach", externalJobUri: uri };
+    await expect.poll(async () => (await jobs.getJobStatusUsingExternalJobUri(request)).jobStates[id!], { timeout: 15_000 }).toBe(JobState.SUCCEEDED);
+    expect(sim.calls({ method: "api.Jobs/GetJobStatusUsingExternalJobUri" })).toHaveLength(0);
+  }, 60_000);
 });
