@@ -1,8 +1,9 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { JobState, Jobs } from "../../src/gen/api/job_pb.js";
 import { startSimulator, type Simulator } from "../../src/simulator/index.js";
 import { armadactlUser, finalCounts, jobFile } from "../support/armadactl.js";
@@ -121,5 +122,18 @@ describe("armadactl through the service's passthrough, against a simulator that 
     const request = { queue: "through", jobset: "reattach", externalJobUri: uri };
     await expect.poll(async () => (await jobs.getJobStatusUsingExternalJobUri(request)).jobStates[id!], { timeout: 15_000 }).toBe(JobState.SUCCEEDED);
     expect(sim.calls({ method: "api.Jobs/GetJobStatusUsingExternalJobUri" })).toHaveLength(0);
+  }, 60_000);
+
+  it("works with the ~/.armadactl.yaml docs/query-api.md shows, its address pointed at the service", async () => {
+    const doc = readFileSync(new URL("../../docs/query-api.md", import.meta.url), "utf8");
+    const config = parse(/```yaml\n# ~\/\.armadactl\.yaml\n([\s\S]*?)```/.exec(doc)?.[1] ?? "") as { contexts: { main: { armadaUrl: string } } };
+    config.contexts.main.armadaUrl = new URL(service.url).host;
+    const docsUser = armadactlUser(binary, config);
+    try {
+      const [id] = await docsUser.submit("docs.yaml", jobFile("through", "docs", [{ "armada-sim/outcome": "succeeded" }]));
+      expect(sim.jobs().find((job) => job.jobId === id)?.queue).toBe("through");
+    } finally {
+      docsUser.cleanUp();
+    }
   }, 60_000);
 });
