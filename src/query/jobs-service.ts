@@ -26,9 +26,10 @@ type Located = ReadonlyMap<string, { readonly jobSet: JobSetKey; readonly record
  * (each id's job set from the job-id index, each queue checked against the
  * caller first); what the store cannot answer (ids it never saw, records from
  * before Armada's states were kept), and the calls whose answers it does not
- * hold (details, runs, external job URIs it has not seen, active queues), from Armada's own
- * Query API. Every job set Armada names is followed and indexed from then on,
- * so the next poll of those jobs is local. Armada's errors are passed on.
+ * hold (details, runs, external job URIs it has not indexed, active queues),
+ * from Armada's own Query API. Every job set Armada names is followed and
+ * indexed from then on, so the next poll of those jobs is local. Armada's
+ * errors are passed on.
  */
 export function jobsService(deps: JobsServiceDeps): ServiceImpl<typeof Jobs> {
   const upstreamCall = (context: HandlerContext) => ({ signal: context.signal, timeoutMs: deps.upstreamTimeoutMs });
