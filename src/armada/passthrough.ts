@@ -61,7 +61,10 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
         unreachable(req, res, error);
         return true;
       }
-      const learn = options.onSubmitted && path === SUBMIT_PATH ? submitSeen(String(req.headers["content-type"] ?? "")) : undefined;
+      const learn =
+        options.onSubmitted && path === SUBMIT_PATH
+          ? submitSeen(String(req.headers["content-type"] ?? ""), headerValue(req.headers["grpc-encoding"]))
+          : undefined;
       relay(req, res, upstream, learn, options.onSubmitted);
       return true;
     },
@@ -93,6 +96,7 @@ function relay(
   let finished = false;
   let trailersOnly = false;
   let trailers: OutgoingHttpHeaders = {};
+  let responseEncoding: string | undefined;
   req.on("data", (chunk: Buffer) => learn?.request(chunk));
   req.pipe(upstream);
   // A caller that goes away (cancellation, its deadline) cancels the call at Armada.
@@ -101,6 +105,7 @@ function relay(
   });
   upstream.on("response", (headers: IncomingHttpHeaders) => {
     const status = Number(headers[":status"] ?? 502);
+    responseEncoding = headerValue(headers["grpc-encoding"]);
     const outgoing = responseHeaders(headers);
     // A gRPC answer with its status in the headers is one HEADERS frame that ends the stream, as Armada sent it.
     if (h2 && headers["grpc-status"] !== undefined) {
@@ -127,7 +132,7 @@ function relay(
       if (h2 && Object.keys(trailers).length > 0) out.addTrailers(trailers as Record<string, string>);
       out.end();
     }
-    const seen = learn?.accepted(trailers);
+    const seen = learn?.accepted(trailers, responseEncoding);
     if (seen && onSubmitted) onSubmitted(seen);
   });
   upstream.on("error", (error) => {
@@ -139,6 +144,10 @@ function relay(
     }
     unreachable(req, res, error);
   });
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
 
 function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {

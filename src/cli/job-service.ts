@@ -77,8 +77,9 @@ export async function startJobService(config: ServeConfig, logger: Logger): Prom
         url: config.subscriber.armadaUrl,
         caFile: config.subscriber.caFile,
         // A submit that passed through is followed at once, so the first poll of its jobs is answered here.
-        onSubmitted: ({ jobSet, jobIds }) => {
+        onSubmitted: ({ jobSet, jobIds, externalJobUris }) => {
           void store.indexJobs?.(jobSet, jobIds).catch(() => undefined);
+          if (externalJobUris.size > 0) void store.indexExternalJobUris?.(jobSet, externalJobUris).catch(() => undefined);
           void subscriber.lookup(jobSet, [], { signal: AbortSignal.timeout(60_000) }).catch(() => undefined);
         },
       })

@@ -9,7 +9,7 @@ import { armadaErrorOf, armadaStateOf } from "./record-answers.js";
 
 export interface JobsServiceDeps {
   /** Holds the job-id index; without it every id is asked of Armada. */
-  readonly store: Pick<JobStore, "jobSetsOf" | "indexJobs">;
+  readonly store: Pick<JobStore, "jobSetsOf" | "indexJobs" | "indexExternalJobUris" | "jobIdsOfExternalUri">;
   /** Reads job sets and starts following them (the subscriber). */
   readonly status: JobStatusSource;
   /** Armada's own Query API. */
@@ -26,9 +26,10 @@ type Located = ReadonlyMap<string, { readonly jobSet: JobSetKey; readonly record
  * (each id's job set from the job-id index, each queue checked against the
  * caller first); what the store cannot answer (ids it never saw, records from
  * before Armada's states were kept), and the calls whose answers it does not
- * hold (details, runs, external job URIs, active queues), from Armada's own
- * Query API. Every job set Armada names is followed and indexed from then on,
- * so the next poll of those jobs is local. Armada's errors are passed on.
+ * hold (details, runs, external job URIs it has not indexed, active queues),
+ * from Armada's own Query API. Every job set Armada names is followed and
+ * indexed from then on, so the next poll of those jobs is local. Armada's
+ * errors are passed on.
  */
 export function jobsService(deps: JobsServiceDeps): ServiceImpl<typeof Jobs> {
   const upstreamCall = (context: HandlerContext) => ({ signal: context.signal, timeoutMs: deps.upstreamTimeoutMs });
@@ -84,6 +85,25 @@ export function jobsService(deps: JobsServiceDeps): ServiceImpl<typeof Jobs> {
     }
   }
 
+  /**
+   * The states of the jobs indexed under an external job URI, when the cache
+   * holds Armada's state of every one of them; undefined sends the call to Armada.
+   */
+  async function fromUriIndex(jobSet: JobSetKey, uri: string, context: HandlerContext): Promise<Record<string, JobState> | undefined> {
+    if (!deps.store.jobIdsOfExternalUri || jobSet.queue === "" || jobSet.jobSetId === "") return undefined;
+    const ids = await readForCall(() => deps.store.jobIdsOfExternalUri!(jobSet, uri));
+    if (ids.length === 0) return undefined;
+    const { jobs } = await deps.status.lookup(jobSet, ids, context);
+    const jobStates: Record<string, JobState> = {};
+    for (const id of ids) {
+      const record = jobs.get(id);
+      const state = record && armadaStateOf(record);
+      if (state === undefined) return undefined;
+      jobStates[id] = state;
+    }
+    return jobStates;
+  }
+
   return {
     async getJobStatus(request, context) {
       checkQuerySize(request.jobIds.length, "jobIds");
@@ -116,12 +136,16 @@ export function jobsService(deps: JobsServiceDeps): ServiceImpl<typeof Jobs> {
     },
     async getJobStatusUsingExternalJobUri(request, context) {
       requireExternalJobUri(request.externalJobUri);
-      await context.values.get(QUEUE_CHECK)({ queue: request.queue, jobSetId: request.jobset });
+      const jobSet = { queue: request.queue, jobSetId: request.jobset };
+      await context.values.get(QUEUE_CHECK)(jobSet);
+      const local = await fromUriIndex(jobSet, request.externalJobUri, context);
+      if (local) return { jobStates: local };
       const answer = await deps.upstream.getJobStatusUsingExternalJobUri(request, upstreamCall(context));
       const ids = Object.keys(answer.jobStates);
-      if (ids.length > 0 && request.queue !== "" && request.jobset !== "") {
-        await deps.store.indexJobs?.({ queue: request.queue, jobSetId: request.jobset }, ids).catch(() => undefined);
-        void deps.status.lookup({ queue: request.queue, jobSetId: request.jobset }, [], { signal: AbortSignal.timeout(60_000) }).catch(() => undefined);
+      if (ids.length > 0 && jobSet.queue !== "" && jobSet.jobSetId !== "") {
+        await deps.store.indexJobs?.(jobSet, ids).catch(() => undefined);
+        await deps.store.indexExternalJobUris?.(jobSet, new Map(ids.map((id) => [id, request.externalJobUri]))).catch(() => undefined);
+        void deps.status.lookup(jobSet, [], { signal: AbortSignal.timeout(60_000) }).catch(() => undefined);
       }
       return answer;
     },

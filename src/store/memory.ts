@@ -1,5 +1,6 @@
 import { requirePositiveInteger } from "./checks.js";
 import { normalizeJobRecord, normalizeProgress } from "./codec.js";
+import { memoryExternalUriIndex } from "./external-uri-index.js";
 import { memoryJobIndex } from "./job-index.js";
 import { jobSetTag } from "./keys.js";
 import { refusal, requireJobIds } from "./refusal.js";
@@ -51,8 +52,10 @@ export function createMemoryStore(options: { ttlSeconds: number; now?: () => num
     return undefined;
   };
   const index = memoryJobIndex(ttlMs, now);
+  const uriIndex = memoryExternalUriIndex(ttlMs, now);
   const sweep = (): void => {
     index.sweep();
+    uriIndex.sweep();
     for (const entries of [jobSets, leases]) {
       for (const [tag, entry] of entries) if (entry.expiresAt <= now()) entries.delete(tag);
     }
@@ -126,6 +129,8 @@ export function createMemoryStore(options: { ttlSeconds: number; now?: () => num
     },
     indexJobs: (jobSet, jobIds) => (closed ? Promise.reject(new Error("the memory store is closed")) : index.indexJobs(jobSet, jobIds)),
     jobSetsOf: (jobIds) => (closed ? Promise.reject(new Error("the memory store is closed")) : index.jobSetsOf(jobIds)),
+    indexExternalJobUris: (jobSet, uris) => (closed ? Promise.reject(new Error("the memory store is closed")) : uriIndex.indexExternalJobUris(jobSet, uris)),
+    jobIdsOfExternalUri: (jobSet, uri) => (closed ? Promise.reject(new Error("the memory store is closed")) : uriIndex.jobIdsOfExternalUri(jobSet, uri)),
     async close() {
       closed = true;
       clearInterval(timer);

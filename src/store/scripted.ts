@@ -1,5 +1,6 @@
 import { requirePositiveInteger } from "./checks.js";
 import { decodeJobs, decodeLookup, decodeProgress, encodeUpdate } from "./codec.js";
+import { scriptedExternalUriIndex } from "./external-uri-index.js";
 import { scriptedJobIndex } from "./job-index.js";
 import { escapeId, jobField, jobIdOfField, jobSetKeys, RESERVED_FIELDS } from "./keys.js";
 import { LEASE_SCRIPT, READ_JOB_SET_SCRIPT, READ_JOBS_SCRIPT, READ_SCRIPT, RELEASE_SCRIPT, WRITE_OUTCOME, WRITE_SCRIPT, type ScriptRunner } from "./scripts.js";
@@ -74,6 +75,7 @@ export function createScriptedStore(backend: ScriptBackend, options: { ttlSecond
     },
     ping: () => whileOpen(() => backend.ping()),
     ...scriptedJobIndex(run, ttl),
+    ...scriptedExternalUriIndex(run, ttl),
     async close() {
       if (closed) return;
       closed = true;

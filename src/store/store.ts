@@ -168,5 +168,9 @@ export interface JobStore extends JobStoreReader, JobStoreWriter {
   indexJobs?(jobSet: JobSetKey, jobIds: readonly string[]): Promise<void>;
   /** The job set of each indexed id; ids not indexed are left out. */
   jobSetsOf?(jobIds: readonly string[]): Promise<Map<string, JobSetKey>>;
+  /** The external-job-URI index (see external-uri-index.ts), where kept: job id → URI, recorded in `jobSet`. */
+  indexExternalJobUris?(jobSet: JobSetKey, uris: ReadonlyMap<string, string>): Promise<void>;
+  /** The ids of `jobSet`'s jobs indexed under an external job URI; empty when none are. */
+  jobIdsOfExternalUri?(jobSet: JobSetKey, uri: string): Promise<string[]>;
   close(): Promise<void>;
 }

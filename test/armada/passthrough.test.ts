@@ -1,5 +1,5 @@
 import { Code, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { compressionGzip, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Event } from "../../src/gen/api/event_pb.js";
 import { JobState, Jobs } from "../../src/gen/api/job_pb.js";
@@ -60,6 +60,21 @@ describe("Armada's API passed through the service", () => {
       .toBe(JobState.SUCCEEDED);
     expect(sim.calls({ method: "api.Jobs/GetJobStatus" })).toHaveLength(0);
     expect(sim.calls({ method: "api.Jobs/GetJobDetails" })).toHaveLength(0);
+  });
+
+  it("learns from a gzip-compressed submit too, and answers its external job URI from the cache", async () => {
+    const gzip = createGrpcTransport({ baseUrl: service.url, sendCompression: compressionGzip, compressMinBytes: 0 });
+    const uri = "airflow://dag/gzip/task";
+    const submit = createClient(Submit, gzip).submitJobs(
+      { queue: "q", jobSetId: "gzipped", jobRequestItems: [{ annotations: { "armadaproject.io/externalJobUri": uri } }] },
+      { headers: { authorization: AUTH } },
+    );
+    const [item] = (await submit).jobResponseItems;
+    const request = { queue: "q", jobset: "gzipped", externalJobUri: uri };
+    await expect
+      .poll(async () => (await clients(service.url).jobs.getJobStatusUsingExternalJobUri(request)).jobStates[item!.jobId], { timeout: 10_000 })
+      .toBe(JobState.SUCCEEDED);
+    expect(sim.calls({ method: "api.Jobs/GetJobStatusUsingExternalJobUri" })).toHaveLength(0);
   });
 
   it("streams events through as Armada sends them, and a caller that leaves closes the stream at Armada", async () => {

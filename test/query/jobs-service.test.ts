@@ -85,6 +85,28 @@ describe("the service's api.Jobs (Armada's Query API from the cache)", () => {
       .toBe(true);
   });
 
+  it("reads an external job URI it never saw through once, then answers it from the cache", async () => {
+    const uri = "airflow://dag/reattach/task";
+    const [id] = sim.submit("q", "reattach", [{ annotations: { "armadaproject.io/externalJobUri": uri } }, {}]);
+    await settled([id!]);
+    const request = { queue: "q", jobset: "reattach", externalJobUri: uri };
+    const before = queryCalls(sim, "GetJobStatusUsingExternalJobUri");
+    expect((await viaService.getJobStatusUsingExternalJobUri(request)).jobStates).toEqual({ [id!]: JobState.SUCCEEDED });
+    expect(queryCalls(sim, "GetJobStatusUsingExternalJobUri")).toBe(before + 1);
+    await expect
+      .poll(
+        async () => {
+          const calls = queryCalls(sim, "GetJobStatusUsingExternalJobUri");
+          const answer = await viaService.getJobStatusUsingExternalJobUri(request);
+          return queryCalls(sim, "GetJobStatusUsingExternalJobUri") === calls && answer.jobStates[id!] === JobState.SUCCEEDED;
+        },
+        { timeout: 10_000 },
+      )
+      .toBe(true);
+    // A URI the cache does not know still goes to Armada, which knows none either.
+    expect((await viaService.getJobStatusUsingExternalJobUri({ ...request, externalJobUri: "airflow://nobody" })).jobStates).toEqual({});
+  });
+
   it("answers UNKNOWN, as Armada does, for an id nobody knows, and passes details through", async () => {
     expect((await viaService.getJobStatus({ jobIds: ["01NOSUCHJOB"] })).jobStates).toEqual({ "01NOSUCHJOB": JobState.UNKNOWN });
     const [id] = sim.submit("q", "details", [{ namespace: "ns" }]);

@@ -507,6 +507,33 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
       await expect(store.read({ ...jobSet, jobId: "j" })).resolves.toStrictEqual({});
     });
 
+    it("indexes external job URIs per job set, only ever adding ids, with every character the keys escape", async () => {
+      const jobSet = freshJobSet("q:{1}%");
+      const other = freshJobSet("q:{1}%");
+      const uri = "airflow://dag:{run}/task%1";
+      await store.indexExternalJobUris!(
+        jobSet,
+        new Map([
+          ["b", uri],
+          ["a:{x}", uri],
+          ["c", "airflow://other"],
+        ]),
+      );
+      await store.indexExternalJobUris!(
+        jobSet,
+        new Map([
+          ["a:{x}", uri],
+          ["d", uri],
+        ]),
+      );
+      await store.indexExternalJobUris!(other, new Map([["e", uri]]));
+      await expect(store.jobIdsOfExternalUri!(jobSet, uri)).resolves.toEqual(["a:{x}", "b", "d"]);
+      await expect(store.jobIdsOfExternalUri!(jobSet, "airflow://other")).resolves.toEqual(["c"]);
+      await expect(store.jobIdsOfExternalUri!(other, uri)).resolves.toEqual(["e"]);
+      await expect(store.jobIdsOfExternalUri!(jobSet, "airflow://never")).resolves.toEqual([]);
+      await expect(subject.reader.jobIdsOfExternalUri!(jobSet, uri)).resolves.toEqual(["a:{x}", "b", "d"]);
+    });
+
     // Last: it closes the store the other cases share.
     it("rejects every call once closed, and can be closed twice", async () => {
       const jobSet = freshJobSet();
@@ -520,6 +547,8 @@ export function describeStoreContract(name: string, open: StoreFactory): void {
       await expect(store.write(jobSet, { jobs: new Map(), progress: progress("c") }, FIRST)).rejects.toThrow(/closed/);
       await expect(store.lease(jobSet, "replica-a", 1000)).rejects.toThrow(/closed/);
       await expect(store.release(jobSet, "replica-a")).rejects.toThrow(/closed/);
+      await expect(store.indexExternalJobUris!(jobSet, new Map([["j", "u"]]))).rejects.toThrow(/closed/);
+      await expect(store.jobIdsOfExternalUri!(jobSet, "u")).rejects.toThrow(/closed/);
     });
   });
 }

@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { externalUriKey } from "../../src/store/external-uri-index.js";
 import { jobIndexKey } from "../../src/store/job-index.js";
 import { createMemoryStore } from "../../src/store/memory.js";
 import { createRedisStore } from "../../src/store/redis.js";
@@ -75,5 +76,35 @@ describe("the job-id index in Redis", () => {
     const perJob = sizes.reduce<number>((sum, size) => sum + Number(size), 0) / sizes.length;
     console.log(`job-id index: ${perJob} bytes per job (MEMORY USAGE of one entry, ${jobSet.queue}/${jobSet.jobSetId})`);
     expect(perJob).toBeLessThan(200);
+  });
+
+  it("costs under 400 bytes of Redis memory per external job URI of one job, with the job sets' time to live", async () => {
+    const jobSet = { queue: "team-data", jobSetId: "etl_daily__scheduled__2026-12-07T00:00:00+00:00" };
+    const uris = Array.from({ length: 50 }, (_, i) => `airflow://etl_daily/extract_${String(i).padStart(3, "0")}/scheduled__2026-12-07T00:00:00+00:00`);
+    await store.indexExternalJobUris!(jobSet, new Map(uris.map((uri, i) => [`${ULID.slice(0, 20)}${String(i).padStart(6, "0")}`, uri])));
+    const sizes = await Promise.all(uris.map((uri) => admin.memory("USAGE", externalUriKey(jobSet, uri))));
+    const perUri = sizes.reduce<number>((sum, size) => sum + Number(size), 0) / sizes.length;
+    console.log(`external-job-URI index: ${perUri} bytes per URI of one job (MEMORY USAGE, ${uris[0]!.length}-character URI)`);
+    expect(perUri).toBeLessThan(400);
+    const ttl = await admin.ttl(externalUriKey(jobSet, uris[0]!));
+    expect(ttl).toBeGreaterThan(TTL_SECONDS - 60);
+    expect(ttl).toBeLessThanOrEqual(TTL_SECONDS);
+  });
+});
+
+describe("the external-job-URI index in the memory store", () => {
+  let now = 1_000_000;
+  const store = createMemoryStore({ ttlSeconds: TTL_SECONDS, now: () => now });
+  afterAll(() => store.close());
+
+  it("forgets an entry a TTL after its last write, and a write of any id keeps it", async () => {
+    const jobSet = { queue: "q", jobSetId: "s" };
+    await store.indexExternalJobUris!(jobSet, new Map([["a", "u"]]));
+    now += TTL_SECONDS * 1000 - 1;
+    await store.indexExternalJobUris!(jobSet, new Map([["b", "u"]]));
+    now += TTL_SECONDS * 1000 - 1;
+    await expect(store.jobIdsOfExternalUri!(jobSet, "u")).resolves.toEqual(["a", "b"]);
+    now += 1;
+    await expect(store.jobIdsOfExternalUri!(jobSet, "u")).resolves.toEqual([]);
   });
 });
