@@ -21,7 +21,7 @@ const FIRST = [
   "test/auth/armada.test.ts",
   "test/ecosystem/original-operator.test.ts",
 ];
-const LAST = ["test/ecosystem/armadactl.test.ts", "test/ecosystem/simulator-docs.test.ts"];
+const LAST = ["test/ecosystem/armadactl.test.ts", "test/ecosystem/armadactl-passthrough.test.ts", "test/ecosystem/simulator-docs.test.ts"];
 
 export default class SlowFirstSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
