@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -10,6 +10,27 @@ import { startFullTestService } from "../support/service.js";
 
 const run = promisify(execFile);
 const DAG_TIMEOUT_MS = 240_000;
+const SUBMIT = "api.Submit/SubmitJobs";
+const STATUS = "api.Jobs/GetJobStatus";
+const BY_URI = "api.Jobs/GetJobStatusUsingExternalJobUri";
+
+/**
+ * An Airflow cluster policy (airflow_local_settings.py in $AIRFLOW_HOME/config)
+ * giving the task one retry a second after a failure, and a three-second
+ * execution timeout, when TEST_RETRY_ONCE is set. The DAG stays as the docs show
+ * it; [core] default_task_retries does not do: `dags test` serialises the DAG
+ * without the configured defaults, so its task instance would get no retries.
+ */
+const RETRY_ONCE_POLICY = `import datetime
+import os
+
+
+def task_policy(task):
+    if os.environ.get("TEST_RETRY_ONCE"):
+        task.retries = 1
+        task.retry_delay = datetime.timedelta(seconds=1)
+        task.execution_timeout = datetime.timedelta(seconds=3)
+`;
 
 /** Polls of api.Jobs/GetJobStatus the service answered, from its own metrics. */
 async function statusPollsAnswered(serviceUrl: string): Promise<number> {
@@ -40,9 +61,10 @@ describe("today's Armada Airflow operator, pointed at the service", () => {
     ARMADA_QUEUE: "airflow",
     ...extra,
   });
-  const runDag = async (extra: Record<string, string>): Promise<{ ok: boolean; log: string }> => {
+  const runDag = async (extra: Record<string, string>, logicalDate?: string): Promise<{ ok: boolean; log: string }> => {
     try {
-      const { stdout, stderr } = await run(join(env.bin, "airflow"), ["dags", "test", "armada_via_jobservice"], { env: airflowEnv(extra), timeout: DAG_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 });
+      const args = ["dags", "test", "armada_via_jobservice", ...(logicalDate ? [logicalDate] : [])];
+      const { stdout, stderr } = await run(join(env.bin, "airflow"), args, { env: airflowEnv(extra), timeout: DAG_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 });
       return { ok: true, log: stdout + stderr };
     } catch (error) {
       const failed = error as { stdout?: string; stderr?: string };
@@ -58,6 +80,8 @@ describe("today's Armada Airflow operator, pointed at the service", () => {
     });
     service = await startFullTestService(sim.url, ["--armada-passthrough", "true"]);
     airflowHome = mkdtempSync(join(tmpdir(), "airflow-"));
+    mkdirSync(join(airflowHome, "config"));
+    writeFileSync(join(airflowHome, "config/airflow_local_settings.py"), RETRY_ONCE_POLICY);
     await run(join(env.bin, "airflow"), ["db", "migrate"], { env: airflowEnv({}), timeout: ENV_TIMEOUT_MS });
   }, ENV_TIMEOUT_MS);
   afterAll(async () => {
@@ -96,4 +120,63 @@ describe("today's Armada Airflow operator, pointed at the service", () => {
     expect(ok).toBe(true);
     expect(sim.calls({ method: "api.Jobs/GetJobStatus" })).toHaveLength(0);
   }, DAG_TIMEOUT_MS);
+
+  it("fails the task when the job is cancelled in Armada while the task waits", async () => {
+    const submitsBefore = sim.calls({ method: SUBMIT }).length;
+    // A minute-long job, so only the cancel below can end it in time.
+    const dag = runDag({ JOB_ANNOTATIONS: "armada-sim/duration-ms=60000" });
+    const submit = await waitFor(() => sim.calls({ method: SUBMIT })[submitsBefore], "the operator's submit");
+    const pollsAtSubmit = await statusPollsAnswered(service.url);
+    await waitFor(async () => (await statusPollsAnswered(service.url)) >= pollsAtSubmit + 2 || undefined, "the task's status polls");
+    expect(sim.cancel("airflow", submit.jobSetId)).toHaveLength(1);
+    const { ok, log } = await dag;
+    expect(ok).toBe(false);
+    expect(log).toMatch(/terminated with state: CANCELLED/);
+    // The operator's ArmadaOperatorJobFailedError (a cancelled job has no termination reason).
+    expect(log).toMatch(/ArmadaOperator job '[^']+' in queue 'airflow' terminated with state 'Cancelled'\./);
+    expect(sim.calls({ method: SUBMIT })).toHaveLength(submitsBefore + 1);
+    expect(sim.calls({ method: STATUS })).toHaveLength(0);
+  }, DAG_TIMEOUT_MS);
+
+  it("reattaches on retry through the external job URI, answered by the service, without submitting again", async () => {
+    // The operator reattaches only on a real retry of the same task instance
+    // (try_number past the first of max_tries); a second `dags test` of the same
+    // run clears the task and raises max_tries, which the operator treats as a
+    // manual re-run and submits anew. So: one `dags test`, one retry one second
+    // after a failure, and a first try that fails while its job is alive. The
+    // execution timeout does that (the job runs six seconds, the timeout is
+    // three; see RETRY_ONCE_POLICY); Airflow then calls on_kill, which cancels
+    // the job through the service, and the second try finds that job by its URI
+    // and attaches to it.
+    const submitsBefore = sim.calls({ method: SUBMIT }).length;
+    const statusPollsBefore = await statusPollsAnswered(service.url);
+    const { ok, log } = await runDag({
+      REATTACH_POLICY: "always",
+      TEST_RETRY_ONCE: "1",
+    });
+    const submitted = [...log.matchAll(/Submitted job to Armada with job-id (\S+)\./g)].map((m) => m[1]);
+    const attached = [...log.matchAll(/Attached to existing Armada job with job-id (\S+)\./g)].map((m) => m[1]);
+    expect(submitted).toHaveLength(1);
+    expect(attached).toEqual(submitted);
+    expect(sim.calls({ method: SUBMIT })).toHaveLength(submitsBefore + 1);
+    // The reattached job is the one on_kill cancelled; "always" makes that final.
+    expect(log).toMatch(/terminated with state: CANCELLED/);
+    expect(log).toMatch(/ArmadaOperatorJobFailedFatalError: ArmadaOperator job '[^']+' in queue 'airflow' terminated with state 'Cancelled'\./);
+    expect(ok).toBe(false);
+    expect(sim.calls({ method: BY_URI })).toHaveLength(0);
+    expect(sim.calls({ method: STATUS })).toHaveLength(0);
+    const polls = (await statusPollsAnswered(service.url)) - statusPollsBefore;
+    console.log(`armada-airflow reattach: ${polls} status polls answered by the service; at the simulator: ${sim.calls({ method: BY_URI }).length} URI lookups, ${sim.calls({ method: STATUS }).length} status polls`);
+  }, DAG_TIMEOUT_MS);
 });
+
+/** Polls `probe` until it yields a value; gives up after `timeoutMs`, naming what it waited for. */
+async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
