@@ -27,13 +27,22 @@ export interface BatcherOptions {
   readonly replayNote?: string;
   /** Told of every write as it is sent and once it is answered. */
   readonly onWrite?: WriteObserver;
+  /**
+   * Told when a write nobody waits for (a partial batch written on the timer)
+   * fails: on a quiet stream no add() may come to report it, and the store
+   * holding something else must not go unnoticed until the next event.
+   */
+  readonly onUnawaitedFailure?: (err: unknown) => void;
 }
 
 /** Watches a batcher's writes, e.g. to know whether a lease renewal overlapped one. */
 export interface WriteObserver {
   sent(): void;
-  /** `cursor`: what the store holds now, when the write went through; undefined when it failed or was refused. */
-  settled(cursor: string | undefined): void;
+  /**
+   * `cursor`: what the store holds now, when the write went through; undefined when it failed or was refused.
+   * `fence`: the token the write carried, which the lease may have moved past while it was under way.
+   */
+  settled(cursor: string | undefined, fence: number): void;
 }
 
 /**
@@ -105,17 +114,18 @@ export function createBatcher(options: BatcherOptions): Batcher {
       const stored = messages.length > 0 ? await recordsOf(messages) : new Map<string, JobRecord>();
       const batch = applyBatch(stored, messages, written.cursor);
       const shown = error || (caughtUp ? "" : (options.replayNote ?? ""));
+      const fence = options.fence();
       options.onWrite?.sent();
       let landed: string | undefined;
       try {
         await store.write(
           jobSet,
           { jobs: batch.changed, progress: { cursor: batch.cursor, caughtUp, error: shown, updatedAt: options.now() } },
-          { expected: written.stored ? written.cursor : undefined, fence: options.fence() },
+          { expected: written.stored ? written.cursor : undefined, fence },
         );
         landed = batch.cursor;
       } finally {
-        options.onWrite?.settled(landed);
+        options.onWrite?.settled(landed, fence);
       }
       written = { cursor: batch.cursor, caughtUp, stored: true };
       for (const [jobId, record] of stored) if (!batch.changed.has(jobId)) remember(jobId, record);
@@ -174,8 +184,8 @@ export function createBatcher(options: BatcherOptions): Batcher {
   function writeLater(): void {
     if (!written.caughtUp) return;
     timer ??= setTimeout(() => {
-      // A failure here is kept and reported by the next add() or flush().
-      enqueue(true, keepCaughtUp, "").catch(() => undefined);
+      // A failure here is kept for the next add() or flush() too.
+      enqueue(true, keepCaughtUp, "").catch((err: unknown) => options.onUnawaitedFailure?.(err));
     }, options.maxDelayMs);
   }
 

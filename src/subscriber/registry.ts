@@ -122,9 +122,9 @@ export function createRegistry(options: RegistryOptions, deps: FollowDeps): Regi
             entry.writesSent++;
             entry.writesPending++;
           },
-          settled(cursor) {
+          settled(cursor, fence) {
             entry.writesPending--;
-            entry.held = cursor === undefined ? undefined : { cursor, fence: entry.fence };
+            entry.held = cursor === undefined ? undefined : { cursor, fence };
           },
         },
         found(cursor) {

@@ -181,6 +181,7 @@ export async function follow(
           now: deps.now,
           fence: hooks.fence,
           onWrite: hooks.writes,
+          onUnawaitedFailure: (err) => streaming?.abort(asStoreFailure(err)),
           ...(rebuilding && { replayNote: REBUILDING }),
           ...(rollingBack && { replayNote: ROLLED_BACK }),
         });
@@ -270,8 +271,12 @@ function spreadOut(ms: number): number {
   return Math.round(ms * (0.75 + Math.random() / 4));
 }
 
+function asStoreFailure(err: unknown): StoreFailure {
+  return new StoreFailure(`store write failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}
+
 function storeFailure(err: unknown): never {
-  throw new StoreFailure(`store write failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  throw asStoreFailure(err);
 }
 
 /**

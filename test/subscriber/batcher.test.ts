@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createMetricsRegistry } from "../../src/observability/metrics.js";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import { createMemoryStore } from "../../src/store/memory.js";
@@ -15,14 +15,31 @@ function recordingStore(failWrites: ReadonlySet<number> = new Set()) {
   return withWriteFaults(createMemoryStore({ ttlSeconds: 60 }), failWrites);
 }
 
-function batcherOn(store: JobStore, start: StoredProgress = { cursor: "", caughtUp: false, stored: false }, maxEvents = 50, maxDelayMs = 5, fence = 1) {
+function batcherOn(
+  store: JobStore,
+  start: StoredProgress = { cursor: "", caughtUp: false, stored: false },
+  maxEvents = 50,
+  maxDelayMs = 5,
+  fence = 1,
+  onUnawaitedFailure?: (err: unknown) => void,
+) {
   const metrics = createSubscriberMetrics(createMetricsRegistry({ processMetrics: false }), () => ({
     owned: 0,
     followed: 0,
     failing: new Map(),
     secondsSinceLastEvent: [],
   }));
-  return createBatcher({ store, jobSet, start, maxEvents, maxDelayMs, metrics, now: () => T0, fence: () => fence });
+  return createBatcher({
+    store,
+    jobSet,
+    start,
+    maxEvents,
+    maxDelayMs,
+    metrics,
+    now: () => T0,
+    fence: () => fence,
+    ...(onUnawaitedFailure && { onUnawaitedFailure }),
+  });
 }
 
 /** A burst of `jobs` jobs each going submitted → queued → leased → running, in stream order. */
@@ -119,6 +136,58 @@ describe("writing events in batches", () => {
     await batcher.add([streamMessage(1, event("queued", "a", T0))]);
     await new Promise((resolve) => setTimeout(resolve, 30));
     await expect(batcher.add([streamMessage(2, event("running", "a", T0))])).rejects.toThrow("write 1 refused");
+  });
+
+  it("a failed timed write is told at once, so a quiet stream with no next add still hears of it", async () => {
+    vi.useFakeTimers();
+    try {
+      const { store } = recordingStore(new Set([1]));
+      const told: unknown[] = [];
+      const batcher = batcherOn(store, { cursor: "", caughtUp: true, stored: false }, 100, 50, 1, (err) => told.push(err));
+      await batcher.add([streamMessage(1, event("queued", "a", T0))]);
+      expect(told).toEqual([]);
+      await vi.advanceTimersByTimeAsync(50);
+      expect(told).toHaveLength(1);
+      expect(String(told[0])).toContain("write 1 refused");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("tells whoever watches its writes the token each write carried, even when the lease moved on while it was under way", async () => {
+    const memory = createMemoryStore({ ttlSeconds: 60 });
+    let release!: () => void;
+    const landing = new Promise<void>((resolve) => (release = resolve));
+    const slow: JobStore = { ...memory, write: async (...args) => landing.then(() => memory.write(...args)) };
+    let fence = 7;
+    const settled: [string | undefined, number][] = [];
+    let sent!: () => void;
+    const sending = new Promise<void>((resolve) => (sent = resolve));
+    const metrics = createSubscriberMetrics(createMetricsRegistry({ processMetrics: false }), () => ({
+      owned: 0,
+      followed: 0,
+      failing: new Map(),
+      secondsSinceLastEvent: [],
+    }));
+    const batcher = createBatcher({
+      store: slow,
+      jobSet,
+      start: { cursor: "", caughtUp: true, stored: false },
+      maxEvents: 1,
+      maxDelayMs: 5,
+      metrics,
+      now: () => T0,
+      fence: () => fence,
+      onWrite: { sent, settled: (cursor, carried) => settled.push([cursor, carried]) },
+    });
+    const adding = batcher.add([streamMessage(1, event("queued", "a", T0))]);
+    await sending;
+    // The lease is lost (the replica no longer holds a token) before the write is answered.
+    fence = 0;
+    release();
+    await adding;
+    expect(settled).toEqual([[messageId(1), 7]]);
+    await memory.close();
   });
 
   it("a write against a job set the store lost since is refused, and nothing of it is written", async () => {
