@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -39,13 +39,37 @@ async function statusPollsAnswered(serviceUrl: string): Promise<number> {
   return Number(line?.split(" ").at(-1) ?? 0);
 }
 
+/** Where two Airflows' `airflow dags test` differ. */
+interface DagsTest {
+  /** What it logs when the task defers. */
+  readonly deferred: RegExp;
+  /** Its options for the run whose first try times out and is retried. */
+  readonly retryArgs: readonly string[];
+}
+
 /**
- * armada-airflow 1.1.3, Armada's own Airflow operator, unchanged, in Airflow
- * 3.2.2 (`airflow dags test`, a real task runner and metadata database), with
+ * The two Airflow majors armada-airflow 1.1.3's pins allow (apache-airflow>=2.10,<3.3): the Airflow
+ * version, its locked environment (the Airflow 3 one is also the armada-client tests'), and how its
+ * `dags test` is run the way its user would:
+ * - Airflow 2's `dag.test()` catches the deferral in its own loop, so the task's "Pausing task as
+ *   DEFERRED" is never logged, only the loop's running of the trigger.
+ * - Airflow 2's execution timeout (AirflowTaskTimeout) is a BaseException, which its in-process
+ *   `dag.test()` does not catch: the first try's timeout ends `dags test` itself, and nothing is
+ *   retried. With `--use-executor` each try runs as a deployment runs it (`airflow tasks run` by the
+ *   executor), and the retry comes.
+ */
+const AIRFLOWS: readonly (readonly [airflow: string, envName: string, dagsTest: DagsTest])[] = [
+  ["3.2.1", "armada-airflow-1", { deferred: /Pausing task as DEFERRED/, retryArgs: [] }],
+  ["2.11.2", "armada-airflow-1-airflow-2", { deferred: /\[DAG TEST\] running trigger in line/, retryArgs: ["--use-executor"] }],
+];
+
+/**
+ * armada-airflow 1.1.3, Armada's own Airflow operator, unchanged, in real
+ * Airflow (`airflow dags test`, a real task runner and metadata database), with
  * its one gRPC channel pointed at the service: the DAG of
  * examples/airflow-armada, as docs/query-api.md shows it.
  */
-describe("today's Armada Airflow operator, pointed at the service", () => {
+describe.each(AIRFLOWS)("today's Armada Airflow operator in Airflow %s (test/envs/%s), against the service", (airflow, envName, { deferred, retryArgs }) => {
   let env: PythonEnv;
   let sim: Simulator;
   let service: { url: string; stop(): Promise<void> };
@@ -61,19 +85,31 @@ describe("today's Armada Airflow operator, pointed at the service", () => {
     ARMADA_QUEUE: "airflow",
     ...extra,
   });
-  const runDag = async (extra: Record<string, string>, logicalDate?: string): Promise<{ ok: boolean; log: string }> => {
+  /**
+   * One `airflow dags test` of the DAG; its output, then the task logs an executor wrote (under
+   * `--use-executor` the tries run in their own processes and log to files, not to `dags test`).
+   */
+  const runDag = async (extra: Record<string, string>, options: readonly string[] = []): Promise<{ ok: boolean; log: string }> => {
+    const logs = mkdtempSync(join(airflowHome, "logs-"));
+    const taskLogs = (): string =>
+      readdirSync(logs, { recursive: true, encoding: "utf8" })
+        .filter((file) => file.endsWith(".log"))
+        .sort()
+        .map((file) => readFileSync(join(logs, file), "utf8"))
+        .join("");
+    const runEnv = airflowEnv({ AIRFLOW__LOGGING__BASE_LOG_FOLDER: logs, ...extra });
     try {
-      const args = ["dags", "test", "armada_via_jobservice", ...(logicalDate ? [logicalDate] : [])];
-      const { stdout, stderr } = await run(join(env.bin, "airflow"), args, { env: airflowEnv(extra), timeout: DAG_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 });
-      return { ok: true, log: stdout + stderr };
+      const args = ["dags", "test", "armada_via_jobservice", ...options];
+      const { stdout, stderr } = await run(join(env.bin, "airflow"), args, { env: runEnv, timeout: DAG_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 });
+      return { ok: true, log: stdout + stderr + taskLogs() };
     } catch (error) {
       const failed = error as { stdout?: string; stderr?: string };
-      return { ok: false, log: `${failed.stdout ?? ""}${failed.stderr ?? ""}` };
+      return { ok: false, log: `${failed.stdout ?? ""}${failed.stderr ?? ""}${taskLogs()}` };
     }
   };
 
   beforeAll(async () => {
-    env = await pythonEnv("armada-airflow-1");
+    env = await pythonEnv(envName);
     sim = await startSimulator({
       queues: ["airflow"],
       lifecycle: { queuedMs: [100, 200], pendingMs: [100, 200], startMs: [100, 200], runMs: [6000, 6000], failureProbability: 0, preemptionProbability: 0, leaseReturnProbability: 0 },
@@ -88,6 +124,12 @@ describe("today's Armada Airflow operator, pointed at the service", () => {
     await service?.stop();
     await sim?.close();
     if (airflowHome) rmSync(airflowHome, { recursive: true, force: true });
+  });
+
+  it(`is Airflow ${airflow} with armada-airflow 1.1.3`, async () => {
+    const script = "import importlib.metadata as m; print(m.version('apache-airflow'), m.version('armada-airflow'))";
+    const { stdout } = await run(env.python, ["-c", script], { env: airflowEnv({}) });
+    expect(stdout.trim().split("\n").at(-1)).toBe(`${airflow} 1.1.3`);
   });
 
   it("runs a job to success: the submit passes through, and no status poll reaches Armada", async () => {
@@ -114,7 +156,7 @@ describe("today's Armada Airflow operator, pointed at the service", () => {
   it("runs deferrable: the trigger polls the service too", async () => {
     const { ok, log } = await runDag({ DEFERRABLE: "true" });
     // The task really deferred, and its trigger ran (in line, under `airflow dags test`).
-    expect(log).toMatch(/Pausing task as DEFERRED/);
+    expect(log).toMatch(deferred);
     expect(log).toMatch(/running trigger in line/);
     expect(log).toMatch(/terminated with state: SUCCEEDED/);
     expect(ok).toBe(true);
@@ -147,13 +189,10 @@ describe("today's Armada Airflow operator, pointed at the service", () => {
     // execution timeout does that (the job runs six seconds, the timeout is
     // three; see RETRY_ONCE_POLICY); Airflow then calls on_kill, which cancels
     // the job through the service, and the second try finds that job by its URI
-    // and attaches to it.
+    // and attaches to it. (On Airflow 2 the tries run through the executor: see AIRFLOWS.)
     const submitsBefore = sim.calls({ method: SUBMIT }).length;
     const statusPollsBefore = await statusPollsAnswered(service.url);
-    const { ok, log } = await runDag({
-      REATTACH_POLICY: "always",
-      TEST_RETRY_ONCE: "1",
-    });
+    const { ok, log } = await runDag({ REATTACH_POLICY: "always", TEST_RETRY_ONCE: "1" }, retryArgs);
     const submitted = [...log.matchAll(/Submitted job to Armada with job-id (\S+)\./g)].map((m) => m[1]);
     const attached = [...log.matchAll(/Attached to existing Armada job with job-id (\S+)\./g)].map((m) => m[1]);
     expect(submitted).toHaveLength(1);
