@@ -4,6 +4,8 @@ import { describeClusterAddress, parseClusterUrl, type ClusterAddress } from "./
 import { respReplicatedRunner, respScriptRunner, type ReplicaAck } from "./resp-scripts.js";
 import { createScriptedStore } from "./scripted.js";
 import type { JobStore } from "./store.js";
+import { probeNodes } from "./node-probe.js";
+import { isGivenUp, unavailableCause } from "./unavailable-cause.js";
 
 const CONNECT_TIMEOUT_MS = 5_000;
 // Bounds every call, including one waiting in the client's offline queue
@@ -17,6 +19,8 @@ const MAX_RECONNECT_DELAY_MS = 2_000;
 const RETRY_DELAY_MS = 300;
 const MAX_REDIRECTIONS = 16;
 const QUIT_TIMEOUT_MS = 2_000;
+// What ioredis's cluster client says when it could not reach a node, whatever the socket said.
+const VAGUE = /^(Connection is closed|None of startup nodes is available|Failed to refresh slots cache)/;
 
 /** ioredis Cluster options for an address: what the store needs, apart from the nodes. */
 export function clusterOptions(address: ClusterAddress): ClusterOptions {
@@ -68,15 +72,28 @@ export function createRedisClusterStore(options: { url: string; ttlSeconds: numb
   // Calls waiting in the offline queue for a client that is not ready; they
   // fail together as soon as the client gives up on a connection attempt.
   const waiting = new Set<(error: Error) => void>();
+  // Node errors carry their own address; the first configured node only names a cause that has none.
+  const causeOf = (error: unknown): string => unavailableCause(error, address.nodes[0] ?? { host: "", port: 0 });
+  // The client says only "Connection is closed." of a node it could not reach: ask the sockets why, once per outage.
+  let diagnosis: Promise<string> | undefined;
+  const diagnose = (): Promise<string> =>
+    (diagnosis ??= probeNodes(address.nodes).then((found) => {
+      lastError = new Error(`no cluster node answered: ${found ?? "each accepted a connection and closed it"}`);
+      return lastError.message;
+    }));
   const unreachable = (error: Error): void => {
-    // "Failed to refresh slots cache" says little; the node's error says why (WRONGPASS, ECONNREFUSED, …).
-    lastError = new Error(lastNodeError && lastNodeError !== error ? `${error.message} ${lastNodeError.message}` : error.message);
+    // "Failed to refresh slots cache" says little; the node's error says why (a refused password, a refused connection, …).
+    const node = lastNodeError && lastNodeError !== error ? lastNodeError : error;
+    if (VAGUE.test(node.message)) void diagnose();
+    else lastError = new Error(`no cluster node answered: ${causeOf(node)}`);
+    lastError ??= new Error("no cluster node answered");
     if (failing) return;
     failing = true;
-    logger?.warn({ err: { message: lastError.message } }, "redis cluster store unreachable");
+    void (diagnosis ?? Promise.resolve(lastError.message)).then((text) => logger?.warn({ err: { message: text } }, "redis cluster store unreachable"));
   };
   client.on("node error", (error: Error) => {
-    lastNodeError = error;
+    // A refused connection is followed by "Connection is closed.": keep the error that says why.
+    if (lastNodeError === undefined || !/^Connection is closed/.test(error.message)) lastNodeError = error;
   });
   client.on("error", unreachable);
   client.on("reconnecting", () => {
@@ -88,6 +105,7 @@ export function createRedisClusterStore(options: { url: string; ttlSeconds: numb
     if (failing) logger?.info("redis cluster store reachable again");
     failing = false;
     lastNodeError = undefined;
+    diagnosis = undefined;
   });
 
   const run = respScriptRunner(client);
@@ -115,7 +133,15 @@ export function createRedisClusterStore(options: { url: string; ttlSeconds: numb
       return await Promise.race([request(), bounded]);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      throw new Error(`Redis Cluster store at ${where}: ${message}`, { cause: error });
+      const cause =
+        VAGUE.test(message) || (diagnosis !== undefined && client.status !== "ready")
+          ? await diagnose()
+          : error === lastError
+            ? message
+            : isGivenUp(error)
+              ? (lastError?.message ?? "the connection was lost")
+              : causeOf(error);
+      throw new Error(`Redis Cluster store at ${where}: ${cause}`, { cause: error });
     } finally {
       clearTimeout(timer);
       if (giveUp) waiting.delete(giveUp);

@@ -5,6 +5,7 @@ import { openStore } from "../../src/store/open.js";
 import { createRedisClusterStore } from "../../src/store/redis-cluster.js";
 import { createLogger } from "../../src/observability/logger.js";
 import type { JobStore } from "../../src/store/store.js";
+import { freePort } from "../support/free-port.js";
 import { startRedisCluster, type RedisCluster } from "../support/redis-cluster.js";
 import { CONTRACT_TTL_SECONDS, describeStoreContract, freshJobSet, progress, record } from "./contract.js";
 import { subjectOnRedis } from "./redis-backends.js";
@@ -85,11 +86,26 @@ describe("redis cluster store", () => {
       const outcome = await Promise.race([Promise.allSettled([wrong.ping()]), new Promise((resolve) => setTimeout(() => resolve(["hung"]), 5_000))]);
       expect((outcome as unknown[])[0]).toMatchObject({
         status: "rejected",
-        reason: { message: expect.stringMatching(/^Redis Cluster store at redis-cluster:\/\/127\.0\.0\.1:\d+,.*WRONGPASS/) },
+        reason: { message: expect.stringMatching(/^Redis Cluster store at redis-cluster:\/\/127\.0\.0\.1:\d+,.*authentication refused/) },
       });
       expect(String(((outcome as unknown[])[0] as PromiseRejectedResult).reason)).not.toContain("not-the-pw");
     } finally {
       await wrong.close();
+    }
+  });
+
+  it("names why no node answers in our words, fast, and not a client library's option names", async () => {
+    const port = await freePort();
+    const down = createRedisClusterStore({ url: `redis-cluster://127.0.0.1:${port}`, ttlSeconds: 60 });
+    try {
+      const outcome = await Promise.race([Promise.allSettled([down.ping()]), new Promise((resolve) => setTimeout(() => resolve(["hung"]), 10_000))]);
+      const reason = String(((outcome as unknown[])[0] as PromiseRejectedResult).reason);
+      expect(reason).toMatch(
+        new RegExp(`^Error: Redis Cluster store at redis-cluster://127\\.0\\.0\\.1:${port}: .*connection refused at 127\\.0\\.0\\.1:${port}`),
+      );
+      expect(reason).not.toMatch(/slots cache|maxRetriesPerRequest|ECONNREFUSED/);
+    } finally {
+      await down.close();
     }
   });
 });
