@@ -3,6 +3,7 @@
 // against the generated decoder is test/armada/decode-event.test.ts).
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import type { EventMessage } from "../gen/api/event_pb.js";
+import { EXTERNAL_JOB_URI_ANNOTATION } from "../query/query-job.js";
 
 export type EventCase = Exclude<EventMessage["events"]["case"], undefined>;
 
@@ -23,6 +24,8 @@ export interface JobEvent {
   readonly nodeName: string;
   /** Only for `failed`. */
   readonly failure: FailureDetail | undefined;
+  /** Only for `submitted`: the job's external job URI annotation (Armada's Airflow operator sets it); "" when it has none. */
+  readonly externalJobUri: string;
 }
 
 export interface FailureDetail {
@@ -46,11 +49,13 @@ interface Layout {
   readonly cluster?: number;
   readonly node?: number;
   readonly failure?: true;
+  /** The field of the `api.Job` the event carries, whose annotations hold the external job URI. */
+  readonly job?: number;
 }
 
 // Every event message has job_id = 1 and created = 4; the rest differ by type (proto/api/event.proto).
 const LAYOUTS: ReadonlyMap<number, Layout> = new Map<number, Layout>([
-  [1, { case: "submitted" }],
+  [1, { case: "submitted", job: 5 }],
   [2, { case: "queued" }],
   [3, { case: "leased", cluster: 5 }],
   [4, { case: "leaseReturned" }],
@@ -168,6 +173,7 @@ interface MutableEvent {
   clusterId: string;
   nodeName: string;
   failure: MutableFailure | undefined;
+  externalJobUri: string;
 }
 
 interface MutableFailure {
@@ -188,6 +194,7 @@ function newEvent(layout: Layout): MutableEvent {
     nodeName: "",
     // A null-prototype object lists its keys as a decoded map object does, "__proto__" included.
     failure: layout.failure ? { reason: "", retryable: false, cause: 0, exitCodes: Object.create(null) as Record<string, number>, containers: [] } : undefined,
+    externalJobUri: "",
   };
 }
 
@@ -201,6 +208,7 @@ function readEvent(reader: BinaryReader, layout: Layout, event: MutableEvent): v
     else if (field === 4) readTimestamp(reader, event);
     else if (field === layout.cluster) event.clusterId = reader.string(true);
     else if (field === layout.node) event.nodeName = reader.string(true);
+    else if (field === layout.job) readJob(reader, event);
     else if (failure !== undefined && field === 6) failure.reason = reader.string(true);
     else if (failure !== undefined && field === 7) readExitCode(reader, failure.exitCodes);
     else if (failure !== undefined && field === 11) failure.containers.push(readContainer(reader));
@@ -220,6 +228,58 @@ function readTimestamp(reader: BinaryReader, event: MutableEvent): void {
     else if (field === 2) event.createdNanos = reader.int32();
     else skipField(reader, tag, 4);
   }
+}
+
+// api.Job's annotations map (field 10); its entries are key = 1, value = 2.
+const ANNOTATIONS = 10;
+const URI_KEY = new TextEncoder().encode(EXTERNAL_JOB_URI_ANNOTATION);
+
+/**
+ * Reads the one annotation the service indexes out of the job a `submitted`
+ * event carries, skipping the rest (the pod specs) unread; other annotation
+ * keys are compared as bytes, never decoded. As in a decoded map, the last
+ * entry with the key wins, across merged copies of the job too.
+ */
+function readJob(reader: BinaryReader, event: MutableEvent): void {
+  const end = lengthEnd(reader);
+  while (reader.pos < end) {
+    const tag = readTag(reader);
+    if (tag >>> 3 === ANNOTATIONS && (tag & 7) === WireType.LengthDelimited) readAnnotation(reader, event);
+    else skipField(reader, tag, 4);
+  }
+}
+
+function readAnnotation(reader: BinaryReader, event: MutableEvent): void {
+  const end = lengthEnd(reader);
+  let isUri = false;
+  // Where the entry's (last) value starts: it is decoded only if the key turns out to be the URI's.
+  let valueAt = -1;
+  while (reader.pos < end) {
+    const tag = readTag(reader);
+    const field = tag >>> 3;
+    if (field === 1 && (tag & 7) === WireType.LengthDelimited) isUri = keyIsUri(reader);
+    else if (field === 2 && (tag & 7) === WireType.LengthDelimited) valueAt = reader.pos;
+    if (field !== 1 || (tag & 7) !== WireType.LengthDelimited) skipField(reader, tag, 4);
+  }
+  if (!isUri) return;
+  if (valueAt < 0) {
+    event.externalJobUri = "";
+    return;
+  }
+  reader.pos = valueAt;
+  event.externalJobUri = reader.string(true);
+  reader.pos = end;
+}
+
+/** Whether the length-delimited key that comes next is the URI annotation's; moves past it either way. */
+function keyIsUri(reader: BinaryReader): boolean {
+  const end = lengthEnd(reader);
+  const start = reader.pos;
+  reader.pos = end;
+  if (end - start !== URI_KEY.length) return false;
+  const bytes = bytesOf(reader);
+  for (let i = 0; i < URI_KEY.length; i++) if (bytes[start + i] !== URI_KEY[i]) return false;
+  return true;
 }
 
 function readExitCode(reader: BinaryReader, exitCodes: Record<string, number>): void {
@@ -266,6 +326,7 @@ function freeze(event: MutableEvent): JobEvent {
       exitCodes: Object.values(failure.exitCodes),
       containers: failure.containers,
     },
+    externalJobUri: event.externalJobUri,
   };
 }
 
@@ -358,6 +419,7 @@ export function jobEventOf(message: EventMessage | undefined): JobEvent | undefi
             containers: event.value.containerStatuses.map((c) => ({ exitCode: c.exitCode, cause: c.cause })),
           }
         : undefined,
+    externalJobUri: event.case === "submitted" ? (event.value.job?.annotations[EXTERNAL_JOB_URI_ANNOTATION] ?? "") : "",
   };
 }
 
