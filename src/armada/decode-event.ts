@@ -43,38 +43,47 @@ export interface ContainerDetail {
   readonly cause: number;
 }
 
-/** Where a case keeps the fields the state mapping reads (field numbers of its event message). */
+/**
+ * Where a case keeps the fields the state mapping reads (field numbers of its
+ * event message; 0, which no field has, where it has none). Every layout has
+ * every property, in one order: the decoder reads them for every event, and
+ * layouts of one shape keep those reads monomorphic.
+ */
 interface Layout {
   readonly case: EventCase;
-  readonly cluster?: number;
-  readonly node?: number;
-  readonly failure?: true;
+  readonly cluster: number;
+  readonly node: number;
+  readonly failure: boolean;
   /** The field of the `api.Job` the event carries, whose annotations hold the external job URI. */
-  readonly job?: number;
+  readonly job: number;
+}
+
+function eventLayout(eventCase: EventCase, fields: Partial<Omit<Layout, "case">> = {}): Layout {
+  return { case: eventCase, cluster: fields.cluster ?? 0, node: fields.node ?? 0, failure: fields.failure ?? false, job: fields.job ?? 0 };
 }
 
 // Every event message has job_id = 1 and created = 4; the rest differ by type (proto/api/event.proto).
 const LAYOUTS: ReadonlyMap<number, Layout> = new Map<number, Layout>([
-  [1, { case: "submitted", job: 5 }],
-  [2, { case: "queued" }],
-  [3, { case: "leased", cluster: 5 }],
-  [4, { case: "leaseReturned" }],
-  [5, { case: "leaseExpired" }],
-  [6, { case: "pending", cluster: 5 }],
-  [7, { case: "running", cluster: 5, node: 7 }],
-  [8, { case: "unableToSchedule" }],
-  [9, { case: "failed", cluster: 5, node: 9, failure: true }],
-  [10, { case: "succeeded", cluster: 5, node: 7 }],
-  [11, { case: "reprioritized" }],
-  [12, { case: "cancelling" }],
-  [13, { case: "cancelled" }],
-  [14, { case: "terminated" }],
-  [15, { case: "utilisation" }],
-  [16, { case: "duplicateFound" }],
-  [17, { case: "ingressInfo" }],
-  [18, { case: "reprioritizing" }],
-  [21, { case: "preempted" }],
-  [22, { case: "preempting" }],
+  [1, eventLayout("submitted", { job: 5 })],
+  [2, eventLayout("queued")],
+  [3, eventLayout("leased", { cluster: 5 })],
+  [4, eventLayout("leaseReturned")],
+  [5, eventLayout("leaseExpired")],
+  [6, eventLayout("pending", { cluster: 5 })],
+  [7, eventLayout("running", { cluster: 5, node: 7 })],
+  [8, eventLayout("unableToSchedule")],
+  [9, eventLayout("failed", { cluster: 5, node: 9, failure: true })],
+  [10, eventLayout("succeeded", { cluster: 5, node: 7 })],
+  [11, eventLayout("reprioritized")],
+  [12, eventLayout("cancelling")],
+  [13, eventLayout("cancelled")],
+  [14, eventLayout("terminated")],
+  [15, eventLayout("utilisation")],
+  [16, eventLayout("duplicateFound")],
+  [17, eventLayout("ingressInfo")],
+  [18, eventLayout("reprioritizing")],
+  [21, eventLayout("preempted")],
+  [22, eventLayout("preempting")],
 ]);
 
 const RECURSION_LIMIT = 100;
@@ -242,14 +251,15 @@ const URI_KEY = new TextEncoder().encode(EXTERNAL_JOB_URI_ANNOTATION);
  */
 function readJob(reader: BinaryReader, event: MutableEvent): void {
   const end = lengthEnd(reader);
+  const bytes = bytesOf(reader);
   while (reader.pos < end) {
     const tag = readTag(reader);
-    if (tag >>> 3 === ANNOTATIONS && (tag & 7) === WireType.LengthDelimited) readAnnotation(reader, event);
+    if (tag >>> 3 === ANNOTATIONS && (tag & 7) === WireType.LengthDelimited) readAnnotation(reader, bytes, event);
     else skipField(reader, tag, 4);
   }
 }
 
-function readAnnotation(reader: BinaryReader, event: MutableEvent): void {
+function readAnnotation(reader: BinaryReader, bytes: Uint8Array, event: MutableEvent): void {
   const end = lengthEnd(reader);
   let isUri = false;
   // Where the entry's (last) value starts: it is decoded only if the key turns out to be the URI's.
@@ -257,7 +267,7 @@ function readAnnotation(reader: BinaryReader, event: MutableEvent): void {
   while (reader.pos < end) {
     const tag = readTag(reader);
     const field = tag >>> 3;
-    if (field === 1 && (tag & 7) === WireType.LengthDelimited) isUri = keyIsUri(reader);
+    if (field === 1 && (tag & 7) === WireType.LengthDelimited) isUri = keyIsUri(reader, bytes);
     else if (field === 2 && (tag & 7) === WireType.LengthDelimited) valueAt = reader.pos;
     if (field !== 1 || (tag & 7) !== WireType.LengthDelimited) skipField(reader, tag, 4);
   }
@@ -272,12 +282,11 @@ function readAnnotation(reader: BinaryReader, event: MutableEvent): void {
 }
 
 /** Whether the length-delimited key that comes next is the URI annotation's; moves past it either way. */
-function keyIsUri(reader: BinaryReader): boolean {
+function keyIsUri(reader: BinaryReader, bytes: Uint8Array): boolean {
   const end = lengthEnd(reader);
   const start = reader.pos;
   reader.pos = end;
   if (end - start !== URI_KEY.length) return false;
-  const bytes = bytesOf(reader);
   for (let i = 0; i < URI_KEY.length; i++) if (bytes[start + i] !== URI_KEY[i]) return false;
   return true;
 }
@@ -407,8 +416,8 @@ export function jobEventOf(message: EventMessage | undefined): JobEvent | undefi
     case: event.case,
     jobId: value.jobId,
     createdMs: created === undefined ? undefined : Number(created.seconds) * 1000 + Math.round(created.nanos / 1_000_000),
-    clusterId: layout?.cluster !== undefined && "clusterId" in value ? value.clusterId : "",
-    nodeName: layout?.node !== undefined && "nodeName" in value ? value.nodeName : "",
+    clusterId: layout !== undefined && layout.cluster !== 0 && "clusterId" in value ? value.clusterId : "",
+    nodeName: layout !== undefined && layout.node !== 0 && "nodeName" in value ? value.nodeName : "",
     failure:
       event.case === "failed"
         ? {
@@ -423,4 +432,4 @@ export function jobEventOf(message: EventMessage | undefined): JobEvent | undefi
   };
 }
 
-const LAYOUT_OF_CASE: ReadonlyMap<EventCase, Layout> = new Map([...LAYOUTS.values()].map((layout) => [layout.case, layout]));
+const LAYOUT_OF_CASE: ReadonlyMap<EventCase, Layout> = new Map([...LAYOUTS.values()].map((known) => [known.case, known]));
