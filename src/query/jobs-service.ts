@@ -9,7 +9,7 @@ import { armadaErrorOf, armadaStateOf } from "./record-answers.js";
 
 export interface JobsServiceDeps {
   /** Holds the job-id index; without it every id is asked of Armada. */
-  readonly store: Pick<JobStore, "jobSetsOf" | "indexJobs" | "indexExternalJobUris" | "jobIdsOfExternalUri"> & Partial<Pick<JobStore, "readJobs">>;
+  readonly store: Pick<JobStore, "jobSetsOf" | "indexJobs" | "indexExternalJobUris" | "jobIdsOfExternalUri" | "readJobSet">;
   /** Reads job sets and starts following them (the subscriber). */
   readonly status: JobStatusSource;
   /** Armada's own Query API. */
@@ -106,14 +106,14 @@ export function jobsService(deps: JobsServiceDeps): ServiceImpl<typeof Jobs> {
 
   /**
    * Armada's states of the listed jobs the store holds, read without waiting:
-   * where the store already has a job (the events reached it), its state wins
-   * over the read-through's, which comes from Lookout and lags the events, so
-   * the answer is never older than the next poll, which the store answers.
+   * where the events already reached the store, its state wins over the
+   * read-through's, which comes from Lookout and lags the events, so for those
+   * jobs the answer agrees with the next poll, which the store answers. A
+   * store that does not answer leaves Armada's answer as it is.
    */
   async function storedStates(jobSet: JobSetKey, ids: readonly string[]): Promise<Record<string, JobState>> {
     const stored: Record<string, JobState> = {};
-    if (!deps.store.readJobs) return stored;
-    const jobs = await deps.store.readJobs(jobSet, ids).catch(() => new Map<string, JobRecord>());
+    const { jobs } = await deps.store.readJobSet(jobSet, ids).catch(() => ({ jobs: new Map<string, JobRecord>() }));
     for (const [id, record] of jobs) {
       const state = armadaStateOf(record);
       if (state !== undefined) stored[id] = state;
