@@ -3,6 +3,7 @@
 // against the generated decoder is test/armada/decode-event.test.ts).
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import type { EventMessage } from "../gen/api/event_pb.js";
+import { EXTERNAL_JOB_URI_ANNOTATION } from "../query/query-job.js";
 
 export type EventCase = Exclude<EventMessage["events"]["case"], undefined>;
 
@@ -23,6 +24,8 @@ export interface JobEvent {
   readonly nodeName: string;
   /** Only for `failed`. */
   readonly failure: FailureDetail | undefined;
+  /** Only for `submitted`: the job's external job URI annotation (Armada's Airflow operator sets it); "" when it has none. */
+  readonly externalJobUri: string;
 }
 
 export interface FailureDetail {
@@ -40,36 +43,47 @@ export interface ContainerDetail {
   readonly cause: number;
 }
 
-/** Where a case keeps the fields the state mapping reads (field numbers of its event message). */
+/**
+ * Where a case keeps the fields the state mapping reads (field numbers of its
+ * event message; 0, which no field has, where it has none). Every layout has
+ * every property, in one order: the decoder reads them for every event, and
+ * layouts of one shape keep those reads monomorphic.
+ */
 interface Layout {
   readonly case: EventCase;
-  readonly cluster?: number;
-  readonly node?: number;
-  readonly failure?: true;
+  readonly cluster: number;
+  readonly node: number;
+  readonly failure: boolean;
+  /** The field of the `api.Job` the event carries, whose annotations hold the external job URI. */
+  readonly job: number;
+}
+
+function eventLayout(eventCase: EventCase, fields: Partial<Omit<Layout, "case">> = {}): Layout {
+  return { case: eventCase, cluster: fields.cluster ?? 0, node: fields.node ?? 0, failure: fields.failure ?? false, job: fields.job ?? 0 };
 }
 
 // Every event message has job_id = 1 and created = 4; the rest differ by type (proto/api/event.proto).
 const LAYOUTS: ReadonlyMap<number, Layout> = new Map<number, Layout>([
-  [1, { case: "submitted" }],
-  [2, { case: "queued" }],
-  [3, { case: "leased", cluster: 5 }],
-  [4, { case: "leaseReturned" }],
-  [5, { case: "leaseExpired" }],
-  [6, { case: "pending", cluster: 5 }],
-  [7, { case: "running", cluster: 5, node: 7 }],
-  [8, { case: "unableToSchedule" }],
-  [9, { case: "failed", cluster: 5, node: 9, failure: true }],
-  [10, { case: "succeeded", cluster: 5, node: 7 }],
-  [11, { case: "reprioritized" }],
-  [12, { case: "cancelling" }],
-  [13, { case: "cancelled" }],
-  [14, { case: "terminated" }],
-  [15, { case: "utilisation" }],
-  [16, { case: "duplicateFound" }],
-  [17, { case: "ingressInfo" }],
-  [18, { case: "reprioritizing" }],
-  [21, { case: "preempted" }],
-  [22, { case: "preempting" }],
+  [1, eventLayout("submitted", { job: 5 })],
+  [2, eventLayout("queued")],
+  [3, eventLayout("leased", { cluster: 5 })],
+  [4, eventLayout("leaseReturned")],
+  [5, eventLayout("leaseExpired")],
+  [6, eventLayout("pending", { cluster: 5 })],
+  [7, eventLayout("running", { cluster: 5, node: 7 })],
+  [8, eventLayout("unableToSchedule")],
+  [9, eventLayout("failed", { cluster: 5, node: 9, failure: true })],
+  [10, eventLayout("succeeded", { cluster: 5, node: 7 })],
+  [11, eventLayout("reprioritized")],
+  [12, eventLayout("cancelling")],
+  [13, eventLayout("cancelled")],
+  [14, eventLayout("terminated")],
+  [15, eventLayout("utilisation")],
+  [16, eventLayout("duplicateFound")],
+  [17, eventLayout("ingressInfo")],
+  [18, eventLayout("reprioritizing")],
+  [21, eventLayout("preempted")],
+  [22, eventLayout("preempting")],
 ]);
 
 const RECURSION_LIMIT = 100;
@@ -168,6 +182,7 @@ interface MutableEvent {
   clusterId: string;
   nodeName: string;
   failure: MutableFailure | undefined;
+  externalJobUri: string;
 }
 
 interface MutableFailure {
@@ -188,6 +203,7 @@ function newEvent(layout: Layout): MutableEvent {
     nodeName: "",
     // A null-prototype object lists its keys as a decoded map object does, "__proto__" included.
     failure: layout.failure ? { reason: "", retryable: false, cause: 0, exitCodes: Object.create(null) as Record<string, number>, containers: [] } : undefined,
+    externalJobUri: "",
   };
 }
 
@@ -201,6 +217,7 @@ function readEvent(reader: BinaryReader, layout: Layout, event: MutableEvent): v
     else if (field === 4) readTimestamp(reader, event);
     else if (field === layout.cluster) event.clusterId = reader.string(true);
     else if (field === layout.node) event.nodeName = reader.string(true);
+    else if (field === layout.job) readJob(reader, event);
     else if (failure !== undefined && field === 6) failure.reason = reader.string(true);
     else if (failure !== undefined && field === 7) readExitCode(reader, failure.exitCodes);
     else if (failure !== undefined && field === 11) failure.containers.push(readContainer(reader));
@@ -220,6 +237,58 @@ function readTimestamp(reader: BinaryReader, event: MutableEvent): void {
     else if (field === 2) event.createdNanos = reader.int32();
     else skipField(reader, tag, 4);
   }
+}
+
+// api.Job's annotations map (field 10); its entries are key = 1, value = 2.
+const ANNOTATIONS = 10;
+const URI_KEY = new TextEncoder().encode(EXTERNAL_JOB_URI_ANNOTATION);
+
+/**
+ * Reads the one annotation the service indexes out of the job a `submitted`
+ * event carries, skipping the rest (the pod specs) unread; other annotation
+ * keys are compared as bytes, never decoded. As in a decoded map, the last
+ * entry with the key wins, across merged copies of the job too.
+ */
+function readJob(reader: BinaryReader, event: MutableEvent): void {
+  const end = lengthEnd(reader);
+  const bytes = bytesOf(reader);
+  while (reader.pos < end) {
+    const tag = readTag(reader);
+    if (tag >>> 3 === ANNOTATIONS && (tag & 7) === WireType.LengthDelimited) readAnnotation(reader, bytes, event);
+    else skipField(reader, tag, 4);
+  }
+}
+
+function readAnnotation(reader: BinaryReader, bytes: Uint8Array, event: MutableEvent): void {
+  const end = lengthEnd(reader);
+  let isUri = false;
+  // Where the entry's (last) value starts: it is decoded only if the key turns out to be the URI's.
+  let valueAt = -1;
+  while (reader.pos < end) {
+    const tag = readTag(reader);
+    const field = tag >>> 3;
+    if (field === 1 && (tag & 7) === WireType.LengthDelimited) isUri = keyIsUri(reader, bytes);
+    else if (field === 2 && (tag & 7) === WireType.LengthDelimited) valueAt = reader.pos;
+    if (field !== 1 || (tag & 7) !== WireType.LengthDelimited) skipField(reader, tag, 4);
+  }
+  if (!isUri) return;
+  if (valueAt < 0) {
+    event.externalJobUri = "";
+    return;
+  }
+  reader.pos = valueAt;
+  event.externalJobUri = reader.string(true);
+  reader.pos = end;
+}
+
+/** Whether the length-delimited key that comes next is the URI annotation's; moves past it either way. */
+function keyIsUri(reader: BinaryReader, bytes: Uint8Array): boolean {
+  const end = lengthEnd(reader);
+  const start = reader.pos;
+  reader.pos = end;
+  if (end - start !== URI_KEY.length) return false;
+  for (let i = 0; i < URI_KEY.length; i++) if (bytes[start + i] !== URI_KEY[i]) return false;
+  return true;
 }
 
 function readExitCode(reader: BinaryReader, exitCodes: Record<string, number>): void {
@@ -266,6 +335,7 @@ function freeze(event: MutableEvent): JobEvent {
       exitCodes: Object.values(failure.exitCodes),
       containers: failure.containers,
     },
+    externalJobUri: event.externalJobUri,
   };
 }
 
@@ -346,8 +416,8 @@ export function jobEventOf(message: EventMessage | undefined): JobEvent | undefi
     case: event.case,
     jobId: value.jobId,
     createdMs: created === undefined ? undefined : Number(created.seconds) * 1000 + Math.round(created.nanos / 1_000_000),
-    clusterId: layout?.cluster !== undefined && "clusterId" in value ? value.clusterId : "",
-    nodeName: layout?.node !== undefined && "nodeName" in value ? value.nodeName : "",
+    clusterId: layout !== undefined && layout.cluster !== 0 && "clusterId" in value ? value.clusterId : "",
+    nodeName: layout !== undefined && layout.node !== 0 && "nodeName" in value ? value.nodeName : "",
     failure:
       event.case === "failed"
         ? {
@@ -358,7 +428,8 @@ export function jobEventOf(message: EventMessage | undefined): JobEvent | undefi
             containers: event.value.containerStatuses.map((c) => ({ exitCode: c.exitCode, cause: c.cause })),
           }
         : undefined,
+    externalJobUri: event.case === "submitted" ? (event.value.job?.annotations[EXTERNAL_JOB_URI_ANNOTATION] ?? "") : "",
   };
 }
 
-const LAYOUT_OF_CASE: ReadonlyMap<EventCase, Layout> = new Map([...LAYOUTS.values()].map((layout) => [layout.case, layout]));
+const LAYOUT_OF_CASE: ReadonlyMap<EventCase, Layout> = new Map([...LAYOUTS.values()].map((known) => [known.case, known]));

@@ -9,7 +9,7 @@ import { armadaErrorOf, armadaStateOf } from "./record-answers.js";
 
 export interface JobsServiceDeps {
   /** Holds the job-id index; without it every id is asked of Armada. */
-  readonly store: Pick<JobStore, "jobSetsOf" | "indexJobs" | "indexExternalJobUris" | "jobIdsOfExternalUri">;
+  readonly store: Pick<JobStore, "jobSetsOf" | "indexJobs" | "indexExternalJobUris" | "jobIdsOfExternalUri" | "readJobSet">;
   /** Reads job sets and starts following them (the subscriber). */
   readonly status: JobStatusSource;
   /** Armada's own Query API. */
@@ -104,6 +104,23 @@ export function jobsService(deps: JobsServiceDeps): ServiceImpl<typeof Jobs> {
     return jobStates;
   }
 
+  /**
+   * Armada's states of the listed jobs the store holds, read without waiting:
+   * where the events already reached the store, its state wins over the
+   * read-through's, which comes from Lookout and lags the events, so for those
+   * jobs the answer agrees with the next poll, which the store answers. A
+   * store that does not answer leaves Armada's answer as it is.
+   */
+  async function storedStates(jobSet: JobSetKey, ids: readonly string[]): Promise<Record<string, JobState>> {
+    const stored: Record<string, JobState> = {};
+    const { jobs } = await deps.store.readJobSet(jobSet, ids).catch(() => ({ jobs: new Map<string, JobRecord>() }));
+    for (const [id, record] of jobs) {
+      const state = armadaStateOf(record);
+      if (state !== undefined) stored[id] = state;
+    }
+    return stored;
+  }
+
   return {
     async getJobStatus(request, context) {
       checkQuerySize(request.jobIds.length, "jobIds");
@@ -142,12 +159,11 @@ export function jobsService(deps: JobsServiceDeps): ServiceImpl<typeof Jobs> {
       if (local) return { jobStates: local };
       const answer = await deps.upstream.getJobStatusUsingExternalJobUri(request, upstreamCall(context));
       const ids = Object.keys(answer.jobStates);
-      if (ids.length > 0 && jobSet.queue !== "" && jobSet.jobSetId !== "") {
-        await deps.store.indexJobs?.(jobSet, ids).catch(() => undefined);
-        await deps.store.indexExternalJobUris?.(jobSet, new Map(ids.map((id) => [id, request.externalJobUri]))).catch(() => undefined);
-        void deps.status.lookup(jobSet, [], { signal: AbortSignal.timeout(60_000) }).catch(() => undefined);
-      }
-      return answer;
+      if (ids.length === 0 || jobSet.queue === "" || jobSet.jobSetId === "") return answer;
+      await deps.store.indexJobs?.(jobSet, ids).catch(() => undefined);
+      await deps.store.indexExternalJobUris?.(jobSet, new Map(ids.map((id) => [id, request.externalJobUri]))).catch(() => undefined);
+      void deps.status.lookup(jobSet, [], { signal: AbortSignal.timeout(60_000) }).catch(() => undefined);
+      return { ...answer, jobStates: { ...answer.jobStates, ...(await storedStates(jobSet, ids)) } };
     },
     async getJobRunDetails(request, context) {
       checkQuerySize(request.runIds.length, "RunIds");

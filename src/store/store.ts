@@ -49,6 +49,12 @@ export interface JobSetProgress {
 export interface JobSetUpdate {
   readonly jobs: ReadonlyMap<string, JobRecord>;
   readonly progress: JobSetProgress;
+  /**
+   * Job id → external job URI, from the events this write applies: the
+   * stores do not write them with the job set; the job-id index wrapper
+   * (query/indexing-store.ts) indexes them once the guarded write succeeded.
+   */
+  readonly externalJobUris?: ReadonlyMap<string, string>;
 }
 
 /**

@@ -9,6 +9,8 @@ export interface BatchResult {
   readonly cursor: string;
   /** How many events of each type changed a record, for metrics. */
   readonly appliedByType: Map<string, number>;
+  /** Job id → external job URI, from the batch's `submitted` events that carry one. */
+  readonly externalJobUris: Map<string, string>;
 }
 
 /** The distinct jobs a batch touches, to read their current records in one round trip. */
@@ -22,6 +24,7 @@ export function jobIdsOf(messages: readonly ArmadaMessage[]): string[] {
 export function applyBatch(stored: ReadonlyMap<string, JobRecord>, messages: readonly ArmadaMessage[], previousCursor: string): BatchResult {
   const changed = new Map<string, JobRecord>();
   const appliedByType = new Map<string, number>();
+  const externalJobUris = new Map<string, string>();
   let cursor = previousCursor;
   for (const m of messages) {
     cursor = m.id;
@@ -29,6 +32,8 @@ export function applyBatch(stored: ReadonlyMap<string, JobRecord>, messages: rea
     // No job has an empty id: nobody could ask for it, and the store refuses to write one.
     if (event === undefined || event.jobId === "") continue;
     const jobId = event.jobId;
+    // Indexed even when the event changes no record (a re-delivery): an entry is a fact, and writing it again is harmless.
+    if (event.externalJobUri !== "") externalJobUris.set(jobId, event.externalJobUri);
     const before = changed.get(jobId) ?? stored.get(jobId);
     const after = applyEvent(before, m.id, event);
     if (after === undefined || after === before) continue;
@@ -36,5 +41,5 @@ export function applyBatch(stored: ReadonlyMap<string, JobRecord>, messages: rea
     const type = EVENT_NAMES[event.case];
     appliedByType.set(type, (appliedByType.get(type) ?? 0) + 1);
   }
-  return { changed, cursor, appliedByType };
+  return { changed, cursor, appliedByType, externalJobUris };
 }

@@ -120,7 +120,11 @@ export function createBatcher(options: BatcherOptions): Batcher {
       try {
         await store.write(
           jobSet,
-          { jobs: batch.changed, progress: { cursor: batch.cursor, caughtUp, error: shown, updatedAt: options.now() } },
+          {
+            jobs: batch.changed,
+            progress: { cursor: batch.cursor, caughtUp, error: shown, updatedAt: options.now() },
+            ...(batch.externalJobUris.size > 0 && { externalJobUris: batch.externalJobUris }),
+          },
           { expected: written.stored ? written.cursor : undefined, fence },
         );
         landed = batch.cursor;

@@ -297,6 +297,8 @@ async function pump(
 ): Promise<number> {
   const stop = (): void => stream.abort(signal.reason);
   signal.addEventListener("abort", stop, { once: true });
+  // Ended between two streams (a close racing a reconnect or a rebuild): this one must not outlive it by the idle limit.
+  if (signal.aborted) stop();
   const idle = setTimeout(
     () => {
       stream.abort(

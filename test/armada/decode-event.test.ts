@@ -1,13 +1,14 @@
 import { create, fromBinary, ScalarType, toBinary, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { describe, expect, it } from "vitest";
-import { EventMessageSchema, EventStreamMessageSchema } from "../../src/gen/api/event_pb.js";
+import { EventMessageSchema, EventStreamMessageSchema, JobSchema } from "../../src/gen/api/event_pb.js";
 import { startSimulator } from "../../src/simulator/index.js";
 import { createPrng, type Prng } from "../../src/simulator/prng.js";
 import { decodeArmadaMessage, decodeEvent, jobEventOf, readMessageId, type UndecodableEvent } from "../../src/armada/decode-event.js";
 import { MALFORMED_EVENTS, eventMessage, messageId, unknownCaseEvent, wireMessage } from "../subscriber/event-builders.js";
 
 const T0 = 1_700_000_000_000;
+const URI_KEY = "armadaproject.io/externalJobUri";
 const ID = messageId(7);
 
 /** What `fromBinary` makes of the bytes, reduced as the subscriber reduces it: the reference the partial decoder must match. */
@@ -61,8 +62,13 @@ function randomValue(field: DescField, prng: Prng, depth: number): unknown {
       if (field.listKind !== "message" || depth >= 2) return undefined;
       return Array.from({ length: prng.int(0, 3) }, () => create(field.message, randomMessage(field.message, prng, depth + 1) as never));
     case "map": {
-      // Only map<string, int32> (exit codes) matters to the state mapping.
-      if (field.mapKind !== "scalar" || field.mapKey !== ScalarType.STRING || field.scalar !== ScalarType.INT32) return undefined;
+      // Only map<string, int32> (exit codes) and map<string, string> (annotations, for the external job URI) matter.
+      if (field.mapKind !== "scalar" || field.mapKey !== ScalarType.STRING) return undefined;
+      if (field.scalar === ScalarType.STRING) {
+        const keys = [URI_KEY, URI_KEY.replace("Uri", "Url"), "armada-sim/reason", "", "__proto__"];
+        return Object.fromEntries(Array.from({ length: prng.int(0, 4) }, () => [keys[prng.int(0, keys.length - 1)], TEXTS[prng.int(0, TEXTS.length - 1)]]));
+      }
+      if (field.scalar !== ScalarType.INT32) return undefined;
       const keys = ["main", "sidecar", "1", "0", "__proto__", "10", "init"];
       return Object.fromEntries(Array.from({ length: prng.int(0, 4) }, () => [keys[prng.int(0, keys.length - 1)], prng.int(-5, 140)]));
     }
@@ -136,6 +142,41 @@ describe("the partial decoder reads Armada's events as fromBinary does", () => {
     const bytes = encoded(ID, failed);
     expect(decodeArmadaMessage(bytes)).toEqual(reference(bytes));
     expect(decodeArmadaMessage(bytes).event?.failure?.exitCodes).toEqual([0, 3, 0, 9, 137]);
+  });
+
+  it("for a submitted job's external job URI, and only that annotation, however the job's bytes are laid out", () => {
+    const uri = "airflow://dag/task/é😀";
+    const submitted = (annotations: Record<string, string>) => eventMessage("submitted", "j", T0, { job: create(JobSchema, { id: "j", annotations }) });
+    const plain = encoded(ID, submitted({ [URI_KEY]: uri, other: "x" }));
+    expect(decodeArmadaMessage(plain)).toEqual(reference(plain));
+    expect(decodeArmadaMessage(plain).event?.externalJobUri).toBe(uri);
+    const none = encoded(ID, submitted({ other: "x" }));
+    expect(decodeArmadaMessage(none).event?.externalJobUri).toBe("");
+    // Map entries with the value before the key, or a key and no value, and a later copy of the job merging in.
+    const entry = (fields: Uint8Array) => new BinaryWriter().tag(10, WireType.LengthDelimited).bytes(fields).finish();
+    const key = new BinaryWriter().tag(1, WireType.LengthDelimited).string(URI_KEY).finish();
+    const value = (text: string) => new BinaryWriter().tag(2, WireType.LengthDelimited).string(text).finish();
+    const podSpec = new BinaryWriter().tag(12, WireType.LengthDelimited).bytes(new Uint8Array(300).fill(7)).finish();
+    for (const jobFields of [
+      concat(podSpec, entry(concat(value("first"), key)), podSpec),
+      concat(entry(key)),
+      concat(entry(concat(key, value("a"))), entry(concat(value("b"), key, value("c")))),
+      concat(entry(concat(key, value("a"))), entry(concat(new BinaryWriter().tag(1, WireType.LengthDelimited).string("other").finish(), value("b")))),
+    ]) {
+      const job = new BinaryWriter().tag(5, WireType.LengthDelimited).bytes(jobFields).finish();
+      const event = new BinaryWriter()
+        .tag(1, WireType.LengthDelimited)
+        .bytes(concat(new BinaryWriter().tag(1, WireType.LengthDelimited).string("j").finish(), job))
+        .finish();
+      const bytes = concat(
+        new BinaryWriter().tag(1, WireType.LengthDelimited).string(ID).finish(),
+        new BinaryWriter().tag(2, WireType.LengthDelimited).bytes(event).finish(),
+      );
+      expect(decodeArmadaMessage(bytes), Buffer.from(bytes).toString("hex")).toEqual(reference(bytes));
+      // The same job sent again merges into the first, as a repeated message field does.
+      const twice = concat(bytes, encoded("", submitted({ other: "y" })));
+      expect(decodeArmadaMessage(twice)).toEqual(reference(twice));
+    }
   });
 
   it("for random events of every case, with unknown fields of every wire type where they may appear", () => {

@@ -53,3 +53,45 @@ describe("a store that indexes the jobs it writes", () => {
     expect(errors).toHaveLength(1);
   });
 });
+
+describe("a store that indexes the external job URIs its writes carry", () => {
+  const uris = (entries: Record<string, string>): Map<string, string> => new Map(Object.entries(entries));
+
+  it("indexes them once the guarded write succeeded, and again when the job set is replayed from nothing", async () => {
+    let now = 0;
+    const store = withJobIndex(createMemoryStore({ ttlSeconds: 3600, now: () => now }), (error) => expect.unreachable(String(error)));
+    await store.write(jobSet, { jobs: jobs("a", "b"), progress: progress("1"), externalJobUris: uris({ a: "airflow://t", b: "airflow://u" }) }, FIRST);
+    await store.write(jobSet, { jobs: jobs("c"), progress: progress("2"), externalJobUris: uris({ c: "airflow://t" }) }, after("1"));
+    await expect(store.jobIdsOfExternalUri!(jobSet, "airflow://t")).resolves.toEqual(["a", "c"]);
+    now += 3_600_000;
+    await expect(store.jobIdsOfExternalUri!(jobSet, "airflow://t")).resolves.toEqual([]);
+    await store.write(jobSet, { jobs: jobs("a"), progress: progress("1"), externalJobUris: uris({ a: "airflow://t" }) }, FIRST);
+    await expect(store.jobIdsOfExternalUri!(jobSet, "airflow://t")).resolves.toEqual(["a"]);
+  });
+
+  it("indexes none for a write the guard refused, as stale or fenced", async () => {
+    const store = withJobIndex(createMemoryStore({ ttlSeconds: 3600 }), (error) => expect.unreachable(String(error)));
+    await expect(
+      store.write(jobSet, { jobs: jobs("x"), progress: progress("2"), externalJobUris: uris({ x: "airflow://x" }) }, after("1")),
+    ).rejects.toMatchObject({
+      reason: "stale",
+    });
+    await store.write(jobSet, { jobs: jobs("a"), progress: progress("1") }, { expected: undefined, fence: 5 });
+    await expect(
+      store.write(jobSet, { jobs: jobs("y"), progress: progress("2"), externalJobUris: uris({ y: "airflow://x" }) }, { expected: "1", fence: 4 }),
+    ).rejects.toMatchObject({
+      reason: "fenced",
+    });
+    await expect(store.jobIdsOfExternalUri!(jobSet, "airflow://x")).resolves.toEqual([]);
+  });
+
+  it("reports a URI index write that failed and still counts the job set's write and its job-id index", async () => {
+    const inner = createMemoryStore({ ttlSeconds: 3600 });
+    const errors: unknown[] = [];
+    const store = withJobIndex({ ...inner, indexExternalJobUris: () => Promise.reject(new Error("uri index down")) }, (error) => errors.push(error));
+    await store.write(jobSet, { jobs: jobs("a"), progress: progress("1"), externalJobUris: uris({ a: "airflow://t" }) }, FIRST);
+    expect((await store.readJobs(jobSet, ["a"])).size).toBe(1);
+    expect(Object.fromEntries(await store.jobSetsOf!(["a"]))).toEqual({ a: jobSet });
+    expect(errors).toEqual([new Error("uri index down")]);
+  });
+});

@@ -5,7 +5,7 @@ import { JobState, Jobs } from "../../src/gen/api/job_pb.js";
 import { JobService, JobServiceResponse_State } from "../../src/gen/jobservice/jobservice_pb.js";
 import { startSimulator, type Simulator } from "../../src/simulator/index.js";
 import { startFullTestService } from "../support/service.js";
-import { eventually, FAST_LIFECYCLE } from "../support/simulator.js";
+import { eventually, FAST_LIFECYCLE, jobsDone } from "../support/simulator.js";
 
 const queryCalls = (sim: Simulator, method: string) => sim.calls({ method: `api.Jobs/${method}` }).length;
 
@@ -28,15 +28,7 @@ describe("the service's api.Jobs (Armada's Query API from the cache)", () => {
     await sim?.close();
   });
 
-  const settled = (ids: readonly string[]) =>
-    eventually(
-      () =>
-        sim
-          .jobs()
-          .filter((j) => ids.includes(j.jobId))
-          .every((j) => j.done),
-      10_000,
-    );
+  const settled = (ids: readonly (string | undefined)[]) => jobsDone(sim, ids);
 
   it("answers polls of followed jobs from the store, with Armada's states and error text, asking Armada nothing", async () => {
     const [ok, bad, rejected] = sim.submit("q", "followed", [

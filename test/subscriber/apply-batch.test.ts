@@ -1,4 +1,6 @@
+import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
+import { JobSchema } from "../../src/gen/api/event_pb.js";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
 import { applyBatch, jobIdsOf } from "../../src/subscriber/apply-batch.js";
 import { applyEvent } from "../../src/subscriber/event-to-record.js";
@@ -23,6 +25,25 @@ describe("applying a batch of stream messages", () => {
     expect(batch.changed.get("b")).toMatchObject({ state: State.SUBMITTED, lastEvent: "lease_returned" });
     expect(batch.cursor).toBe(messageId(5));
     expect(Object.fromEntries(batch.appliedByType)).toEqual({ submitted: 1, succeeded: 1, running: 1, lease_returned: 1 });
+  });
+
+  it("collects the external job URIs its submitted events carry, re-deliveries included, for the URI index", () => {
+    const submitted = (jobId: string, annotations: Record<string, string>) =>
+      event("submitted", jobId, T0, { job: create(JobSchema, { id: jobId, annotations }) });
+    const uri = { "armadaproject.io/externalJobUri": "airflow://dag/task" };
+    const stored = new Map([["a", applyEvent(undefined, messageId(1), submitted("a", uri))!]]);
+    const batch = applyBatch(
+      stored,
+      [
+        streamMessage(1, submitted("a", uri)),
+        streamMessage(2, submitted("b", { other: "x" })),
+        streamMessage(3, submitted("c", uri)),
+        streamMessage(4, event("queued", "c", T0)),
+      ],
+      messageId(1),
+    );
+    expect(Object.fromEntries(batch.externalJobUris)).toEqual({ a: "airflow://dag/task", c: "airflow://dag/task" });
+    expect([...batch.changed.keys()]).toEqual(["b", "c"]);
   });
 
   it("leaves out jobs the batch did not change", () => {

@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
+import { withJobIndex } from "../../src/query/indexing-store.js";
 import { jobSetKeys } from "../../src/store/keys.js";
 import type { JobKey } from "../../src/store/store.js";
 import {
@@ -170,6 +171,37 @@ describe.each(CASES)("a job set the %s store loses (%s) while it is followed", (
       expect(await service.metrics.metrics()).toMatch(/jobservice_store_job_set_losses_total [1-9]/);
     } finally {
       await watcher.stop();
+      await service.close();
+    }
+  });
+
+  it("indexes its jobs' external job URIs from their submitted events, and indexes them again in the rebuild", async () => {
+    const jobSetId = uniqueJobSet("uri-loss");
+    const jobSet = { queue: QUEUE, jobSetId };
+    const uri = `airflow://dag/${jobSetId}/task`;
+    const [a] = world.sim.submit(QUEUE, jobSetId, [{ annotations: { ...SHORT_RUN.annotations, "armadaproject.io/externalJobUri": uri } }, LONG_RUN]);
+    const store = withJobIndex(world.store, (error) => expect.unreachable(String(error)));
+    const service = startSubscriber(store, testOptions(world.sim.url, { idleTimeoutMs: 60_000 }));
+    try {
+      await eventually(
+        () => service.status({ ...jobSet, jobId: a! }),
+        (answer) => answer.state === State.SUCCEEDED,
+      );
+      await eventually(
+        () => store.jobIdsOfExternalUri!(jobSet, uri),
+        (ids) => ids.length === 1 && ids[0] === a,
+      );
+      // Losing only the job set's key leaves the URI's entry in place; every other loss takes it too.
+      await lose(world.fixture, loss, jobSetId);
+      await eventually(
+        () => service.metrics.metrics(),
+        (text) => /jobservice_store_job_set_losses_total [1-9]/.test(text),
+      );
+      await eventually(
+        () => store.jobIdsOfExternalUri!(jobSet, uri),
+        (ids) => ids.length === 1 && ids[0] === a,
+      );
+    } finally {
       await service.close();
     }
   });

@@ -2,7 +2,7 @@ import { createClient, type Client, type Interceptor } from "@connectrpc/connect
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Event, type EventStreamMessage } from "../../src/gen/api/event_pb.js";
 import { QueueService, Submit } from "../../src/gen/api/submit_pb.js";
-import type { LifecycleConfig } from "../../src/simulator/index.js";
+import type { LifecycleConfig, Simulator } from "../../src/simulator/index.js";
 
 /** Lifecycles of a few milliseconds, for tests on the system clock. */
 export const FAST_LIFECYCLE: Partial<LifecycleConfig> = {
@@ -66,6 +66,18 @@ export async function eventually(check: () => boolean, timeoutMs = 3000): Promis
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/** Waits until the simulator has finished every listed job. */
+export function jobsDone(sim: Simulator, ids: readonly (string | undefined)[], timeoutMs = 10_000): Promise<void> {
+  return eventually(
+    () =>
+      sim
+        .jobs()
+        .filter((j) => ids.includes(j.jobId))
+        .every((j) => j.done),
+    timeoutMs,
+  );
 }
 
 /** A minimal raw event for appendEvents. */
