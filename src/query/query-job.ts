@@ -40,6 +40,30 @@ export interface QueryJob {
   readonly spec?: Job;
 }
 
+type EventCase = Exclude<EventMessage["events"]["case"], undefined>;
+
+/**
+ * Events that change nothing Lookout keeps of a job, for the Query API's full
+ * fold here and the subscriber's state-only one (armada-state.ts). Listed, so
+ * that a new kind of event is a decision.
+ */
+const LOOKOUT_IGNORES = [
+  "cancelling",
+  "duplicateFound",
+  "preempting",
+  "reprioritized",
+  "reprioritizing",
+  "terminated",
+  "unableToSchedule",
+  "utilisation",
+] as const satisfies readonly EventCase[];
+type IgnoredCase = (typeof LOOKOUT_IGNORES)[number];
+const IGNORED: ReadonlySet<EventCase> = new Set<EventCase>(LOOKOUT_IGNORES);
+
+export function lookoutIgnores(eventCase: EventCase): eventCase is IgnoredCase {
+  return IGNORED.has(eventCase);
+}
+
 const TERMINAL: ReadonlySet<JobState> = new Set([JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.PREEMPTED, JobState.REJECTED]);
 
 export function isTerminal(state: JobState): boolean {
@@ -59,6 +83,7 @@ export function applyEvent(job: QueryJob | undefined, message: EventMessage): Qu
   const event = events.value;
   const at = event.created ? timestampMs(event.created) : undefined;
   const current = job ?? emptyJob(event.jobId, event.queue, event.jobSetId);
+  if (lookoutIgnores(events.case)) return job ?? current;
   // Once Lookout has a terminal state, later events of the job do not move it;
   // a preemption is final only once the run's failure says it will not be retried.
   const retriedPreemption = current.state === JobState.PREEMPTED && events.case === "failed";
@@ -121,17 +146,6 @@ export function applyEvent(job: QueryJob | undefined, message: EventMessage): Qu
         ? { ...cancelled, runs: updateRun(current.runs, { state: JobRunState.RUN_STATE_UNKNOWN, finishedMs: at }) }
         : cancelled;
     }
-    // Events that do not move Lookout's state; listed so that a new kind of event is a decision.
-    case "cancelling":
-    case "duplicateFound":
-    case "preempting":
-    case "reprioritized":
-    case "reprioritizing":
-    case "terminated":
-    case "unableToSchedule":
-    case "utilisation":
-    case undefined:
-      return job ?? current;
   }
 }
 
