@@ -1,9 +1,7 @@
+import { Cause } from "../gen/api/event_pb.js";
 import { JobState } from "../gen/api/job_pb.js";
 import type { JobEvent } from "../armada/decode-event.js";
 import { isTerminal, lookoutIgnores } from "./query-job.js";
-
-/** Armada's api.JobFailedEvent carries a rejection as cause Rejected. */
-const REJECTED_CAUSE = 4;
 
 /**
  * Armada's JobState (as its Query API reports it from Lookout) after one more
@@ -38,7 +36,7 @@ export function armadaStateAfter(previous: JobState | undefined, event: JobEvent
       return JobState.PREEMPTED;
     case "failed": {
       const failure = event.failure;
-      if (failure?.cause === REJECTED_CAUSE) return JobState.REJECTED;
+      if (failure?.cause === Cause.Rejected) return JobState.REJECTED;
       if (failure?.retryable) return JobState.QUEUED;
       // A preemption is followed by the run's failure; Lookout keeps PREEMPTED.
       return previous === JobState.PREEMPTED ? JobState.PREEMPTED : JobState.FAILED;

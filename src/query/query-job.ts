@@ -1,4 +1,4 @@
-import type { EventMessage, Job } from "../gen/api/event_pb.js";
+import { Cause, type EventMessage, type Job } from "../gen/api/event_pb.js";
 import { JobRunState, JobState } from "../gen/api/job_pb.js";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 
@@ -150,9 +150,7 @@ export function applyEvent(job: QueryJob | undefined, message: EventMessage): Qu
 }
 
 function failed(job: QueryJob, event: Extract<EventMessage["events"], { case: "failed" }>["value"], at: number | undefined): QueryJob {
-  // Armada's api.JobFailedEvent carries a rejection as cause Rejected (4).
-  const REJECTED_CAUSE = 4;
-  if (event.cause === REJECTED_CAUSE) return { ...job, state: JobState.REJECTED, lastTransitionMs: at ?? job.lastTransitionMs, jobError: event.reason };
+  if (event.cause === Cause.Rejected) return { ...job, state: JobState.REJECTED, lastTransitionMs: at ?? job.lastTransitionMs, jobError: event.reason };
   const preempted = job.state === JobState.PREEMPTED;
   // Lookout keeps the preemption's reason as the run's error; on Armada's api stream it is the failure's.
   const runs = preempted
