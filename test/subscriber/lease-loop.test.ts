@@ -1,101 +1,18 @@
-// The registry's lease loop on fake time: what it does at each renewal, with
-// the memory store and an Armada whose job set has no history and whose live
-// stream stays open until it is ended. The same rules against Redis and the
-// simulator, in real time, are in replicas.test.ts and lifecycle.test.ts.
-import { pino } from "pino";
+// The registry's lease loop on fake time: what it does at each renewal (see
+// fake-time-replica.ts). The same rules against Redis and the simulator, in
+// real time, are in replicas.test.ts and lifecycle.test.ts.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { ArmadaClient } from "../../src/armada/armada-client.js";
-import { createConcurrencyLimit } from "../../src/armada/concurrency-limit.js";
-import { createMetricsRegistry } from "../../src/observability/metrics.js";
 import { createMemoryStore } from "../../src/store/memory.js";
-import type { JobSetKey, JobStore } from "../../src/store/store.js";
-import { createSubscriberMetrics } from "../../src/subscriber/metrics.js";
-import { createRegistry, type JobSetStatus, type Registry } from "../../src/subscriber/registry.js";
-
-const TTL_MS = 3_000;
-const RENEWAL_MS = TTL_MS / 3;
-const POLL_MS = 50;
-const JOB_SET: JobSetKey = { queue: "q", jobSetId: "nightly" };
-
-/** Armada's event API for one quiet job set: an empty history, then a live stream open until its caller ends it. */
-function quietArmada() {
-  let open = 0;
-  const client: ArmadaClient = {
-    async *jobSetEvents(request, signal) {
-      if (!request.watch) return;
-      open++;
-      try {
-        await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
-      } finally {
-        open--;
-      }
-    },
-    healthy: async () => true,
-    streamsPerConnection: () => [],
-    close: () => undefined,
-  };
-  return { client, liveStreams: () => open };
-}
-
-/**
- * The store as one replica reaches it: every lease call is noted, and the
- * replica can be cut off from the store, or told that another replica holds
- * the lease (as after a pause longer than the lease, while another took it).
- */
-function replicaView(inner: JobStore) {
-  const leaseCalls: number[] = [];
-  let answer: "store" | "fail" | "held elsewhere" = "store";
-  const store: JobStore = {
-    ...inner,
-    lease: (jobSet, owner, ttlMs) => {
-      leaseCalls.push(Date.now());
-      if (answer === "fail") return Promise.reject(new Error("connect ECONNREFUSED"));
-      return answer === "held elsewhere" ? Promise.resolve(undefined) : inner.lease(jobSet, owner, ttlMs);
-    },
-  };
-  return { store, leaseCalls, cutOff: () => void (answer = "fail"), heldElsewhere: () => void (answer = "held elsewhere") };
-}
-
-const registries: Registry[] = [];
-
-function startReplica(replicaId: string, store: JobStore, options: { expiryMs?: number; onExpired?: (jobSet: JobSetStatus) => void } = {}) {
-  const armada = quietArmada();
-  const registry = createRegistry(
-    {
-      replicaId,
-      leaseTtlMs: TTL_MS,
-      maxSubscriptions: 10,
-      expiryMs: options.expiryMs ?? 3_600_000,
-      followerPollMs: POLL_MS,
-      onExpired: options.onExpired,
-    },
-    {
-      client: armada.client,
-      store,
-      metrics: createSubscriberMetrics(createMetricsRegistry({ processMetrics: false }), () => registry.snapshot()),
-      logger: pino({ level: "silent" }),
-      now: () => Date.now(),
-      backoff: { minMs: 100, maxMs: 1_000, slowMs: 60_000 },
-      idleTimeoutMs: 3_600_000,
-      batchMaxEvents: 100,
-      batchMaxDelayMs: 10,
-      catchUps: createConcurrencyLimit(8),
-    },
-  );
-  registries.push(registry);
-  const role = (): JobSetStatus["role"] | undefined => registry.jobSets().find((s) => s.jobSetId === JOB_SET.jobSetId)?.role;
-  return { registry, liveStreams: armada.liveStreams, role };
-}
-
-/** Lets every timer due within `ms` fire, and what each sets off run to its next wait. */
-const pass = (ms: number): Promise<void> => vi.advanceTimersByTimeAsync(ms).then(() => undefined);
+import type { JobStore } from "../../src/store/store.js";
+import type { JobSetStatus } from "../../src/subscriber/registry.js";
+import { closeReplicas, JOB_SET, pass, POLL_MS, RENEWAL_MS, replicaView, startReplica, TTL_MS } from "./fake-time-replica.js";
 
 beforeEach(() => {
   vi.useFakeTimers({ now: 1_000_000 });
 });
 
 afterEach(async () => {
-  await Promise.all(registries.splice(0).map((registry) => registry.close()));
+  await closeReplicas();
   vi.useRealTimers();
 });
 
