@@ -5,7 +5,7 @@
 import { defaultNumber } from "../src/config/settings.js";
 import { createLogger } from "../src/observability/logger.js";
 import { createMetricsRegistry } from "../src/observability/metrics.js";
-import { startService } from "../src/server/service.js";
+import { startService } from "../src/cli/job-service.js";
 import { openStore, type StoreSpec } from "../src/store/open.js";
 import { createSubscriber, SUBSCRIBER_DEFAULTS, type SubscriberOptions } from "../src/subscriber/index.js";
 

@@ -16,7 +16,7 @@ function tree(files: Record<string, string>): string {
 describe("npm run test:unit's selection", () => {
   it("keeps the tests of pure modules and leaves out those that start servers or processes, directly or through a helper", () => {
     const root = tree({
-      "test/a/pure.test.ts": 'import { x } from "../../src/answers/details.js";\nimport type { S } from "../../src/server/service.js";\n',
+      "test/a/pure.test.ts": 'import { x } from "../../src/answers/details.js";\nimport type { S } from "../../src/server/server.js";\n',
       "test/a/spawns.test.ts": 'import { execFile } from "node:child_process";\n',
       "test/a/simulator.test.ts": 'import { startSimulator } from "../../src/simulator/index.js";\n',
       "test/a/via-helper.test.ts": 'import { h } from "./harness.js";\n',

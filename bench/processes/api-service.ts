@@ -4,7 +4,7 @@
 import { pino } from "pino";
 import { createMetricsRegistry } from "../../src/observability/metrics.js";
 import { DEFAULT_LIMITS } from "../../src/server/limits.js";
-import { startService } from "../../src/server/service.js";
+import { startService } from "../../src/cli/job-service.js";
 import { openStore } from "../../src/store/open.js";
 import type { JobSetKey, JobStore } from "../../src/store/store.js";
 import { createSubscriber, SUBSCRIBER_DEFAULTS } from "../../src/subscriber/index.js";

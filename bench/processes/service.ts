@@ -6,7 +6,7 @@ import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobs
 import { AUTH_DEFAULTS } from "../../src/auth/index.js";
 import { defaultNumber } from "../../src/config/settings.js";
 import { createMetricsRegistry } from "../../src/observability/metrics.js";
-import { startService } from "../../src/server/service.js";
+import { startService } from "../../src/cli/job-service.js";
 import type { JobStatusSource } from "../../src/answers/answer.js";
 import { openStore } from "../../src/store/open.js";
 import { createSubscriber, SUBSCRIBER_DEFAULTS, type Subscriber } from "../../src/subscriber/index.js";

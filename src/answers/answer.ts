@@ -86,6 +86,14 @@ export interface JobStatusSource {
   lookup(jobSet: JobSetKey, jobIds: readonly string[] | undefined, call: ForCall): Promise<JobSetLookup>;
 }
 
+/** The status source that only reads what the store already holds. */
+export function storeStatus(store: JobStoreReader): JobStatusSource {
+  return {
+    status: async (key) => answerFor(await lookUp(store, key)),
+    lookup: (jobSet, jobIds) => lookUpJobSet(store, jobSet, jobIds),
+  };
+}
+
 /** The lookup of one job out of its job set's. */
 export function jobLookupOf(lookup: JobSetLookup, jobId: string): JobLookup {
   const job = lookup.jobs.get(jobId);

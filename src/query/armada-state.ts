@@ -1,10 +1,7 @@
+import { Cause } from "../gen/api/event_pb.js";
 import { JobState } from "../gen/api/job_pb.js";
 import type { JobEvent } from "../armada/decode-event.js";
-
-/** Armada's api.JobFailedEvent carries a rejection as cause Rejected. */
-const REJECTED_CAUSE = 4;
-
-const TERMINAL: ReadonlySet<JobState> = new Set([JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.PREEMPTED, JobState.REJECTED]);
+import { isTerminal, lookoutIgnores } from "./query-job.js";
 
 /**
  * Armada's JobState (as its Query API reports it from Lookout) after one more
@@ -16,7 +13,8 @@ const TERMINAL: ReadonlySet<JobState> = new Set([JobState.SUCCEEDED, JobState.FA
 export function armadaStateAfter(previous: JobState | undefined, event: JobEvent): JobState | undefined {
   // A preemption is final only once the run's failure says it will not be retried.
   const retriedPreemption = previous === JobState.PREEMPTED && event.case === "failed";
-  if (previous !== undefined && TERMINAL.has(previous) && !retriedPreemption) return previous;
+  if (previous !== undefined && isTerminal(previous) && !retriedPreemption) return previous;
+  if (lookoutIgnores(event.case)) return previous;
   switch (event.case) {
     case "submitted":
     case "leaseReturned":
@@ -38,22 +36,13 @@ export function armadaStateAfter(previous: JobState | undefined, event: JobEvent
       return JobState.PREEMPTED;
     case "failed": {
       const failure = event.failure;
-      if (failure?.cause === REJECTED_CAUSE) return JobState.REJECTED;
+      if (failure?.cause === Cause.Rejected) return JobState.REJECTED;
       if (failure?.retryable) return JobState.QUEUED;
       // A preemption is followed by the run's failure; Lookout keeps PREEMPTED.
       return previous === JobState.PREEMPTED ? JobState.PREEMPTED : JobState.FAILED;
     }
-    // Events that do not move Lookout's state; listed so that a new kind of event is a decision.
-    case "cancelling":
-    case "duplicateFound":
+    // Adds a run's addresses, which this state-only fold does not keep.
     case "ingressInfo":
-    case "preempting":
-    case "reprioritized":
-    case "reprioritizing":
-    case "terminated":
-    case "unableToSchedule":
-    case "utilisation":
-    case undefined:
       return previous;
   }
 }

@@ -1,4 +1,4 @@
-import type { EventMessage, Job } from "../gen/api/event_pb.js";
+import { Cause, type EventMessage, type Job } from "../gen/api/event_pb.js";
 import { JobRunState, JobState } from "../gen/api/job_pb.js";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 
@@ -40,6 +40,30 @@ export interface QueryJob {
   readonly spec?: Job;
 }
 
+type EventCase = Exclude<EventMessage["events"]["case"], undefined>;
+
+/**
+ * Events that change nothing Lookout keeps of a job, for the Query API's full
+ * fold here and the subscriber's state-only one (armada-state.ts). Listed, so
+ * that a new kind of event is a decision.
+ */
+const LOOKOUT_IGNORES = [
+  "cancelling",
+  "duplicateFound",
+  "preempting",
+  "reprioritized",
+  "reprioritizing",
+  "terminated",
+  "unableToSchedule",
+  "utilisation",
+] as const satisfies readonly EventCase[];
+type IgnoredCase = (typeof LOOKOUT_IGNORES)[number];
+const IGNORED: ReadonlySet<EventCase> = new Set<EventCase>(LOOKOUT_IGNORES);
+
+export function lookoutIgnores(eventCase: EventCase): eventCase is IgnoredCase {
+  return IGNORED.has(eventCase);
+}
+
 const TERMINAL: ReadonlySet<JobState> = new Set([JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.PREEMPTED, JobState.REJECTED]);
 
 export function isTerminal(state: JobState): boolean {
@@ -59,6 +83,7 @@ export function applyEvent(job: QueryJob | undefined, message: EventMessage): Qu
   const event = events.value;
   const at = event.created ? timestampMs(event.created) : undefined;
   const current = job ?? emptyJob(event.jobId, event.queue, event.jobSetId);
+  if (lookoutIgnores(events.case)) return job ?? current;
   // Once Lookout has a terminal state, later events of the job do not move it;
   // a preemption is final only once the run's failure says it will not be retried.
   const retriedPreemption = current.state === JobState.PREEMPTED && events.case === "failed";
@@ -121,24 +146,11 @@ export function applyEvent(job: QueryJob | undefined, message: EventMessage): Qu
         ? { ...cancelled, runs: updateRun(current.runs, { state: JobRunState.RUN_STATE_UNKNOWN, finishedMs: at }) }
         : cancelled;
     }
-    // Events that do not move Lookout's state; listed so that a new kind of event is a decision.
-    case "cancelling":
-    case "duplicateFound":
-    case "preempting":
-    case "reprioritized":
-    case "reprioritizing":
-    case "terminated":
-    case "unableToSchedule":
-    case "utilisation":
-    case undefined:
-      return job ?? current;
   }
 }
 
 function failed(job: QueryJob, event: Extract<EventMessage["events"], { case: "failed" }>["value"], at: number | undefined): QueryJob {
-  // Armada's api.JobFailedEvent carries a rejection as cause Rejected (4).
-  const REJECTED_CAUSE = 4;
-  if (event.cause === REJECTED_CAUSE) return { ...job, state: JobState.REJECTED, lastTransitionMs: at ?? job.lastTransitionMs, jobError: event.reason };
+  if (event.cause === Cause.Rejected) return { ...job, state: JobState.REJECTED, lastTransitionMs: at ?? job.lastTransitionMs, jobError: event.reason };
   const preempted = job.state === JobState.PREEMPTED;
   // Lookout keeps the preemption's reason as the run's error; on Armada's api stream it is the failure's.
   const runs = preempted

@@ -1,3 +1,5 @@
+import type { RecentErrors } from "../status-page/recent-errors.js";
+
 export interface ReadinessCheck {
   readonly name: string;
   /** Resolves when the dependency answers; rejects with the reason otherwise. */
@@ -25,6 +27,21 @@ export function createReadiness(
     if (last && now() - last.at < options.cacheMs) return last.result;
     last = { at: now(), result: probeAll(checks, options.timeoutMs) };
     return last.result;
+  };
+}
+
+/** Records each failing check once per round of probes, not once per caller that shares the round. */
+export function recordingFailures(readiness: () => Promise<Readiness>, errors: RecentErrors): () => Promise<Readiness> {
+  let recorded: Promise<Readiness> | undefined;
+  return () => {
+    const result = readiness();
+    if (result !== recorded) {
+      recorded = result;
+      void result.then((round) => {
+        for (const [name, check] of Object.entries(round.checks)) if (!check.ok) errors.record({ source: name, message: check.error ?? "not ready" });
+      });
+    }
+    return result;
   };
 }
 

@@ -19,7 +19,7 @@ import {
   JobServiceResponse_State as State,
 } from "../../src/gen/jobservice/jobservice_pb.js";
 import { createMetricsRegistry } from "../../src/observability/metrics.js";
-import { startService, type RunningService } from "../../src/server/service.js";
+import { startService, type RunningService } from "../../src/cli/job-service.js";
 import { startSimulator, type Simulator } from "../../src/simulator/index.js";
 import { createUpstashStore } from "../../src/store/upstash.js";
 import { createSubscriber, type Subscriber } from "../../src/subscriber/index.js";

@@ -4,7 +4,7 @@ import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { JobService, JobServiceResponse_State as State, type JobServiceResponse } from "../../src/gen/jobservice/jobservice_pb.js";
 import { createMetricsRegistry } from "../../src/observability/metrics.js";
-import { startService } from "../../src/server/service.js";
+import { startService } from "../../src/cli/job-service.js";
 import type { JobStore } from "../../src/store/store.js";
 import { createSubscriber } from "../../src/subscriber/index.js";
 import { withWriteNotices } from "../../src/watch/write-notices.js";

@@ -2,7 +2,7 @@ import http2 from "node:http2";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { createMetricsRegistry } from "../../src/observability/metrics.js";
-import { startService, type RunningService } from "../../src/server/service.js";
+import { startService, type RunningService } from "../../src/cli/job-service.js";
 import { createRecentErrors } from "../../src/status-page/recent-errors.js";
 import type { StatusViewer } from "../../src/status-page/view-model.js";
 import { createMemoryStore } from "../../src/store/memory.js";

@@ -1,73 +1,43 @@
-import { describe, expect, it } from "vitest";
-import { JobServiceResponse_State as State } from "../../src/gen/jobservice/jobservice_pb.js";
-import type { JobStore, Lease } from "../../src/store/store.js";
-import { eventually, startSubscriber, testOptions, uniqueJobSet, useSimulatorAndStore, LONG_RUN } from "./harness.js";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { createMemoryStore } from "../../src/store/memory.js";
+import { event, streamMessage } from "./event-builders.js";
+import { closeReplicas, JOB_SET, pass, RENEWAL_MS, replicaView, startReplica } from "./fake-time-replica.js";
 
-const QUEUE = "overlap";
+beforeEach(() => {
+  vi.useFakeTimers({ now: 1_000_000 });
+});
 
-/**
- * The store, with lease renewals that can be held after the store has
- * answered them: the answer then describes the store as it was before
- * whatever the owner wrote meanwhile, as a renewal overtaken by a write does.
- */
-function withHeldRenewals(inner: JobStore) {
-  let holding = false;
-  const held: (() => void)[] = [];
-  const store: JobStore = {
-    ...inner,
-    lease: async (jobSet, owner, ttlMs): Promise<Lease | undefined> => {
-      const lease = await inner.lease(jobSet, owner, ttlMs);
-      if (holding) await new Promise<void>((resolve) => held.push(resolve));
-      return lease;
-    },
-  };
-  return {
-    store,
-    hold: () => void (holding = true),
-    held: () => held.length,
-    release: () => {
-      holding = false;
-      for (const resolve of held.splice(0)) resolve();
-    },
-  };
-}
+afterEach(async () => {
+  await closeReplicas();
+  vi.useRealTimers();
+});
 
 describe("a lease renewal overtaken by the owner's own write", () => {
-  const world = useSimulatorAndStore("memory", QUEUE);
-
   it("is not taken for a rollback, nor even suspected: the store may hold either side of that write", async () => {
-    const jobSetId = uniqueJobSet("overlap");
-    const key = (jobId: string | undefined) => ({ queue: QUEUE, jobSetId, jobId: jobId! });
-    const [first] = world.sim.submit(QUEUE, jobSetId, [LONG_RUN]);
-    const renewals = withHeldRenewals(world.store);
-    const service = startSubscriber(renewals.store, testOptions(world.sim.url, { idleTimeoutMs: 60_000 }));
-    try {
-      await eventually(
-        () => service.status(key(first)),
-        (answer) => answer.state === State.RUNNING,
-      );
-      renewals.hold();
-      await eventually(
-        () => renewals.held(),
-        (n) => n > 0,
-      );
-      // While the renewal's answer (taken before) is held, the owner writes a new event.
-      const [second] = world.sim.submit(QUEUE, jobSetId, [LONG_RUN]);
-      await eventually(
-        () => service.status(key(second)),
-        (answer) => answer.state === State.RUNNING,
-      );
-      renewals.release();
-      // Several more renewals, none overtaken: still nothing to find.
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-      const metrics = await service.metrics.metrics();
-      expect(metrics).toMatch(/jobservice_store_job_set_rollbacks_total 0/);
-      // The stream was never stopped to read the store again.
-      expect(metrics).not.toMatch(/jobservice_armada_reconnects_total\{reason="store-lost"\}/);
-      expect(service.logs()).not.toContain("older state");
-    } finally {
-      renewals.release();
-      await service.close();
-    }
+    const view = replicaView(createMemoryStore({ ttlSeconds: 3600 }));
+    const replica = startReplica("a", view.store);
+    replica.registry.touch(JOB_SET);
+    await pass(0);
+    replica.send([streamMessage(1, event("submitted", "job-1", Date.now()))]);
+    await pass(RENEWAL_MS / 2);
+    expect((await view.store.readProgress(JOB_SET))?.cursor).toBe(streamMessage(1, undefined).id);
+
+    // The renewal's answer, taken before the write below, comes back after it.
+    view.hold();
+    await pass(RENEWAL_MS / 2);
+    expect(view.heldRenewals()).toBe(1);
+    replica.send([streamMessage(2, event("submitted", "job-2", Date.now()))]);
+    await pass(100);
+    expect((await view.store.readProgress(JOB_SET))?.cursor).toBe(streamMessage(2, undefined).id);
+    view.release();
+
+    // That renewal and three more, none overtaken: nothing to find.
+    await pass(3 * RENEWAL_MS);
+    expect(view.leaseCalls).toHaveLength(5);
+    const metrics = await replica.metrics.metrics();
+    expect(metrics).toMatch(/jobservice_store_job_set_rollbacks_total 0/);
+    // The stream was never stopped to read the store again.
+    expect(metrics).not.toMatch(/jobservice_armada_reconnects_total\{reason="store-lost"\}/);
+    expect(replica.streamsOpened()).toBe(1);
   });
 });

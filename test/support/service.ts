@@ -1,9 +1,8 @@
 import { pino, type Logger } from "pino";
 import type { AuthOptions, AuthTuning } from "../../src/auth/index.js";
-import { startJobService } from "../../src/cli/job-service.js";
+import { startJobService, startService, type RunningService } from "../../src/cli/job-service.js";
 import { loadServeConfig } from "../../src/config/load.js";
 import type { ConnectionLimits } from "../../src/server/limits.js";
-import { startService, type RunningService } from "../../src/server/service.js";
 import type { JobStatusSource } from "../../src/answers/answer.js";
 import { createMemoryStore } from "../../src/store/memory.js";
 import type { JobStore } from "../../src/store/store.js";
