@@ -1,13 +1,14 @@
-// The whole service in its own process, as `jobservice serve` composes it
-// (store, subscriber, one-port server), configured from JSON in argv[2] so a
-// chaos scenario can also point it at an Upstash REST gateway on http://.
-// Killed with SIGKILL or frozen with SIGSTOP by the runner; logs go to stderr.
-import { defaultNumber } from "../src/config/settings.js";
+// The whole service in its own process, composed by the same root as
+// `jobservice serve` (store with its job-id index, subscriber, Query API,
+// one-port server), configured from JSON in argv[2] so a chaos scenario can
+// also point it at an Upstash REST gateway on http:// (which the command
+// line refuses). Killed with SIGKILL or frozen with SIGSTOP by the runner;
+// logs go to stderr.
+import { startJobService } from "../src/cli/job-service.js";
+import { loadServeConfig } from "../src/config/load.js";
 import { createLogger } from "../src/observability/logger.js";
-import { createMetricsRegistry } from "../src/observability/metrics.js";
-import { startService } from "../src/cli/job-service.js";
-import { openStore, type StoreSpec } from "../src/store/open.js";
-import { createSubscriber, SUBSCRIBER_DEFAULTS, type SubscriberOptions } from "../src/subscriber/index.js";
+import type { StoreSpec } from "../src/store/open.js";
+import type { SubscriberOptions } from "../src/subscriber/index.js";
 
 export interface ChaosServiceConfig {
   readonly port: number;
@@ -17,23 +18,21 @@ export interface ChaosServiceConfig {
   readonly settings: Partial<SubscriberOptions>;
 }
 
-const config = JSON.parse(process.argv[2] ?? "{}") as ChaosServiceConfig;
+const chaos = JSON.parse(process.argv[2] ?? "{}") as ChaosServiceConfig;
 const logger = createLogger("warn", process.stderr);
-const store = openStore(config.store, { ttlSeconds: defaultNumber("job-ttl-seconds"), logger });
-const metrics = createMetricsRegistry({ processMetrics: false });
-const subscriber = createSubscriber(
-  { ...SUBSCRIBER_DEFAULTS, ...config.settings, armadaUrl: config.armadaUrl, credentials: { kind: "none" }, replicaId: config.replicaId },
-  { store, logger, metrics },
+const defaults = loadServeConfig({}, ["--host", "127.0.0.1", "--port", String(chaos.port), "--armada-url", chaos.armadaUrl]);
+const service = await startJobService(
+  {
+    ...defaults,
+    store: chaos.store,
+    shutdownGraceSeconds: 1,
+    subscriber: { ...defaults.subscriber, ...chaos.settings, armadaUrl: chaos.armadaUrl, credentials: { kind: "none" }, replicaId: chaos.replicaId },
+  },
+  logger,
 );
-const service = await startService(
-  { host: "127.0.0.1", port: config.port, maxRequestBytes: defaultNumber("max-request-bytes"), shutdownGraceSeconds: 1 },
-  { store, logger, metrics, status: subscriber },
-);
-process.stdout.write(`${JSON.stringify({ ready: service.listener.port })}\n`);
+process.stdout.write(`${JSON.stringify({ ready: service.port })}\n`);
 const stop = async (): Promise<void> => {
   await service.stop();
-  await subscriber.close();
-  await store.close();
   process.exit(0);
 };
 process.once("SIGTERM", () => void stop());
