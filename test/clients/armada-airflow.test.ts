@@ -207,6 +207,20 @@ describe.each(AIRFLOWS)("today's Armada Airflow operator in Airflow %s (test/env
     const polls = (await statusPollsAnswered(service.url)) - statusPollsBefore;
     console.log(`armada-airflow reattach: ${polls} status polls answered by the service; at the simulator: ${sim.calls({ method: BY_URI }).length} URI lookups, ${sim.calls({ method: STATUS }).length} status polls`);
   }, DAG_TIMEOUT_MS);
+
+  // Last: it polls the simulator, which the specs above count at zero.
+  it("without the service in front, every status poll reaches Armada", async () => {
+    const pollsBefore = sim.calls({ method: STATUS }).length;
+    const servicePollsBefore = await statusPollsAnswered(service.url);
+    const { ok, log } = await runDag({ JOBSERVICE_TARGET: sim.url.replace(/^http:\/\//, "") });
+    expect(log).toMatch(/terminated with state: SUCCEEDED/);
+    expect(ok).toBe(true);
+    const polls = sim.calls({ method: STATUS }).length - pollsBefore;
+    // The same six-second job polled every second, as in the first spec.
+    expect(polls).toBeGreaterThanOrEqual(5);
+    expect(await statusPollsAnswered(service.url)).toBe(servicePollsBefore);
+    console.log(`armada-airflow without the service: ${polls} status polls reached the simulator`);
+  }, DAG_TIMEOUT_MS);
 });
 
 /** Polls `probe` until it yields a value; gives up after `timeoutMs`, naming what it waited for. */
