@@ -39,6 +39,9 @@ async function statusPollsAnswered(serviceUrl: string): Promise<number> {
   return Number(line?.split(" ").at(-1) ?? 0);
 }
 
+/** A gRPC channel's target (host:port), as armada-airflow's `channel_args` take it, from a server's URL. */
+const channelTarget = (url: string): string => url.replace(/^http:\/\//, "");
+
 /** Where two Airflows' `airflow dags test` differ. */
 interface DagsTest {
   /** What it logs when the task defers. */
@@ -81,7 +84,7 @@ describe.each(AIRFLOWS)("today's Armada Airflow operator in Airflow %s (test/env
     AIRFLOW_HOME: airflowHome,
     AIRFLOW__CORE__DAGS_FOLDER: join(ROOT, "examples/airflow-armada"),
     AIRFLOW__CORE__LOAD_EXAMPLES: "False",
-    JOBSERVICE_TARGET: service.url.replace(/^http:\/\//, ""),
+    JOBSERVICE_TARGET: channelTarget(service.url),
     ARMADA_QUEUE: "airflow",
     ...extra,
   });
@@ -212,7 +215,7 @@ describe.each(AIRFLOWS)("today's Armada Airflow operator in Airflow %s (test/env
   it("without the service in front, every status poll reaches Armada", async () => {
     const pollsBefore = sim.calls({ method: STATUS }).length;
     const servicePollsBefore = await statusPollsAnswered(service.url);
-    const { ok, log } = await runDag({ JOBSERVICE_TARGET: sim.url.replace(/^http:\/\//, "") });
+    const { ok, log } = await runDag({ JOBSERVICE_TARGET: channelTarget(sim.url) });
     expect(log).toMatch(/terminated with state: SUCCEEDED/);
     expect(ok).toBe(true);
     const polls = sim.calls({ method: STATUS }).length - pollsBefore;
